@@ -1,0 +1,80 @@
+"""The composition root: the one place where config, database, Truv client and clock meet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from monitor.clock import Clock, SystemClock
+from monitor.config import DEFAULT_DATABASE_URL, JobsFile, Settings
+from monitor.core.budget import Limits
+from monitor.store.db import make_engine, upgrade
+from monitor.truv.client import TruvClient, build_http
+from monitor.truv.pacer import Pacer
+
+
+@dataclass
+class Services:
+    config: JobsFile
+    engine: Engine
+    clock: Clock
+    client: TruvClient | None  # None when nothing may be sent (plan, dry runs)
+
+    @property
+    def limits(self) -> Limits:
+        b = self.config.budgets
+        return Limits(
+            per_token=b.per_token_per_24h,
+            gse=b.gse_per_90d,
+            gse_overage=b.gse_overage,
+            billable_per_day=b.billable_per_day,
+        )
+
+
+def database_url(config: JobsFile, settings: Settings, override: str | None) -> str:
+    """--database, then MONITOR_DATABASE_URL, then jobs.yaml, then the SQLite default."""
+    return override or settings.database_url or config.database.url or DEFAULT_DATABASE_URL
+
+
+def open_database(url: str, *, auto_upgrade: bool = True) -> Engine:
+    engine = make_engine(url)
+    if auto_upgrade:
+        upgrade(engine)
+    return engine
+
+
+def build_client(
+    config: JobsFile,
+    settings: Settings,
+    clock: Clock,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    client_id: str | None = None,
+    secret: str | None = None,
+) -> TruvClient:
+    if client_id is None or secret is None:
+        client_id, secret = settings.require_credentials()
+    base_url = settings.base_url or config.truv.base_url
+    extra: dict[str, Any] = {"transport": transport} if transport is not None else {}
+    http = build_http(base_url, client_id, secret, config.truv.timeout_seconds, **extra)
+    return TruvClient(http, pacer=Pacer(config.truv.requests_per_minute, clock), clock=clock)
+
+
+def build(
+    config: JobsFile,
+    settings: Settings,
+    *,
+    database: str | None = None,
+    clock: Clock | None = None,
+    client: TruvClient | None = None,
+    auto_upgrade: bool = True,
+) -> Services:
+    return Services(
+        config=config,
+        engine=open_database(database_url(config, settings, database), auto_upgrade=auto_upgrade),
+        clock=clock or SystemClock(),
+        client=client,
+    )

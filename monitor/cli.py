@@ -1,0 +1,354 @@
+"""Command line. Exit codes: 0 the command did its job, 1 it could not finish, 2 bad config or input."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+
+from monitor import __version__
+from monitor.config import JobsFile, Settings, load_config
+from monitor.errors import InputError, MonitorError
+
+app = typer.Typer(
+    name="monitor",
+    help=(
+        "Keep Truv income, employment and asset data fresh on active loans, inside Truv's refresh "
+        "budgets (3 per access token per 24 h; 5 per GSE loan per 90 days).\n\n"
+        "Start with `monitor demo` (no credentials needed). For real use: write jobs.yaml, run "
+        "`monitor check-config`, `monitor loans import loans.csv`, `monitor plan`, then `monitor run` "
+        "from cron with TRUV_CLIENT_ID and TRUV_SECRET set."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+loans_app = typer.Typer(help="Import and inspect the loans monitor keeps fresh.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="The built-in Truv simulator used by the demo and the tests.", no_args_is_help=True)
+app.add_typer(loans_app, name="loans")
+app.add_typer(db_app, name="db")
+app.add_typer(sandbox_app, name="sandbox")
+
+
+@dataclass
+class Ctx:
+    config_path: Path
+    config_given: bool
+    database: str | None
+    settings: Settings
+
+    def config(self, *, required: bool = True) -> JobsFile:
+        """jobs.yaml; commands that only need the database accept its absence."""
+        if not required and not self.config_given and not self.config_path.exists():
+            return JobsFile()
+        return load_config(self.config_path)
+
+
+def _ctx(ctx: typer.Context) -> Ctx:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Ctx)
+    return obj
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"monitor {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="jobs.yaml to use [env: MONITOR_CONFIG; default ./jobs.yaml]", show_default=False
+        ),
+    ] = None,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            help="Database URL, e.g. sqlite:///monitor.db or postgresql://host/db [env: MONITOR_DATABASE_URL; default: jobs.yaml's database.url, else sqlite:///monitor.db]",
+            show_default=False,
+        ),
+    ] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error")] = "info",
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="auto (JSON unless stderr is a terminal), json or console")
+    ] = "auto",
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    from monitor.log import configure
+
+    settings = Settings.from_env()
+    configure(json_logs=None if log_format == "auto" else log_format == "json", level=log_level)
+    ctx.obj = Ctx(
+        config_path=config or settings.config_path,
+        config_given=config is not None or "MONITOR_CONFIG" in __import__("os").environ,
+        database=database,
+        settings=settings,
+    )
+
+
+# -- config --------------------------------------------------------------------------------------
+
+
+@app.command("check-config")
+def check_config(ctx: typer.Context) -> None:
+    """Validate jobs.yaml: exit 0 when it is good, 2 with the key, line and what was expected when not."""
+    c = _ctx(ctx)
+    cfg = c.config()
+    typer.echo(
+        f"{c.config_path}: ok ({len(cfg.policies)} policies, {len(cfg.jobs)} jobs; "
+        f"budgets {cfg.budgets.per_token_per_24h}/token/24h, GSE {cfg.budgets.gse_per_90d}/90d {cfg.budgets.gse_overage})"
+    )
+
+
+# -- loans ---------------------------------------------------------------------------------------
+
+
+@loans_app.command("import")
+def loans_import(
+    ctx: typer.Context,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV (header row) or JSONL file: loan_id, order_id, gse, status, closing_date, data_as_of, plus any attribute columns."
+        ),
+    ],
+    full_snapshot: Annotated[
+        bool,
+        typer.Option("--full-snapshot", help="The file lists every active loan: loans not in it are marked closed."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Upsert loans by loan_id. One bad row stops the import; nothing is changed (exit 2)."""
+    from monitor.app import build
+    from monitor.loans_file import read_rows
+    from monitor.store.db import session
+    from monitor.store.loans import import_loans
+
+    c = _ctx(ctx)
+    services = build(c.config(required=False), c.settings, database=c.database)
+    now = services.clock.now()
+    with session(services.engine) as s:
+        result = import_loans(s, read_rows(file), now=now, full_snapshot=full_snapshot, source=str(file))
+    out = {
+        "file": str(file),
+        "rows": result.rows,
+        "inserted": result.inserted,
+        "updated": result.updated,
+        "closed": result.closed,
+    }
+    if as_json:
+        typer.echo(json.dumps(out))
+    else:
+        typer.echo(
+            f"{file}: {result.rows} loans ({result.inserted} new, {result.updated} updated"
+            + (f", {result.closed} closed as absent" if full_snapshot else "")
+            + ")"
+        )
+
+
+# -- plan / run ----------------------------------------------------------------------------------
+
+
+def _summary_out(summary: Any, as_json: bool) -> None:
+    from monitor.render import print_summary
+
+    if as_json:
+        typer.echo(json.dumps(summary.as_dict(), sort_keys=True, default=str))
+    else:
+        print_summary(summary)
+
+
+@app.command("plan")
+def plan(
+    ctx: typer.Context,
+    job: Annotated[str | None, typer.Argument(help="Job name from jobs.yaml (default: the first job).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show what a pass of JOB would do now and why. Sends nothing to Truv and changes nothing."""
+    from monitor.app import build
+    from monitor.jobs.refresh_pass import RefreshPass
+
+    c = _ctx(ctx)
+    cfg = c.config()
+    services = build(cfg, c.settings, database=c.database)
+    summary = RefreshPass(services, cfg.job(job), dry_run=True).run()
+    _summary_out(summary, as_json)
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    job: Annotated[str | None, typer.Argument(help="Job name from jobs.yaml (default: the first job).")] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print one JSON object with run_id, job, selected, submitted, skipped, completed, failed."
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Decide everything, send and record nothing (same as `plan`).")
+    ] = False,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            help="After submitting, poll this run's refreshes for up to SECONDS for their outcome.",
+            metavar="SECONDS",
+        ),
+    ] = 0.0,
+) -> None:
+    """Run one refresh pass of JOB: settle earlier refreshes, select stale loans, spend budget, submit.
+
+    Exit 0 when the pass finished (a failed refresh is an outcome, not an error), or when another
+    pass of the same job holds the lease; 1 when it could not finish (Truv refused the credentials,
+    database unreachable); 2 for bad config.
+    """
+    from monitor.app import build, build_client
+    from monitor.jobs.refresh_pass import RefreshPass
+
+    c = _ctx(ctx)
+    cfg = c.config()
+    the_job = cfg.job(job)
+    services = build(cfg, c.settings, database=c.database)
+    if not dry_run:
+        services.client = build_client(cfg, c.settings, services.clock)
+    summary = RefreshPass(services, the_job, dry_run=dry_run, wait_seconds=wait).run()
+    _summary_out(summary, as_json)
+
+
+# -- ledger --------------------------------------------------------------------------------------
+
+
+@app.command("ledger")
+def ledger_cmd(
+    ctx: typer.Context,
+    loan: Annotated[str | None, typer.Option("--loan", help="Only this loan_id.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    limit: Annotated[int, typer.Option("--limit", help="Newest N reservations.")] = 200,
+) -> None:
+    """Reservations (the write-ahead ledger), use per token and per GSE loan, and when slots free."""
+    from monitor.app import build
+    from monitor.render import print_ledger
+    from monitor.reports.ledger_view import ledger_view
+
+    c = _ctx(ctx)
+    services = build(c.config(required=False), c.settings, database=c.database)
+    view = ledger_view(services, loan_id=loan, limit=limit, now=services.clock.now())
+    if as_json:
+        typer.echo(json.dumps(view, default=str, sort_keys=True))
+    else:
+        print_ledger(view)
+
+
+# -- db ------------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply schema migrations (SQLite upgrades itself; run this for Postgres before the first pass)."""
+    from monitor.app import database_url
+    from monitor.store.db import current_revision, make_engine, upgrade
+
+    c = _ctx(ctx)
+    engine = make_engine(database_url(c.config(required=False), c.settings, c.database))
+    upgrade(engine)
+    typer.echo(f"database at revision {current_revision(engine)}")
+
+
+# -- sandbox and demo ----------------------------------------------------------------------------
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one and prints it).")] = 8765,
+    seed: Annotated[int, typer.Option(help="Seed for ids and generated data.")] = 0,
+    scenario: Annotated[Path | None, typer.Option(help="YAML/JSON scenario file: settings and orders.")] = None,
+    generate: Annotated[int, typer.Option(help="Generate N orders and write a matching loans CSV.")] = 0,
+    loans_out: Annotated[
+        Path | None, typer.Option("--loans-out", help="Where --generate writes the loans CSV.")
+    ] = None,
+    latency: Annotated[float, typer.Option(help="Seconds of latency added to every request.")] = 0.0,
+    rpm: Annotated[int, typer.Option("--rpm", help="Requests per minute before 429.")] = 300,
+    completion_delay: Annotated[float, typer.Option(help="Seconds before a refresh order completes.")] = 5.0,
+    faults: Annotated[
+        str | None,
+        typer.Option(
+            help='Faults, e.g. "5xx=0.1,429=0.05,retry_after=2,slow=0.02:40,drop=0.05,malformed=0.02,404=0.01".'
+        ),
+    ] = None,
+    journal: Annotated[
+        Path | None, typer.Option(help="Append every request the sandbox handled to this JSONL file.")
+    ] = None,
+) -> None:
+    """Serve the Truv simulator over HTTP. Point monitor at it with TRUV_BASE_URL=http://HOST:PORT/v1/ and TRUV_SECRET=sandbox-anything."""
+    from monitor.sandbox_cli import serve_sandbox
+
+    serve_sandbox(
+        host=host,
+        port=port,
+        seed=seed,
+        scenario=scenario,
+        generate=generate,
+        loans_out=loans_out,
+        latency=latency,
+        rpm=rpm,
+        completion_delay=completion_delay,
+        faults=faults,
+        journal=journal,
+    )
+
+
+@app.command("demo")
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where the demo's own database and files go (recreated each time).")
+    ] = Path("monitor-demo"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the demo's results as JSON.")] = False,
+) -> None:
+    """Show a whole refresh pass with no credentials: SQLite and the built-in sandbox, simulated time."""
+    from monitor.demo import run_demo
+
+    run_demo(directory, as_json=as_json)
+
+
+def main(argv: list[str] | None = None) -> int:
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="monitor", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except InputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 2
+    except MonitorError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    return int(result) if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Business days for the pre-closing window: weekends and US federal holidays (observed) excluded."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from functools import lru_cache
+
+import holidays
+
+
+@lru_cache(maxsize=64)
+def _federal(year: int) -> frozenset[date]:
+    # The `holidays` package tracks Congress's changes (Juneteenth since 2021) and observed-day shifts.
+    return frozenset(holidays.US(years=[year]).keys())
+
+
+def is_business_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in _federal(day.year)
+
+
+def subtract_business_days(day: date, count: int) -> date:
+    """The business day `count` business days before `day` (count=0 -> `day` itself)."""
+    current = day
+    remaining = count
+    while remaining > 0:
+        current -= timedelta(days=1)
+        if is_business_day(current):
+            remaining -= 1
+    return current
+
+
+def add_business_days(day: date, count: int) -> date:
+    current = day
+    remaining = count
+    while remaining > 0:
+        current += timedelta(days=1)
+        if is_business_day(current):
+            remaining -= 1
+    return current

@@ -1,0 +1,220 @@
+"""`monitor demo`: the whole job on SQLite and the built-in sandbox, with simulated time.
+
+Five weekly passes of GSE monitoring run first (the history that uses up one loan's GSE
+re-verifications), then tonight's pass is shown in full.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from monitor.app import Services, build_client, open_database
+from monitor.clock import FixedClock, SystemClock
+from monitor.config import Settings, parse_config
+from monitor.core.calendar import add_business_days
+from monitor.jobs.refresh_pass import PassSummary, RefreshPass
+from monitor.loans_file import read_rows
+from monitor.render import print_ledger, print_summary
+from monitor.reports.ledger_view import ledger_view
+from monitor.sandbox import EmployerSpec, Sandbox, SandboxTransport
+from monitor.store.db import session
+from monitor.store.loans import import_loans
+from monitor.store.tables import Connection, Event, LoanConnection
+
+DEMO_CONFIG = """\
+# The demo's own jobs.yaml. Secrets never live here: TRUV_CLIENT_ID / TRUV_SECRET come from the
+# environment (the demo uses the built-in sandbox, which needs none).
+database: {url: "sqlite:///DEMO_DB"}
+truv: {base_url: "https://prod.truv.com/v1/", requests_per_minute: 300, concurrency: 1}
+budgets: {per_token_per_24h: 3, gse_per_90d: 5, gse_overage: block}
+policies:
+  - name: gse-weekly            # periodic income monitoring on GSE loans
+    match: {program: gse-weekly}
+    product: income
+    max_age: 6d
+  - name: income-30d            # everything else: 30 days, and fresh within 10 business days of closing
+    match: {status: active}
+    product: income
+    max_age: 30d
+    pre_closing_business_days: 10
+jobs:
+  - {name: nightly, schedule: "0 2 * * *", timezone: America/New_York, policies: [gse-weekly, income-30d], max_refreshes: 100}
+  - {name: weekly-gse, schedule: "0 3 * * 1", timezone: America/New_York, policies: [gse-weekly], max_refreshes: 100}
+"""
+
+SHARED_TOKEN = "demo-shared-borrower-token"
+
+# loan_id, what it shows, scenario(s), gse, days of data age tonight, closing in business days, program, products
+LOANS: list[tuple[str, str, list[tuple[str, str | None]], bool, int, int | None, str, str]] = [
+    ("L-1001", "fresh data", [("ok", None)], False, 3, 40, "conventional", "income"),
+    ("L-1002", "stale (40 days)", [("ok", None)], True, 40, 30, "conventional", "income"),
+    ("L-1003", "pre-closing window", [("ok", None)], True, 15, 4, "conventional", "income"),
+    ("L-1004", "GSE budget used up", [("ok", None)], True, 42, 50, "gse-weekly", "income"),
+    ("L-1005", "shared token 1/4", [("ok", SHARED_TOKEN)], False, 35, 20, "fha", "income"),
+    ("L-1006", "shared token 2/4", [("ok", SHARED_TOKEN)], False, 36, 21, "fha", "income"),
+    ("L-1007", "shared token 3/4", [("ok", SHARED_TOKEN)], False, 37, 22, "fha", "income"),
+    ("L-1008", "shared token 4/4 + own", [("ok", SHARED_TOKEN), ("ok", None)], False, 38, 23, "fha", "income"),
+    ("L-1009", "password changed", [("login_error", None)], False, 45, 25, "va", "income"),
+    ("L-1010", "provider wants MFA", [("mfa_error", None)], False, 45, 26, "va", "income"),
+    ("L-1011", "provider down", [("unavailable", None)], False, 45, 27, "jumbo", "income"),
+    ("L-1012", "employment-only order", [("ok", None)], False, 45, 28, "conventional", "employment"),
+]
+
+
+def run_demo(directory: Path, *, as_json: bool = False) -> dict[str, Any]:
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    db_path = directory / "demo.db"
+    (directory / "jobs.yaml").write_text(DEMO_CONFIG.replace("DEMO_DB", str(db_path.resolve())), encoding="utf-8")
+    config = parse_config((directory / "jobs.yaml").read_text(encoding="utf-8"), str(directory / "jobs.yaml"))
+
+    tonight = SystemClock().now().replace(second=0, microsecond=0)
+    clock = FixedClock(tonight - timedelta(days=36))
+    sandbox = Sandbox(seed=7, clock=clock, completion_delay=5.0)
+    loans_csv = directory / "loans.csv"
+    _seed(sandbox, loans_csv, tonight)
+
+    engine = open_database(f"sqlite:///{db_path}")
+    settings = Settings(
+        config_path=directory / "jobs.yaml", database_url=None, base_url=None, client_id=None, secret=None
+    )
+    client = build_client(
+        config, settings, clock, transport=SandboxTransport(sandbox), client_id="demo", secret="sandbox-demo"
+    )
+    services = Services(config=config, engine=engine, clock=clock, client=client)
+    with session(engine) as s:
+        import_loans(s, read_rows(loans_csv), now=clock.now(), full_snapshot=False, source=str(loans_csv))
+
+    history: list[PassSummary] = []
+    for week in range(5, 0, -1):
+        clock._now = tonight - timedelta(days=7 * week)
+        history.append(RefreshPass(services, config.job("weekly-gse"), wait_seconds=30).run())
+    clock._now = tonight
+    plan = RefreshPass(services, config.job("nightly"), dry_run=True).run()
+    result = RefreshPass(services, config.job("nightly"), wait_seconds=30).run()
+    loans_table = _per_loan(services, result.run_id)
+    reauth = _reauth(services)
+    view = ledger_view(services, loan_id=None, limit=50, now=clock.now())
+    out = {
+        "directory": str(directory),
+        "history": [h.as_dict() for h in history],
+        "plan": plan.as_dict(),
+        "tonight": result.as_dict(),
+        "loans": loans_table,
+        "needs_reauth": reauth,
+    }
+    if as_json:
+        print(json.dumps(out, default=str, sort_keys=True))
+        return out
+    _print(directory, history, result, loans_table, reauth, view)
+    return out
+
+
+def _seed(sandbox: Sandbox, loans_csv: Path, tonight: Any) -> None:
+    rows = []
+    for loan_id, _what, conns, gse, age_days, closing_bd, program, product in LOANS:
+        employers = [
+            EmployerSpec(scenario=sc, access_token=tok, company=f"{loan_id} Employer {i + 1}")
+            for i, (sc, tok) in enumerate(conns)
+        ]
+        order = sandbox.add_order(
+            order_number=loan_id, products=(product,), employers=employers, created_at=tonight - timedelta(days=120)
+        )
+        closing = add_business_days(tonight.date(), closing_bd) if closing_bd is not None else None
+        rows.append(
+            {
+                "loan_id": loan_id,
+                "order_id": order["id"],
+                "gse": str(gse).lower(),
+                "status": "active",
+                "closing_date": closing.isoformat() if closing else "",
+                "data_as_of": (tonight - timedelta(days=age_days)).isoformat(),
+                "program": program,
+            }
+        )
+    with loans_csv.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _per_loan(services: Services, run_id: str) -> list[dict[str, Any]]:
+    """What happened to each demo loan tonight, from the event record."""
+    with session(services.engine) as s:
+        events = list(s.execute(select(Event).where(Event.run_id == run_id).order_by(Event.id)).scalars())  # type: ignore[arg-type]
+        outcome_events = list(s.execute(select(Event).where(Event.kind == "outcome").order_by(Event.id)).scalars())  # type: ignore[arg-type]
+    by_res_outcome = {e.reservation_id: json.loads(e.detail).get("outcome") for e in outcome_events}
+    rows = []
+    for loan_id, what, *_ in LOANS:
+        mine = [e for e in events if e.loan_id == loan_id]
+        decision, outcome = "not selected (fresh)", "-"
+        for e in mine:
+            d = json.loads(e.detail)
+            if e.kind == "skipped":
+                decision = f"skipped: {d.get('reason')}"
+                if d.get("next_free_at"):
+                    decision += f" (frees {str(d['next_free_at'])[:16]})"
+            elif e.kind == "reserved":
+                decision = "refreshed" + (" (partial: employers filter)" if d.get("partial") else "")
+            elif e.kind == "submitted":
+                outcome = by_res_outcome.get(e.reservation_id) or "pending"
+        rows.append({"loan_id": loan_id, "shows": what, "decision": decision, "outcome": outcome})
+    return rows
+
+
+def _reauth(services: Services) -> list[dict[str, Any]]:
+    with session(services.engine) as s:
+        rows = s.execute(
+            select(LoanConnection.loan_id, Connection.token_hash, Connection.reason, Connection.since)
+            .join(Connection, Connection.token_hash == LoanConnection.token_hash)  # type: ignore[arg-type]
+            .where(Connection.state == "needs_reauth")
+            .order_by(LoanConnection.loan_id)
+        ).all()
+    return [{"loan_id": r[0], "token": r[1][:12], "reason": r[2], "since": r[3]} for r in rows]
+
+
+def _print(
+    directory: Path,
+    history: list[PassSummary],
+    result: PassSummary,
+    loans_table: list[dict[str, Any]],
+    reauth: list[dict[str, Any]],
+    view: dict[str, Any],
+) -> None:
+    c = Console(soft_wrap=False)
+    c.print(f"monitor demo: SQLite at {directory / 'demo.db'}, the built-in Truv sandbox, simulated time.\n")
+    c.print("History: five weekly GSE-monitoring passes for loan L-1004:")
+    for h in history:
+        skipped = ", ".join(f"{k} {v}" for k, v in h.skipped.items()) or "none"
+        c.print(f"  {h.started_at:%Y-%m-%d}  submitted {h.submitted}, completed {h.completed}, skipped: {skipped}")
+    c.print("\nTonight's nightly pass:")
+    print_summary(result)
+    t = Table(title="per loan, tonight")
+    for col in ("loan", "shows", "decision", "outcome"):
+        t.add_column(col)
+    for row in loans_table:
+        t.add_row(row["loan_id"], row["shows"], row["decision"], row["outcome"])
+    c.print(t)
+    r = Table(title="connections needing the borrower (Bridge update mode)")
+    for col in ("loan", "token (hash)", "why", "since"):
+        r.add_column(col)
+    for row in reauth:
+        r.add_row(
+            row["loan_id"],
+            row["token"],
+            row["reason"] or "-",
+            f"{row['since']:%Y-%m-%d %H:%M}" if row["since"] else "-",
+        )
+    c.print(r)
+    print_ledger(view)
+    c.print(f"\nLook around: monitor --config {directory / 'jobs.yaml'} ledger --loan L-1004")

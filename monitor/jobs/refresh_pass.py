@@ -1,0 +1,493 @@
+"""One refresh pass of a job: settle what is pending, select stale loans, spend budget, submit."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from monitor.app import Services
+from monitor.config import JobConfig, PolicyConfig
+from monitor.core.products import refresh_product_allowed
+from monitor.core.staleness import assess
+from monitor.errors import (
+    MonitorError,
+    TruvAuthError,
+    TruvError,
+    TruvNotFound,
+    TruvNotSent,
+    TruvOutcomeUnknown,
+    TruvRefused,
+)
+from monitor.jobs import outcomes
+from monitor.store import ledger, loans, orders, runs
+from monitor.store.db import read_only, session
+from monitor.store.tables import Loan, TruvOrder
+from monitor.truv.wire import OrderInfo
+
+log = structlog.get_logger("monitor.pass")
+
+LOOKAHEAD = 4  # a pass reads at most this many candidates per refresh it may submit
+# How long a token stays blocked after Truv's own refusal for its limit: the refreshes that spent it
+# were made elsewhere, so we cannot know when they age out; a full window is the safe answer.
+_DAY = timedelta(hours=24)
+
+
+@dataclass
+class PassSummary:
+    run_id: str
+    job: str
+    dry_run: bool
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: str = "running"  # finished | lease_held | failed
+    selected: int = 0
+    submitted: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    completed: int = 0
+    failed: Counter[str] = field(default_factory=Counter)
+    needs_reauth: int = 0
+    unknown: int = 0
+    reconciled: int = 0
+    partial: int = 0
+    details_needed: int = 0  # plan only: loans whose order details must be fetched before budgets decide
+    stale_total: int = 0
+    requests: int = 0
+    throttled: int = 0
+    error: str | None = None
+    lease_holder: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["skipped"] = dict(sorted(self.skipped.items()))
+        out["failed"] = dict(sorted(self.failed.items()))
+        out["started_at"] = self.started_at.isoformat()
+        out["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
+        return out
+
+
+class StopPass(MonitorError):
+    """Raised inside workers to end the pass (credentials refused)."""
+
+
+class RefreshPass:
+    def __init__(self, services: Services, job: JobConfig, *, dry_run: bool = False, wait_seconds: float = 0.0) -> None:
+        self.s = services
+        self.job = job
+        self.dry_run = dry_run
+        self.wait_seconds = wait_seconds
+        self.run_id = uuid.uuid4().hex
+        self.holder = f"{socket.gethostname()}:{os.getpid()}"
+        self.summary = PassSummary(self.run_id, job.name, dry_run, services.clock.now())
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._budget_left = job.max_refreshes
+        self.log = log.bind(run_id=self.run_id, job=job.name)
+        stats = services.client.stats if services.client is not None else None
+        # One client may serve several passes (daemon, demo): report this pass's own calls.
+        self._base_requests = stats.requests if stats else 0
+        self._base_throttled = stats.throttled if stats else 0
+
+    # -- the pass -------------------------------------------------------------------------------
+
+    def run(self) -> PassSummary:
+        now = self.s.clock.now()
+        if not self.dry_run:
+            with session(self.s.engine) as s:
+                held = runs.acquire_lease(s, job=self.job.name, holder=self.holder, run_id=self.run_id, now=now)
+                if held is not None:
+                    self.summary.status = "lease_held"
+                    self.summary.lease_holder = held.holder
+                    self.summary.finished_at = now
+                    self.log.info("lease_held", holder=held.holder, until=held.expires_at)
+                    return self.summary
+                runs.start_run(s, run_id=self.run_id, job=self.job.name, holder=self.holder, now=now)
+        self.log.info("pass_started", dry_run=self.dry_run)
+        try:
+            if not self.dry_run:
+                self._settle(now)
+            self._work(now)
+            if not self.dry_run and self.wait_seconds > 0:
+                self._wait_for_outcomes()
+            self.summary.status = "finished"
+        except TruvAuthError as exc:
+            self.summary.status = "failed"
+            self.summary.error = str(exc)
+            raise
+        except MonitorError as exc:
+            self.summary.status = "failed"
+            self.summary.error = str(exc)
+            raise
+        finally:
+            self._finish()
+        return self.summary
+
+    def _finish(self) -> None:
+        end = self.s.clock.now()
+        self.summary.finished_at = end
+        if self.s.client is not None:
+            self.summary.requests = self.s.client.stats.requests - self._base_requests
+            self.summary.throttled = self.s.client.stats.throttled - self._base_throttled
+        if self.dry_run:
+            return
+        with session(self.s.engine) as s:
+            runs.finish_run(s, run_id=self.run_id, status=self.summary.status, summary=self.summary.as_dict(), now=end)
+            runs.release_lease(s, job=self.job.name, run_id=self.run_id)
+        self.log.info(
+            "pass_finished",
+            **{
+                k: v
+                for k, v in self.summary.as_dict().items()
+                if k
+                in (
+                    "status",
+                    "selected",
+                    "submitted",
+                    "skipped",
+                    "completed",
+                    "failed",
+                    "needs_reauth",
+                    "unknown",
+                    "requests",
+                )
+            },
+        )
+
+    def _settle(self, now: datetime) -> None:
+        rec = outcomes.reconcile(self.s, current_run=self.run_id, now=now)
+        self.summary.reconciled += rec.reconciled
+        self._absorb(outcomes.poll(self.s))
+
+    def _absorb(self, stats: outcomes.SettleStats) -> None:
+        self.summary.completed += stats.completed
+        self.summary.failed.update(stats.failed)
+        self.summary.needs_reauth += stats.needs_reauth
+
+    def _wait_for_outcomes(self) -> None:
+        """Optional: keep polling this run's refreshes until they settle or the wait is over."""
+        start = self.s.clock.monotonic()
+        while True:
+            stats = outcomes.poll(self.s, run_id=self.run_id)
+            self._absorb(stats)
+            if stats.pending == 0 or self.s.clock.monotonic() - start >= self.wait_seconds:
+                return
+            self.s.clock.sleep(min(5.0, self.wait_seconds))
+
+    # -- selection and submission ---------------------------------------------------------------
+
+    def _work(self, now: datetime) -> None:
+        seen: set[str] = set()
+        for name in self.job.policies:
+            if self._stop.is_set():
+                break
+            policy = self.s.config.policy(name)
+            candidates = self._candidates(policy, now)
+            fresh = [c for c in candidates if c.loan_id not in seen]
+            seen.update(c.loan_id for c in fresh)
+            self.summary.selected += len(fresh)
+            self.log.info("selected", policy=policy.name, count=len(fresh))
+            workers = 1 if self.s.client is None else self.s.config.truv.concurrency
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresh") as pool:
+                for _ in pool.map(lambda c, p=policy: self._one(c, p), fresh):
+                    pass
+            if self._stop.is_set() and self.summary.error:
+                raise TruvAuthError(self.summary.error)
+
+    def _candidates(self, policy: PolicyConfig, now: datetime) -> list[loans.Candidate]:
+        with session(read_only(self.s.engine)) as s:
+            counts = loans.count_stale(
+                s,
+                match=policy.match,
+                max_age_cutoff=now - policy.max_age,
+                pre_closing_days=policy.pre_closing_business_days,
+                now=now,
+            )
+            self.summary.stale_total += counts["stale"]
+            if counts["in_flight"]:
+                self.summary.skipped["in_flight"] += counts["in_flight"]
+            if counts["backoff"]:
+                self.summary.skipped["retry_backoff"] += counts["backoff"]
+            limit = max(1000, LOOKAHEAD * self.job.max_refreshes)
+            return loans.select_stale(
+                s,
+                match=policy.match,
+                max_age_cutoff=now - policy.max_age,
+                pre_closing_days=policy.pre_closing_business_days,
+                now=now,
+                limit=limit,
+            )
+
+    def _skip(self, reason: str, loan_id: str, **detail: Any) -> None:
+        with self._lock:
+            self.summary.skipped[reason] += 1
+        if not self.dry_run:
+            with session(self.s.engine) as s:
+                ledger.add_event(
+                    s,
+                    at=self.s.clock.now(),
+                    kind="skipped",
+                    run_id=self.run_id,
+                    loan_id=loan_id,
+                    reason=reason,
+                    **detail,
+                )
+
+    def _one(self, cand: loans.Candidate, policy: PolicyConfig) -> None:
+        if self._stop.is_set():
+            return
+        try:
+            self._refresh_loan(cand, policy)
+        except TruvAuthError as exc:
+            self.summary.error = str(exc)
+            self._stop.set()
+        except MonitorError as exc:
+            self.log.error("loan_failed", loan_id=cand.loan_id, error=str(exc))
+            self._skip("error", cand.loan_id, error=str(exc)[:300])
+
+    def _refresh_loan(self, cand: loans.Candidate, policy: PolicyConfig) -> None:
+        if cand.base_order_id is None or cand.details_fetched_at is None:
+            if self.s.client is None:
+                with self._lock:
+                    self.summary.details_needed += 1
+                return
+            if not self._fetch_details(cand):
+                return
+        now = self.s.clock.now()
+        with session(self.s.engine) as s:
+            loan = s.get(Loan, cand.loan_id)
+            base = s.get(TruvOrder, loan.base_order_id) if loan and loan.base_order_id else None
+            conns = loans.loan_connections(s, cand.loan_id)
+        if loan is None or base is None:
+            self._skip("details_unknown", cand.loan_id)
+            return
+        if not refresh_product_allowed(base.products.split(","), policy.product):
+            self._skip("product_not_allowed", cand.loan_id, order_products=base.products, product=policy.product)
+            return
+        stale_subs: dict[str, list[str]] = {}
+        kinds: dict[str, str] = {}
+        held: Counter[str] = Counter()
+        for lc, conn in conns:
+            verdict = assess(
+                data_as_of=lc.data_as_of,
+                closing_date=loan.closing_date,
+                max_age=policy.max_age,
+                pre_closing_business_days=policy.pre_closing_business_days,
+                now=now,
+            )
+            if not verdict.stale:
+                continue
+            state = conn.state if conn else "ok"
+            if state == "needs_reauth":
+                held["needs_reauth"] += 1
+            elif state == "manual_review":
+                held["manual_review"] += 1
+            elif state == "retry_later" and conn and conn.retry_after and conn.retry_after > now:
+                held["retry_backoff"] += 1
+            else:
+                stale_subs.setdefault(lc.token_hash, []).append(lc.suborder_id)
+                kinds[lc.suborder_id] = lc.kind
+        if not stale_subs:
+            self._skip(held.most_common(1)[0][0] if held else "no_stale_connection", cand.loan_id)
+            return
+        with self._lock:
+            if self._budget_left <= 0:
+                self.summary.skipped["max_refreshes"] += 1
+                return
+            self._budget_left -= 1
+        self._reserve_and_send(loan, base, policy, stale_subs, kinds, partial_held=bool(held))
+
+    def _fetch_details(self, cand: loans.Candidate) -> bool:
+        """GET the imported order and follow its refresh chain to the newest order (rule 6)."""
+        assert self.s.client is not None
+        now = self.s.clock.now()
+        try:
+            info = self.s.client.get_order(cand.order_id)
+            chain = [info]
+            while info.refresh_order and len(chain) < 12:
+                nxt = self.s.client.get_order(info.refresh_order)
+                if not any(sub.status == "completed" for sub in nxt.suborders):
+                    break
+                chain.append(nxt)
+                info = nxt
+        except TruvNotFound:
+            with session(self.s.engine) as s:
+                loan = s.get(Loan, cand.loan_id)
+                if loan is not None:
+                    loan.attention = "order_not_found"
+                    loan.next_attempt_at = now.replace(microsecond=0) + _DAY
+                    s.add(loan)
+            self._skip("order_not_found", cand.loan_id, order_id=cand.order_id)
+            return False
+        except TruvAuthError:
+            raise
+        except TruvError as exc:
+            self._skip("truv_unavailable", cand.loan_id, error=str(exc)[:300])
+            return False
+        with session(self.s.engine) as s:
+            loan = s.get(Loan, cand.loan_id)
+            if loan is None:
+                return False
+            for order in chain:
+                orders.save_order(s, cand.loan_id, order, now=now)
+            orders.set_base(s, loan, info, now=now)
+            ledger.add_event(
+                s,
+                at=now,
+                kind="details_fetched",
+                run_id=self.run_id,
+                loan_id=cand.loan_id,
+                base_order_id=info.id,
+                chain=[o.id for o in chain],
+            )
+        return True
+
+    def _reserve_and_send(
+        self,
+        loan: Loan,
+        base: TruvOrder,
+        policy: PolicyConfig,
+        stale_subs: dict[str, list[str]],
+        kinds: dict[str, str],
+        *,
+        partial_held: bool,
+    ) -> None:
+        tokens = sorted(stale_subs)
+        now = self.s.clock.now()  # the reservation's own time: windows run from when it was made
+        with session(self.s.engine) as s:
+            if self.dry_run:
+                decision = ledger.check(
+                    s, loan_id=loan.loan_id, gse=loan.gse, tokens=tokens, limits=self.s.limits, now=now
+                )
+                reservation_id = None
+            else:
+                result = ledger.reserve(
+                    s,
+                    run_id=self.run_id,
+                    job=self.job.name,
+                    policy=policy.name,
+                    loan_id=loan.loan_id,
+                    product=policy.product,
+                    parent_order_id=base.id,
+                    gse=loan.gse,
+                    tokens=tokens,
+                    suborders=stale_subs,
+                    limits=self.s.limits,
+                    now=now,
+                )
+                decision, reservation_id = result.decision, result.reservation_id
+        if not decision.go:
+            with self._lock:
+                self._budget_left += 1
+            self._skip(
+                decision.skip_reason or "budget", loan.loan_id, next_free_at=decision.next_free_at, policy=policy.name
+            )
+            return
+        partial = partial_held or bool(decision.exhausted_tokens)
+        with self._lock:
+            self.summary.submitted += 1
+            self.summary.partial += int(partial)
+        if self.dry_run or reservation_id is None:
+            return
+        picked = [sid for t in decision.allowed_tokens for sid in stale_subs[t]]
+        all_subs = sum(len(v) for v in stale_subs.values())
+        employers = accounts = None
+        if partial or len(picked) < all_subs or partial_held:
+            employers = [{"id": sid} for sid in picked if kinds[sid] == "employer"] or None
+            accounts = [{"id": sid} for sid in picked if kinds[sid] == "account"] or None
+        self._send(loan, base, policy, reservation_id, list(decision.allowed_tokens), employers, accounts)
+
+    def _send(
+        self,
+        loan: Loan,
+        base: TruvOrder,
+        policy: PolicyConfig,
+        reservation_id: str,
+        tokens: list[str],
+        employers: list[dict[str, str]] | None,
+        accounts: list[dict[str, str]] | None,
+    ) -> None:
+        assert self.s.client is not None
+        try:
+            info: OrderInfo = self.s.client.refresh(
+                base.id, product=policy.product, employers=employers, financial_accounts=accounts
+            )
+        except TruvOutcomeUnknown as exc:
+            self._record(reservation_id, loan.loan_id, state="unknown", outcome="unknown", detail=str(exc))
+            with self._lock:
+                self.summary.unknown += 1
+            return
+        except TruvAuthError as exc:
+            self._record(reservation_id, loan.loan_id, state="refused", outcome="auth_failed", detail=str(exc))
+            raise
+        except TruvError as exc:
+            state, reason = self._refusal(exc, loan, tokens)
+            self._record(reservation_id, loan.loan_id, state=state, outcome=reason, detail=str(exc))
+            with self._lock:
+                self.summary.submitted -= 1
+                self.summary.skipped[reason] += 1
+            return
+        now = self.s.clock.now()
+        with session(self.s.engine) as s:
+            orders.save_order(s, loan.loan_id, info, now=now)
+            ledger.set_state(s, reservation_id, state="accepted", now=now, sent_at=now, refresh_order_id=info.id)
+            ledger.add_event(
+                s,
+                at=now,
+                kind="submitted",
+                run_id=self.run_id,
+                loan_id=loan.loan_id,
+                reservation_id=reservation_id,
+                refresh_order_id=info.id,
+                product=policy.product,
+            )
+
+    def _refusal(self, exc: TruvError, loan: Loan, tokens: list[str]) -> tuple[str, str]:
+        """The ledger state and skip reason for a refresh POST that Truv did not accept."""
+        if isinstance(exc, TruvNotSent):
+            return "released", "not_sent"  # provably never left: the only state that stops counting
+        if isinstance(exc, TruvNotFound):
+            return "refused", "order_not_found"
+        if not isinstance(exc, TruvRefused):
+            return "refused", "throttled"  # 429 past every retry: not processed, but it reached Truv
+        now = self.s.clock.now()
+        with session(self.s.engine) as s:
+            if exc.is_refresh_limit:
+                ledger.block_tokens(s, tokens, until=now + _DAY, now=now)
+            else:
+                row = s.get(Loan, loan.loan_id)
+                if row is not None:
+                    row.attention = f"refused:{exc.code or exc.status}"[:64]
+                    row.next_attempt_at = now + _DAY
+                    s.add(row)
+        return "refused", "truv_refresh_limit" if exc.is_refresh_limit else "truv_refused"
+
+    def _record(self, reservation_id: str, loan_id: str, *, state: str, outcome: str, detail: str) -> None:
+        now = self.s.clock.now()
+        with session(self.s.engine) as s:
+            ledger.set_state(
+                s,
+                reservation_id,
+                state=state,
+                now=now,
+                settled_at=now if state != "unknown" else None,
+                outcome=outcome,
+                detail=detail[:500],
+            )
+            ledger.add_event(
+                s,
+                at=now,
+                kind=state,
+                run_id=self.run_id,
+                loan_id=loan_id,
+                reservation_id=reservation_id,
+                outcome=outcome,
+                detail=detail[:300],
+            )

@@ -1,0 +1,103 @@
+"""Human output with rich: tables on a terminal, plain text when piped."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _console() -> Console:
+    console = Console(soft_wrap=False)
+    if not console.is_terminal:
+        # Piped into a log or a file: 80 columns would fold every row of the ledger.
+        console = Console(soft_wrap=False, width=132)
+    return console
+
+
+def _t(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return str(value)
+
+
+def print_summary(summary: Any) -> None:
+    d = summary.as_dict()
+    c = _console()
+    if d["status"] == "lease_held":
+        c.print(f"job {d['job']}: another pass holds the lease ({d['lease_holder']}); nothing done.")
+        return
+    title = f"{'plan' if d['dry_run'] else 'pass'} {d['run_id'][:12]} job={d['job']} status={d['status']}"
+    table = Table(title=title, show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    rows = [
+        ("stale loans (all policies)", d["stale_total"]),
+        ("selected", d["selected"]),
+        ("would submit" if d["dry_run"] else "submitted", d["submitted"]),
+        ("  of which partial (employers filter)", d["partial"]),
+        *([("need order details first (1 GET each)", d["details_needed"])] if d["dry_run"] else []),
+        ("completed", d["completed"]),
+        ("needs borrower re-auth", d["needs_reauth"]),
+        ("outcome unknown (reconciled next pass)", d["unknown"]),
+        ("reconciled from earlier passes", d["reconciled"]),
+        ("Truv requests", d["requests"]),
+        ("429 received", d["throttled"]),
+    ]
+    for name, value in rows:
+        table.add_row(name, str(value))
+    for reason, count in d["skipped"].items():
+        table.add_row(f"skipped: {reason}", str(count))
+    for status, count in d["failed"].items():
+        table.add_row(f"failed: {status}", str(count))
+    c.print(table)
+    if d.get("error"):
+        c.print(f"error: {d['error']}")
+
+
+def print_ledger(view: dict[str, Any]) -> None:
+    c = _console()
+    res = Table(title=f"reservations, newest first (times UTC, now {_t(view['now'])})")
+    for col in ("loan", "product", "tokens", "state", "outcome", "reserved", "refresh order", "billable"):
+        res.add_column(col)
+    for r in view["reservations"]:
+        res.add_row(
+            r["loan_id"],
+            r["product"],
+            ",".join(r["tokens"]),
+            r["state"],
+            _t(r["outcome"]),
+            _t(r["reserved_at"]),
+            (r["refresh_order_id"] or "-")[:12],
+            "yes" if r["billable"] else "no",
+        )
+    c.print(res)
+    tok = Table(title="use per access token (rolling 24 h; hashes, never tokens)")
+    for col in ("token", "used", "limit", "exhausted", "next slot frees", "Truv blocked until"):
+        tok.add_column(col)
+    for t in view["tokens"]:
+        tok.add_row(
+            t["token"],
+            str(t["used_24h"]),
+            str(t["limit"]),
+            "yes" if t["exhausted"] else "no",
+            _t(t["next_slot_frees"]),
+            _t(t["truv_blocked_until"]),
+        )
+    c.print(tok)
+    gse = Table(title="GSE re-verifications per loan (rolling 90 days)")
+    for col in ("loan", "used", "limit", "exhausted", "next slot frees"):
+        gse.add_column(col)
+    for g in view["gse_loans"]:
+        gse.add_row(
+            g["loan_id"],
+            str(g["used_90d"]),
+            str(g["limit"]),
+            "yes" if g["exhausted"] else "no",
+            _t(g["next_slot_frees"]),
+        )
+    c.print(gse)

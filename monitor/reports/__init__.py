@@ -1,0 +1,1 @@
+"""Read-only views of the database for people: the ledger, and (later) compliance reports."""

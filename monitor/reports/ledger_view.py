@@ -1,0 +1,125 @@
+"""`monitor ledger`: reservations, use per token and per GSE loan, and when the next slot frees."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from monitor.app import Services
+from monitor.core.budget import GSE_WINDOW, TOKEN_WINDOW, next_free
+from monitor.store.db import read_only, session
+from monitor.store.ledger import NOT_COUNTING
+from monitor.store.tables import Connection, Reservation, ReservationToken
+from monitor.truv.secrets import short
+
+
+def ledger_view(services: Services, *, loan_id: str | None, limit: int, now: datetime) -> dict[str, Any]:
+    limits = services.limits
+    with session(read_only(services.engine)) as s:
+        q = select(Reservation).order_by(Reservation.reserved_at.desc())  # type: ignore[attr-defined]
+        if loan_id:
+            q = q.where(Reservation.loan_id == loan_id)
+        reservations = list(s.execute(q.limit(limit)).scalars())
+        rt = ReservationToken.__table__.c
+        tq = select(rt.reservation_id, rt.token_hash, rt.reserved_at, rt.counts).where(
+            rt.reserved_at > now - TOKEN_WINDOW
+        )
+        if loan_id:
+            tq = tq.where(
+                rt.token_hash.in_(
+                    select(ReservationToken.token_hash)
+                    .join(Reservation, Reservation.id == ReservationToken.reservation_id)  # type: ignore[arg-type]
+                    .where(Reservation.loan_id == loan_id)
+                )
+            )
+        token_rows = s.execute(tq).all()
+        by_res: dict[str, list[str]] = defaultdict(list)
+        for rid, token, _at, _counts in s.execute(
+            select(rt.reservation_id, rt.token_hash, rt.reserved_at, rt.counts).where(
+                rt.reservation_id.in_([r.id for r in reservations])
+            )
+        ):
+            by_res[rid].append(short(token))
+        r = Reservation.__table__.c
+        gq = select(r.loan_id, r.reserved_at).where(
+            r.gse.is_(True), r.state.not_in(NOT_COUNTING), r.reserved_at > now - GSE_WINDOW
+        )
+        if loan_id:
+            gq = gq.where(r.loan_id == loan_id)
+        gse_rows = s.execute(gq).all()
+        blocked = {
+            c.token_hash: c.blocked_until
+            for c in s.execute(
+                select(Connection).where(Connection.blocked_until.is_not(None), Connection.blocked_until > now)  # type: ignore[union-attr,operator]
+            ).scalars()
+        }
+
+    token_uses: dict[str, list[datetime]] = defaultdict(list)
+    for _rid, token, at, counts in token_rows:
+        if counts:
+            token_uses[token].append(at)
+    tokens = []
+    for token, uses in sorted(token_uses.items()):
+        frees = next_free(uses, limits.per_token, TOKEN_WINDOW, now)
+        tokens.append(
+            {
+                "token": short(token),
+                "used_24h": len(uses),
+                "limit": limits.per_token,
+                "next_slot_frees": frees or (min(uses) + TOKEN_WINDOW if uses else None),
+                "exhausted": frees is not None,
+                "truv_blocked_until": blocked.get(token),
+            }
+        )
+    for token, until in blocked.items():
+        if token not in token_uses:
+            tokens.append(
+                {
+                    "token": short(token),
+                    "used_24h": 0,
+                    "limit": limits.per_token,
+                    "next_slot_frees": until,
+                    "exhausted": True,
+                    "truv_blocked_until": until,
+                }
+            )
+    gse_uses: dict[str, list[datetime]] = defaultdict(list)
+    for lid, at in gse_rows:
+        gse_uses[lid].append(at)
+    gse = [
+        {
+            "loan_id": lid,
+            "used_90d": len(uses),
+            "limit": limits.gse,
+            "next_slot_frees": next_free(uses, limits.gse, GSE_WINDOW, now) or min(uses) + GSE_WINDOW,
+            "exhausted": next_free(uses, limits.gse, GSE_WINDOW, now) is not None,
+        }
+        for lid, uses in sorted(gse_uses.items())
+    ]
+    return {
+        "now": now,
+        "reservations": [
+            {
+                "id": x.id,
+                "loan_id": x.loan_id,
+                "product": x.product,
+                "policy": x.policy,
+                "tokens": sorted(by_res.get(x.id, [])),
+                "state": x.state,
+                "outcome": x.outcome,
+                "reserved_at": x.reserved_at,
+                "settled_at": x.settled_at,
+                "parent_order_id": x.parent_order_id,
+                "refresh_order_id": x.refresh_order_id,
+                "gse": x.gse,
+                "billable": x.billable,
+                "run_id": x.run_id,
+            }
+            for x in reservations
+        ],
+        "tokens": tokens,
+        "gse_loans": gse,
+    }

@@ -1,0 +1,19 @@
+"""A deterministic Truv simulator: in-process via httpx transports, or over HTTP via `serve`."""
+
+from monitor.sandbox.app import create_app, serve
+from monitor.sandbox.faults import Faults
+from monitor.sandbox.model import EmployerSpec
+from monitor.sandbox.state import Sandbox
+from monitor.sandbox.transport import AsyncSandboxTransport, SandboxTransport
+from monitor.sandbox.wire import Response
+
+__all__ = [
+    "AsyncSandboxTransport",
+    "EmployerSpec",
+    "Faults",
+    "Response",
+    "Sandbox",
+    "SandboxTransport",
+    "create_app",
+    "serve",
+]

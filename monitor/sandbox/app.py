@@ -1,0 +1,84 @@
+"""The sandbox over real HTTP: a Starlette app and a uvicorn runner.
+
+A `drop_connection` fault is served by sending the status line and headers (with the real
+Content-Length) and then returning without a body: uvicorn closes the socket, and an httpx
+client raises `httpx.RemoteProtocolError` ("peer closed connection without sending
+complete message body"). Raising instead would make Starlette answer a 500, which is a
+response, not a lost one. The request was applied before the drop, as with the in-process
+transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from monitor.sandbox.state import Sandbox
+
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+_INCOMPLETE = "ASGI callable returned without completing response."
+
+
+class _DroppedResponse(Response):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+
+
+def create_app(sandbox: Sandbox, latency: float = 0.0) -> Starlette:
+    """`latency` is awaited per request, so concurrent requests overlap as with real Truv."""
+
+    async def endpoint(request: Request) -> Response:
+        if latency > 0:
+            await asyncio.sleep(latency)
+        body = await request.body()
+        answer = sandbox.handle(request.method, request.url.path, request.headers, body)
+        if answer.delay > 0:
+            await asyncio.sleep(answer.delay)
+        cls = _DroppedResponse if answer.drop_connection else Response
+        return cls(answer.body, status_code=answer.status, headers=answer.headers)
+
+    return Starlette(routes=[Route("/{path:path}", endpoint, methods=_METHODS)])
+
+
+class _QuietDrops(logging.Filter):
+    """Hide uvicorn's error line for the connections we drop on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != _INCOMPLETE
+
+
+def make_server(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 8000, latency: float = 0.0) -> uvicorn.Server:
+    """A uvicorn server for `create_app`; port 0 picks a free port (see `bound_port`)."""
+    config = uvicorn.Config(create_app(sandbox, latency), host=host, port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    error_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietDrops) for f in error_log.filters):
+        error_log.addFilter(_QuietDrops())
+    return server
+
+
+def bound_port(server: uvicorn.Server) -> int:
+    """The port a started server listens on (useful after binding port 0)."""
+    return int(server.servers[0].sockets[0].getsockname()[1])
+
+
+class _Announcing(uvicorn.Server):
+    """Says where it listens once bound, so `--port 0` is usable from scripts."""
+
+    async def startup(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
+        await super().startup(sockets)
+        if self.started:
+            print(f"sandbox listening on http://{self.config.host}:{bound_port(self)}/v1/", flush=True)
+
+
+def serve(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 8000, latency: float = 0.0) -> None:
+    """Run until interrupted (Ctrl-C / SIGTERM)."""
+    server = make_server(sandbox, host, port, latency)
+    _Announcing(server.config).run()

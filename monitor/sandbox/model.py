@@ -1,0 +1,224 @@
+"""The simulator's records (orders, suborders, links) and their Truv JSON shapes.
+
+Statuses are computed on read from `now`, so time passing needs no threads or timers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+SCENARIOS = ("ok", "login_error", "mfa_error", "account_locked", "unavailable", "no_data", "flaky")
+PRODUCTS = ("income", "employment", "assets", "insurance", "transactions")
+# Products whose refresh touches employers vs financial accounts.
+PAYROLL_PRODUCTS = frozenset({"income", "employment", "insurance"})
+FINANCIAL_PRODUCTS = frozenset({"assets", "transactions"})
+
+Kind = Literal["employer", "financial_account"]
+
+
+def iso(moment: datetime) -> str:
+    """ISO-8601 in UTC with a `Z` suffix, as Truv's examples show."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(value: str | datetime) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no timezone; use e.g. 2024-01-01T00:00:00Z")
+    return moment
+
+
+@dataclass(frozen=True, slots=True)
+class EmployerSpec:
+    """One connection to seed: an employer (or a financial account) and its link's scenario.
+
+    Employers sharing an `access_token` (or `link_id`) share one link, as Truv's links are
+    one connection per provider per user.
+    """
+
+    access_token: str | None = None
+    link_id: str | None = None
+    scenario: str = "ok"
+    company: str = "Sandbox Employer Inc."
+    id: str | None = None
+    suborder_number: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"scenario: expected one of {', '.join(SCENARIOS)}, got {self.scenario!r}")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], where: str = "employer") -> EmployerSpec:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{where}: unknown keys {unknown}; expected some of {sorted(known)}")
+        for key in ("access_token", "link_id", "company", "id", "suborder_number"):
+            value = data.get(key)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"{where}.{key}: expected a string (quote it in YAML), got {value!r}")
+        try:
+            return cls(**dict(data))
+        except ValueError as exc:
+            raise ValueError(f"{where}.{exc}") from None
+
+
+def task_outcome(scenario: str, attempt: int) -> str:
+    """Terminal task status of refresh number `attempt` (0-based) on a link with `scenario`."""
+    if scenario == "ok":
+        return "done"
+    if scenario == "flaky":
+        return "unavailable" if attempt == 0 else "done"
+    return scenario
+
+
+def suborder_status(task_status: str) -> str:
+    """Map a terminal task status to the employer/suborder status enum."""
+    if task_status == "done":
+        return "completed"
+    if task_status == "no_data":
+        return "no_data"
+    return "error"
+
+
+@dataclass(slots=True)
+class Task:
+    finishes_at: datetime
+    status: str
+
+
+@dataclass(slots=True)
+class Link:
+    id: str
+    access_token: str
+    user_id: str
+    scenario: str
+    kind: Kind
+    created_at: datetime
+    refresh_attempts: int = 0
+    tasks: list[Task] = field(default_factory=list)
+
+    def last_task(self, now: datetime) -> Task | None:
+        finished = [task for task in self.tasks if task.finishes_at <= now]
+        return max(finished, key=lambda task: task.finishes_at, default=None)
+
+    def to_json(self, now: datetime) -> dict[str, Any]:
+        last = self.last_task(now)
+        provider_id, provider_name = provider_of(self.kind)
+        return {
+            "id": self.id,
+            # Truv masks the token unless the list is filtered by user_id.
+            "access_token": "****" + self.access_token[-4:],
+            "created_at": iso(self.created_at),
+            "updated_at": iso(last.finishes_at if last else self.created_at),
+            "deleted_at": None,
+            "tracking_info": None,
+            # The seeding connection itself finished `done`.
+            "status": last.status if last else "done",
+            "provider_id": provider_id,
+            "provider": {"id": provider_id, "name": provider_name},
+            "data_source": data_source_of(self.kind),
+            "allowed_products": allowed_products_of(self.kind),
+            "is_suspicious": False,
+        }
+
+
+def provider_of(kind: Kind) -> tuple[str, str]:
+    if kind == "employer":
+        return "truv_payroll", "Truv Payroll Provider"
+    return "truv_bank", "Truv Bank Provider"
+
+
+def data_source_of(kind: Kind) -> str:
+    return "payroll" if kind == "employer" else "financial_accounts"
+
+
+def allowed_products_of(kind: Kind) -> list[str]:
+    return ["income", "employment"] if kind == "employer" else ["assets", "transactions"]
+
+
+@dataclass(slots=True)
+class Suborder:
+    """An employer or financial account of one order; `task is None` for seeded ones."""
+
+    id: str
+    suborder_number: str
+    link: Link
+    company: str
+    kind: Kind
+    created_at: datetime
+    task: Task | None = None
+
+    def status(self, now: datetime) -> str:
+        if self.task is None:
+            return "completed"
+        if now < self.task.finishes_at:
+            return "pending"
+        return suborder_status(self.task.status)
+
+    def updated_at(self, now: datetime) -> datetime:
+        if self.task is not None and now >= self.task.finishes_at:
+            return self.task.finishes_at
+        return self.created_at
+
+    def to_json(self, now: datetime) -> dict[str, Any]:
+        provider_id, provider_name = provider_of(self.kind)
+        return {
+            "id": self.id,
+            "suborder_number": self.suborder_number,
+            "status": self.status(now),
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at(now)),
+            "link_id": self.link.id,
+            "access_token": self.link.access_token,
+            "provider": {"id": provider_id, "name": provider_name},
+            "data_source": data_source_of(self.kind),
+            "company": {"name": self.company},
+        }
+
+
+@dataclass(slots=True)
+class Order:
+    id: str
+    products: tuple[str, ...]
+    order_number: str | None
+    user_id: str
+    first_name: str
+    last_name: str
+    created_at: datetime
+    root_id: str
+    employers: list[Suborder] = field(default_factory=list)
+    financial_accounts: list[Suborder] = field(default_factory=list)
+    initial_order: str | None = None
+    refresh_order: str | None = None
+    touched_at: datetime | None = None
+
+    def suborders(self) -> list[Suborder]:
+        return [*self.employers, *self.financial_accounts]
+
+    def updated_at(self, now: datetime) -> datetime:
+        moments = [self.created_at, *(s.updated_at(now) for s in self.suborders())]
+        if self.touched_at is not None:
+            moments.append(self.touched_at)
+        return max(moments)
+
+    def to_json(self, now: datetime) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "products": list(self.products),
+            "source": "internal",
+            "order_number": self.order_number,
+            "user_id": self.user_id,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at(now)),
+            "is_expired": False,
+            "initial_order": self.initial_order,
+            "refresh_order": self.refresh_order,
+            "employers": [s.to_json(now) for s in self.employers],
+            "financial_accounts": [s.to_json(now) for s in self.financial_accounts],
+        }

@@ -1,0 +1,59 @@
+"""`monitor sandbox serve`: build a sandbox from flags or a scenario file and serve it over HTTP."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from monitor.errors import InputError
+
+
+def serve_sandbox(
+    *,
+    host: str,
+    port: int,
+    seed: int,
+    scenario: Path | None,
+    generate: int,
+    loans_out: Path | None,
+    latency: float,
+    rpm: int,
+    completion_delay: float,
+    faults: str | None,
+    journal: Path | None,
+) -> None:
+    from monitor.sandbox import Faults, Sandbox, serve
+    from monitor.sandbox.scenario import generate_portfolio, load_scenario_file
+
+    try:
+        parsed_faults = Faults.parse(faults) if faults else None
+    except ValueError as exc:
+        raise InputError("--faults", "", str(exc)) from None
+    if scenario is not None:
+        try:
+            loaded = load_scenario_file(scenario, journal_path=journal)
+        except (ValueError, OSError) as exc:
+            raise InputError(str(scenario), "", str(exc)) from None
+        sandbox, latency = loaded.sandbox, latency or loaded.latency
+        rows = loaded.loans
+        if parsed_faults is not None:
+            sandbox.faults = parsed_faults
+    else:
+        sandbox = Sandbox(
+            seed=seed,
+            requests_per_minute=rpm,
+            completion_delay=completion_delay,
+            faults=parsed_faults,
+            journal_path=journal,
+        )
+        rows = []
+    if generate:
+        rows = generate_portfolio(sandbox, generate, seed=seed)
+    if rows:
+        target = loans_out or Path("sandbox-loans.csv")
+        with target.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        print(f"wrote {len(rows)} loans to {target}", flush=True)
+    serve(sandbox, host=host, port=port, latency=latency)

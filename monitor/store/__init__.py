@@ -1,0 +1,1 @@
+"""Persistence: sqlmodel tables, small repositories, Alembic migrations. SQLite and Postgres alike."""

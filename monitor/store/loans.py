@@ -1,0 +1,240 @@
+"""Loans: bulk import (upsert) and the set-based selection of stale loans."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, case, delete, exists, func, not_, or_, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection as SAConnection
+from sqlmodel import Session
+
+from monitor.core.matching import normalise
+from monitor.core.staleness import pre_closing_windows, start_of_day_utc
+from monitor.errors import ImportFileError
+from monitor.loans_file import LoanRow
+from monitor.store.tables import Connection, Loan, LoanAttribute, LoanConnection, Reservation
+
+IN_FLIGHT = ("reserved", "sent", "unknown", "accepted")
+BATCH = 2000
+_COLUMNS = {"gse": Loan.gse, "status": Loan.status, "loan_id": Loan.loan_id, "order_id": Loan.order_id}
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    closed: int = 0
+
+
+def _insert(conn: SAConnection) -> Any:
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(Loan.__table__)
+
+
+def import_loans(
+    session: Session, rows: Iterable[LoanRow], *, now: datetime, full_snapshot: bool, source: str
+) -> ImportResult:
+    """Upsert in batches inside the caller's transaction: a bad row anywhere rolls all of it back.
+
+    An imported `data_as_of` never moves a loan's data date backwards: the job's own refreshes
+    are newer than a loan system's nightly export, and going back would spend budget again.
+    """
+    result = ImportResult()
+    conn = session.connection()
+    existing = session.execute(select(func.count()).select_from(Loan)).scalar_one()
+    seen: dict[str, int] = {}
+    batch: list[LoanRow] = []
+    for row in rows:
+        first = seen.setdefault(row.loan_id, row.row)
+        if first != row.row:
+            raise ImportFileError(
+                source, f"row {row.row}, column 'loan_id'", f"loan {row.loan_id!r} repeats row {first}"
+            )
+        batch.append(row)
+        if len(batch) >= BATCH:
+            _flush(conn, batch, now)
+            batch = []
+    if batch:
+        _flush(conn, batch, now)
+    result.rows = len(seen)
+    after = session.execute(select(func.count()).select_from(Loan)).scalar_one()
+    result.inserted = after - existing
+    result.updated = result.rows - result.inserted
+    if full_snapshot:
+        closed = conn.execute(
+            update(Loan.__table__)
+            .where(Loan.__table__.c.status == "active", Loan.__table__.c.imported_at < now)
+            .values(status="closed", updated_at=now)
+        )
+        result.closed = closed.rowcount or 0
+    return result
+
+
+def _flush(conn: SAConnection, batch: Sequence[LoanRow], now: datetime) -> None:
+    table = Loan.__table__
+    stmt = _insert(conn)
+    values = [
+        {
+            "loan_id": r.loan_id,
+            "order_id": r.order_id,
+            "gse": r.gse,
+            "status": r.status,
+            "closing_date": r.closing_date,
+            "data_as_of": r.data_as_of,
+            "imported_at": now,
+            "updated_at": now,
+        }
+        for r in batch
+    ]
+    ex = stmt.excluded
+    changed_order = ex.order_id != table.c.order_id
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.loan_id],
+        set_={
+            "order_id": ex.order_id,
+            "gse": ex.gse,
+            "status": ex.status,
+            "closing_date": ex.closing_date,
+            "data_as_of": case(
+                (changed_order, ex.data_as_of),
+                (table.c.data_as_of.is_(None), ex.data_as_of),
+                (ex.data_as_of > table.c.data_as_of, ex.data_as_of),
+                else_=table.c.data_as_of,
+            ),
+            "base_order_id": case((changed_order, None), else_=table.c.base_order_id),
+            "details_fetched_at": case((changed_order, None), else_=table.c.details_fetched_at),
+            "imported_at": ex.imported_at,
+            "updated_at": ex.updated_at,
+        },
+    )
+    conn.execute(stmt, values)
+    ids = [r.loan_id for r in batch]
+    attrs = LoanAttribute.__table__
+    conn.execute(delete(attrs).where(attrs.c.loan_id.in_(ids)))
+    attr_rows = [
+        {"loan_id": r.loan_id, "key": k, "value": normalise(v)}
+        for r in batch
+        for k, v in r.attributes.items()
+        if v != ""
+    ]
+    if attr_rows:
+        conn.execute(attrs.insert(), attr_rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    loan_id: str
+    order_id: str
+    base_order_id: str | None
+    gse: bool
+    closing_date: date | None
+    data_as_of: datetime | None
+    details_fetched_at: datetime | None
+
+
+def _match_clause(match: dict[str, Any]) -> Any:
+    clauses = []
+    for key, wanted in match.items():
+        options = wanted if isinstance(wanted, list) else [wanted]
+        values = [normalise(o) for o in options]
+        if key == "gse":
+            flags = {v in ("true", "1", "yes") for v in values}
+            clauses.append(Loan.gse.in_(list(flags)))  # type: ignore[attr-defined]
+        elif key in _COLUMNS:
+            clauses.append(func.lower(_COLUMNS[key]).in_(values))
+        else:
+            a = LoanAttribute.__table__.c
+            clauses.append(exists().where(a.loan_id == Loan.loan_id, a.key == key, a.value.in_(values)))
+    return and_(true(), *clauses)
+
+
+def stale_clause(*, max_age_cutoff: datetime, pre_closing_days: int | None, today: date) -> Any:
+    """SQL for DESIGN's staleness rule; mirrors monitor.core.staleness.assess."""
+    clauses = [Loan.data_as_of.is_(None), Loan.data_as_of < max_age_cutoff]  # type: ignore[union-attr,operator]
+    if pre_closing_days:
+        for closing, start in pre_closing_windows(today, pre_closing_days):
+            clauses.append(and_(Loan.closing_date == closing, Loan.data_as_of < start_of_day_utc(start)))  # type: ignore[arg-type,operator]
+    return or_(*clauses)
+
+
+def select_stale(
+    session: Session,
+    *,
+    match: dict[str, Any],
+    max_age_cutoff: datetime,
+    pre_closing_days: int | None,
+    now: datetime,
+    limit: int | None,
+    after: tuple[Any, ...] | None = None,
+) -> list[Candidate]:
+    """Active, matching, stale loans with nothing in flight and no backoff pending.
+
+    Ordered by closing date (soonest first, none last), then oldest data (never verified first).
+    """
+    r = Reservation.__table__.c
+    in_flight = exists().where(r.loan_id == Loan.loan_id, r.state.in_(IN_FLIGHT))
+    query = (
+        select(
+            Loan.loan_id,
+            Loan.order_id,
+            Loan.base_order_id,
+            Loan.gse,
+            Loan.closing_date,
+            Loan.data_as_of,
+            Loan.details_fetched_at,
+        )
+        .where(
+            Loan.status == "active",
+            _match_clause(match),
+            stale_clause(max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, today=now.date()),
+            not_(in_flight),
+            or_(Loan.next_attempt_at.is_(None), Loan.next_attempt_at <= now),  # type: ignore[union-attr,operator]
+        )
+        .order_by(
+            Loan.closing_date.is_(None),  # type: ignore[union-attr]
+            Loan.closing_date,
+            Loan.data_as_of.is_not(None),  # type: ignore[union-attr]
+            Loan.data_as_of,
+            Loan.loan_id,
+        )
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [Candidate(*row) for row in session.execute(query)]
+
+
+def count_stale(
+    session: Session, *, match: dict[str, Any], max_age_cutoff: datetime, pre_closing_days: int | None, now: datetime
+) -> dict[str, int]:
+    """How many loans a policy finds stale, and how many of those are held back and why."""
+    r = Reservation.__table__.c
+    in_flight = exists().where(r.loan_id == Loan.loan_id, r.state.in_(IN_FLIGHT))
+    backoff = and_(Loan.next_attempt_at.is_not(None), Loan.next_attempt_at > now)  # type: ignore[union-attr,operator]
+    base = and_(
+        Loan.status == "active",
+        _match_clause(match),
+        stale_clause(max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, today=now.date()),
+    )
+    row = session.execute(
+        select(
+            func.count(),
+            func.sum(case((in_flight, 1), else_=0)),
+            func.sum(case((and_(not_(in_flight), backoff), 1), else_=0)),
+        ).where(base)
+    ).one()
+    return {"stale": row[0] or 0, "in_flight": row[1] or 0, "backoff": row[2] or 0}
+
+
+def loan_connections(session: Session, loan_id: str) -> list[tuple[LoanConnection, Connection | None]]:
+    lc = LoanConnection
+    rows = session.execute(
+        select(lc, Connection)
+        .join(Connection, Connection.token_hash == lc.token_hash, isouter=True)  # type: ignore[arg-type]
+        .where(lc.loan_id == loan_id)
+        .order_by(lc.suborder_id)
+    ).all()
+    return [(a, b) for a, b in rows]

@@ -1,0 +1,159 @@
+"""The schema. Access tokens are never stored: only their SHA-256 (see monitor.truv.secrets)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+from monitor.store.types import UTCDateTime
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Column:  # type: ignore[type-arg]
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class Loan(SQLModel, table=True):
+    __tablename__ = "loan"
+    __table_args__ = (
+        Index("ix_loan_status_data", "status", "data_as_of"),
+        Index("ix_loan_status_closing", "status", "closing_date"),
+    )
+    loan_id: str = Field(primary_key=True, max_length=128)
+    order_id: str = Field(max_length=64)
+    base_order_id: str | None = Field(default=None, max_length=64)
+    gse: bool = False
+    status: str = Field(default="active", max_length=16)
+    closing_date: date | None = None
+    data_as_of: datetime | None = Field(default=None, sa_column=_ts())
+    details_fetched_at: datetime | None = Field(default=None, sa_column=_ts())
+    next_attempt_at: datetime | None = Field(default=None, sa_column=_ts())
+    attention: str | None = Field(default=None, max_length=64)
+    imported_at: datetime = Field(sa_column=_ts(nullable=False))
+    updated_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class LoanAttribute(SQLModel, table=True):
+    __tablename__ = "loan_attribute"
+    __table_args__ = (Index("ix_loan_attribute_kv", "key", "value", "loan_id"),)
+    loan_id: str = Field(primary_key=True, foreign_key="loan.loan_id", max_length=128)
+    key: str = Field(primary_key=True, max_length=128)
+    value: str = Field(max_length=512)
+
+
+class TruvOrder(SQLModel, table=True):
+    __tablename__ = "truv_order"
+    id: str = Field(primary_key=True, max_length=64)
+    loan_id: str = Field(index=True, max_length=128)
+    initial_order: str | None = Field(default=None, max_length=64)
+    refresh_order: str | None = Field(default=None, max_length=64)
+    products: str = Field(max_length=128)
+    user_id: str | None = Field(default=None, max_length=64)
+    order_number: str | None = Field(default=None, max_length=128)
+    created_at: datetime | None = Field(default=None, sa_column=_ts())
+    fetched_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class LoanConnection(SQLModel, table=True):
+    """One employer or financial account of the loan's base order, with its own data date."""
+
+    __tablename__ = "loan_connection"
+    loan_id: str = Field(primary_key=True, max_length=128)
+    suborder_id: str = Field(primary_key=True, max_length=64)
+    order_id: str = Field(max_length=64)
+    kind: str = Field(max_length=16)  # employer | account
+    suborder_number: str | None = Field(default=None, max_length=64)
+    token_hash: str = Field(index=True, max_length=64)
+    link_id: str | None = Field(default=None, max_length=64)
+    status: str | None = Field(default=None, max_length=32)
+    data_as_of: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class Connection(SQLModel, table=True):
+    """State of one borrower connection (one access token), shared by every loan that uses it."""
+
+    __tablename__ = "connection"
+    token_hash: str = Field(primary_key=True, max_length=64)
+    link_id: str | None = Field(default=None, max_length=64)
+    user_id: str | None = Field(default=None, max_length=64)
+    state: str = Field(default="ok", max_length=32)  # ok | needs_reauth | retry_later | manual_review
+    reason: str | None = Field(default=None, max_length=64)
+    since: datetime | None = Field(default=None, sa_column=_ts())
+    failures: int = 0
+    retry_after: datetime | None = Field(default=None, sa_column=_ts())
+    blocked_until: datetime | None = Field(default=None, sa_column=_ts())
+    updated_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class Reservation(SQLModel, table=True):
+    """The write-ahead ledger: one row per refresh request that may reach Truv."""
+
+    __tablename__ = "reservation"
+    __table_args__ = (
+        Index("ix_reservation_loan_state", "loan_id", "state"),
+        Index("ix_reservation_state", "state"),
+        Index("ix_reservation_gse", "gse", "loan_id", "reserved_at"),
+        Index("ix_reservation_billable", "billable", "reserved_at"),
+    )
+    id: str = Field(primary_key=True, max_length=32)
+    run_id: str = Field(index=True, max_length=32)
+    job: str = Field(max_length=128)
+    policy: str = Field(max_length=128)
+    loan_id: str = Field(max_length=128)
+    product: str = Field(max_length=32)
+    parent_order_id: str = Field(max_length=64)
+    gse: bool = False
+    billable: bool = False
+    # reserved -> sent -> accepted -> completed | failed ; or unknown -> accepted | lost ;
+    # refused (Truv said no) ; released (provably never sent: the only state that stops counting)
+    state: str = Field(max_length=16)
+    reserved_at: datetime = Field(sa_column=_ts(nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=_ts())
+    settled_at: datetime | None = Field(default=None, sa_column=_ts())
+    refresh_order_id: str | None = Field(default=None, index=True, max_length=64)
+    outcome: str | None = Field(default=None, max_length=32)
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+    suborders: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class ReservationToken(SQLModel, table=True):
+    __tablename__ = "reservation_token"
+    __table_args__ = (Index("ix_reservation_token_window", "token_hash", "reserved_at"),)
+    reservation_id: str = Field(primary_key=True, foreign_key="reservation.id", max_length=32)
+    token_hash: str = Field(primary_key=True, max_length=64)
+    reserved_at: datetime = Field(sa_column=_ts(nullable=False))
+    counts: bool = True
+
+
+class Run(SQLModel, table=True):
+    __tablename__ = "run"
+    run_id: str = Field(primary_key=True, max_length=32)
+    job: str = Field(index=True, max_length=128)
+    holder: str = Field(max_length=256)
+    started_at: datetime = Field(sa_column=_ts(nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=_ts())
+    status: str = Field(max_length=16)  # running | finished | failed
+    summary: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Lease(SQLModel, table=True):
+    __tablename__ = "lease"
+    job: str = Field(primary_key=True, max_length=128)
+    holder: str = Field(max_length=256)
+    run_id: str = Field(max_length=32)
+    expires_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class Event(SQLModel, table=True):
+    """Every decision and outcome, in order: what compliance reads back."""
+
+    __tablename__ = "event"
+    __table_args__ = (Index("ix_event_loan", "loan_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=_ts(nullable=False))
+    run_id: str | None = Field(default=None, index=True, max_length=32)
+    loan_id: str | None = Field(default=None, max_length=128)
+    reservation_id: str | None = Field(default=None, max_length=32)
+    kind: str = Field(max_length=32)
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))

@@ -1,0 +1,1 @@
+"""Talking to Truv: the HTTP client, wire parsing, pacing, and secret handling."""

@@ -1,0 +1,237 @@
+"""Truv's HTTP API as the job needs it: typed errors, pacing, safe retries, no blind re-sends."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import structlog
+
+from monitor.clock import Clock
+from monitor.errors import (
+    TruvAuthError,
+    TruvNotFound,
+    TruvNotSent,
+    TruvOutcomeUnknown,
+    TruvRefused,
+    TruvThrottled,
+    TruvUnavailable,
+)
+from monitor.truv.pacer import Pacer
+from monitor.truv.secrets import redact_text
+from monitor.truv.wire import LinkInfo, OrderInfo, parse_link, parse_order
+
+log = structlog.get_logger("monitor.truv")
+
+_DRF_WAIT = re.compile(r"available in (\d+(?:\.\d+)?) second")
+# Errors that mean the request never left this machine: the connection was never established.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+@dataclass
+class CallStats:
+    requests: int = 0
+    throttled: int = 0
+    retries: int = 0
+    by_endpoint: dict[str, int] = field(default_factory=dict)
+
+
+def build_http(base_url: str, client_id: str, secret: str, timeout: float, **kwargs: Any) -> httpx.Client:
+    return httpx.Client(
+        base_url=base_url if base_url.endswith("/") else base_url + "/",
+        headers={
+            "X-Access-Client-Id": client_id,
+            "X-Access-Secret": secret,
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "User-Agent": "monitor/0.1",
+        },
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+        **kwargs,
+    )
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """Retry-After (seconds or HTTP date), else DRF's 'Expected available in N seconds.'"""
+    header = response.headers.get("Retry-After")
+    if header:
+        try:
+            return max(0.0, float(header))
+        except ValueError:
+            try:
+                when = parsedate_to_datetime(header)
+                date = response.headers.get("Date")
+                base = parsedate_to_datetime(date) if date else None
+                if base is not None:
+                    return max(0.0, (when - base).total_seconds())
+            except (TypeError, ValueError):
+                pass
+    match = _DRF_WAIT.search(response.text or "")
+    return float(match.group(1)) if match else None
+
+
+def _error_fields(response: httpx.Response) -> tuple[str | None, str]:
+    try:
+        body = response.json()
+    except ValueError:
+        return None, redact_text((response.text or "")[:200]) or response.reason_phrase
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        err = body["error"]
+        message = str(err.get("message") or "")
+        params = (err.get("extra") or {}).get("invalid-params") or []
+        details = "; ".join(f"{p.get('field')}: {p.get('message')}" for p in params if isinstance(p, dict))
+        return err.get("code"), redact_text(f"{message} ({details})" if details else message)
+    if isinstance(body, dict) and "detail" in body:
+        return None, redact_text(str(body["detail"]))
+    return None, response.reason_phrase
+
+
+class TruvClient:
+    """All calls share one Pacer; GETs retry, the refresh POST never repeats after it may have landed."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        pacer: Pacer,
+        clock: Clock,
+        max_attempts: int = 5,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 60.0,
+    ) -> None:
+        self.http = http
+        self.pacer = pacer
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.stats = CallStats()
+
+    # -- public calls -------------------------------------------------------------------------
+
+    def get_order(self, order_id: str) -> OrderInfo:
+        return self._parsed(parse_order, self._call("GET", f"orders/{order_id}/", endpoint="get_order"))
+
+    def get_link(self, link_id: str) -> LinkInfo:
+        return self._parsed(parse_link, self._call("GET", f"links/{link_id}/", endpoint="get_link"))
+
+    def refresh(
+        self,
+        order_id: str,
+        *,
+        product: str,
+        employers: list[dict[str, str]] | None = None,
+        financial_accounts: list[dict[str, str]] | None = None,
+    ) -> OrderInfo:
+        """POST /v1/orders/{id}/: a new order, or TruvOutcomeUnknown / TruvNotSent / TruvRefused."""
+        body: dict[str, Any] = {"products": [product]}
+        if employers is not None:
+            body["employers"] = employers
+        if financial_accounts is not None:
+            body["financial_accounts"] = financial_accounts
+        data = self._call("POST", f"orders/{order_id}/", json_body=body, idempotent=False, endpoint="refresh")
+        try:
+            return parse_order(data)
+        except ValueError as exc:
+            raise TruvOutcomeUnknown(f"refresh of {order_id}: answer had no order id ({exc})") from None
+
+    def create_bridge_token(self, user_id: str, *, product_type: str, access_token: str) -> dict[str, Any]:
+        body = {"product_type": product_type, "access_token": access_token}
+        # Creating a bridge token spends no budget, so a repeat after a lost answer is harmless.
+        data = self._call("POST", f"users/{user_id}/tokens/", json_body=body, idempotent=True, endpoint="bridge_token")
+        if not isinstance(data, dict) or "bridge_token" not in data:
+            raise TruvUnavailable("Truv's bridge token answer had no bridge_token")
+        return data
+
+    # -- machinery ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _parsed(parser: Any, data: Any) -> Any:
+        try:
+            return parser(data)
+        except ValueError as exc:
+            raise TruvUnavailable(f"Truv sent an object we cannot read: {exc}") from None
+
+    def _backoff(self, attempt: int) -> float:
+        return float(min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1))))
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        idempotent: bool = True,
+        endpoint: str,
+    ) -> Any:
+        attempt = 0
+        while True:
+            attempt += 1
+            self.pacer.acquire()
+            self.stats.requests += 1
+            self.stats.by_endpoint[endpoint] = self.stats.by_endpoint.get(endpoint, 0) + 1
+            try:
+                response = self.http.request(method, path, json=json_body)
+            except _NOT_SENT as exc:
+                if not idempotent:
+                    raise TruvNotSent(f"{method} {path}: not sent ({type(exc).__name__})") from None
+                self._give_up_or_wait(attempt, None, f"{method} {path}: cannot connect ({type(exc).__name__})")
+                continue
+            except httpx.TransportError as exc:
+                if not idempotent:
+                    raise TruvOutcomeUnknown(
+                        f"{method} {path}: no answer ({type(exc).__name__}); reconciling, not resending"
+                    ) from None
+                self._give_up_or_wait(attempt, None, f"{method} {path}: no answer ({type(exc).__name__})")
+                continue
+
+            status = response.status_code
+            if 200 <= status < 300:
+                try:
+                    return response.json()
+                except ValueError:
+                    if not idempotent:
+                        raise TruvOutcomeUnknown(f"{method} {path}: unreadable answer; reconciling") from None
+                    self._give_up_or_wait(attempt, None, f"{method} {path}: unreadable JSON")
+                    continue
+            code, message = _error_fields(response)
+            if status in (401, 403):
+                raise TruvAuthError(
+                    f"Truv refused the credentials ({status} {code or ''}): {message}. "
+                    "Check TRUV_CLIENT_ID and TRUV_SECRET (the secret picks the environment).",
+                    status=status,
+                    code=code,
+                )
+            if status == 404:
+                raise TruvNotFound(f"{method} {path}: not found", status=404, code=code)
+            if status == 429:
+                # A throttled request was not processed, so re-sending even a refresh is safe.
+                self.stats.throttled += 1
+                wait = retry_after_seconds(response)
+                self.pacer.hold(wait if wait is not None else self._backoff(attempt))
+                if attempt >= self.max_attempts:
+                    raise TruvThrottled(f"{method} {path}: still throttled after {attempt} attempts", status=429)
+                self.stats.retries += 1
+                log.warning("truv_throttled", path=path, wait=wait, attempt=attempt)
+                continue
+            if status >= 500:
+                if not idempotent:
+                    raise TruvOutcomeUnknown(f"{method} {path}: Truv answered {status}; reconciling", status=status)
+                self._give_up_or_wait(attempt, response, f"{method} {path}: Truv answered {status}")
+                continue
+            raise TruvRefused(message or f"{method} {path}: {status}", status=status, code=code)
+
+    def _give_up_or_wait(self, attempt: int, response: httpx.Response | None, message: str) -> None:
+        if attempt >= self.max_attempts:
+            raise TruvUnavailable(f"{message}; gave up after {attempt} attempts")
+        wait = retry_after_seconds(response) if response is not None else None
+        self.stats.retries += 1
+        log.info("truv_retry", reason=message, attempt=attempt)
+        self.clock.sleep(wait if wait is not None else self._backoff(attempt))
+
+
+__all__ = ["CallStats", "TruvClient", "build_http", "retry_after_seconds"]

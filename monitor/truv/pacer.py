@@ -1,0 +1,37 @@
+"""Client-side pacing so a healthy pass never meets Truv's 429 (DESIGN.md rule 7)."""
+
+from __future__ import annotations
+
+import threading
+
+from monitor.clock import Clock
+
+# Spacing a hair wider than 60/rpm keeps the count in any 60 s window at or under the limit even
+# when network jitter bunches requests up on arrival; 2% costs little of the allowed pace.
+HEADROOM = 0.98
+
+
+class Pacer:
+    """Evenly spaced request slots shared by every thread of this process."""
+
+    def __init__(self, requests_per_minute: int, clock: Clock, headroom: float = HEADROOM) -> None:
+        self.interval = 60.0 / (requests_per_minute * headroom)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._next = clock.monotonic()
+        self.waited = 0.0
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = self._clock.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        delay = slot - now
+        if delay > 0:
+            self.waited += delay
+            self._clock.sleep(delay)
+
+    def hold(self, seconds: float) -> None:
+        """Truv said wait (429): every thread's next slot moves past the wait."""
+        with self._lock:
+            self._next = max(self._next, self._clock.monotonic() + seconds)

@@ -1,0 +1,58 @@
+"""Shared fixtures: a fixed clock, real databases (a SQLite file and a Postgres schema per test)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from monitor.clock import FixedClock
+
+# A Friday before a holiday-free week, midday UTC: business-day arithmetic stays readable.
+T0 = datetime(2026, 6, 5, 12, 0, tzinfo=UTC)
+PG_URL = os.environ.get("MONITOR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+def _pg_schema_url() -> Iterator[str]:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:
+        pytest.fail(f"Postgres at {PG_URL} is required for this test leg: {exc}")
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The same test on a SQLite file and on Postgres (its own schema)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'monitor.db'}"
+    else:
+        yield from _pg_schema_url()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
+    return f"sqlite:///{tmp_path / 'monitor.db'}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    yield from _pg_schema_url()
