@@ -74,8 +74,21 @@ class PassSummary:
         return out
 
 
-class StopPass(MonitorError):
-    """Raised inside workers to end the pass (credentials refused)."""
+def holder_is_dead(holder: str) -> bool:
+    """A lease held by a process of this host that no longer exists (killed) is free at once.
+
+    Holders on other hosts cannot be checked from here; their leases free when they expire.
+    """
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 class RefreshPass:
@@ -102,7 +115,9 @@ class RefreshPass:
         now = self.s.clock.now()
         if not self.dry_run:
             with session(self.s.engine) as s:
-                held = runs.acquire_lease(s, job=self.job.name, holder=self.holder, run_id=self.run_id, now=now)
+                held = runs.acquire_lease(
+                    s, job=self.job.name, holder=self.holder, run_id=self.run_id, now=now, holder_is_dead=holder_is_dead
+                )
                 if held is not None:
                     self.summary.status = "lease_held"
                     self.summary.lease_holder = held.holder

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +30,14 @@ def finish_run(session: Session, *, run_id: str, status: str, summary: dict[str,
 
 
 def acquire_lease(
-    session: Session, *, job: str, holder: str, run_id: str, now: datetime, ttl: timedelta = LEASE_TTL
+    session: Session,
+    *,
+    job: str,
+    holder: str,
+    run_id: str,
+    now: datetime,
+    ttl: timedelta = LEASE_TTL,
+    holder_is_dead: Callable[[str], bool] = lambda _holder: False,
 ) -> Lease | None:
     """Take the job's lease, or return the live lease someone else holds.
 
@@ -40,7 +48,7 @@ def acquire_lease(
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     lease = session.execute(query).scalars().first()
-    if lease is not None and lease.expires_at > now and lease.run_id != run_id:
+    if lease is not None and lease.expires_at > now and lease.run_id != run_id and not holder_is_dead(lease.holder):
         return lease
     if lease is None:
         session.add(Lease(job=job, holder=holder, run_id=run_id, expires_at=now + ttl))
