@@ -11,7 +11,8 @@ from sqlalchemy.engine import Engine
 from monitor.clock import Clock, SystemClock
 from monitor.config import DEFAULT_DATABASE_URL, JobsFile, Settings
 from monitor.core.budget import Limits
-from monitor.store.db import make_engine, upgrade
+from monitor.errors import StorageError
+from monitor.store.db import current_revision, head_revision, make_engine, upgrade
 from monitor.truv.client import TruvClient, build_http
 from monitor.truv.pacer import Pacer
 
@@ -40,9 +41,22 @@ def database_url(config: JobsFile, settings: Settings, override: str | None) -> 
 
 
 def open_database(url: str, *, auto_upgrade: bool = True) -> Engine:
+    """SQLite (one machine, one file) upgrades itself; a shared server is upgraded on purpose.
+
+    On Postgres several instances share the schema, so an old binary must not migrate it under
+    a newer one: it says what to run instead.
+    """
     engine = make_engine(url)
-    if auto_upgrade:
-        upgrade(engine)
+    if engine.dialect.name == "sqlite":
+        if auto_upgrade:
+            upgrade(engine)
+        return engine
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise StorageError(
+            f"the database schema is at {current or 'nothing (empty database)'}, this monitor needs {head}: "
+            "run `monitor db upgrade` once, then retry"
+        )
     return engine
 
 

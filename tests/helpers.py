@@ -8,12 +8,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from monitor.app import Services, build_client, open_database
+from monitor.app import Services, build_client
 from monitor.clock import FixedClock
 from monitor.config import JobsFile, Settings, parse_config
 from monitor.loans_file import read_rows
 from monitor.sandbox import EmployerSpec, Sandbox, SandboxTransport
-from monitor.store.db import session
+from monitor.store.db import make_engine, session, upgrade
 from monitor.store.loans import import_loans
 
 CONFIG = """\
@@ -46,7 +46,9 @@ def services(db_url: str, clock: FixedClock, sandbox: Sandbox | None, cfg: JobsF
         client = build_client(
             cfg, SETTINGS, clock, transport=SandboxTransport(sandbox), client_id="test", secret="sandbox-test"
         )
-    return Services(config=cfg, engine=open_database(db_url), clock=clock, client=client)
+    engine = make_engine(db_url)
+    upgrade(engine)  # what `monitor db upgrade` does; Postgres is never migrated implicitly
+    return Services(config=cfg, engine=engine, clock=clock, client=client)
 
 
 def seed_loans(

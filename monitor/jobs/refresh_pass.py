@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import socket
 import threading
@@ -126,6 +127,7 @@ class RefreshPass:
                     return self.summary
                 runs.start_run(s, run_id=self.run_id, job=self.job.name, holder=self.holder, now=now)
         self.log.info("pass_started", dry_run=self.dry_run)
+        tokens = structlog.contextvars.bind_contextvars(run_id=self.run_id, job=self.job.name)
         try:
             if not self.dry_run:
                 self._settle(now)
@@ -143,6 +145,7 @@ class RefreshPass:
             raise
         finally:
             self._finish()
+            structlog.contextvars.reset_contextvars(**tokens)
         return self.summary
 
     def _finish(self) -> None:
@@ -211,7 +214,9 @@ class RefreshPass:
             self.log.info("selected", policy=policy.name, count=len(fresh))
             workers = 1 if self.s.client is None else self.s.config.truv.concurrency
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresh") as pool:
-                for _ in pool.map(lambda c, p=policy: self._one(c, p), fresh):
+                # Each task runs in a copy of this context, so every log line carries run_id and job.
+                context = contextvars.copy_context()
+                for _ in pool.map(lambda c, p=policy: context.copy().run(self._one, c, p), fresh):
                     pass
             if self._stop.is_set() and self.summary.error:
                 raise TruvAuthError(self.summary.error)

@@ -106,3 +106,19 @@ def test_missing_required_column(sqlite_url, clock, tmp_path):
     f.write_text("loan,order_id\nL1,o1\n")
     with pytest.raises(ImportFileError, match=r"row 1 \(header\): missing required column\(s\): loan_id"):
         import_csv(svc, f)
+
+
+def test_postgres_is_not_migrated_behind_the_operators_back(pg_url, tmp_path):
+    import subprocess
+    import sys
+
+    from monitor.app import open_database
+    from monitor.errors import StorageError
+
+    with pytest.raises(StorageError, match=r"run `monitor db upgrade` once"):
+        open_database(pg_url)
+    done = subprocess.run([sys.executable, "-m", "monitor", "--database", pg_url, "db", "upgrade"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "database at revision 0001" in done.stdout
+    open_database(pg_url)  # now at head
