@@ -13,8 +13,10 @@ from monitor.config import DEFAULT_DATABASE_URL, JobsFile, Settings
 from monitor.core.budget import Limits
 from monitor.errors import StorageError
 from monitor.store.db import current_revision, head_revision, make_engine, upgrade
+from monitor.store.pace import SharedPacer
 from monitor.truv.client import TruvClient, build_http
 from monitor.truv.pacer import Pacer
+from monitor.truv.secrets import token_hash
 
 
 @dataclass
@@ -68,13 +70,21 @@ def build_client(
     transport: httpx.BaseTransport | None = None,
     client_id: str | None = None,
     secret: str | None = None,
+    engine: Engine | None = None,
 ) -> TruvClient:
+    """With `engine`, pacing is shared by every process on that database (Truv's limit is per secret)."""
     if client_id is None or secret is None:
         client_id, secret = settings.require_credentials()
     base_url = settings.base_url or config.truv.base_url
     extra: dict[str, Any] = {"transport": transport} if transport is not None else {}
     http = build_http(base_url, client_id, secret, config.truv.timeout_seconds, **extra)
-    return TruvClient(http, pacer=Pacer(config.truv.requests_per_minute, clock), clock=clock)
+    pacer: Pacer | SharedPacer
+    if engine is not None:
+        key = token_hash(f"{client_id}:{secret}")[:32]  # the limit is per secret; never store the secret
+        pacer = SharedPacer(engine, key=key, requests_per_minute=config.truv.requests_per_minute, clock=clock)
+    else:
+        pacer = Pacer(config.truv.requests_per_minute, clock)
+    return TruvClient(http, pacer=pacer, clock=clock)
 
 
 def build(

@@ -225,7 +225,7 @@ def run(
     the_job = cfg.job(job)
     services = build(cfg, c.settings, database=c.database)
     if not dry_run:
-        services.client = build_client(cfg, c.settings, services.clock)
+        services.client = build_client(cfg, c.settings, services.clock, engine=services.engine)
     summary = RefreshPass(services, the_job, dry_run=dry_run, wait_seconds=wait).run()
     _summary_out(summary, as_json)
 

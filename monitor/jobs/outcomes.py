@@ -22,6 +22,8 @@ log = structlog.get_logger("monitor.outcomes")
 # How long a reservation whose POST may have been sent waits before "Truv shows no refresh" is
 # believed: long enough for another live instance to finish its own POST and record it.
 RECONCILE_GRACE = timedelta(minutes=10)
+# A refresh order Truv created but now answers 404 for is only given up on after this long.
+MISSING_AFTER = timedelta(hours=24)
 
 
 @dataclass
@@ -128,21 +130,26 @@ def poll(services: Services, *, run_id: str | None = None, limit: int = 10_000) 
     stats = SettleStats()
     assert services.client is not None
     with session(services.engine) as s:
-        query = select(Reservation.id, Reservation.refresh_order_id).where(
+        query = select(Reservation.id, Reservation.refresh_order_id, Reservation.reserved_at).where(
             Reservation.state == "accepted",
             Reservation.refresh_order_id.is_not(None),  # type: ignore[union-attr]
         )
         if run_id is not None:
             query = query.where(Reservation.run_id == run_id)
         pending = s.execute(query.order_by(Reservation.reserved_at).limit(limit)).all()
-    for reservation_id, order_id in pending:
+    for reservation_id, order_id, reserved_at in pending:
         try:
             info = services.client.get_order(order_id)
         except TruvAuthError:
             raise
         except TruvNotFound:
-            _settle_missing(services, reservation_id, order_id)
-            stats.failed["order_not_found"] += 1
+            # Truv itself named this order, so a 404 is more likely a hiccup than a deletion.
+            # Settling it as failed would let the loan be refreshed again; wait a day first.
+            if services.clock.now() - reserved_at > MISSING_AFTER:
+                _settle_missing(services, reservation_id, order_id)
+                stats.failed["order_not_found"] += 1
+            else:
+                stats.pending += 1
             continue
         except TruvError as exc:
             log.warning("poll_failed", reservation=reservation_id, error=str(exc))

@@ -216,7 +216,7 @@ class RefreshPass:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresh") as pool:
                 # Each task runs in a copy of this context, so every log line carries run_id and job.
                 context = contextvars.copy_context()
-                for _ in pool.map(lambda c, p=policy: context.copy().run(self._one, c, p), fresh):
+                for _ in pool.map(lambda c, p=policy, ctx=context: ctx.copy().run(self._one, c, p), fresh):
                     pass
             if self._stop.is_set() and self.summary.error:
                 raise TruvAuthError(self.summary.error)

@@ -157,3 +157,11 @@ class Event(SQLModel, table=True):
     reservation_id: str | None = Field(default=None, max_length=32)
     kind: str = Field(max_length=32)
     detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+
+class Pace(SQLModel, table=True):
+    """The next free request slot per Truv secret, shared by every process using this database."""
+
+    __tablename__ = "pace"
+    key: str = Field(primary_key=True, max_length=64)
+    next_slot: datetime = Field(sa_column=_ts(nullable=False))

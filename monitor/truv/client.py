@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import structlog
@@ -21,6 +21,9 @@ from monitor.errors import (
     TruvUnavailable,
 )
 from monitor.truv.pacer import Pacer
+
+if TYPE_CHECKING:
+    from monitor.store.pace import SharedPacer
 from monitor.truv.secrets import redact_text
 from monitor.truv.wire import LinkInfo, OrderInfo, parse_link, parse_order
 
@@ -97,7 +100,7 @@ class TruvClient:
         self,
         http: httpx.Client,
         *,
-        pacer: Pacer,
+        pacer: Pacer | SharedPacer,
         clock: Clock,
         max_attempts: int = 5,
         backoff_base: float = 1.0,

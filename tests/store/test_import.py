@@ -117,8 +117,13 @@ def test_postgres_is_not_migrated_behind_the_operators_back(pg_url, tmp_path):
 
     with pytest.raises(StorageError, match=r"run `monitor db upgrade` once"):
         open_database(pg_url)
-    done = subprocess.run([sys.executable, "-m", "monitor", "--database", pg_url, "db", "upgrade"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "--database", pg_url, "db", "upgrade"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert "database at revision 0001" in done.stdout
     open_database(pg_url)  # now at head
