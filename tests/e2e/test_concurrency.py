@@ -90,7 +90,7 @@ def concurrent_passes(db_url: str, tmp_path: Path, processes: int) -> None:
             for i in range(processes)
         ]
         results = [p.communicate(timeout=300) for p in procs]
-        for proc, (out, err) in zip(procs, results, strict=True):
+        for proc, (_out, err) in zip(procs, results, strict=True):
             assert proc.returncode == 0, err
     summaries = [json.loads(out) for out, _ in results]
 
