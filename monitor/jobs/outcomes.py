@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -34,6 +36,14 @@ class SettleStats:
     reconciled: int = 0
     lost: int = 0
     pending: int = 0
+
+    def merge(self, other: SettleStats) -> None:
+        self.completed += other.completed
+        self.failed.update(other.failed)
+        self.needs_reauth += other.needs_reauth
+        self.reconciled += other.reconciled
+        self.lost += other.lost
+        self.pending += other.pending
 
 
 def _suborder_outcome(services: Services, sub_status: str | None, link_id: str | None) -> tuple[Outcome, str]:
@@ -137,24 +147,36 @@ def poll(services: Services, *, run_id: str | None = None, limit: int = 10_000) 
         if run_id is not None:
             query = query.where(Reservation.run_id == run_id)
         pending = s.execute(query.order_by(Reservation.reserved_at).limit(limit)).all()
-    for reservation_id, order_id, reserved_at in pending:
-        try:
-            info = services.client.get_order(order_id)
-        except TruvAuthError:
-            raise
-        except TruvNotFound:
-            # Truv itself named this order, so a 404 is more likely a hiccup than a deletion.
-            # Settling it as failed would let the loan be refreshed again; wait a day first.
-            if services.clock.now() - reserved_at > MISSING_AFTER:
-                _settle_missing(services, reservation_id, order_id)
-                stats.failed["order_not_found"] += 1
-            else:
-                stats.pending += 1
-            continue
-        except TruvError as exc:
-            log.warning("poll_failed", reservation=reservation_id, error=str(exc))
-            continue
-        apply_refresh_order(services, reservation_id, info, stats)
+    workers = max(1, min(services.config.truv.concurrency, len(pending)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
+        # Polls run as wide as submissions: at ~1 s of latency a serial loop would idle the pace.
+        context = contextvars.copy_context()
+        for one in pool.map(lambda row: context.copy().run(_poll_one, services, *row), pending):
+            stats.merge(one)
+    return stats
+
+
+def _poll_one(services: Services, reservation_id: str, order_id: str, reserved_at: datetime) -> SettleStats:
+    stats = SettleStats()
+    assert services.client is not None
+    try:
+        info = services.client.get_order(order_id, purpose="poll")
+    except TruvAuthError:
+        raise
+    except TruvNotFound:
+        # Truv itself named this order, so a 404 is more likely a hiccup than a deletion.
+        # Settling it as failed would let the loan be refreshed again; wait a day first.
+        if services.clock.now() - reserved_at > MISSING_AFTER:
+            _settle_missing(services, reservation_id, order_id)
+            stats.failed["order_not_found"] += 1
+        else:
+            stats.pending += 1
+        return stats
+    except TruvError as exc:
+        log.warning("poll_failed", reservation=reservation_id, error=str(exc))
+        stats.pending += 1
+        return stats
+    apply_refresh_order(services, reservation_id, info, stats)
     return stats
 
 
@@ -200,7 +222,7 @@ def reconcile(services: Services, *, current_run: str, now: datetime) -> SettleS
         )  # type: ignore[union-attr]
     for res in rows:
         try:
-            parent = services.client.get_order(res.parent_order_id)
+            parent = services.client.get_order(res.parent_order_id, purpose="reconcile")
         except TruvAuthError:
             raise
         except TruvError as exc:
@@ -211,11 +233,11 @@ def reconcile(services: Services, *, current_run: str, now: datetime) -> SettleS
         if child and child not in known and services.client is not None:
             # The parent names only its latest refresh; make sure it is not older than our request.
             try:
-                child_info = services.client.get_order(child)
+                child_info = services.client.get_order(child, purpose="reconcile")
                 if child_info.created_at is not None:
                     created_after = child_info.created_at >= res.reserved_at - timedelta(minutes=2)
             except TruvError:
-                child_info = None
+                pass  # unreadable child: adopt it on the parent's word
         with session(services.engine) as s:
             fresh = s.get(Reservation, res.id)
             if fresh is None or fresh.state not in ("unknown", "reserved", "sent"):

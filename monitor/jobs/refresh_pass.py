@@ -62,6 +62,7 @@ class PassSummary:
     details_needed: int = 0  # plan only: loans whose order details must be fetched before budgets decide
     stale_total: int = 0
     requests: int = 0
+    requests_by_endpoint: dict[str, int] = field(default_factory=dict)
     throttled: int = 0
     error: str | None = None
     lease_holder: str | None = None
@@ -109,6 +110,7 @@ class RefreshPass:
         # One client may serve several passes (daemon, demo): report this pass's own calls.
         self._base_requests = stats.requests if stats else 0
         self._base_throttled = stats.throttled if stats else 0
+        self._base_endpoints = dict(stats.by_endpoint) if stats else {}
 
     # -- the pass -------------------------------------------------------------------------------
 
@@ -154,6 +156,11 @@ class RefreshPass:
         if self.s.client is not None:
             self.summary.requests = self.s.client.stats.requests - self._base_requests
             self.summary.throttled = self.s.client.stats.throttled - self._base_throttled
+            self.summary.requests_by_endpoint = {
+                k: v - self._base_endpoints.get(k, 0)
+                for k, v in sorted(self.s.client.stats.by_endpoint.items())
+                if v - self._base_endpoints.get(k, 0)
+            }
         if self.dry_run:
             return
         with session(self.s.engine) as s:

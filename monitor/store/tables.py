@@ -165,3 +165,42 @@ class Pace(SQLModel, table=True):
     __tablename__ = "pace"
     key: str = Field(primary_key=True, max_length=64)
     next_slot: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class OrderSuborder(SQLModel, table=True):
+    """The employers/accounts of a refresh order we created: what a webhook names by employer_id."""
+
+    __tablename__ = "order_suborder"
+    order_id: str = Field(primary_key=True, max_length=64)
+    suborder_id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=16)
+    token_hash: str | None = Field(default=None, max_length=64)
+    link_id: str | None = Field(default=None, index=True, max_length=64)
+    status: str | None = Field(default=None, max_length=32)
+    updated_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class WebhookEvent(SQLModel, table=True):
+    """Every webhook received, stored before it is acknowledged (DESIGN.md rule 9)."""
+
+    __tablename__ = "webhook_event"
+    __table_args__ = (Index("ix_webhook_event_state", "state", "updated_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    webhook_id: str = Field(unique=True, max_length=64)
+    event_type: str = Field(max_length=64)
+    target: str | None = Field(default=None, max_length=160)
+    updated_at: datetime | None = Field(default=None, sa_column=_ts())
+    received_at: datetime = Field(sa_column=_ts(nullable=False))
+    deliveries: int = 1
+    # received -> applied | stale (older than what is applied) | unmatched (not ours) | recorded | ignored
+    state: str = Field(default="received", max_length=16)
+    applied_at: datetime | None = Field(default=None, sa_column=_ts())
+    body: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class WebhookCursor(SQLModel, table=True):
+    """The newest `updated_at` applied per target, so a late older event cannot overwrite state."""
+
+    __tablename__ = "webhook_cursor"
+    target: str = Field(primary_key=True, max_length=160)
+    updated_at: datetime = Field(sa_column=_ts(nullable=False))

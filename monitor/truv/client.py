@@ -116,8 +116,9 @@ class TruvClient:
 
     # -- public calls -------------------------------------------------------------------------
 
-    def get_order(self, order_id: str) -> OrderInfo:
-        return self._parsed(parse_order, self._call("GET", f"orders/{order_id}/", endpoint="get_order"))
+    def get_order(self, order_id: str, *, purpose: str = "details") -> OrderInfo:
+        """`purpose` only labels the call in the statistics (details, poll, reconcile)."""
+        return self._parsed(parse_order, self._call("GET", f"orders/{order_id}/", endpoint=f"get_order_{purpose}"))
 
     def get_link(self, link_id: str) -> LinkInfo:
         return self._parsed(parse_link, self._call("GET", f"links/{link_id}/", endpoint="get_link"))

@@ -1,0 +1,306 @@
+"""Truv's webhooks from the sandbox: the events a refresh causes, and a pump that POSTs them.
+
+`WebhookOutbox` builds the events (truv-api.md section 4) when a refresh order is created
+or a link reconnected, each scheduled for the moment its change happens; `Sandbox` owns
+one and hands out the due ones from `Sandbox.due_webhooks()` under its lock, so nothing
+here runs on a timer. `WebhookPump` is the delivery side for `serve`: a daemon thread
+that polls `due_webhooks()` and POSTs each webhook with retries (at-least-once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import hmac
+import json
+import random
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from monitor.sandbox.model import (
+    Link,
+    Order,
+    Suborder,
+    Task,
+    allowed_products_of,
+    data_source_of,
+    iso,
+)
+
+if TYPE_CHECKING:
+    from monitor.sandbox.state import Sandbox
+
+USER_AGENT = "Truv-Webhook-Service/2.0"
+SIGNATURE_HEADER = "X-WEBHOOK-SIGN"
+# Failures after which the borrower must reconnect (Bridge update mode): link-disconnected.
+DISCONNECTING = frozenset({"login_error", "mfa_error", "account_locked"})
+# objects_count of a link's data before its first refresh (a year of bi-weekly pay stubs).
+BASE_OBJECTS_COUNT = 26
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The `X-WEBHOOK-SIGN` value: `v1=` + lowercase hex HMAC-SHA256 of the raw body."""
+    return "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """One delivery: the exact bytes to POST, their headers, and the parsed payload."""
+
+    body: bytes
+    headers: dict[str, str]
+    event: dict[str, Any]
+
+    @property
+    def webhook_id(self) -> str:
+        return str(self.event["webhook_id"])
+
+    @property
+    def event_type(self) -> str:
+        return str(self.event["event_type"])
+
+
+def updated_at_text(moment: datetime) -> str:
+    """`updated_at` as Truv's webhook examples write it: ISO-8601 ending in `+00:00`."""
+    return moment.astimezone(UTC).isoformat()
+
+
+class WebhookOutbox:
+    """Scheduled events and the state their fields need; not locked: `Sandbox` holds its lock.
+
+    Ids come from `random.Random(f"sandbox-webhooks:{seed}")`, drawn when an event is
+    scheduled (at the API request that causes it), so they depend only on the request
+    sequence and not on when anyone polls; faults use a second RNG of their own.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self._ids = random.Random(f"sandbox-webhooks:{seed}")
+        self._faults = random.Random(f"sandbox-webhook-faults:{seed}")
+        self._pending: list[tuple[datetime, int, dict[str, Any]]] = []  # heap by (moment, seq)
+        self._seq = 0
+        self._employment_ids: dict[tuple[str, str], str] = {}
+        self._objects: dict[str, int] = {}
+        self._last_product: dict[str, str] = {}
+
+    def _new_id(self) -> str:
+        return f"{self._ids.getrandbits(128):032x}"
+
+    def _push(self, moment: datetime, event_type: str, user_id: str, fields: dict[str, Any]) -> None:
+        payload = {
+            "webhook_id": self._new_id(),
+            "event_type": event_type,
+            "event_created_at": iso(moment),
+            "updated_at": updated_at_text(moment),
+            "user_id": user_id,
+            **fields,
+            "template_id": None,
+        }
+        self._seq += 1
+        heapq.heappush(self._pending, (moment, self._seq, payload))
+
+    # ---- scheduling ---------------------------------------------------------------
+
+    def refresh_created(self, order: Order, product: str) -> None:
+        """Schedule the events of a new refresh order, at its tasks' `finishes_at`."""
+        groups: dict[int, tuple[Task, list[Suborder]]] = {}
+        for suborder in order.suborders():
+            if suborder.task is not None:
+                groups.setdefault(id(suborder.task), (suborder.task, []))[1].append(suborder)
+        for task, suborders in groups.values():
+            self._task_finished(order, product, task, suborders)
+
+    def _task_finished(self, order: Order, product: str, task: Task, suborders: list[Suborder]) -> None:
+        link = suborders[0].link
+        moment, status = task.finishes_at, task.status
+        self._last_product[link.id] = product
+        task_id = self._new_id()
+        source = data_source_of(link.kind)
+        common = {"link_id": link.id, "product": product, "data_source": source}
+        self._push(
+            moment,
+            "task-status-updated",
+            order.user_id,
+            {"task_id": task_id, **common, "tracking_info": None, "status": status},
+        )
+        for suborder in suborders:
+            event_type = "order-status-updated" if status in ("done", "no_data") else "order-refresh-failed"
+            self._push(
+                moment,
+                event_type,
+                order.user_id,
+                {
+                    "order_id": order.id,
+                    "order_number": order.order_number,
+                    "employer_id": suborder.id,
+                    **common,
+                    "status": "completed" if status == "done" else status,
+                },
+            )
+        if status in DISCONNECTING:
+            self._push(moment, "link-disconnected", order.user_id, {**common, "tracking_info": None})
+        if status == "done":
+            self._objects[link.id] = self._objects.get(link.id, BASE_OBJECTS_COUNT) + 1
+            for suborder in suborders:
+                self._push(moment, *self._data_updated(order.user_id, task_id, link, suborder, common))
+
+    def _data_updated(
+        self, user_id: str, task_id: str, link: Link, suborder: Suborder, common: dict[str, Any]
+    ) -> tuple[str, str, dict[str, Any]]:
+        """`employment-updated` for an employer, `bank-accounts-updated` for an account."""
+        key = (link.id, suborder.suborder_number)
+        if key not in self._employment_ids:
+            # The same employment (or account) object across refreshes of one connection.
+            self._employment_ids[key] = self._new_id()
+        object_key = "employment_id" if suborder.kind == "employer" else "object_id"
+        event_type = "employment-updated" if suborder.kind == "employer" else "bank-accounts-updated"
+        fields = {
+            "task_id": task_id,
+            **common,
+            "tracking_info": None,
+            object_key: self._employment_ids[key],
+            "objects_count": self._objects[link.id],
+        }
+        return event_type, user_id, fields
+
+    def link_connected(self, link: Link, moment: datetime) -> None:
+        """Bridge update mode succeeded: `link-connected`, then the task's `done`."""
+        product = self._last_product.get(link.id) or allowed_products_of(link.kind)[0]
+        common = {"link_id": link.id, "product": product, "data_source": data_source_of(link.kind)}
+        self._push(moment, "link-connected", link.user_id, {**common, "tracking_info": None})
+        self._push(
+            moment,
+            "task-status-updated",
+            link.user_id,
+            {"task_id": self._new_id(), **common, "tracking_info": None, "status": "done"},
+        )
+
+    # ---- delivery -----------------------------------------------------------------
+
+    def due(self, now: datetime, *, secret: str | None, duplicates: float, reorder: bool) -> list[Webhook]:
+        """Pop every event due at `now` in (moment, scheduling) order, then apply faults."""
+        payloads: list[dict[str, Any]] = []
+        while self._pending and self._pending[0][0] <= now:
+            payloads.append(heapq.heappop(self._pending)[2])
+        if reorder and len(payloads) > 1:
+            shuffled = payloads[:]
+            self._faults.shuffle(shuffled)
+            # A shuffle may leave the batch as it was; a reorder fault must reorder.
+            payloads = shuffled if shuffled != payloads else payloads[::-1]
+        batch: list[Webhook] = []
+        for payload in payloads:
+            copies = 2 if duplicates > 0 and self._faults.random() < duplicates else 1
+            body = json.dumps(payload, separators=(",", ":")).encode()
+            batch.extend(_webhook(body, secret) for _ in range(copies))
+        return batch
+
+    def pending(self) -> int:
+        return len(self._pending)
+
+
+def _webhook(body: bytes, secret: str | None) -> Webhook:
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+    if secret is not None:
+        headers[SIGNATURE_HEADER] = sign(body, secret)
+    return Webhook(body=body, headers=headers, event=json.loads(body))
+
+
+class WebhookPump:
+    """POST the sandbox's due webhooks to `url` from a daemon thread, with retries.
+
+    Every `interval` seconds it takes `sandbox.due_webhooks()` and delivers them one by one;
+    a delivery that gets a non-2xx answer or a transport error is tried again after
+    `backoff`, 2x`backoff`, 4x`backoff`... up to `attempts` tries in all, then dropped
+    (`failed`). Each try is recorded in `sandbox.webhook_log()`. The sandbox lock is not
+    held while posting, so a receiver may call the sandbox's API while handling a webhook.
+    `stop()` interrupts a backoff wait at once; webhooks taken but not yet delivered when
+    it is called count as failed.
+    """
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        url: str,
+        *,
+        interval: float = 0.25,
+        timeout: float = 5.0,
+        attempts: int = 5,
+        backoff: float = 0.1,
+    ) -> None:
+        if attempts < 1:
+            raise ValueError(f"attempts: expected >= 1, got {attempts!r}")
+        if interval <= 0 or timeout <= 0 or backoff < 0:
+            raise ValueError("interval and timeout must be > 0 and backoff >= 0")
+        self.sandbox = sandbox
+        self.url = url
+        self.interval = interval
+        self.timeout = timeout
+        self.attempts = attempts
+        self.backoff = backoff
+        self.delivered = 0  # webhooks a receiver accepted (2xx)
+        self.failed = 0  # webhooks given up on (all attempts failed, or stopped meanwhile)
+        self.retried = 0  # attempts after a webhook's first one
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> WebhookPump:
+        if self._thread is not None:
+            raise RuntimeError("a WebhookPump can be started only once")
+        self._thread = threading.Thread(target=self._run, name="sandbox-webhook-pump", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Ask the thread to finish and wait for it (an in-flight POST ends within `timeout`)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=self.timeout) as client:
+            while not self._stop.is_set():
+                self.deliver(client, self.sandbox.due_webhooks())
+                self._stop.wait(self.interval)
+
+    def deliver(self, client: httpx.Client, webhooks: Iterable[Webhook]) -> None:
+        """Deliver `webhooks` in order (each with its retries); used by the thread."""
+        for webhook in webhooks:
+            if self._stop.is_set() or not self._deliver_one(client, webhook):
+                self.failed += 1
+
+    def _deliver_one(self, client: httpx.Client, webhook: Webhook) -> bool:
+        for attempt in range(1, self.attempts + 1):
+            if attempt > 1:
+                self.retried += 1
+            status: int | None = None
+            error: str | None = None
+            try:
+                status = client.post(self.url, content=webhook.body, headers=webhook.headers).status_code
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            ok = status is not None and 200 <= status < 300
+            self.sandbox.log_webhook_attempt(
+                {
+                    "webhook_id": webhook.webhook_id,
+                    "event_type": webhook.event_type,
+                    "url": self.url,
+                    "attempt": attempt,
+                    "status": status,
+                    "error": error,
+                    "delivered": ok,
+                }
+            )
+            if ok:
+                self.delivered += 1
+                return True
+            if attempt < self.attempts and self._stop.wait(self.backoff * 2 ** (attempt - 1)):
+                return False
+        return False

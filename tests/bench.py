@@ -1,0 +1,299 @@
+"""The benchmark: `python -m tests.bench` (short, as in CI) or `python -m tests.bench --full`.
+
+Prints one JSON object and a table. Measures, on SQLite and Postgres:
+- `monitor loans import` and `monitor plan` for N loans (10% stale): seconds and peak memory;
+- one pass over stale loans against the sandbox over loopback (1 s latency, 300 requests/min):
+  achieved pace as a share of the limit, 429s, API calls per completed refresh;
+- ledger reservations per second with 1, 4 and 8 concurrent worker processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import multiprocessing
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+PG_URL = os.environ.get("MONITOR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+CONFIG = """\
+truv: {requests_per_minute: 300, concurrency: 8, timeout_seconds: 30}
+policies:
+  - {name: income-30d, match: {}, product: income, max_age: 30d, pre_closing_business_days: 10}
+jobs:
+  - {name: nightly, schedule: "0 2 * * *", policies: [income-30d], max_refreshes: MAXREF}
+"""
+
+
+@contextmanager
+def database(backend: str, workdir: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        path = workdir / f"bench-{uuid.uuid4().hex[:8]}.db"
+        yield f"sqlite:///{path}"
+        return
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def measured(args: list[str], workdir: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
+    out = workdir / f"m-{uuid.uuid4().hex[:8]}.json"
+    full_env = {**os.environ, **(env or {}), "BENCH_OUT": str(out)}
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.bench_child", "--log-level", "warning", *args],
+        cwd=Path.cwd(),
+        env=full_env,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"monitor {' '.join(args)} failed: {done.stderr[-2000:]}")
+    result = json.loads(out.read_text())
+    result["stdout"] = done.stdout
+    return result
+
+
+def write_loans(path: Path, n: int, now: datetime) -> None:
+    rng = random.Random(n)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        w = csv.writer(handle)
+        w.writerow(["loan_id", "order_id", "gse", "status", "closing_date", "data_as_of", "program"])
+        for i in range(n):
+            stale = i % 10 == 0
+            age = timedelta(days=rng.randint(31, 120) if stale else rng.randint(0, 29), minutes=rng.randint(0, 1439))
+            closing = (now + timedelta(days=rng.randint(20, 90))).date().isoformat()
+            w.writerow(
+                [
+                    f"B{i:07d}",
+                    uuid.UUID(int=rng.getrandbits(128)).hex,
+                    "true" if i % 3 == 0 else "false",
+                    "active",
+                    closing,
+                    (now - age).isoformat(),
+                    rng.choice(("fha", "va", "conventional")),
+                ]
+            )
+
+
+def bench_import_plan(backend: str, n: int, workdir: Path) -> dict[str, Any]:
+    csv_path = workdir / f"loans-{n}.csv"
+    if not csv_path.exists():
+        write_loans(csv_path, n, datetime.now(UTC))
+    cfg = workdir / "bench.yaml"
+    cfg.write_text(CONFIG.replace("MAXREF", "1000"))
+    with database(backend, workdir) as url:
+        measured(["--database", url, "db", "upgrade"], workdir)
+        imp = measured(["--database", url, "loans", "import", str(csv_path), "--json"], workdir)
+        plan = measured(["--database", url, "--config", str(cfg), "plan", "--json"], workdir)
+    summary = json.loads(plan["stdout"])
+    return {
+        "backend": backend,
+        "loans": n,
+        "import_s": imp["seconds"],
+        "import_peak_mb": imp["peak_mb"],
+        "plan_s": plan["seconds"],
+        "plan_peak_mb": plan["peak_mb"],
+        "plan_stale": summary["stale_total"],
+    }
+
+
+def bench_pass(backend: str, n: int, workdir: Path, latency: float = 1.0) -> dict[str, Any]:
+    from monitor.clock import SystemClock
+    from monitor.sandbox import EmployerSpec, Sandbox
+    from tests.live import served
+
+    sandbox = Sandbox(seed=1, clock=SystemClock(), completion_delay=0.0, requests_per_minute=300)
+    now = datetime.now(UTC)
+    rows = [["loan_id", "order_id", "data_as_of"]]
+    for i in range(n):
+        order = sandbox.add_order(order_number=f"P{i}", employers=[EmployerSpec()], created_at=now - timedelta(days=90))
+        rows.append([f"P{i}", order["id"], (now - timedelta(days=40)).isoformat()])
+    loans = workdir / f"pass-{n}.csv"
+    with loans.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    cfg = workdir / "pass.yaml"
+    cfg.write_text(CONFIG.replace("MAXREF", str(n)))
+    with database(backend, workdir) as url, served(sandbox, latency=latency) as base:
+        env = {"TRUV_BASE_URL": base, "TRUV_CLIENT_ID": "bench", "TRUV_SECRET": "sandbox-bench"}
+        measured(["--database", url, "db", "upgrade"], workdir)
+        measured(["--database", url, "loans", "import", str(loans)], workdir)
+        run = measured(["--database", url, "--config", str(cfg), "run", "--json", "--wait", "600"], workdir, env)
+    s = json.loads(run["stdout"])
+    sent = sorted(datetime.fromisoformat(e["at"].replace("Z", "+00:00")) for e in sandbox.journal())
+    busy = (sent[-1] - sent[0]).total_seconds() if len(sent) > 1 else 0.0
+    # The pace while requests flow: a pass's first answer and last poll each add a latency of idle time
+    # that no pacing can remove, which weighs on a short pass but not on a night's work.
+    busy_share = round((len(sent) - 1) / busy * 60 / 300, 3) if busy else None
+    elapsed = (datetime.fromisoformat(s["finished_at"]) - datetime.fromisoformat(s["started_at"])).total_seconds()
+    by = s["requests_by_endpoint"]
+    steady = s["requests"] - by.get("get_order_details", 0)
+    completed = max(1, s["completed"])
+    return {
+        "backend": backend,
+        "stale_loans": n,
+        "latency_s": latency,
+        "pass_s": round(elapsed, 1),
+        "requests": s["requests"],
+        "achieved_rpm": round(s["requests"] / elapsed * 60, 1),
+        "share_of_limit": round(s["requests"] / elapsed * 60 / 300, 3),
+        "share_while_sending": busy_share,
+        "http_429": s["throttled"],
+        "completed": s["completed"],
+        "calls_per_refresh_first_pass": round(s["requests"] / completed, 2),
+        "calls_per_refresh_polling": round(steady / completed, 2),
+        "by_endpoint": by,
+        "peak_mb": run["peak_mb"],
+    }
+
+
+def _reserve_worker(url: str, worker: int, count: int, start_at: float, out: Any) -> None:
+    from monitor.core.budget import Limits
+    from monitor.store import ledger
+    from monitor.store.db import make_engine, session
+
+    engine = make_engine(url)
+    while time.time() < start_at:
+        time.sleep(0.001)
+    begin = time.perf_counter()
+    for i in range(count):
+        with session(engine) as s:
+            ledger.reserve(
+                s,
+                run_id="bench",
+                job="bench",
+                policy="p",
+                loan_id=f"W{worker}-{i}",
+                product="income",
+                parent_order_id="o",
+                gse=False,
+                tokens=[f"t{worker}-{i}"],
+                suborders={f"t{worker}-{i}": ["e"]},
+                limits=Limits(),
+                now=datetime.now(UTC),
+            )
+    out.put(time.perf_counter() - begin)
+
+
+def bench_ledger(backend: str, workers: int, per_worker: int, workdir: Path) -> dict[str, Any]:
+    from monitor.store.db import make_engine, upgrade
+
+    with database(backend, workdir) as url:
+        upgrade(make_engine(url))
+        ctx = multiprocessing.get_context("spawn")
+        queue = ctx.Queue()
+        start_at = time.time() + 2.0
+        procs = [
+            ctx.Process(target=_reserve_worker, args=(url, w, per_worker, start_at, queue)) for w in range(workers)
+        ]
+        for p in procs:
+            p.start()
+        times = [queue.get(timeout=600) for _ in procs]
+        for p in procs:
+            p.join()
+    total = workers * per_worker
+    return {"backend": backend, "workers": workers, "reservations": total, "per_second": round(total / max(times), 1)}
+
+
+def machine() -> dict[str, Any]:
+    mem = 0
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as handle:
+            mem = int(handle.readline().split()[1]) // 1024 // 1024
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": mem,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+    }
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = ["import / plan", f"{'backend':9} {'loans':>9} {'import s':>9} {'MB':>7} {'plan s':>8} {'MB':>7}"]
+    for r in results["import_plan"]:
+        lines.append(
+            f"{r['backend']:9} {r['loans']:>9} {r['import_s']:>9} {r['import_peak_mb']:>7} "
+            f"{r['plan_s']:>8} {r['plan_peak_mb']:>7}"
+        )
+    lines += [
+        "",
+        "pass against the sandbox (1 s latency, limit 300/min)",
+        f"{'backend':9} {'loans':>6} {'s':>7} {'req':>6} {'rpm':>7} {'share (sending)':>16} {'429':>4} {'calls/refresh':>14}",
+    ]
+    for r in results["pass"]:
+        lines.append(
+            f"{r['backend']:9} {r['stale_loans']:>6} {r['pass_s']:>7} {r['requests']:>6} {r['achieved_rpm']:>7} "
+            f"{r['share_of_limit']:>6} ({r['share_while_sending']}) {r['http_429']:>4} {r['calls_per_refresh_polling']:>6} (first {r['calls_per_refresh_first_pass']})"
+        )
+    lines += ["", "ledger reservations", f"{'backend':9} {'workers':>8} {'per s':>8}"]
+    for r in results["ledger"]:
+        lines.append(f"{r['backend']:9} {r['workers']:>8} {r['per_second']:>8}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--full", action="store_true", help="10k/100k/1M loans and a 2,000-loan pass (about an hour)")
+    parser.add_argument("--sizes", help="comma-separated loan counts for import/plan")
+    parser.add_argument("--pass-loans", type=int, help="stale loans in the pass benchmark")
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: import_plan, pass, ledger")
+    parser.add_argument("--out", type=Path, help="also write the JSON here")
+    args = parser.parse_args()
+    sizes = (
+        [int(x) for x in args.sizes.split(",")]
+        if args.sizes
+        else ([10_000, 100_000, 1_000_000] if args.full else [10_000])
+    )
+    pass_loans = args.pass_loans or (2000 if args.full else 40)
+    backends = [b for b in args.backends.split(",") if b]
+    skip = set(args.skip.split(","))
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "import_plan": [],
+        "pass": [],
+        "ledger": [],
+    }
+    with tempfile.TemporaryDirectory(prefix="monitor-bench-") as tmp:
+        workdir = Path(tmp)
+        for backend in backends:
+            if "import_plan" not in skip:
+                for n in sizes:
+                    results["import_plan"].append(bench_import_plan(backend, n, workdir))
+            if "pass" not in skip:
+                results["pass"].append(bench_pass(backend, pass_loans, workdir))
+            if "ledger" not in skip:
+                for workers in (1, 4, 8):
+                    results["ledger"].append(bench_ledger(backend, workers, 400 if args.full else 100, workdir))
+    print(json.dumps(results, indent=2))
+    print(table(results))
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
