@@ -32,6 +32,12 @@ app = typer.Typer(
 loans_app = typer.Typer(help="Import and inspect the loans monitor keeps fresh.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="The built-in Truv simulator used by the demo and the tests.", no_args_is_help=True)
+webhooks_app = typer.Typer(help="Receive Truv's webhooks: outcomes as they happen.", no_args_is_help=True)
+reauth_app = typer.Typer(
+    help="Hand connections that need the borrower back to the lender (Bridge update mode).", no_args_is_help=True
+)
+app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(reauth_app, name="reauth")
 app.add_typer(loans_app, name="loans")
 app.add_typer(db_app, name="db")
 app.add_typer(sandbox_app, name="sandbox")
@@ -269,6 +275,114 @@ def db_upgrade(ctx: typer.Context) -> None:
     typer.echo(f"database at revision {current_revision(engine)}")
 
 
+# -- webhooks and re-auth -----------------------------------------------------------------------
+
+
+@webhooks_app.command("serve")
+def webhooks_serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to bind (0.0.0.0 in a container).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8080,
+    path: Annotated[str, typer.Option(help="Path Truv posts to.")] = "/webhooks/truv",
+    workers: Annotated[int, typer.Option(help="Worker processes (2 on a 2-core machine doubles the rate).")] = 1,
+) -> None:
+    """Receive Truv webhooks: verify X-WEBHOOK-SIGN with TRUV_SECRET, store, acknowledge, apply. /healthz for probes."""
+    import logging
+    import os
+
+    import uvicorn
+
+    from monitor.app import build, database_url
+    from monitor.errors import ConfigError
+    from monitor.webhooks.receiver import create_app
+
+    c = _ctx(ctx)
+    if not c.settings.secret:
+        raise ConfigError("environment", "TRUV_SECRET", "not set; webhooks are verified with the access secret")
+    cfg = c.config(required=False)
+    services = build(cfg, c.settings, database=c.database)  # upgrades SQLite, checks Postgres, before serving
+    if workers > 1:
+        os.environ["MONITOR_DATABASE_URL"] = database_url(cfg, c.settings, c.database)
+        os.environ["MONITOR_WEBHOOK_PATH"] = path
+        os.environ["MONITOR_LOG_LEVEL"] = logging.getLevelName(logging.getLogger().level).lower()
+        uvicorn.run(
+            "monitor.webhooks.receiver:from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
+        return
+    uvicorn.run(
+        create_app(services, secret=c.settings.secret, path=path),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@webhooks_app.command("status")
+def webhooks_status(ctx: typer.Context) -> None:
+    """Webhooks received, by state (applied, stale, unmatched, ignored, recorded) and by type, as JSON."""
+    from monitor.app import build
+    from monitor.webhooks.apply import counts
+
+    c = _ctx(ctx)
+    services = build(c.config(required=False), c.settings, database=c.database)
+    typer.echo(json.dumps(counts(services), sort_keys=True))
+
+
+@reauth_app.command("list")
+def reauth_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Loans whose connection needs the borrower to reconnect: why, and since when."""
+    from monitor.app import build
+    from monitor.render import print_reauth
+    from monitor.reports.reauth import needing_reauth
+
+    c = _ctx(ctx)
+    services = build(c.config(required=False), c.settings, database=c.database)
+    rows = needing_reauth(services, now=services.clock.now())
+    if as_json:
+        typer.echo(json.dumps([{k: v for k, v in r.items() if k != "token_hash"} for r in rows], default=str))
+    else:
+        print_reauth(rows)
+
+
+@reauth_app.command("token")
+def reauth_token(
+    ctx: typer.Context,
+    loan_id: Annotated[str, typer.Argument(help="The loan whose borrower must reconnect.")],
+    product: Annotated[str, typer.Option(help="Bridge product_type.")] = "income",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create a Bridge update-mode token (valid 6 h) for each of the loan's connections needing re-auth.
+
+    The token is printed for the lender's borrower-facing system and never stored.
+    """
+    from monitor.app import build, build_client
+    from monitor.jobs.reauth import create_tokens
+
+    c = _ctx(ctx)
+    cfg = c.config(required=False)
+    services = build(cfg, c.settings, database=c.database)
+    services.client = build_client(cfg, c.settings, services.clock, engine=services.engine)
+    tokens = create_tokens(services, loan_id=loan_id, product=product)
+    if as_json:
+        typer.echo(json.dumps(tokens, default=str))
+    else:
+        for t in tokens:
+            typer.echo(
+                f"{t['loan_id']} connection {t['token']} ({t['reason']}): bridge_token {t['bridge_token']} "
+                f"valid until {t['expires_at']:%Y-%m-%d %H:%M} UTC"
+            )
+
+
 # -- sandbox and demo ----------------------------------------------------------------------------
 
 
@@ -294,8 +408,17 @@ def sandbox_serve(
     journal: Annotated[
         Path | None, typer.Option(help="Append every request the sandbox handled to this JSONL file.")
     ] = None,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option("--webhook-url", help="Send signed Truv webhooks here, e.g. http://127.0.0.1:8080/webhooks/truv."),
+    ] = None,
+    webhook_secret: Annotated[
+        str | None, typer.Option("--webhook-secret", help="Secret that signs the webhooks [default: env TRUV_SECRET].")
+    ] = None,
 ) -> None:
     """Serve the Truv simulator over HTTP. Point monitor at it with TRUV_BASE_URL=http://HOST:PORT/v1/ and TRUV_SECRET=sandbox-anything."""
+    import os
+
     from monitor.sandbox_cli import serve_sandbox
 
     serve_sandbox(
@@ -310,6 +433,8 @@ def sandbox_serve(
         completion_delay=completion_delay,
         faults=faults,
         journal=journal,
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret or os.environ.get("TRUV_SECRET"),
     )
 
 

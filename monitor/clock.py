@@ -45,6 +45,13 @@ class FixedClock:
     def sleep(self, seconds: float) -> None:
         self.advance(seconds)
 
+    def set(self, when: datetime) -> None:
+        """Jump to `when` (forwards or back); monotonic time only ever moves forwards."""
+        if when.tzinfo is None:
+            raise ValueError("FixedClock needs an aware datetime")
+        self._mono += max(0.0, (when - self._now).total_seconds())
+        self._now = when
+
     def advance(self, seconds: float) -> None:
         from datetime import timedelta
 

@@ -52,6 +52,7 @@ jobs:
 """
 
 SHARED_TOKEN = "demo-shared-borrower-token"
+DEMO_SECRET = "sandbox-demo"
 
 # loan_id, what it shows, scenario(s), gse, days of data age tonight, closing in business days, program, products
 LOANS: list[tuple[str, str, list[tuple[str, str | None]], bool, int, int | None, str, str]] = [
@@ -80,7 +81,7 @@ def run_demo(directory: Path, *, as_json: bool = False) -> dict[str, Any]:
 
     tonight = SystemClock().now().replace(second=0, microsecond=0)
     clock = FixedClock(tonight - timedelta(days=36))
-    sandbox = Sandbox(seed=7, clock=clock, completion_delay=5.0)
+    sandbox = Sandbox(seed=7, clock=clock, completion_delay=5.0, webhook_secret=DEMO_SECRET)
     loans_csv = directory / "loans.csv"
     _seed(sandbox, loans_csv, tonight)
 
@@ -97,11 +98,16 @@ def run_demo(directory: Path, *, as_json: bool = False) -> dict[str, Any]:
 
     history: list[PassSummary] = []
     for week in range(5, 0, -1):
-        clock._now = tonight - timedelta(days=7 * week)
-        history.append(RefreshPass(services, config.job("weekly-gse"), wait_seconds=30).run())
-    clock._now = tonight
+        clock.set(tonight - timedelta(days=7 * week))
+        history.append(RefreshPass(services, config.job("weekly-gse")).run())
+        clock.advance(60)
+        _deliver_webhooks(services, sandbox)
+    clock.set(tonight)
     plan = RefreshPass(services, config.job("nightly"), dry_run=True).run()
-    result = RefreshPass(services, config.job("nightly"), wait_seconds=30).run()
+    result = RefreshPass(services, config.job("nightly")).run()
+    # The refreshes finish a few (simulated) seconds later; Truv tells us by webhook, not by polling.
+    clock.advance(10)
+    webhooks = _deliver_webhooks(services, sandbox)
     loans_table = _per_loan(services, result.run_id)
     reauth = _reauth(services)
     view = ledger_view(services, loan_id=None, limit=50, now=clock.now())
@@ -110,14 +116,38 @@ def run_demo(directory: Path, *, as_json: bool = False) -> dict[str, Any]:
         "history": [h.as_dict() for h in history],
         "plan": plan.as_dict(),
         "tonight": result.as_dict(),
+        "webhooks": webhooks,
         "loans": loans_table,
         "needs_reauth": reauth,
     }
     if as_json:
         print(json.dumps(out, default=str, sort_keys=True))
         return out
-    _print(directory, history, result, loans_table, reauth, view)
+    _print(directory, history, result, loans_table, reauth, view, webhooks)
     return out
+
+
+def _deliver_webhooks(services: Services, sandbox: Sandbox) -> dict[str, int]:
+    """Post the sandbox's due webhooks, signed, to the real receiver app (in-process ASGI)."""
+    import asyncio
+
+    import httpx
+
+    from monitor.webhooks.receiver import create_app
+
+    app = create_app(services, secret=DEMO_SECRET)
+    due = sandbox.due_webhooks()
+
+    async def post_all() -> dict[str, int]:
+        states: dict[str, int] = {}
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://demo") as client:
+            for hook in due:
+                answer = await client.post("/webhooks/truv", content=hook.body, headers=hook.headers)
+                state = answer.json().get("status", str(answer.status_code))
+                states[state] = states.get(state, 0) + 1
+        return states
+
+    return asyncio.run(post_all())
 
 
 def _seed(sandbox: Sandbox, loans_csv: Path, tonight: Any) -> None:
@@ -190,15 +220,18 @@ def _print(
     loans_table: list[dict[str, Any]],
     reauth: list[dict[str, Any]],
     view: dict[str, Any],
+    webhooks: dict[str, int],
 ) -> None:
-    c = Console(soft_wrap=False)
+    c = Console(soft_wrap=False, width=max(100, Console().width))
     c.print(f"monitor demo: SQLite at {directory / 'demo.db'}, the built-in Truv sandbox, simulated time.\n")
     c.print("History: five weekly GSE-monitoring passes for loan L-1004:")
     for h in history:
         skipped = ", ".join(f"{k} {v}" for k, v in h.skipped.items()) or "none"
-        c.print(f"  {h.started_at:%Y-%m-%d}  submitted {h.submitted}, completed {h.completed}, skipped: {skipped}")
+        c.print(f"  {h.started_at:%Y-%m-%d}  submitted {h.submitted}, skipped: {skipped}")
     c.print("\nTonight's nightly pass:")
     print_summary(result)
+    arrived = ", ".join(f"{state} {n}" for state, n in sorted(webhooks.items()))
+    c.print(f"Outcomes arrived by webhook ({sum(webhooks.values())} signed events, verified and stored: {arrived}).")
     t = Table(title="per loan, tonight")
     for col in ("loan", "shows", "decision", "outcome"):
         t.add_column(col)

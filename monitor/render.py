@@ -101,3 +101,17 @@ def print_ledger(view: dict[str, Any]) -> None:
             _t(g["next_slot_frees"]),
         )
     c.print(gse)
+
+
+def print_reauth(rows: list[dict[str, Any]]) -> None:
+    c = _console()
+    t = Table(title="connections needing the borrower (Bridge update mode)")
+    for col in ("loan", "closing", "token (hash)", "why", "since", "hours"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(
+            r["loan_id"], _t(r["closing_date"]), r["token"], r["reason"] or "-", _t(r["since"]), _t(r["for_hours"])
+        )
+    c.print(t)
+    if not rows:
+        c.print("none")

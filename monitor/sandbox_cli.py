@@ -21,6 +21,8 @@ def serve_sandbox(
     completion_delay: float,
     faults: str | None,
     journal: Path | None,
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
 ) -> None:
     from monitor.sandbox import Faults, Sandbox, serve
     from monitor.sandbox.scenario import generate_portfolio, load_scenario_file
@@ -45,6 +47,7 @@ def serve_sandbox(
             completion_delay=completion_delay,
             faults=parsed_faults,
             journal_path=journal,
+            webhook_secret=webhook_secret,
         )
         rows = []
     if generate:
@@ -56,4 +59,6 @@ def serve_sandbox(
             writer.writeheader()
             writer.writerows(rows)
         print(f"wrote {len(rows)} loans to {target}", flush=True)
-    serve(sandbox, host=host, port=port, latency=latency)
+    if webhook_url and webhook_secret and sandbox.webhook_secret is None:
+        sandbox.webhook_secret = webhook_secret
+    serve(sandbox, host=host, port=port, latency=latency, webhook_url=webhook_url)

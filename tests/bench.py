@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import platform
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -215,6 +216,169 @@ def bench_ledger(backend: str, workers: int, per_worker: int, workdir: Path) -> 
     return {"backend": backend, "workers": workers, "reservations": total, "per_second": round(total / max(times), 1)}
 
 
+def _webhook_load(port: int, n: int, secret: str, out: Any) -> None:
+    import hashlib
+    import hmac
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    def one(i: int, client: httpx.Client) -> float:
+        payload = {
+            "webhook_id": uuid.uuid4().hex,
+            "event_type": "task-status-updated",
+            "link_id": f"l{i % 500}",
+            "status": "done",
+            "updated_at": datetime.now(UTC).isoformat(),
+            "user_id": "u",
+            "template_id": None,
+        }
+        body = json.dumps(payload).encode()
+        sign = "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        t0 = time.perf_counter()
+        r = client.post(
+            "/webhooks/truv", content=body, headers={"X-WEBHOOK-SIGN": sign, "Content-Type": "application/json"}
+        )
+        r.raise_for_status()
+        return time.perf_counter() - t0
+
+    with (
+        httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", timeout=10, limits=httpx.Limits(max_connections=16)
+        ) as client,
+        ThreadPoolExecutor(8) as pool,
+    ):
+        out.put(list(pool.map(lambda i: one(i, client), range(n))))
+
+
+def _wrk_load(port: int, secret: str, workdir: Path, seconds: int = 8) -> dict[str, Any]:
+    """wrk (C) as the load generator: a Python one would take most of this 2-core machine's CPU.
+
+    Every request is a distinct signed event (more than the run can send), so no duplicate is timed.
+    """
+    import hashlib
+    import hmac
+    import re
+
+    # Bodies come from a data file: a Lua chunk holding them as literals hits Lua's constant limit.
+    data = workdir / "webhooks.tsv"
+    with data.open("w", encoding="utf-8") as handle:
+        for i in range(60_000):
+            body = json.dumps(
+                {
+                    "webhook_id": uuid.uuid4().hex,
+                    "event_type": "task-status-updated",
+                    "link_id": f"l{i % 500}",
+                    "status": "done",
+                    "updated_at": datetime.now(UTC).isoformat(),
+                    "user_id": "u",
+                }
+            )
+            handle.write(
+                "v1=" + hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest() + "\t" + body + "\n"
+            )
+    script = workdir / "webhooks.lua"
+    script.write_text(
+        "local reqs = {}\n"
+        f'for line in io.lines("{data}") do\n'
+        '  local sign, body = line:match("^([^\\t]+)\\t(.*)$")\n'
+        '  reqs[#reqs + 1] = wrk.format("POST", "/webhooks/truv", {["Host"]="127.0.0.1", '
+        '["Content-Type"]="application/json", ["X-WEBHOOK-SIGN"]=sign}, body)\n'
+        "end\n"
+        "local n = 0\n"
+        "request = function()\n  n = n + 1\n  return reqs[n]\nend\n"
+    )
+    done = subprocess.run(
+        ["wrk", "-t1", "-c8", f"-d{seconds}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}/"],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    )
+    out = done.stdout
+
+    def ms(label: str) -> float:
+        m = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out)
+        if not m:
+            return float("nan")
+        value = float(m.group(1))
+        return round(value / 1000 if m.group(2) == "us" else value * 1000 if m.group(2) == "s" else value, 1)
+
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "loader": "wrk",
+        "events": int(float(rate.group(1)) * seconds) if rate else 0,
+        "per_second": float(rate.group(1)) if rate else 0.0,
+        "p50_ms": ms("50"),
+        "p99_ms": ms("99"),
+        "errors": int(errors.group(1)) if errors else 0,
+    }
+
+
+def bench_webhooks(backend: str, n: int, workdir: Path) -> dict[str, Any]:
+    import socket
+
+    import httpx
+
+    secret = "sandbox-bench-webhooks"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    with database(backend, workdir) as url:
+        measured(["--database", url, "db", "upgrade"], workdir)
+        env = {**os.environ, "TRUV_SECRET": secret, "MONITOR_DATABASE_URL": url}
+        # One worker: on this 2-core machine a second one only competes with wrk and the database
+        # (measured: Postgres 150/s with two workers against 258/s with one).
+        workers = "1"
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "monitor",
+                "--log-level",
+                "warning",
+                "webhooks",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                workers,
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            for _ in range(200):
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            if shutil.which("wrk"):
+                return {"backend": backend, "workers": int(workers), **_wrk_load(port, secret, workdir)}
+            ctx = multiprocessing.get_context("spawn")
+            queue = ctx.Queue()
+            loaders = [ctx.Process(target=_webhook_load, args=(port, n // 2, secret, queue)) for _ in range(2)]
+            begin = time.perf_counter()
+            for p in loaders:
+                p.start()
+            latencies = sorted(x for _ in loaders for x in queue.get(timeout=600))
+            elapsed = time.perf_counter() - begin
+            for p in loaders:
+                p.join()
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    return {
+        "backend": backend,
+        "events": len(latencies),
+        "per_second": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
+    }
+
+
 def machine() -> dict[str, Any]:
     mem = 0
     try:
@@ -247,6 +411,13 @@ def table(results: dict[str, Any]) -> str:
             f"{r['backend']:9} {r['stale_loans']:>6} {r['pass_s']:>7} {r['requests']:>6} {r['achieved_rpm']:>7} "
             f"{r['share_of_limit']:>6} ({r['share_while_sending']}) {r['http_429']:>4} {r['calls_per_refresh_polling']:>6} (first {r['calls_per_refresh_first_pass']})"
         )
+    lines += [
+        "",
+        "webhooks (verified and stored; load generator on the same machine)",
+        f"{'backend':9} {'events':>7} {'per s':>8} {'p50 ms':>7} {'p99 ms':>7}",
+    ]
+    for r in results.get("webhooks", []):
+        lines.append(f"{r['backend']:9} {r['events']:>7} {r['per_second']:>8} {r['p50_ms']:>7} {r['p99_ms']:>7}")
     lines += ["", "ledger reservations", f"{'backend':9} {'workers':>8} {'per s':>8}"]
     for r in results["ledger"]:
         lines.append(f"{r['backend']:9} {r['workers']:>8} {r['per_second']:>8}")
@@ -259,7 +430,7 @@ def main() -> int:
     parser.add_argument("--sizes", help="comma-separated loan counts for import/plan")
     parser.add_argument("--pass-loans", type=int, help="stale loans in the pass benchmark")
     parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: import_plan, pass, ledger")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: import_plan, pass, webhooks, ledger")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args()
     sizes = (
@@ -276,6 +447,7 @@ def main() -> int:
         "import_plan": [],
         "pass": [],
         "ledger": [],
+        "webhooks": [],
     }
     with tempfile.TemporaryDirectory(prefix="monitor-bench-") as tmp:
         workdir = Path(tmp)
@@ -285,6 +457,8 @@ def main() -> int:
                     results["import_plan"].append(bench_import_plan(backend, n, workdir))
             if "pass" not in skip:
                 results["pass"].append(bench_pass(backend, pass_loans, workdir))
+            if "webhooks" not in skip:
+                results["webhooks"].append(bench_webhooks(backend, 4000 if args.full else 1000, workdir))
             if "ledger" not in skip:
                 for workers in (1, 4, 8):
                     results["ledger"].append(bench_ledger(backend, workers, 400 if args.full else 100, workdir))

@@ -12,9 +12,11 @@ from monitor.sandbox.app import bound_port, make_server
 
 
 @contextmanager
-def served(sandbox: Sandbox, latency: float = 0.0) -> Iterator[str]:
-    """Yields the base URL (`http://127.0.0.1:PORT/v1/`)."""
-    server = make_server(sandbox, host="127.0.0.1", port=0, latency=latency)
+def served(sandbox: Sandbox, latency: float = 0.0, webhook_url: str | None = None) -> Iterator[str]:
+    """Yields the base URL (`http://127.0.0.1:PORT/v1/`); with `webhook_url`, webhooks are delivered there."""
+    server = make_server(
+        sandbox, host="127.0.0.1", port=0, latency=latency, webhook_url=webhook_url, webhook_interval=0.05
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -27,3 +29,5 @@ def served(sandbox: Sandbox, latency: float = 0.0) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        if server.pump is not None:
+            server.pump.stop()

@@ -68,11 +68,19 @@ def apply_refresh_order(services: Services, reservation_id: str, info: OrderInfo
         return False
     now = services.clock.now()
     with session(services.engine) as s:
-        res = s.get(Reservation, reservation_id)
+        # Locked: a poll and a webhook (or two webhooks) may settle the same refresh at once.
+        res = (
+            s.execute(
+                select(Reservation).where(Reservation.id == reservation_id).with_for_update()  # type: ignore[arg-type]
+            )
+            .scalars()
+            .first()
+        )
         if res is None or res.state != "accepted":
             return True
         loan = s.get(Loan, res.loan_id)
         orders.save_order(s, res.loan_id, info, now=now)
+        orders.save_suborders(s, info)
         completed_at: dict[str, datetime] = {}
         statuses: list[str] = []
         for sub, outcome, status in per_sub:

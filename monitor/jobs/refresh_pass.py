@@ -187,6 +187,9 @@ class RefreshPass:
         )
 
     def _settle(self, now: datetime) -> None:
+        from monitor.webhooks.apply import apply_pending
+
+        apply_pending(self.s)  # webhooks stored but not applied (a receiver stopped in between)
         rec = outcomes.reconcile(self.s, current_run=self.run_id, now=now)
         self.summary.reconciled += rec.reconciled
         self._absorb(outcomes.poll(self.s))
@@ -281,7 +284,7 @@ class RefreshPass:
 
     def _refresh_loan(self, cand: loans.Candidate, policy: PolicyConfig) -> None:
         if cand.base_order_id is None or cand.details_fetched_at is None:
-            if self.s.client is None:
+            if self.s.client is None or self.dry_run:  # a plan sends nothing, not even a GET
                 with self._lock:
                     self.summary.details_needed += 1
                 return
@@ -464,6 +467,7 @@ class RefreshPass:
         now = self.s.clock.now()
         with session(self.s.engine) as s:
             orders.save_order(s, loan.loan_id, info, now=now)
+            orders.save_suborders(s, info)
             ledger.set_state(s, reservation_id, state="accepted", now=now, sent_at=now, refresh_order_id=info.id)
             ledger.add_event(
                 s,

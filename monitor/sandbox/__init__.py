@@ -5,6 +5,7 @@ from monitor.sandbox.faults import Faults
 from monitor.sandbox.model import EmployerSpec
 from monitor.sandbox.state import Sandbox
 from monitor.sandbox.transport import AsyncSandboxTransport, SandboxTransport
+from monitor.sandbox.webhooks import Webhook, WebhookPump, sign
 from monitor.sandbox.wire import Response
 
 __all__ = [
@@ -14,6 +15,9 @@ __all__ = [
     "Response",
     "Sandbox",
     "SandboxTransport",
+    "Webhook",
+    "WebhookPump",
     "create_app",
     "serve",
+    "sign",
 ]

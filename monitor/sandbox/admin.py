@@ -42,6 +42,8 @@ def _dispatch(sandbox: Sandbox, method: str, path: str, payload: Any) -> wire.Re
         return wire.json_response(200, sandbox.journal())
     if (method, path) == ("GET", "/_sandbox/refreshes/"):
         return wire.json_response(200, sandbox.refreshes())
+    if (method, path) == ("GET", "/_sandbox/webhook-log/"):
+        return wire.json_response(200, sandbox.webhook_log())
     if (method, path) == ("POST", "/_sandbox/clock/advance/"):
         return _advance(sandbox, payload)
     reconnect = _RECONNECT.fullmatch(path)

@@ -6,6 +6,9 @@ client raises `httpx.RemoteProtocolError` ("peer closed connection without sendi
 complete message body"). Raising instead would make Starlette answer a 500, which is a
 response, not a lost one. The request was applied before the drop, as with the in-process
 transport.
+
+With a `webhook_url`, the server runs a `WebhookPump` beside uvicorn: started once the
+server is listening, stopped (joined) when it shuts down.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from monitor.sandbox.state import Sandbox
+from monitor.sandbox.webhooks import WebhookPump
 
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _INCOMPLETE = "ASGI callable returned without completing response."
@@ -54,10 +58,50 @@ class _QuietDrops(logging.Filter):
         return record.getMessage() != _INCOMPLETE
 
 
-def make_server(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 8000, latency: float = 0.0) -> uvicorn.Server:
-    """A uvicorn server for `create_app`; port 0 picks a free port (see `bound_port`)."""
+class SandboxServer(uvicorn.Server):
+    """uvicorn plus an optional `WebhookPump`; `announce` prints the URL once bound."""
+
+    def __init__(self, config: uvicorn.Config, pump: WebhookPump | None = None, announce: bool = False) -> None:
+        super().__init__(config)
+        self.pump = pump
+        self.announce = announce
+
+    async def startup(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
+        await super().startup(sockets)
+        if not self.started:
+            return
+        if self.announce:
+            print(f"sandbox listening on http://{self.config.host}:{bound_port(self)}/v1/", flush=True)
+        if self.pump is not None:
+            self.pump.start()
+            if self.announce:
+                print(f"sandbox webhooks go to {self.pump.url}", flush=True)
+
+    async def shutdown(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
+        if self.pump is not None:
+            # Joining may wait for one in-flight POST; keep the event loop free meanwhile.
+            await asyncio.to_thread(self.pump.stop)
+        await super().shutdown(sockets)
+
+
+def make_server(
+    sandbox: Sandbox,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    latency: float = 0.0,
+    *,
+    webhook_url: str | None = None,
+    webhook_interval: float = 0.25,
+    announce: bool = False,
+) -> SandboxServer:
+    """A uvicorn server for `create_app`; port 0 picks a free port (see `bound_port`).
+
+    With `webhook_url`, `server.pump` is a `WebhookPump` posting the sandbox's webhooks
+    there while the server runs.
+    """
     config = uvicorn.Config(create_app(sandbox, latency), host=host, port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
+    pump = WebhookPump(sandbox, webhook_url, interval=webhook_interval) if webhook_url else None
+    server = SandboxServer(config, pump=pump, announce=announce)
     error_log = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _QuietDrops) for f in error_log.filters):
         error_log.addFilter(_QuietDrops())
@@ -69,16 +113,20 @@ def bound_port(server: uvicorn.Server) -> int:
     return int(server.servers[0].sockets[0].getsockname()[1])
 
 
-class _Announcing(uvicorn.Server):
-    """Says where it listens once bound, so `--port 0` is usable from scripts."""
-
-    async def startup(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
-        await super().startup(sockets)
-        if self.started:
-            print(f"sandbox listening on http://{self.config.host}:{bound_port(self)}/v1/", flush=True)
-
-
-def serve(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 8000, latency: float = 0.0) -> None:
-    """Run until interrupted (Ctrl-C / SIGTERM)."""
-    server = make_server(sandbox, host, port, latency)
-    _Announcing(server.config).run()
+def serve(
+    sandbox: Sandbox,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    latency: float = 0.0,
+    *,
+    webhook_url: str | None = None,
+) -> None:
+    """Run until interrupted (Ctrl-C / SIGTERM); says where it listens once bound, so
+    `--port 0` is usable from scripts. Webhooks go to `webhook_url`, else to
+    `sandbox.webhook_url` (a scenario file's `settings.webhook_url`), else nowhere."""
+    server = make_server(sandbox, host, port, latency, webhook_url=webhook_url or sandbox.webhook_url, announce=True)
+    try:
+        server.run()
+    finally:
+        if server.pump is not None:
+            server.pump.stop()

@@ -152,6 +152,7 @@ class LoadedScenario:
     sandbox: Sandbox
     latency: float = 0.0
     loans: list[dict[str, str]] = field(default_factory=list)
+    webhook_url: str | None = None
 
 
 _SETTINGS = {
@@ -161,6 +162,10 @@ _SETTINGS = {
     "completion_delay": "completion_delay",
     "secrets": "secrets",
     "client_ids": "client_ids",
+    "webhook_url": "webhook_url",
+    "webhook_secret": "webhook_secret",
+    "webhook_duplicates": "webhook_duplicates",
+    "webhook_reorder": "webhook_reorder",
 }
 _TOP_KEYS = frozenset({"seed", "settings", "orders", "portfolio"})
 
@@ -172,7 +177,9 @@ def load_scenario_file(
 
     Keys: `seed`; `settings` (rpm|requests_per_minute, refresh_limit_per_token,
     completion_delay, latency, secrets, client_ids, faults as a `Faults.parse` string or a
-    mapping); `orders` (a list of `add_order` mappings, explicit ids allowed); `portfolio`
+    mapping, webhook_url (where `serve` POSTs webhooks; also `LoadedScenario.webhook_url`),
+    webhook_secret (signs them), webhook_duplicates (a rate), webhook_reorder (a bool));
+    `orders` (a list of `add_order` mappings, explicit ids allowed); `portfolio`
     (`generate_portfolio` arguments: n, seed, gse_share, shared_token_share, failing_share).
     """
     from monitor.sandbox.state import Sandbox
@@ -195,7 +202,7 @@ def load_scenario_file(
             raise ValueError(f"{source}: orders[{index}]: expected a mapping")
         add_order_from_mapping(sandbox, order, f"{source}: orders[{index}]")
     loans = _portfolio(source, sandbox, data.get("portfolio"))
-    return LoadedScenario(sandbox=sandbox, latency=latency, loans=loans)
+    return LoadedScenario(sandbox=sandbox, latency=latency, loans=loans, webhook_url=sandbox.webhook_url)
 
 
 def _read(source: Path) -> dict[str, Any]:
@@ -218,12 +225,26 @@ def _settings(source: Path, settings: dict[str, Any]) -> tuple[dict[str, Any], f
         if key not in _SETTINGS:
             allowed = sorted({*_SETTINGS, "latency", "faults"})
             raise ValueError(f"{source}: settings: unknown key {key!r}; expected one of {allowed}")
+        _check_webhook_setting(source, key, value)
         kwargs[_SETTINGS[key]] = tuple(value) if key in ("secrets", "client_ids") else value
     try:
         kwargs["faults"] = Faults.from_value(settings.get("faults"))
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{source}: settings.{exc}") from None
     return kwargs, latency
+
+
+def _check_webhook_setting(source: Path, key: str, value: Any) -> None:
+    if key in ("webhook_url", "webhook_secret") and value is not None and not isinstance(value, str):
+        raise ValueError(f"{source}: settings.{key}: expected a string, got {value!r}")
+    if key == "webhook_url" and isinstance(value, str) and not value.startswith(("http://", "https://")):
+        raise ValueError(f"{source}: settings.webhook_url: expected an http(s) URL, got {value!r}")
+    if key == "webhook_reorder" and not isinstance(value, bool):
+        raise ValueError(f"{source}: settings.webhook_reorder: expected true or false, got {value!r}")
+    if key == "webhook_duplicates" and (
+        isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1
+    ):
+        raise ValueError(f"{source}: settings.webhook_duplicates: expected a rate between 0 and 1, got {value!r}")
 
 
 def _portfolio(source: Path, sandbox: Sandbox, spec: Any) -> list[dict[str, str]]:

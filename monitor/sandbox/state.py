@@ -40,6 +40,37 @@ Choices where Truv's documents are silent
   (income, employment, assets, insurance, transactions, deposit_switch, pll, admin).
 - The journal records every API request (admin `/_sandbox/` calls are not journaled);
   a fault is noted as `fault`, and a dropped or slow answer keeps the status it would have had.
+
+Webhooks (truv-api.md section 4; built in `webhooks.py`, taken with `due_webhooks()`)
+------------------------------------------------------------------------------------
+- Events are scheduled when the change is decided (the refresh request, `reconnect_link`)
+  and become due at the moment it happens on `clock.now()`: a refresh's at its tasks'
+  `finishes_at`. Every event of one change has that moment as `updated_at` (written
+  `+00:00`, as the docs' example) and as `event_created_at` (written `Z`).
+- Per finished refresh task (one per link): `task-status-updated` (new `task_id`, final
+  status only, no intermediate `login`/`parse` steps); then per suborder of that task
+  `order-status-updated` (`completed` or `no_data`) or `order-refresh-failed` (the task's
+  failure status, e.g. `unavailable`, `login_error`); then `link-disconnected` once for
+  login_error / mfa_error / account_locked; for `done`, per suborder `employment-updated`
+  (employers) or `bank-accounts-updated` (financial accounts, `object_id` instead of
+  `employment_id`). The employment id is stable per link and suborder_number across
+  refreshes; `objects_count` starts at 26 per link and grows by one per completed refresh.
+- `reconnect_link` emits `link-connected` then `task-status-updated` `done` (the docs say
+  a Bridge update ends with that webhook); `product` is the link's last refreshed product.
+- `tracking_info` and `template_id` are always null; `user_id` is always set.
+- `webhook_id` and the other webhook ids come from `random.Random("sandbox-webhooks:SEED")`,
+  not the API's RNG, so turning webhooks on or polling them changes no API id. Events are
+  kept until taken, whether or not anyone polls.
+- Faults: `webhook_duplicates` is the share of events sent twice (same bytes and
+  webhook_id, the copy right after); `webhook_reorder` shuffles each batch with a seeded
+  RNG, and reverses it instead when the shuffle changed nothing or kept the changes in
+  time order, so a batch spanning two changes always delivers an older event after a
+  newer one. Both use their own RNG; the duplicate copy follows its original even then.
+- Signature: `X-WEBHOOK-SIGN: v1=<hex HMAC-SHA256 of the body>` keyed with
+  `webhook_secret` (Truv uses the access secret; here it is explicit), absent when None.
+- `WebhookPump` retries a failed delivery up to 5 tries in all with a 0.1 s doubling
+  backoff (Truv's schedule is not documented) and then drops it; every try is in
+  `webhook_log()`, not in the API journal.
 """
 
 from __future__ import annotations
@@ -72,6 +103,7 @@ from monitor.sandbox.model import (
 )
 from monitor.sandbox.ratelimit import RefreshBudget, RequestLimiter, wait_message
 from monitor.sandbox.refresh import RefreshPlan, plan_refresh
+from monitor.sandbox.webhooks import Webhook, WebhookOutbox
 
 BRIDGE_PRODUCTS = (*PRODUCTS, "deposit_switch", "pll", "admin")
 REFRESH_LIMIT_MESSAGE = "Refresh limit for the access_token exceeded"
@@ -96,7 +128,13 @@ class Sandbox:
         faults: Faults | None = None,
         client_ids: tuple[str, ...] | None = None,
         journal_path: str | Path | None = None,
+        webhook_secret: str | None = None,
+        webhook_duplicates: float = 0.0,
+        webhook_reorder: bool = False,
+        webhook_url: str | None = None,
     ) -> None:
+        if not 0.0 <= webhook_duplicates <= 1.0:
+            raise ValueError(f"webhook_duplicates: expected a rate between 0 and 1, got {webhook_duplicates!r}")
         self.clock: Clock = clock or SystemClock()
         self.completion_delay = completion_delay
         self.faults = faults or Faults()
@@ -114,6 +152,13 @@ class Sandbox:
         self._budget = RefreshBudget(refresh_limit_per_token)
         self._root_refreshes: Counter[str] = Counter()
         self._journal = Journal(journal_path)
+        self.webhook_secret = webhook_secret
+        self.webhook_duplicates = webhook_duplicates
+        self.webhook_reorder = webhook_reorder
+        # Where `serve` delivers webhooks when it is given no url of its own.
+        self.webhook_url = webhook_url
+        self._outbox = WebhookOutbox(seed)
+        self._webhook_log = Journal()
 
     # ---- ids and inspection -------------------------------------------------------
 
@@ -149,7 +194,36 @@ class Sandbox:
         with self._lock:
             link = self._links[link_id]
             link.scenario = "ok"
-            link.tasks.append(Task(finishes_at=self.clock.now(), status="done"))
+            now = self.clock.now()
+            link.tasks.append(Task(finishes_at=now, status="done"))
+            self._outbox.link_connected(link, now)
+
+    # ---- webhooks -----------------------------------------------------------------
+
+    def due_webhooks(self) -> list[Webhook]:
+        """Webhooks whose moment has come on `clock.now()` and were not returned before."""
+        with self._lock:
+            return self._outbox.due(
+                self.clock.now(),
+                secret=self.webhook_secret,
+                duplicates=self.webhook_duplicates,
+                reorder=self.webhook_reorder,
+            )
+
+    def pending_webhooks(self) -> int:
+        """Events scheduled but not yet returned by `due_webhooks` (due or not)."""
+        with self._lock:
+            return self._outbox.pending()
+
+    def log_webhook_attempt(self, entry: Mapping[str, Any]) -> None:
+        """Record one delivery attempt (the pump calls this); `at` is the sandbox's now."""
+        with self._lock:
+            self._webhook_log.append({"at": iso(self.clock.now()), **entry})
+
+    def webhook_log(self) -> list[dict[str, Any]]:
+        """Every webhook delivery attempt, in order: webhook_id, attempt, status, error..."""
+        with self._lock:
+            return self._webhook_log.entries()
 
     def advance_clock(self, seconds: float) -> datetime:
         """Move a FixedClock forward (both wall and monotonic time); other clocks refuse."""
@@ -391,6 +465,7 @@ class Sandbox:
         parent.touched_at = now
         self._orders[child.id] = child
         self._root_refreshes[parent.root_id] += 1
+        self._outbox.refresh_created(child, plan.product)
         return child
 
     def _bridge_token(self, user_id: str, body: Any) -> wire.Response:

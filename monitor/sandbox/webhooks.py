@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -183,14 +184,19 @@ class WebhookOutbox:
 
     def due(self, now: datetime, *, secret: str | None, duplicates: float, reorder: bool) -> list[Webhook]:
         """Pop every event due at `now` in (moment, scheduling) order, then apply faults."""
-        payloads: list[dict[str, Any]] = []
+        taken: list[tuple[datetime, int, dict[str, Any]]] = []
         while self._pending and self._pending[0][0] <= now:
-            payloads.append(heapq.heappop(self._pending)[2])
-        if reorder and len(payloads) > 1:
-            shuffled = payloads[:]
+            taken.append(heapq.heappop(self._pending))
+        if reorder and len(taken) > 1:
+            shuffled = taken[:]
             self._faults.shuffle(shuffled)
-            # A shuffle may leave the batch as it was; a reorder fault must reorder.
-            payloads = shuffled if shuffled != payloads else payloads[::-1]
+            # A reorder fault must reorder: when the shuffle changed nothing, or kept every
+            # change before the later ones, reverse instead (newest change first).
+            in_order = all(a[0] <= b[0] for a, b in pairwise(shuffled))
+            if shuffled == taken or (in_order and taken[0][0] != taken[-1][0]):
+                shuffled = taken[::-1]
+            taken = shuffled
+        payloads = [payload for _, _, payload in taken]
         batch: list[Webhook] = []
         for payload in payloads:
             copies = 2 if duplicates > 0 and self._faults.random() < duplicates else 1

@@ -25,7 +25,7 @@ def _lock_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
-def _lock(session: Session, names: Sequence[str]) -> None:
+def lock(session: Session, names: Sequence[str]) -> None:
     """Postgres: transaction-scoped advisory locks in a fixed order (no deadlocks between passes).
 
     SQLite needs nothing here: every write transaction starts with BEGIN IMMEDIATE, which already
@@ -146,7 +146,7 @@ def reserve(
         names.append(f"gse:{loan_id}")
     if limits.billable_per_day is not None:
         names.append("billable")
-    _lock(session, names)
+    lock(session, names)
     r = Reservation.__table__.c
     busy = session.execute(select(r.id).where(r.loan_id == loan_id, r.state.in_(IN_FLIGHT)).limit(1)).first()
     if busy is not None:

@@ -15,12 +15,13 @@ from monitor.truv.wire import OrderInfo
 def save_order(session: Session, loan_id: str, info: OrderInfo, *, now: datetime) -> None:
     row = session.get(TruvOrder, info.id) or TruvOrder(id=info.id, loan_id=loan_id, products="", fetched_at=now)
     row.loan_id = loan_id
-    row.initial_order = info.initial_order
-    row.refresh_order = info.refresh_order
-    row.products = ",".join(info.products)
-    row.user_id = info.user_id
-    row.order_number = info.order_number
-    row.created_at = info.created_at
+    # An order rebuilt from webhooks knows less than one read from Truv: never forget what we knew.
+    row.initial_order = info.initial_order or row.initial_order
+    row.refresh_order = info.refresh_order or row.refresh_order
+    row.products = ",".join(info.products) or row.products
+    row.user_id = info.user_id or row.user_id
+    row.order_number = info.order_number or row.order_number
+    row.created_at = info.created_at or row.created_at
     row.fetched_at = now
     session.add(row)
 
@@ -130,3 +131,18 @@ def set_connection_state(
     row.updated_at = now
     session.add(row)
     return row
+
+
+def save_suborders(session: Session, info: OrderInfo) -> None:
+    """Remember a refresh order's employers/accounts: webhooks name them by id, not by token."""
+    from monitor.store.tables import OrderSuborder
+
+    for sub in info.suborders:
+        row = session.get(OrderSuborder, (info.id, sub.id)) or OrderSuborder(
+            order_id=info.id, suborder_id=sub.id, kind=sub.kind
+        )
+        row.token_hash = sub.token_hash
+        row.link_id = sub.link_id
+        row.status = sub.status
+        row.updated_at = sub.updated_at
+        session.add(row)

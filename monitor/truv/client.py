@@ -24,7 +24,7 @@ from monitor.truv.pacer import Pacer
 
 if TYPE_CHECKING:
     from monitor.store.pace import SharedPacer
-from monitor.truv.secrets import redact_text
+from monitor.truv.secrets import redact_text, token_hash
 from monitor.truv.wire import LinkInfo, OrderInfo, parse_link, parse_order
 
 log = structlog.get_logger("monitor.truv")
@@ -142,6 +142,16 @@ class TruvClient:
             return parse_order(data)
         except ValueError as exc:
             raise TruvOutcomeUnknown(f"refresh of {order_id}: answer had no order id ({exc})") from None
+
+    def access_token_for(self, order_id: str, wanted_hash: str) -> str:
+        """The raw access token of one connection, read fresh from the order and never stored."""
+        data = self._call("GET", f"orders/{order_id}/", endpoint="get_order_token")
+        for group in ("employers", "financial_accounts"):
+            for item in (data or {}).get(group) or []:
+                token = item.get("access_token") if isinstance(item, dict) else None
+                if isinstance(token, str) and token and token_hash(token) == wanted_hash:
+                    return token
+        raise TruvNotFound(f"order {order_id} no longer lists that connection")
 
     def create_bridge_token(self, user_id: str, *, product_type: str, access_token: str) -> dict[str, Any]:
         body = {"product_type": product_type, "access_token": access_token}
