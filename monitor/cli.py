@@ -232,6 +232,10 @@ def run(
     services = build(cfg, c.settings, database=c.database)
     if not dry_run:
         services.client = build_client(cfg, c.settings, services.clock, engine=services.engine)
+        if cfg.notify is not None:
+            from monitor.jobs.notify import notify_secret
+
+            notify_secret(services)  # a missing secret is a config error before anything is sent
     summary = RefreshPass(services, the_job, dry_run=dry_run, wait_seconds=wait).run()
     _summary_out(summary, as_json)
 

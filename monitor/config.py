@@ -64,6 +64,14 @@ class BudgetConfig(_Strict):
     billable_per_day: int | None = Field(None, ge=0)
 
 
+class NotifyConfig(_Strict):
+    """Where hand-offs (a borrower must reconnect) are posted: the lender's own system."""
+
+    url: str = Field(pattern=r"^https?://")
+    secret_env: str = Field("MONITOR_NOTIFY_SECRET", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    timeout_seconds: float = Field(10.0, gt=0)
+
+
 class PolicyConfig(_Strict):
     name: str = Field(min_length=1)
     match: dict[str, Any] = Field(default_factory=dict)
@@ -123,6 +131,7 @@ class JobsFile(_Strict):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     truv: TruvConfig = Field(default_factory=TruvConfig)
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
+    notify: NotifyConfig | None = None
     policies: list[PolicyConfig] = Field(default_factory=list)
     jobs: list[JobConfig] = Field(default_factory=list)
 

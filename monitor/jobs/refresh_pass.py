@@ -64,6 +64,8 @@ class PassSummary:
     requests: int = 0
     requests_by_endpoint: dict[str, int] = field(default_factory=dict)
     throttled: int = 0
+    handoffs_delivered: int = 0
+    handoffs_failed: int = 0
     error: str | None = None
     lease_holder: str | None = None
 
@@ -136,6 +138,11 @@ class RefreshPass:
             self._work(now)
             if not self.dry_run and self.wait_seconds > 0:
                 self._wait_for_outcomes()
+            if not self.dry_run and self.s.config.notify is not None:
+                from monitor.jobs.notify import deliver
+
+                sent = deliver(self.s)
+                self.summary.handoffs_delivered, self.summary.handoffs_failed = sent.delivered, sent.failed
             self.summary.status = "finished"
         except TruvAuthError as exc:
             self.summary.status = "failed"

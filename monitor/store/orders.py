@@ -124,6 +124,10 @@ def set_connection_state(
     row = locked_connection(session, token, now=now)
     if row.state != state:
         row.since = now
+        if state == "needs_reauth":
+            from monitor.store.outbox import enqueue_reauth
+
+            enqueue_reauth(session, token=token, reason=reason, since=now, now=now)
     row.state = state
     row.reason = reason
     row.retry_after = retry_after

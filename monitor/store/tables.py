@@ -204,3 +204,19 @@ class WebhookCursor(SQLModel, table=True):
     __tablename__ = "webhook_cursor"
     target: str = Field(primary_key=True, max_length=160)
     updated_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class Outbox(SQLModel, table=True):
+    """Hand-offs to the lender's system, delivered with retries; the key makes repeats harmless."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "delivered_at", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    idempotency_key: str = Field(unique=True, max_length=160)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=_ts(nullable=False))
+    delivered_at: datetime | None = Field(default=None, sa_column=_ts())
+    last_error: str | None = Field(default=None, max_length=300)

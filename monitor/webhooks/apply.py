@@ -16,6 +16,7 @@ from monitor.core.webhook_events import Action, Instruction, interpret
 from monitor.jobs.outcomes import SettleStats, apply_refresh_order
 from monitor.store import ledger
 from monitor.store.db import session
+from monitor.store.outbox import enqueue_reauth
 from monitor.store.tables import Connection, LoanConnection, OrderSuborder, Reservation, WebhookCursor, WebhookEvent
 from monitor.truv.wire import OrderInfo, Suborder, parse_time
 
@@ -214,11 +215,18 @@ def _link_event(s: Any, ins: Instruction, now: datetime) -> str:
     if s.execute(select(t.c.token_hash).where(t.c.link_id == ins.link_id).limit(1)).first() is None:
         return "unmatched"
     if ins.action is Action.LINK_DISCONNECTED:
-        s.execute(
-            update(t)
-            .where(t.c.link_id == ins.link_id, t.c.state != "needs_reauth")
-            .values(state="needs_reauth", reason="link_disconnected", since=now, updated_at=now)
+        changed = (
+            s.execute(
+                update(t)
+                .where(t.c.link_id == ins.link_id, t.c.state != "needs_reauth")
+                .values(state="needs_reauth", reason="link_disconnected", since=now, updated_at=now)
+                .returning(t.c.token_hash)
+            )
+            .scalars()
+            .all()
         )
+        for token in changed:
+            enqueue_reauth(s, token=token, reason="link_disconnected", since=now, now=now)
     elif ins.action is Action.LINK_CONNECTED or ins.status == "done":
         # reconnected through Bridge (or a task succeeded after it): refreshes may resume
         s.execute(
