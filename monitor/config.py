@@ -103,6 +103,15 @@ class JobConfig(_Strict):
     timezone: str = "UTC"
     policies: list[str] = Field(min_length=1)
     max_refreshes: int = Field(1000, ge=0)
+    # Several instances may run this job at once and split it (claims), instead of the second
+    # one stepping aside (the lease). Each instance applies max_refreshes to its own share.
+    parallel: bool = False
+    claim_ttl: timedelta = Field(default=timedelta(minutes=15))
+
+    @field_validator("claim_ttl", mode="before")
+    @classmethod
+    def _claim_ttl(cls, value: object) -> timedelta:
+        return parse_duration(value)
 
     @field_validator("timezone")
     @classmethod

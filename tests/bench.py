@@ -379,6 +379,72 @@ def bench_webhooks(backend: str, n: int, workdir: Path) -> dict[str, Any]:
     }
 
 
+def bench_shared(backend: str, n: int, instances: int, workdir: Path) -> dict[str, Any]:
+    """A pass of `n` stale loans split by `instances` processes on one job (`parallel: true`)."""
+    from monitor.clock import SystemClock
+    from monitor.sandbox import EmployerSpec, Sandbox
+    from tests.live import served
+
+    sandbox = Sandbox(seed=2, clock=SystemClock(), completion_delay=0.0, requests_per_minute=10_000_000)
+    now = datetime.now(UTC)
+    rows = [["loan_id", "order_id", "data_as_of"]]
+    for i in range(n):
+        order = sandbox.add_order(order_number=f"S{i}", employers=[EmployerSpec()], created_at=now - timedelta(days=90))
+        rows.append([f"S{i}", order["id"], (now - timedelta(days=40)).isoformat()])
+    loans = workdir / f"shared-{n}.csv"
+    with loans.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    cfg = workdir / "shared.yaml"
+    cfg.write_text(
+        "truv: {requests_per_minute: 60000, concurrency: 8}\n"
+        "policies:\n  - {name: p, match: {}, product: income, max_age: 30d}\n"
+        "jobs:\n  - {name: shared, schedule: '0 2 * * *', policies: [p], parallel: true, max_refreshes: 1000000}\n"
+    )
+    with database(backend, workdir) as url, served(sandbox) as base:
+        env = {
+            **os.environ,
+            "TRUV_BASE_URL": base,
+            "TRUV_CLIENT_ID": "b",
+            "TRUV_SECRET": "sandbox-b",
+            "MONITOR_DATABASE_URL": url,
+        }
+        measured(["db", "upgrade"], workdir, env)
+        measured(["loans", "import", str(loans)], workdir, env)
+        begin = time.perf_counter()
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "monitor",
+                    "--log-level",
+                    "warning",
+                    "--config",
+                    str(cfg),
+                    "run",
+                    "shared",
+                    "--json",
+                ],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(instances)
+        ]
+        outs = [p.communicate(timeout=3600) for p in procs]
+        elapsed = time.perf_counter() - begin
+    submitted = sum(json.loads(out)["submitted"] for out, _ in outs)
+    return {
+        "backend": backend,
+        "loans": n,
+        "instances": instances,
+        "pass_s": round(elapsed, 1),
+        "submitted": submitted,
+        "refreshes_per_s": round(submitted / elapsed, 1),
+    }
+
+
 def machine() -> dict[str, Any]:
     mem = 0
     try:
@@ -418,6 +484,15 @@ def table(results: dict[str, Any]) -> str:
     ]
     for r in results.get("webhooks", []):
         lines.append(f"{r['backend']:9} {r['events']:>7} {r['per_second']:>8} {r['p50_ms']:>7} {r['p99_ms']:>7}")
+    lines += [
+        "",
+        "one job split by several instances (sandbox without latency)",
+        f"{'backend':9} {'loans':>7} {'inst':>5} {'s':>7} {'refreshes/s':>12}",
+    ]
+    for r in results.get("shared", []):
+        lines.append(
+            f"{r['backend']:9} {r['loans']:>7} {r['instances']:>5} {r['pass_s']:>7} {r['refreshes_per_s']:>12}"
+        )
     lines += ["", "ledger reservations", f"{'backend':9} {'workers':>8} {'per s':>8}"]
     for r in results["ledger"]:
         lines.append(f"{r['backend']:9} {r['workers']:>8} {r['per_second']:>8}")
@@ -430,7 +505,9 @@ def main() -> int:
     parser.add_argument("--sizes", help="comma-separated loan counts for import/plan")
     parser.add_argument("--pass-loans", type=int, help="stale loans in the pass benchmark")
     parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: import_plan, pass, webhooks, ledger")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated parts to skip: import_plan, pass, webhooks, shared, ledger"
+    )
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args()
     sizes = (
@@ -448,6 +525,7 @@ def main() -> int:
         "pass": [],
         "ledger": [],
         "webhooks": [],
+        "shared": [],
     }
     with tempfile.TemporaryDirectory(prefix="monitor-bench-") as tmp:
         workdir = Path(tmp)
@@ -459,6 +537,9 @@ def main() -> int:
                 results["pass"].append(bench_pass(backend, pass_loans, workdir))
             if "webhooks" not in skip:
                 results["webhooks"].append(bench_webhooks(backend, 4000 if args.full else 1000, workdir))
+            if "shared" not in skip:
+                for count in (1, 2, 4):
+                    results["shared"].append(bench_shared(backend, 10_000 if args.full else 300, count, workdir))
             if "ledger" not in skip:
                 for workers in (1, 4, 8):
                     results["ledger"].append(bench_ledger(backend, workers, 400 if args.full else 100, workdir))

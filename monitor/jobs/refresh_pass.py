@@ -8,6 +8,7 @@ import socket
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -36,7 +37,8 @@ from monitor.truv.wire import OrderInfo
 
 log = structlog.get_logger("monitor.pass")
 
-LOOKAHEAD = 4  # a pass reads at most this many candidates per refresh it may submit
+LOOKAHEAD = 4  # a plan reads at most this many candidates per refresh it may submit
+BATCH = 64  # loans claimed at a time: small enough to share, large enough to keep the workers busy
 # How long a token stays blocked after Truv's own refusal for its limit: the refreshes that spent it
 # were made elsewhere, so we cannot know when they age out; a full window is the safe answer.
 _DAY = timedelta(hours=24)
@@ -118,7 +120,7 @@ class RefreshPass:
 
     def run(self) -> PassSummary:
         now = self.s.clock.now()
-        if not self.dry_run:
+        if not self.dry_run and not self.job.parallel:
             with session(self.s.engine) as s:
                 held = runs.acquire_lease(
                     s, job=self.job.name, holder=self.holder, run_id=self.run_id, now=now, holder_is_dead=holder_is_dead
@@ -129,6 +131,9 @@ class RefreshPass:
                     self.summary.finished_at = now
                     self.log.info("lease_held", holder=held.holder, until=held.expires_at)
                     return self.summary
+                runs.start_run(s, run_id=self.run_id, job=self.job.name, holder=self.holder, now=now)
+        elif not self.dry_run:
+            with session(self.s.engine) as s:
                 runs.start_run(s, run_id=self.run_id, job=self.job.name, holder=self.holder, now=now)
         self.log.info("pass_started", dry_run=self.dry_run)
         tokens = structlog.contextvars.bind_contextvars(run_id=self.run_id, job=self.job.name)
@@ -173,6 +178,7 @@ class RefreshPass:
         with session(self.s.engine) as s:
             runs.finish_run(s, run_id=self.run_id, status=self.summary.status, summary=self.summary.as_dict(), now=end)
             runs.release_lease(s, job=self.job.name, run_id=self.run_id)
+            loans.release_claims(s, self.run_id)
         self.log.info(
             "pass_finished",
             **{
@@ -220,25 +226,61 @@ class RefreshPass:
 
     def _work(self, now: datetime) -> None:
         seen: set[str] = set()
+        workers = 1 if self.s.client is None else self.s.config.truv.concurrency
         for name in self.job.policies:
             if self._stop.is_set():
                 break
             policy = self.s.config.policy(name)
-            candidates = self._candidates(policy, now)
-            fresh = [c for c in candidates if c.loan_id not in seen]
-            seen.update(c.loan_id for c in fresh)
-            self.summary.selected += len(fresh)
-            self.log.info("selected", policy=policy.name, count=len(fresh))
-            workers = 1 if self.s.client is None else self.s.config.truv.concurrency
+            self._count(policy, now)
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresh") as pool:
                 # Each task runs in a copy of this context, so every log line carries run_id and job.
                 context = contextvars.copy_context()
-                for _ in pool.map(lambda c, p=policy, ctx=context: ctx.copy().run(self._one, c, p), fresh):
-                    pass
+                for batch in self._batches(policy, now, workers):
+                    fresh = [c for c in batch if c.loan_id not in seen]
+                    seen.update(c.loan_id for c in fresh)
+                    with self._lock:
+                        self.summary.selected += len(fresh)
+                    for _ in pool.map(lambda c, p=policy, ctx=context: ctx.copy().run(self._one, c, p), fresh):
+                        pass
+            self.log.info("policy_done", policy=policy.name, selected=self.summary.selected)
             if self._stop.is_set() and self.summary.error:
                 raise TruvAuthError(self.summary.error)
 
-    def _candidates(self, policy: PolicyConfig, now: datetime) -> list[loans.Candidate]:
+    def _batches(self, policy: PolicyConfig, now: datetime, workers: int) -> Iterator[list[loans.Candidate]]:
+        """A plan reads one list; a pass claims a batch at a time, so instances sharing a job
+        (`parallel: true`) split the loans and a dead instance's claims lapse to the others."""
+        if self.dry_run:
+            with session(read_only(self.s.engine)) as s:
+                yield loans.select_stale(
+                    s,
+                    match=policy.match,
+                    max_age_cutoff=now - policy.max_age,
+                    pre_closing_days=policy.pre_closing_business_days,
+                    now=now,
+                    limit=max(1000, LOOKAHEAD * self.job.max_refreshes),
+                )
+            return
+        claim = loans.Claim(run_id=self.run_id, holder=self.holder, ttl=self.job.claim_ttl)
+        while not self._stop.is_set():
+            with self._lock:
+                room = self._budget_left
+            if room <= 0:
+                return
+            with session(self.s.engine) as s:
+                batch = loans.select_stale(
+                    s,
+                    match=policy.match,
+                    max_age_cutoff=now - policy.max_age,
+                    pre_closing_days=policy.pre_closing_business_days,
+                    now=self.s.clock.now(),
+                    limit=min(BATCH, max(room, workers * 2)),
+                    claim=claim,
+                )
+            if not batch:
+                return
+            yield batch
+
+    def _count(self, policy: PolicyConfig, now: datetime) -> None:
         with session(read_only(self.s.engine)) as s:
             counts = loans.count_stale(
                 s,
@@ -247,20 +289,11 @@ class RefreshPass:
                 pre_closing_days=policy.pre_closing_business_days,
                 now=now,
             )
-            self.summary.stale_total += counts["stale"]
-            if counts["in_flight"]:
-                self.summary.skipped["in_flight"] += counts["in_flight"]
-            if counts["backoff"]:
-                self.summary.skipped["retry_backoff"] += counts["backoff"]
-            limit = max(1000, LOOKAHEAD * self.job.max_refreshes)
-            return loans.select_stale(
-                s,
-                match=policy.match,
-                max_age_cutoff=now - policy.max_age,
-                pre_closing_days=policy.pre_closing_business_days,
-                now=now,
-                limit=limit,
-            )
+        self.summary.stale_total += counts["stale"]
+        if counts["in_flight"]:
+            self.summary.skipped["in_flight"] += counts["in_flight"]
+        if counts["backoff"]:
+            self.summary.skipped["retry_backoff"] += counts["backoff"]
 
     def _skip(self, reason: str, loan_id: str, **detail: Any) -> None:
         with self._lock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, delete, exists, func, not_, or_, select, true, update
@@ -16,7 +16,7 @@ from monitor.core.matching import normalise
 from monitor.core.staleness import pre_closing_windows, start_of_day_utc
 from monitor.errors import ImportFileError
 from monitor.loans_file import LoanRow
-from monitor.store.tables import Connection, Loan, LoanAttribute, LoanConnection, Reservation
+from monitor.store.tables import Connection, Loan, LoanAttribute, LoanClaim, LoanConnection, Reservation
 
 IN_FLIGHT = ("reserved", "sent", "unknown", "accepted")
 BATCH = 2000
@@ -169,11 +169,15 @@ def select_stale(
     pre_closing_days: int | None,
     now: datetime,
     limit: int | None,
-    after: tuple[Any, ...] | None = None,
+    claim: Claim | None = None,
 ) -> list[Candidate]:
     """Active, matching, stale loans with nothing in flight and no backoff pending.
 
     Ordered by closing date (soonest first, none last), then oldest data (never verified first).
+    With `claim`, only loans no live pass has claimed, and the ones returned are claimed in the
+    caller's transaction: on Postgres the rows are locked `FOR UPDATE SKIP LOCKED`, so instances
+    selecting at the same moment take different loans; on SQLite the write transaction already
+    excludes a second selector.
     """
     r = Reservation.__table__.c
     in_flight = exists().where(r.loan_id == Loan.loan_id, r.state.in_(IN_FLIGHT))
@@ -202,9 +206,57 @@ def select_stale(
             Loan.loan_id,
         )
     )
+    if claim is not None:
+        c = LoanClaim.__table__.c
+        query = query.where(not_(exists().where(c.loan_id == Loan.loan_id, c.expires_at > now)))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=Loan.__table__)
     if limit is not None:
         query = query.limit(limit)
-    return [Candidate(*row) for row in session.execute(query)]
+    found = [Candidate(*row) for row in session.execute(query)]
+    if claim is not None and found:
+        won = _claim(session, [x.loan_id for x in found], claim, now)
+        found = [x for x in found if x.loan_id in won]
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    run_id: str
+    holder: str
+    ttl: timedelta
+
+
+def _claim(session: Session, loan_ids: list[str], claim: Claim, now: datetime) -> set[str]:
+    """Insert claims, taking over only expired ones; the loans returned are this pass's alone.
+
+    The row lock above is not the guarantee on Postgres: a row freed by a committing instance
+    is re-checked without re-running the NOT EXISTS, so the conditional upsert decides.
+    """
+    t = LoanClaim.__table__
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    won: set[str] = set()
+    for loan_id in loan_ids:
+        stmt = insert(t).values(loan_id=loan_id, run_id=claim.run_id, holder=claim.holder, expires_at=now + claim.ttl)
+        row = session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["loan_id"],
+                set_={
+                    "run_id": stmt.excluded.run_id,
+                    "holder": stmt.excluded.holder,
+                    "expires_at": stmt.excluded.expires_at,
+                },
+                where=t.c.expires_at <= now,
+            ).returning(t.c.loan_id)
+        ).first()
+        if row is not None:
+            won.add(row[0])
+    return won
+
+
+def release_claims(session: Session, run_id: str) -> None:
+    t = LoanClaim.__table__
+    session.execute(delete(t).where(t.c.run_id == run_id))
 
 
 def count_stale(

@@ -220,3 +220,13 @@ class Outbox(SQLModel, table=True):
     next_attempt_at: datetime = Field(sa_column=_ts(nullable=False))
     delivered_at: datetime | None = Field(default=None, sa_column=_ts())
     last_error: str | None = Field(default=None, max_length=300)
+
+
+class LoanClaim(SQLModel, table=True):
+    """Which pass is working a loan: instances sharing a job split it; a claim dies with its holder."""
+
+    __tablename__ = "loan_claim"
+    loan_id: str = Field(primary_key=True, max_length=128)
+    run_id: str = Field(index=True, max_length=32)
+    holder: str = Field(max_length=256)
+    expires_at: datetime = Field(sa_column=_ts(nullable=False, index=True))

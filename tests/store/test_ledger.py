@@ -93,3 +93,39 @@ def test_gse_budget_counts_per_loan_over_90_days(db_url, clock):
     with session(svc.engine) as s:
         assert len(s.execute(select(Reservation)).scalars().all()) == 5
     assert reserve(svc, "G", ["t9"], clock.now() + timedelta(days=90), gse=True).reservation_id
+
+
+def _hammer(url: str, worker: int, start_at: float, out) -> None:  # runs in a spawned process
+    import time as _time
+    from datetime import UTC, datetime
+
+    from monitor.store.db import make_engine
+
+    engine = make_engine(url)
+    svc = type("S", (), {"engine": engine})()
+    while _time.time() < start_at:
+        _time.sleep(0.001)
+    granted = 0
+    for i in range(10):
+        with session(engine) as s:
+            s.add(Loan(loan_id=f"H{worker}-{i}", order_id="o", imported_at=datetime.now(UTC), updated_at=datetime.now(UTC)))
+        if reserve(svc, f"H{worker}-{i}", ["hammered"], datetime.now(UTC)).reservation_id:
+            granted += 1
+    out.put(granted)
+
+
+def test_eight_processes_hammering_one_token_get_exactly_the_budget(db_url, clock):
+    import multiprocessing
+    import time as _time
+
+    services(db_url, clock, None)  # migrate
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    start_at = _time.time() + 3.0  # a common start line, so the processes really race
+    procs = [ctx.Process(target=_hammer, args=(db_url, w, start_at, queue)) for w in range(8)]
+    for p in procs:
+        p.start()
+    granted = sum(queue.get(timeout=120) for _ in procs)
+    for p in procs:
+        p.join(timeout=30)
+    assert granted == 3
