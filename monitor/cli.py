@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
 from monitor import __version__
@@ -216,12 +215,21 @@ def run(
             metavar="SECONDS",
         ),
     ] = 0.0,
+    metrics_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--metrics-file",
+            envvar="MONITOR_METRICS_FILE",
+            help="Write Prometheus metrics here after the pass (node-exporter textfile collector).",
+        ),
+    ] = None,
 ) -> None:
     """Run one refresh pass of JOB: settle earlier refreshes, select stale loans, spend budget, submit.
 
-    Exit 0 when the pass finished (a failed refresh is an outcome, not an error), or when another
-    pass of the same job holds the lease; 1 when it could not finish (Truv refused the credentials,
-    database unreachable); 2 for bad config.
+    Exit 0 when the pass finished (a failed refresh is an outcome, not an error), when another
+    pass of the same job holds the lease, or when SIGTERM/SIGINT stopped it cleanly (status
+    "stopped": no new loans taken, what was in flight recorded, lease released); 1 when it could
+    not finish (Truv refused the credentials, database unreachable); 2 for bad config.
     """
     from monitor.app import build, build_client
     from monitor.jobs.refresh_pass import RefreshPass
@@ -236,8 +244,90 @@ def run(
             from monitor.jobs.notify import notify_secret
 
             notify_secret(services)  # a missing secret is a config error before anything is sent
-    summary = RefreshPass(services, the_job, dry_run=dry_run, wait_seconds=wait).run()
+    import threading
+
+    from monitor.scheduler import install_signal_handlers
+
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    try:
+        summary = RefreshPass(services, the_job, dry_run=dry_run, wait_seconds=wait, stop=stop).run()
+    finally:
+        if metrics_file is not None and not dry_run:
+            from monitor.metrics import write_textfile
+
+            write_textfile(services, metrics_file)
     _summary_out(summary, as_json)
+
+
+@app.command("schedule")
+def schedule(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface for /healthz, /metrics (and webhooks).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for /healthz and /metrics; 0 serves nothing.")] = 8080,
+    webhooks: Annotated[
+        bool, typer.Option("--webhooks", help="Also receive Truv webhooks at /webhooks/truv (needs TRUV_SECRET).")
+    ] = False,
+) -> None:
+    """Run the jobs of jobs.yaml on their cron and timezone until stopped (SIGTERM/SIGINT).
+
+    One pass per job at a time, missed fire times coalesced, a 6 h misfire grace, and on start a
+    catch-up: a job whose last finished pass is older than its previous fire time runs once.
+    """
+    import threading
+
+    import uvicorn
+
+    from monitor.app import build, build_client
+    from monitor.errors import ConfigError
+    from monitor.scheduler import Daemon, install_signal_handlers
+    from monitor.webhooks.receiver import create_app
+
+    c = _ctx(ctx)
+    cfg = c.config()
+    if not cfg.jobs:
+        raise ConfigError(str(c.config_path), "jobs", "no job to schedule")
+    if webhooks and not c.settings.secret:
+        raise ConfigError("environment", "TRUV_SECRET", "not set; webhooks are verified with the access secret")
+    services = build(cfg, c.settings, database=c.database)
+    services.client = build_client(cfg, c.settings, services.clock, engine=services.engine)
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    server = None
+    if port:
+        app_ = create_app(services, secret=c.settings.secret if webhooks else None)
+        server = uvicorn.Server(uvicorn.Config(app_, host=host, port=port, log_level="warning", access_log=False))
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # ours handle SIGTERM
+        threading.Thread(target=server.run, name="http", daemon=True).start()
+    daemon = Daemon(services, stop=stop)
+    caught_up = daemon.start()
+    typer.echo(
+        f"scheduling {', '.join(j.name for j in cfg.jobs)}"
+        + (f"; catching up {', '.join(caught_up)}" if caught_up else ""),
+        err=True,
+    )
+    daemon.wait()
+    if server is not None:
+        server.should_exit = True
+
+
+@app.command("status")
+def status_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Each job's last passes, the lease holder, next fire times, re-auth backlog and budget headroom."""
+    from monitor.app import build
+    from monitor.render import print_status
+    from monitor.reports.status import status
+
+    c = _ctx(ctx)
+    services = build(c.config(), c.settings, database=c.database)
+    data = status(services, now=services.clock.now())
+    if as_json:
+        typer.echo(json.dumps(data, default=str, sort_keys=True))
+    else:
+        print_status(data)
 
 
 # -- ledger --------------------------------------------------------------------------------------
@@ -459,14 +549,19 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="monitor", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    # typer carries its own copy of click: its exceptions, not the click package's, are raised here.
+    except typer.Exit as exc:
         return int(exc.exit_code or 0)
-    except click.exceptions.Abort:
+    except typer.Abort:
         typer.echo("aborted", err=True)
         return 130
-    except click.ClickException as exc:
-        exc.show()
-        return 2
+    except typer.TyperException as exc:  # usage errors: unknown command or option, bad value
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            typer.echo(f"error: {exc}", err=True)
+        return int(getattr(exc, "exit_code", 2) or 2)
     except InputError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2

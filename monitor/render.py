@@ -115,3 +115,35 @@ def print_reauth(rows: list[dict[str, Any]]) -> None:
     c.print(t)
     if not rows:
         c.print("none")
+
+
+def print_status(data: dict[str, Any]) -> None:
+    c = _console()
+    for job in data["jobs"]:
+        lease = job["lease"]
+        c.print(
+            f"job {job['job']} ({job['schedule']}); next: "
+            + ", ".join(_t(t) for t in job["next_fire_times"])
+            + (f"; lease held by {lease['holder']} until {_t(lease['expires_at'])}" if lease else "; no pass running")
+        )
+        t = Table(show_header=True)
+        for col in ("run", "status", "started", "finished", "submitted", "completed", "failed", "skipped"):
+            t.add_column(col)
+        for r in job["last_passes"]:
+            t.add_row(
+                r["run_id"][:12],
+                r["status"],
+                _t(r["started_at"]),
+                _t(r["finished_at"]),
+                _t(r["submitted"]),
+                _t(r["completed"]),
+                _t(r["failed"] or "-"),
+                _t(r["skipped"] or "-"),
+            )
+        c.print(t)
+    b = data["budget"]
+    c.print(
+        f"connections needing re-auth: {data['connections_needing_reauth']}; tokens at the 24 h limit: "
+        f"{b['tokens_at_24h_limit']} (Truv-blocked {b['tokens_blocked_by_truv']}); GSE loans at the 90-day limit: "
+        f"{b['gse_loans_at_90d_limit']}"
+    )

@@ -98,7 +98,15 @@ def holder_is_dead(holder: str) -> bool:
 
 
 class RefreshPass:
-    def __init__(self, services: Services, job: JobConfig, *, dry_run: bool = False, wait_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        services: Services,
+        job: JobConfig,
+        *,
+        dry_run: bool = False,
+        wait_seconds: float = 0.0,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.s = services
         self.job = job
         self.dry_run = dry_run
@@ -107,7 +115,9 @@ class RefreshPass:
         self.holder = f"{socket.gethostname()}:{os.getpid()}"
         self.summary = PassSummary(self.run_id, job.name, dry_run, services.clock.now())
         self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._stop = threading.Event()  # this pass must end (Truv refused the credentials)
+        self._requested = stop or threading.Event()  # the operator asked (SIGTERM, daemon shutdown)
+        self._heartbeat_done = threading.Event()
         self._budget_left = job.max_refreshes
         self.log = log.bind(run_id=self.run_id, job=job.name)
         stats = services.client.stats if services.client is not None else None
@@ -117,6 +127,22 @@ class RefreshPass:
         self._base_endpoints = dict(stats.by_endpoint) if stats else {}
 
     # -- the pass -------------------------------------------------------------------------------
+
+    def _halted(self) -> bool:
+        return self._stop.is_set() or self._requested.is_set()
+
+    def _heartbeat(self) -> None:
+        """Keep the lease and this pass's claims alive while it works (real time, not the clock's)."""
+        interval = max(1.0, min(60.0, runs.LEASE_TTL.total_seconds() / 3, self.job.claim_ttl.total_seconds() / 3))
+        while not self._heartbeat_done.wait(interval):
+            try:
+                with session(self.s.engine) as s:
+                    now = self.s.clock.now()
+                    if not self.job.parallel:
+                        runs.renew_lease(s, job=self.job.name, run_id=self.run_id, now=now)
+                    loans.renew_claims(s, self.run_id, now + self.job.claim_ttl)
+            except MonitorError as exc:
+                self.log.warning("heartbeat_failed", error=str(exc))
 
     def run(self) -> PassSummary:
         now = self.s.clock.now()
@@ -137,6 +163,8 @@ class RefreshPass:
                 runs.start_run(s, run_id=self.run_id, job=self.job.name, holder=self.holder, now=now)
         self.log.info("pass_started", dry_run=self.dry_run)
         tokens = structlog.contextvars.bind_contextvars(run_id=self.run_id, job=self.job.name)
+        if not self.dry_run:
+            threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True).start()
         try:
             if not self.dry_run:
                 self._settle(now)
@@ -148,7 +176,7 @@ class RefreshPass:
 
                 sent = deliver(self.s)
                 self.summary.handoffs_delivered, self.summary.handoffs_failed = sent.delivered, sent.failed
-            self.summary.status = "finished"
+            self.summary.status = "stopped" if self._requested.is_set() else "finished"
         except TruvAuthError as exc:
             self.summary.status = "failed"
             self.summary.error = str(exc)
@@ -163,6 +191,7 @@ class RefreshPass:
         return self.summary
 
     def _finish(self) -> None:
+        self._heartbeat_done.set()
         end = self.s.clock.now()
         self.summary.finished_at = end
         if self.s.client is not None:
@@ -228,7 +257,7 @@ class RefreshPass:
         seen: set[str] = set()
         workers = 1 if self.s.client is None else self.s.config.truv.concurrency
         for name in self.job.policies:
-            if self._stop.is_set():
+            if self._halted():
                 break
             policy = self.s.config.policy(name)
             self._count(policy, now)
@@ -243,7 +272,7 @@ class RefreshPass:
                     for _ in pool.map(lambda c, p=policy, ctx=context: ctx.copy().run(self._one, c, p), fresh):
                         pass
             self.log.info("policy_done", policy=policy.name, selected=self.summary.selected)
-            if self._stop.is_set() and self.summary.error:
+            if self._halted() and self.summary.error:
                 raise TruvAuthError(self.summary.error)
 
     def _batches(self, policy: PolicyConfig, now: datetime, workers: int) -> Iterator[list[loans.Candidate]]:
@@ -261,7 +290,7 @@ class RefreshPass:
                 )
             return
         claim = loans.Claim(run_id=self.run_id, holder=self.holder, ttl=self.job.claim_ttl)
-        while not self._stop.is_set():
+        while not self._halted():
             with self._lock:
                 room = self._budget_left
             if room <= 0:
@@ -311,7 +340,7 @@ class RefreshPass:
                 )
 
     def _one(self, cand: loans.Candidate, policy: PolicyConfig) -> None:
-        if self._stop.is_set():
+        if self._halted():
             return
         try:
             self._refresh_loan(cand, policy)

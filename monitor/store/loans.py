@@ -254,6 +254,11 @@ def _claim(session: Session, loan_ids: list[str], claim: Claim, now: datetime) -
     return won
 
 
+def renew_claims(session: Session, run_id: str, until: datetime) -> None:
+    t = LoanClaim.__table__
+    session.execute(update(t).where(t.c.run_id == run_id).values(expires_at=until))
+
+
 def release_claims(session: Session, run_id: str) -> None:
     t = LoanClaim.__table__
     session.execute(delete(t).where(t.c.run_id == run_id))

@@ -17,7 +17,7 @@ import structlog
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from monitor.app import Services
@@ -29,9 +29,10 @@ log = structlog.get_logger("monitor.webhooks")
 MAX_BODY = 256 * 1024  # Truv's events are a few hundred bytes; anything this large is not one
 
 
-def create_app(services: Services, *, secret: str, path: str = "/webhooks/truv", max_body: int = MAX_BODY) -> Starlette:
-    if not secret:
-        raise ValueError("a webhook secret is required")
+def create_app(
+    services: Services, *, secret: str | None, path: str = "/webhooks/truv", max_body: int = MAX_BODY
+) -> Starlette:
+    """Without a secret there is no webhook route: /healthz and /metrics only (the daemon's own port)."""
 
     async def receive(request: Request) -> JSONResponse:
         declared = request.headers.get("content-length")
@@ -40,7 +41,7 @@ def create_app(services: Services, *, secret: str, path: str = "/webhooks/truv",
         body = await request.body()
         if len(body) > max_body:
             return JSONResponse({"error": "body too large"}, status_code=413)
-        if not verify(body, request.headers.get("x-webhook-sign"), secret):
+        if not verify(body, request.headers.get("x-webhook-sign"), secret or ""):
             log.warning("webhook_rejected", reason="signature")
             return JSONResponse({"error": "invalid signature"}, status_code=401)
         try:
@@ -57,6 +58,13 @@ def create_app(services: Services, *, secret: str, path: str = "/webhooks/truv",
         log.info("webhook", event_type=event["event_type"], state=state)
         return JSONResponse({"status": state})
 
+    async def metrics(_request: Request) -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        from monitor.metrics import render
+
+        return Response(await run_in_threadpool(render, services), media_type=CONTENT_TYPE_LATEST)
+
     async def healthz(_request: Request) -> JSONResponse:
         try:
             stats: dict[str, Any] = await run_in_threadpool(applying.counts, services)
@@ -72,7 +80,11 @@ def create_app(services: Services, *, secret: str, path: str = "/webhooks/truv",
         yield
 
     return Starlette(
-        routes=[Route(path, receive, methods=["POST"]), Route("/healthz", healthz, methods=["GET"])],
+        routes=[
+            *([Route(path, receive, methods=["POST"])] if secret else []),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
         lifespan=lifespan,
     )
 

@@ -168,3 +168,10 @@ def test_demo_runs_end_to_end(tmp_path):
     # recreated each time: a second demo gives the same story
     again = json.loads(monitor("demo", "--json", cwd=tmp_path).stdout)
     assert again["tonight"]["submitted"] == tonight["submitted"]
+
+
+@pytest.mark.parametrize("args", [["run", "--bogus"], ["nosuchcommand"], ["sandbox", "serve", "--port", "abc"]])
+def test_usage_errors_exit_2_without_a_traceback(tmp_path, args):
+    result = monitor(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "Error:" in result.stderr

@@ -108,7 +108,11 @@ def _hammer(url: str, worker: int, start_at: float, out) -> None:  # runs in a s
     granted = 0
     for i in range(10):
         with session(engine) as s:
-            s.add(Loan(loan_id=f"H{worker}-{i}", order_id="o", imported_at=datetime.now(UTC), updated_at=datetime.now(UTC)))
+            s.add(
+                Loan(
+                    loan_id=f"H{worker}-{i}", order_id="o", imported_at=datetime.now(UTC), updated_at=datetime.now(UTC)
+                )
+            )
         if reserve(svc, f"H{worker}-{i}", ["hammered"], datetime.now(UTC)).reservation_id:
             granted += 1
     out.put(granted)

@@ -1,0 +1,116 @@
+"""`monitor schedule`: the APScheduler 3 daemon running jobs.yaml's jobs on their cron and timezone."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, timedelta
+from typing import Any
+
+import structlog
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import func, select
+
+from monitor.app import Services
+from monitor.config import JobConfig
+from monitor.core.schedule import missed_fire, trigger
+from monitor.errors import MonitorError
+from monitor.jobs.refresh_pass import RefreshPass
+from monitor.store.db import session
+from monitor.store.tables import Run
+
+log = structlog.get_logger("monitor.scheduler")
+# A pass that could not start on time (the machine was busy or asleep) still runs within this.
+MISFIRE_GRACE = timedelta(hours=6)
+CATCH_UP_HORIZON = timedelta(days=2)
+
+
+def last_finished(services: Services, job: str) -> Any:
+    with session(services.engine) as s:
+        return s.execute(
+            select(func.max(Run.finished_at)).where(Run.job == job, Run.status.in_(("finished", "stopped")))
+        ).scalar()
+
+
+def jobs_to_catch_up(services: Services, jobs: list[JobConfig]) -> list[JobConfig]:
+    now = services.clock.now()
+    return [
+        j
+        for j in jobs
+        if missed_fire(
+            trigger(j.schedule, j.timezone),
+            last_finished=last_finished(services, j.name),
+            now=now,
+            horizon=CATCH_UP_HORIZON,
+        )
+        is not None
+    ]
+
+
+class Daemon:
+    def __init__(
+        self, services: Services, *, stop: threading.Event | None = None, on_pass: Callable[[Any], None] | None = None
+    ) -> None:
+        self.s = services
+        self.stop = stop or threading.Event()
+        self.on_pass = on_pass
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": int(MISFIRE_GRACE.total_seconds()),
+            },
+        )
+
+    def run_job(self, name: str) -> None:
+        """One pass; a failure is logged and the daemon goes on (the next fire time will try again)."""
+        if self.stop.is_set():
+            return
+        job = self.s.config.job(name)
+        try:
+            summary = RefreshPass(self.s, job, stop=self.stop).run()
+            log.info("scheduled_pass", job=name, status=summary.status, submitted=summary.submitted)
+            if self.on_pass:
+                self.on_pass(summary)
+        except MonitorError as exc:
+            log.error("scheduled_pass_failed", job=name, error=str(exc))
+
+    def start(self) -> list[str]:
+        for job in self.s.config.jobs:
+            self.scheduler.add_job(
+                self.run_job,
+                trigger(job.schedule, job.timezone),
+                args=[job.name],
+                id=job.name,
+                name=job.name,
+                replace_existing=True,
+            )
+        caught_up = []
+        for job in jobs_to_catch_up(self.s, self.s.config.jobs):
+            self.scheduler.add_job(self.run_job, args=[job.name], id=f"{job.name}:catch-up", replace_existing=True)
+            caught_up.append(job.name)
+        self.scheduler.start()
+        for job in self.scheduler.get_jobs():
+            log.info("scheduled", job=job.id, next_run=str(job.next_run_time))
+        return caught_up
+
+    def wait(self) -> None:
+        self.stop.wait()
+        # Running passes see the same stop event: they stop taking loans, record what is in flight
+        # and release their lease; shutdown waits for them.
+        self.scheduler.shutdown(wait=True)
+
+
+def install_signal_handlers(stop: threading.Event) -> None:
+    """First SIGTERM/SIGINT: stop cleanly. A second SIGINT: stop now."""
+
+    def handler(signum: int, _frame: Any) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        log.warning("stopping", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
