@@ -62,6 +62,27 @@ def _ctx(ctx: typer.Context) -> Ctx:
     return obj
 
 
+def _set_actor(command: str | None) -> None:
+    """Who the audit trail names: the daemon and the receiver act for the system, other commands for a person."""
+    import getpass
+    import os
+    import socket
+
+    from monitor.store.audit import ACTOR
+
+    host = socket.gethostname()
+    if command in ("schedule", "webhooks"):
+        ACTOR.set(f"{command}@{host}:{os.getpid()}")
+    elif command == "run" and not os.isatty(0):
+        ACTOR.set(f"run@{host}:{os.getpid()}")  # cron, systemd, Kubernetes
+    else:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = "unknown"
+        ACTOR.set(f"operator:{user}@{host}")
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"monitor {__version__}")
@@ -97,6 +118,7 @@ def root(
 
     settings = Settings.from_env()
     configure(json_logs=None if log_format == "auto" else log_format == "json", level=log_level)
+    _set_actor(ctx.invoked_subcommand)
     ctx.obj = Ctx(
         config_path=config or settings.config_path,
         config_given=config is not None or "MONITOR_CONFIG" in __import__("os").environ,
@@ -148,6 +170,19 @@ def loans_import(
     now = services.clock.now()
     with session(services.engine) as s:
         result = import_loans(s, read_rows(file), now=now, full_snapshot=full_snapshot, source=str(file))
+        from monitor.store.ledger import add_event
+
+        add_event(
+            s,
+            at=now,
+            kind="loans_imported",
+            file=str(file),
+            rows=result.rows,
+            inserted=result.inserted,
+            updated=result.updated,
+            closed=result.closed,
+            full_snapshot=full_snapshot,
+        )
     out = {
         "file": str(file),
         "rows": result.rows,
@@ -352,6 +387,115 @@ def ledger_cmd(
         typer.echo(json.dumps(view, default=str, sort_keys=True))
     else:
         print_ledger(view)
+
+
+# -- compliance ----------------------------------------------------------------------------------
+
+audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+def _date(value: str, option: str) -> Any:
+    from datetime import date
+
+    from monitor.errors import InputError
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(option, "", f"expected a date as YYYY-MM-DD, got {value!r}") from None
+
+
+@app.command("report")
+def report_cmd(
+    ctx: typer.Context,
+    date_from: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD (UTC).")],
+    date_to: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD (UTC), included.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, json or html.")] = "html",
+    out: Annotated[Path, typer.Option("--out", help="Where to write it (CSV also writes STEM-exceptions.csv).")] = Path(
+        "monitor-report.html"
+    ),
+    pre_closing_days: Annotated[int, typer.Option(help="Business days of the pre-closing window.")] = 10,
+) -> None:
+    """Per-loan pulls, budgets and outcomes for a period, the exceptions, and totals with charts (HTML)."""
+    from monitor.app import build
+    from monitor.errors import InputError
+    from monitor.reports.compliance import build as build_report
+    from monitor.reports.compliance import write
+
+    if fmt not in ("csv", "json", "html"):
+        raise InputError("--format", "", f"expected csv, json or html, got {fmt!r}")
+    start, end = _date(date_from, "--from"), _date(date_to, "--to")
+    if end < start:
+        raise InputError("--to", "", f"{end} is before --from {start}")
+    c = _ctx(ctx)
+    services = build(c.config(required=False), c.settings, database=c.database)
+    data = build_report(services, start=start, end=end, now=services.clock.now(), pre_closing_days=pre_closing_days)
+    files = write(data, fmt, out)
+    typer.echo(
+        f"wrote {', '.join(map(str, files))}: {data['totals']['loans']} loans, {data['totals']['refreshes']} refreshes"
+    )
+
+
+@audit_app.command("verify")
+def audit_verify(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Walk the hash chain; exit 1 and name the first broken entry if any was edited or deleted."""
+    import os
+
+    from monitor.app import build
+    from monitor.errors import MonitorError
+    from monitor.store.audit import verify
+    from monitor.store.db import read_only, session
+
+    c = _ctx(ctx)
+    services = build(c.config(required=False), c.settings, database=c.database)
+    with session(read_only(services.engine)) as s:
+        result = verify(s, key=os.environ.get("MONITOR_AUDIT_KEY"))
+    if as_json:
+        typer.echo(json.dumps(result, default=str, sort_keys=True))
+    elif result["ok"]:
+        typer.echo(
+            f"audit chain intact: {result['entries_checked']} entries after "
+            + (f"checkpoint {result['checkpoint']['through_seq']}" if result["checkpoint"] else "the start")
+        )
+    if not result["ok"]:
+        raise MonitorError(f"audit chain broken at entry {result['first_broken_seq']}: {result['reason']}")
+    if result["checkpoint"] and not result["checkpoint"]["signature_ok"]:
+        raise MonitorError("the purge checkpoint's signature does not match MONITOR_AUDIT_KEY")
+
+
+@app.command("purge")
+def purge_cmd(
+    ctx: typer.Context,
+    before: Annotated[
+        str | None, typer.Option("--before", help="Remove audit detail before this day (default: 25 months ago).")
+    ] = None,
+) -> None:
+    """Remove audit detail past retention, keeping the chain verifiable from a checkpoint signed with MONITOR_AUDIT_KEY."""
+    import os
+    from datetime import timedelta
+
+    from monitor.app import build
+    from monitor.core.staleness import start_of_day_utc
+    from monitor.errors import ConfigError
+    from monitor.store.audit import purge
+    from monitor.store.db import session
+
+    key = os.environ.get("MONITOR_AUDIT_KEY")
+    if not key:
+        raise ConfigError(
+            "environment", "MONITOR_AUDIT_KEY", "not set; it signs the checkpoint that keeps the chain verifiable"
+        )
+    c = _ctx(ctx)
+    services = build(c.config(required=False), c.settings, database=c.database)
+    now = services.clock.now()
+    day = _date(before, "--before") if before else (now - timedelta(days=761)).date()  # 25 months
+    with session(services.engine) as s:
+        result = purge(s, before=start_of_day_utc(day), key=key, now=now)
+    typer.echo(f"removed {result['removed']} audit entries before {day}; the chain verifies from a signed checkpoint")
 
 
 # -- db ------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ DEFAULT_DATABASE_URL = "sqlite:///monitor.db"
 DEFAULT_BASE_URL = "https://prod.truv.com/v1/"
 PRODUCTS = ("income", "employment", "assets", "insurance", "transactions")
 LOAN_FIELDS = ("gse", "status", "loan_id", "order_id")
+DEFAULT_PURPOSE = "FCRA 604(a)(3)(A): credit transaction with the consumer (review of an active loan)"
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -78,6 +79,8 @@ class PolicyConfig(_Strict):
     product: Literal["income", "employment", "assets", "insurance", "transactions"]
     max_age: timedelta
     pre_closing_business_days: int | None = Field(None, ge=1, le=60)
+    # Recorded on every audit entry of this policy: why the borrower's data may be pulled.
+    permissible_purpose: str = Field(DEFAULT_PURPOSE, min_length=3, max_length=160)
 
     @field_validator("max_age", mode="before")
     @classmethod

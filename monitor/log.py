@@ -45,6 +45,7 @@ def configure(*, json_logs: bool | None = None, level: str = "info") -> None:
     # httpx logs every request URL at INFO; ours says what matters.
     logging.getLogger("httpx").setLevel(max(numeric, logging.WARNING))
     logging.getLogger("httpcore").setLevel(max(numeric, logging.WARNING))
+    logging.getLogger("alembic").setLevel(max(numeric, logging.WARNING))  # migration chatter on every start
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),

@@ -324,7 +324,7 @@ class RefreshPass:
         if counts["backoff"]:
             self.summary.skipped["retry_backoff"] += counts["backoff"]
 
-    def _skip(self, reason: str, loan_id: str, **detail: Any) -> None:
+    def _skip(self, reason: str, loan_id: str, policy: PolicyConfig | None = None, **detail: Any) -> None:
         with self._lock:
             self.summary.skipped[reason] += 1
         if not self.dry_run:
@@ -335,6 +335,8 @@ class RefreshPass:
                     kind="skipped",
                     run_id=self.run_id,
                     loan_id=loan_id,
+                    purpose=policy.permissible_purpose if policy else None,
+                    policy=policy.name if policy else None,
                     reason=reason,
                     **detail,
                 )
@@ -357,7 +359,7 @@ class RefreshPass:
                 with self._lock:
                     self.summary.details_needed += 1
                 return
-            if not self._fetch_details(cand):
+            if not self._fetch_details(cand, policy):
                 return
         now = self.s.clock.now()
         with session(self.s.engine) as s:
@@ -365,10 +367,12 @@ class RefreshPass:
             base = s.get(TruvOrder, loan.base_order_id) if loan and loan.base_order_id else None
             conns = loans.loan_connections(s, cand.loan_id)
         if loan is None or base is None:
-            self._skip("details_unknown", cand.loan_id)
+            self._skip("details_unknown", cand.loan_id, policy)
             return
         if not refresh_product_allowed(base.products.split(","), policy.product):
-            self._skip("product_not_allowed", cand.loan_id, order_products=base.products, product=policy.product)
+            self._skip(
+                "product_not_allowed", cand.loan_id, policy, order_products=base.products, product=policy.product
+            )
             return
         stale_subs: dict[str, list[str]] = {}
         kinds: dict[str, str] = {}
@@ -394,7 +398,7 @@ class RefreshPass:
                 stale_subs.setdefault(lc.token_hash, []).append(lc.suborder_id)
                 kinds[lc.suborder_id] = lc.kind
         if not stale_subs:
-            self._skip(held.most_common(1)[0][0] if held else "no_stale_connection", cand.loan_id)
+            self._skip(held.most_common(1)[0][0] if held else "no_stale_connection", cand.loan_id, policy)
             return
         with self._lock:
             if self._budget_left <= 0:
@@ -403,7 +407,7 @@ class RefreshPass:
             self._budget_left -= 1
         self._reserve_and_send(loan, base, policy, stale_subs, kinds, partial_held=bool(held))
 
-    def _fetch_details(self, cand: loans.Candidate) -> bool:
+    def _fetch_details(self, cand: loans.Candidate, policy: PolicyConfig) -> bool:
         """GET the imported order and follow its refresh chain to the newest order (rule 6)."""
         assert self.s.client is not None
         now = self.s.clock.now()
@@ -423,12 +427,12 @@ class RefreshPass:
                     loan.attention = "order_not_found"
                     loan.next_attempt_at = now.replace(microsecond=0) + _DAY
                     s.add(loan)
-            self._skip("order_not_found", cand.loan_id, order_id=cand.order_id)
+            self._skip("order_not_found", cand.loan_id, policy, order_id=cand.order_id)
             return False
         except TruvAuthError:
             raise
         except TruvError as exc:
-            self._skip("truv_unavailable", cand.loan_id, error=str(exc)[:300])
+            self._skip("truv_unavailable", cand.loan_id, policy, error=str(exc)[:300])
             return False
         with session(self.s.engine) as s:
             loan = s.get(Loan, cand.loan_id)
@@ -480,13 +484,14 @@ class RefreshPass:
                     suborders=stale_subs,
                     limits=self.s.limits,
                     now=now,
+                    purpose=policy.permissible_purpose,
                 )
                 decision, reservation_id = result.decision, result.reservation_id
         if not decision.go:
             with self._lock:
                 self._budget_left += 1
             self._skip(
-                decision.skip_reason or "budget", loan.loan_id, next_free_at=decision.next_free_at, policy=policy.name
+                decision.skip_reason or "budget", loan.loan_id, next_free_at=decision.next_free_at, policy=policy
             )
             return
         partial = partial_held or bool(decision.exhausted_tokens)
@@ -547,6 +552,7 @@ class RefreshPass:
                 reservation_id=reservation_id,
                 refresh_order_id=info.id,
                 product=policy.product,
+                purpose=policy.permissible_purpose,
             )
 
     def _refusal(self, exc: TruvError, loan: Loan, tokens: list[str]) -> tuple[str, str]:

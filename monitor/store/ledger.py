@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from monitor.core.budget import BILLABLE_WINDOW, GSE_WINDOW, TOKEN_WINDOW, Decision, Limits, TokenUsage, decide
 from monitor.store.loans import IN_FLIGHT
-from monitor.store.tables import Connection, Event, Reservation, ReservationToken
+from monitor.store.tables import Connection, Reservation, ReservationToken
 
 # States in which a reservation no longer counts against any budget: it provably never left.
 NOT_COUNTING = ("released",)
@@ -45,17 +45,21 @@ def add_event(
     run_id: str | None = None,
     loan_id: str | None = None,
     reservation_id: str | None = None,
+    purpose: str | None = None,
     **detail: Any,
 ) -> None:
-    session.add(
-        Event(
-            at=at,
-            kind=kind,
-            run_id=run_id,
-            loan_id=loan_id,
-            reservation_id=reservation_id,
-            detail=json.dumps(detail, default=str, sort_keys=True),
-        )
+    """One audit entry (see monitor.store.audit): chained, never updated."""
+    from monitor.store.audit import append
+
+    append(
+        session,
+        at=at,
+        kind=kind,
+        run_id=run_id,
+        loan_id=loan_id,
+        reservation_id=reservation_id,
+        purpose=purpose,
+        detail=detail,
     )
 
 
@@ -135,6 +139,7 @@ def reserve(
     suborders: dict[str, list[str]],
     limits: Limits,
     now: datetime,
+    purpose: str | None = None,
 ) -> Reserved:
     """Check every budget and write the reservation in the caller's single transaction.
 
@@ -184,6 +189,7 @@ def reserve(
         loan_id=loan_id,
         reservation_id=reservation_id,
         policy=policy,
+        purpose=purpose,
         product=product,
         tokens=sorted(t[:12] for t in allowed),
         billable=decision.billable,

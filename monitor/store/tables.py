@@ -149,7 +149,7 @@ class Event(SQLModel, table=True):
     """Every decision and outcome, in order: what compliance reads back."""
 
     __tablename__ = "event"
-    __table_args__ = (Index("ix_event_loan", "loan_id", "id"),)
+    __table_args__ = (Index("ix_event_loan", "loan_id", "id"), Index("ux_event_seq", "seq", unique=True))
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(sa_column=_ts(nullable=False))
     run_id: str | None = Field(default=None, index=True, max_length=32)
@@ -157,6 +157,36 @@ class Event(SQLModel, table=True):
     reservation_id: str | None = Field(default=None, max_length=32)
     kind: str = Field(max_length=32)
     detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    # The audit chain: each entry's hash covers its fields and the previous entry's hash.
+    seq: int | None = Field(default=None)
+    actor: str | None = Field(default=None, max_length=128)
+    purpose: str | None = Field(default=None, max_length=160)
+    version: str | None = Field(default=None, max_length=32)
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str | None = Field(default=None, max_length=64)
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain's newest entry: locked by each append, so entries chain in one order."""
+
+    __tablename__ = "audit_head"
+    id: int = Field(default=1, primary_key=True)
+    seq: int = 0
+    hash: str = Field(default="0" * 64, max_length=64)
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """What a purge removed, signed: verification of the remaining chain starts from here."""
+
+    __tablename__ = "audit_checkpoint"
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    removed_before: datetime = Field(sa_column=_ts(nullable=False))
+    through_seq: int
+    through_hash: str = Field(max_length=64)
+    removed_count: int
+    actor: str = Field(max_length=128)
+    signature: str = Field(max_length=80)
 
 
 class Pace(SQLModel, table=True):
