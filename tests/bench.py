@@ -445,6 +445,136 @@ def bench_shared(backend: str, n: int, instances: int, workdir: Path) -> dict[st
     }
 
 
+def _seed_history(url: str, loans_csv: Path, n_events: int, workdir: Path) -> None:
+    """Bulk history for the report benchmark: reservations and a valid audit chain of n_events."""
+    import hashlib
+
+    from sqlalchemy import delete, insert, select
+
+    from monitor.core.audit import GENESIS, chain_hash
+    from monitor.store.db import make_engine
+    from monitor.store.tables import AuditHead, Event, Reservation
+
+    measured(["--database", url, "loans", "import", str(loans_csv)], workdir)
+    engine = make_engine(url)
+    now = datetime.now(UTC)
+    rng = random.Random(7)
+    with open(loans_csv, encoding="utf-8") as handle:
+        loan_ids = [line.split(",", 1)[0] for line in handle.readlines()[1:]]
+    reasons = ("token_budget", "gse_budget", "needs_reauth", "max_refreshes")
+    with engine.begin() as conn:
+        reservations = []
+        for i in range(n_events // 5):
+            loan = loan_ids[i % len(loan_ids)]
+            state = rng.choice(("completed", "completed", "completed", "failed", "lost"))
+            reservations.append(
+                {
+                    "id": uuid.UUID(int=rng.getrandbits(128)).hex,
+                    "run_id": "bench",
+                    "job": "nightly",
+                    "policy": "p",
+                    "loan_id": loan,
+                    "product": "income",
+                    "parent_order_id": "o",
+                    "gse": i % 3 == 0,
+                    "billable": i % 3 != 0,
+                    "state": state,
+                    "reserved_at": now - timedelta(days=rng.randint(0, 60), minutes=rng.randint(0, 1439)),
+                    "refresh_order_id": None if state == "lost" else hashlib.md5(str(i).encode()).hexdigest(),
+                    "outcome": "login_error" if state == "failed" else state,
+                    "suborders": "{}",
+                }
+            )
+            if len(reservations) == 20_000:
+                conn.execute(insert(Reservation.__table__), reservations)
+                reservations = []
+        if reservations:
+            conn.execute(insert(Reservation.__table__), reservations)
+        head = conn.execute(select(AuditHead.__table__.c.seq, AuditHead.__table__.c.hash)).first()
+        first = (head.seq if head else 0) + 1  # `loans import` has written its own entry already
+        prev, batch = (head.hash if head else GENESIS), []
+        for seq in range(first, first + n_events):
+            kind = rng.choice(("reserved", "submitted", "outcome", "skipped"))
+            detail = json.dumps({"reason": rng.choice(reasons)} if kind == "skipped" else {}, sort_keys=True)
+            entry = {
+                "seq": seq,
+                "at": now - timedelta(seconds=n_events - seq),
+                "kind": kind,
+                "run_id": "bench",
+                "loan_id": loan_ids[seq % len(loan_ids)],
+                "reservation_id": None,
+                "actor": "bench",
+                "purpose": "bench",
+                "version": "bench",
+                "detail": detail,
+            }
+            digest = chain_hash(prev, entry)
+            batch.append({**entry, "prev_hash": prev, "hash": digest})
+            prev = digest
+            if len(batch) == 20_000:
+                conn.execute(insert(Event.__table__), batch)
+                batch = []
+        if batch:
+            conn.execute(insert(Event.__table__), batch)
+        conn.execute(delete(AuditHead.__table__))
+        conn.execute(insert(AuditHead.__table__).values(id=1, seq=first + n_events - 1, hash=prev))
+    engine.dispose()
+
+
+def bench_report(backend: str, n_loans: int, n_events: int, workdir: Path) -> dict[str, Any]:
+    csv_path = workdir / f"report-loans-{n_loans}.csv"
+    if not csv_path.exists():
+        write_loans(csv_path, n_loans, datetime.now(UTC))
+    today = datetime.now(UTC).date()
+    with database(backend, workdir) as url:
+        measured(["--database", url, "db", "upgrade"], workdir)
+        _seed_history(url, csv_path, n_events, workdir)
+        html_run = measured(
+            [
+                "--database",
+                url,
+                "report",
+                "--from",
+                str(today - timedelta(days=90)),
+                "--to",
+                str(today),
+                "--format",
+                "html",
+                "--out",
+                str(workdir / "r.html"),
+            ],
+            workdir,
+        )
+        csv_run = measured(
+            [
+                "--database",
+                url,
+                "report",
+                "--from",
+                str(today - timedelta(days=90)),
+                "--to",
+                str(today),
+                "--format",
+                "csv",
+                "--out",
+                str(workdir / "r.csv"),
+            ],
+            workdir,
+        )
+        verify = measured(["--database", url, "audit", "verify", "--json"], workdir)
+    return {
+        "backend": backend,
+        "loans": n_loans,
+        "audit_entries": n_events,
+        "html_s": html_run["seconds"],
+        "html_peak_mb": html_run["peak_mb"],
+        "csv_s": csv_run["seconds"],
+        "csv_peak_mb": csv_run["peak_mb"],
+        "verify_s": verify["seconds"],
+        "verify_peak_mb": verify["peak_mb"],
+    }
+
+
 def machine() -> dict[str, Any]:
     mem = 0
     try:
@@ -493,6 +623,16 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             f"{r['backend']:9} {r['loans']:>7} {r['instances']:>5} {r['pass_s']:>7} {r['refreshes_per_s']:>12}"
         )
+    lines += [
+        "",
+        "compliance report and audit verify",
+        f"{'backend':9} {'loans':>7} {'entries':>8} {'html s':>7} {'MB':>6} {'csv s':>6} {'MB':>6} {'verify s':>8} {'MB':>6}",
+    ]
+    for r in results.get("report", []):
+        lines.append(
+            f"{r['backend']:9} {r['loans']:>7} {r['audit_entries']:>8} {r['html_s']:>7} {r['html_peak_mb']:>6} "
+            f"{r['csv_s']:>6} {r['csv_peak_mb']:>6} {r['verify_s']:>8} {r['verify_peak_mb']:>6}"
+        )
     lines += ["", "ledger reservations", f"{'backend':9} {'workers':>8} {'per s':>8}"]
     for r in results["ledger"]:
         lines.append(f"{r['backend']:9} {r['workers']:>8} {r['per_second']:>8}")
@@ -526,6 +666,7 @@ def main() -> int:
         "ledger": [],
         "webhooks": [],
         "shared": [],
+        "report": [],
     }
     with tempfile.TemporaryDirectory(prefix="monitor-bench-") as tmp:
         workdir = Path(tmp)
@@ -540,6 +681,9 @@ def main() -> int:
             if "shared" not in skip:
                 for count in (1, 2, 4):
                     results["shared"].append(bench_shared(backend, 10_000 if args.full else 300, count, workdir))
+            if "report" not in skip:
+                sizes_r = (100_000, 1_000_000) if args.full else (5_000, 50_000)
+                results["report"].append(bench_report(backend, *sizes_r, workdir))
             if "ledger" not in skip:
                 for workers in (1, 4, 8):
                     results["ledger"].append(bench_ledger(backend, workers, 400 if args.full else 100, workdir))
