@@ -31,3 +31,24 @@ def served(sandbox: Sandbox, latency: float = 0.0, webhook_url: str | None = Non
         thread.join(timeout=10)
         if server.pump is not None:
             server.pump.stop()
+
+
+def cli_env(**values: str) -> dict[str, str]:
+    """This process's environment without any TRUV_/MONITOR_ setting of the developer's, plus `values`."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRUV_", "MONITOR_"))}
+    env.update(values)
+    return env
+
+
+def monitor_ok(args: list[str], *, cwd: object, env: dict[str, str], timeout: float = 120) -> str:
+    """Run `monitor ARGS` to completion; fail the test with its stderr unless it exits 0. Returns stdout."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout

@@ -23,7 +23,7 @@ from monitor.clock import SystemClock
 from monitor.sandbox import EmployerSpec, Sandbox
 from monitor.store.db import make_engine, session
 from monitor.store.tables import Reservation
-from tests.live import served
+from tests.live import cli_env, monitor_ok, served
 
 RPM = 1200  # 20 a second: fast enough for a test, slow enough that pacing is what limits the rate
 
@@ -66,18 +66,9 @@ def concurrent_passes(db_url: str, tmp_path: Path, processes: int) -> None:
     sandbox = Sandbox(seed=9, clock=SystemClock(), completion_delay=0.2, requests_per_minute=100_000)
     seed(sandbox, tmp_path, processes)
     with served(sandbox, latency=0.05) as url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TRUV_", "MONITOR_"))}
-        env.update(TRUV_BASE_URL=url, TRUV_CLIENT_ID="conc", TRUV_SECRET="sandbox-conc", MONITOR_DATABASE_URL=db_url)
+        env = cli_env(TRUV_BASE_URL=url, TRUV_CLIENT_ID="conc", TRUV_SECRET="sandbox-conc", MONITOR_DATABASE_URL=db_url)
         for args in (["db", "upgrade"], ["loans", "import", "loans.csv"]):
-            done = subprocess.run(
-                [sys.executable, "-m", "monitor", *args],
-                cwd=tmp_path,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            assert done.returncode == 0, done.stderr
+            monitor_ok(args, cwd=tmp_path, env=env)
         procs = [
             subprocess.Popen(
                 [sys.executable, "-m", "monitor", "--log-level", "warning", "run", f"job{i}", "--json", "--wait", "5"],

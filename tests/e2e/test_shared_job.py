@@ -22,7 +22,7 @@ from monitor.store.db import make_engine, session
 from monitor.store.tables import Reservation
 from tests.e2e.test_concurrency import max_in_window
 from tests.helpers import import_csv, seed_loans, services, write_csv
-from tests.live import served
+from tests.live import cli_env, monitor_ok, served
 
 N_LOANS = int(os.environ.get("MONITOR_SHARE_LOANS", "600"))
 RPM = 60_000
@@ -46,18 +46,9 @@ def instances(db_url: str, tmp_path: Path, count: int) -> tuple[Sandbox, list[di
     (tmp_path / "loans.csv").write_text("\n".join(rows) + "\n")
     (tmp_path / "jobs.yaml").write_text(SHARED.format(rpm=RPM, ttl="15m"))
     with served(sandbox) as url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TRUV_", "MONITOR_"))}
-        env.update(TRUV_BASE_URL=url, TRUV_CLIENT_ID="s", TRUV_SECRET="sandbox-shared", MONITOR_DATABASE_URL=db_url)
+        env = cli_env(TRUV_BASE_URL=url, TRUV_CLIENT_ID="s", TRUV_SECRET="sandbox-shared", MONITOR_DATABASE_URL=db_url)
         for args in (["db", "upgrade"], ["loans", "import", "loans.csv"]):
-            done = subprocess.run(
-                [sys.executable, "-m", "monitor", *args],
-                cwd=tmp_path,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            assert done.returncode == 0, done.stderr
+            monitor_ok(args, cwd=tmp_path, env=env)
         procs = [
             subprocess.Popen(
                 [sys.executable, "-m", "monitor", "--log-level", "warning", "run", "shared", "--json"],

@@ -169,16 +169,13 @@ def test_unknown_types_and_untracked_orders_are_kept_and_counted(world, clock):
 
 def test_the_real_loop_over_http_with_duplicates_and_reordering(tmp_path):
     """sandbox (HTTP, pump) -> `monitor webhooks serve` -> database <- `monitor run`: outcomes without polling."""
-    import os
-    import subprocess
-    import sys
     import time
 
     from monitor.clock import SystemClock
     from monitor.sandbox import EmployerSpec
     from monitor.store.db import make_engine
     from tests.e2e.test_webhook_kill import free_port, start_receiver
-    from tests.live import served
+    from tests.live import cli_env, monitor_ok, served
 
     db_url = f"sqlite:///{tmp_path / 'loop.db'}"
     upgrade(make_engine(db_url))
@@ -208,19 +205,9 @@ def test_the_real_loop_over_http_with_duplicates_and_reordering(tmp_path):
     )
     try:
         with served(sandbox, webhook_url=f"http://127.0.0.1:{port}/webhooks/truv") as url:
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("TRUV_", "MONITOR_"))}
-            env.update(TRUV_BASE_URL=url, TRUV_CLIENT_ID="c", TRUV_SECRET=KILL_SECRET, MONITOR_DATABASE_URL=db_url)
-            for args in (["loans", "import", "loans.csv"], ["run", "--json"]):
-                done = subprocess.run(
-                    [sys.executable, "-m", "monitor", *args],
-                    cwd=tmp_path,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    timeout=60,
-                )
-                assert done.returncode == 0, done.stderr
-            summary = json.loads(done.stdout)
+            env = cli_env(TRUV_BASE_URL=url, TRUV_CLIENT_ID="c", TRUV_SECRET=KILL_SECRET, MONITOR_DATABASE_URL=db_url)
+            monitor_ok(["loans", "import", "loans.csv"], cwd=tmp_path, env=env)
+            summary = json.loads(monitor_ok(["run", "--json"], cwd=tmp_path, env=env))
             assert summary["submitted"] == 5
             engine = make_engine(db_url)
             deadline = time.monotonic() + 20
