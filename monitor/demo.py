@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -232,6 +233,14 @@ def _print(
     print_summary(result)
     arrived = ", ".join(f"{state} {n}" for state, n in sorted(webhooks.items()))
     c.print(f"Outcomes arrived by webhook ({sum(webhooks.values())} signed events, verified and stored: {arrived}).")
+    outcomes = Counter(row["outcome"] for row in loans_table if row["outcome"] != "-")
+    failed = {k: v for k, v in outcomes.items() if k != "completed"}
+    skipped = ", ".join(f"{k} {v}" for k, v in sorted(result.skipped.items()))
+    c.print(
+        f"Tonight: submitted {result.submitted}, completed {outcomes.get('completed', 0)}, failed {sum(failed.values())} "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(failed.items()))}); skipped: {skipped}; "
+        f"needing the borrower: {len(reauth)}.\n"
+    )
     t = Table(title="per loan, tonight")
     for col in ("loan", "shows", "decision", "outcome"):
         t.add_column(col)
@@ -250,4 +259,11 @@ def _print(
         )
     c.print(r)
     print_ledger(view)
-    c.print(f"\nLook around: monitor --config {directory / 'jobs.yaml'} ledger --loan L-1004")
+    cfg = directory / "jobs.yaml"
+    c.print("\nLook around (the demo's database stays until the next demo):")
+    report = (
+        f"report --from {history[0].started_at:%Y-%m-%d} --to {result.started_at:%Y-%m-%d} "
+        f"--out {directory / 'report.html'}"
+    )
+    for command in ("reauth list", "ledger --loan L-1004", "status", "audit verify", report):
+        c.print(f"  monitor --config {cfg} {command}", soft_wrap=True)
