@@ -575,6 +575,73 @@ def bench_report(backend: str, n_loans: int, n_events: int, workdir: Path) -> di
     }
 
 
+def bench_pass_webhooks(backend: str, n: int, workdir: Path, latency: float = 1.0) -> dict[str, Any]:
+    """The same pass with outcomes pushed by webhook (sandbox pump -> `monitor webhooks serve`), no --wait."""
+    import socket
+
+    from sqlalchemy import func, select
+
+    from monitor.clock import SystemClock
+    from monitor.sandbox import EmployerSpec, Sandbox
+    from monitor.store.db import make_engine, session
+    from monitor.store.tables import Reservation
+    from tests.live import served
+
+    secret = "sandbox-bench-hooks"
+    sandbox = Sandbox(seed=3, clock=SystemClock(), completion_delay=0.0, requests_per_minute=300, webhook_secret=secret)
+    now = datetime.now(UTC)
+    rows = [["loan_id", "order_id", "data_as_of"]]
+    for i in range(n):
+        order = sandbox.add_order(order_number=f"W{i}", employers=[EmployerSpec()], created_at=now - timedelta(days=90))
+        rows.append([f"W{i}", order["id"], (now - timedelta(days=40)).isoformat()])
+    loans = workdir / f"hooks-{n}.csv"
+    with loans.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    cfg = workdir / "hooks.yaml"
+    cfg.write_text(CONFIG.replace("MAXREF", str(n)))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    with database(backend, workdir) as url:
+        env = {**os.environ, "TRUV_SECRET": secret, "TRUV_CLIENT_ID": "bench", "MONITOR_DATABASE_URL": url}
+        measured(["db", "upgrade"], workdir, env)
+        measured(["loans", "import", str(loans)], workdir, env)
+        receiver = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "--log-level", "warning", "webhooks", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            with served(sandbox, latency=latency, webhook_url=f"http://127.0.0.1:{port}/webhooks/truv") as base:
+                run = measured(["--config", str(cfg), "run", "--json"], workdir, {**env, "TRUV_BASE_URL": base})
+                engine = make_engine(url)
+                deadline = time.monotonic() + 120
+                completed = 0
+                while time.monotonic() < deadline:
+                    with session(engine) as s:
+                        completed = s.execute(select(func.count()).where(Reservation.state == "completed")).scalar_one()
+                    if completed >= n:
+                        break
+                    time.sleep(0.5)
+                engine.dispose()
+        finally:
+            receiver.terminate()
+            receiver.wait(timeout=10)
+    s = json.loads(run["stdout"])
+    by = s["requests_by_endpoint"]
+    steady = s["requests"] - by.get("get_order_details", 0)
+    return {
+        "backend": backend,
+        "stale_loans": n,
+        "completed_by_webhook": completed,
+        "requests": s["requests"],
+        "calls_per_refresh_first_pass": round(s["requests"] / max(1, completed), 2),
+        "calls_per_refresh_webhooks": round(steady / max(1, completed), 2),
+        "by_endpoint": by,
+    }
+
+
 def machine() -> dict[str, Any]:
     mem = 0
     try:
@@ -667,6 +734,7 @@ def main() -> int:
         "webhooks": [],
         "shared": [],
         "report": [],
+        "pass_webhooks": [],
     }
     with tempfile.TemporaryDirectory(prefix="monitor-bench-") as tmp:
         workdir = Path(tmp)
@@ -676,6 +744,8 @@ def main() -> int:
                     results["import_plan"].append(bench_import_plan(backend, n, workdir))
             if "pass" not in skip:
                 results["pass"].append(bench_pass(backend, pass_loans, workdir))
+            if "pass_webhooks" not in skip:
+                results["pass_webhooks"].append(bench_pass_webhooks(backend, pass_loans if args.full else 40, workdir))
             if "webhooks" not in skip:
                 results["webhooks"].append(bench_webhooks(backend, 4000 if args.full else 1000, workdir))
             if "shared" not in skip:

@@ -554,6 +554,9 @@ class RefreshPass:
                 product=policy.product,
                 purpose=policy.permissible_purpose,
             )
+        from monitor.webhooks.apply import reapply_unmatched
+
+        reapply_unmatched(self.s, info.id)
 
     def _refusal(self, exc: TruvError, loan: Loan, tokens: list[str]) -> tuple[str, str]:
         """The ledger state and skip reason for a refresh POST that Truv did not accept."""

@@ -252,3 +252,21 @@ def counts(services: Services) -> dict[str, dict[str, int]]:
         by_type[event_type] = by_type.get(event_type, 0) + n
         duplicates += int(deliveries or 0) - n
     return {"by_state": by_state, "by_type": by_type, "duplicate_deliveries": {"count": duplicates}}
+
+
+def reapply_unmatched(services: Services, order_id: str) -> int:
+    """Events about a refresh order that arrived before we had recorded the order (a fast refresh
+    can finish, and Truv can tell us, before our POST's answer is written down): apply them now."""
+    t = WebhookEvent.__table__
+    with session(services.engine) as s:
+        ids = list(
+            s.execute(
+                update(t)
+                .where(t.c.state == "unmatched", t.c.target.like(f"suborder:{order_id}:%"))
+                .values(state="received")
+                .returning(t.c.id)
+            ).scalars()
+        )
+    for event_id in sorted(ids):
+        apply_event(services, event_id)
+    return len(ids)

@@ -228,3 +228,40 @@ def test_the_real_loop_over_http_with_duplicates_and_reordering(tmp_path):
     assert len(reauth) == 1 and reauth[0].reason == "login_error"
     # outcomes came by webhook: the pass polled nothing
     assert summary["requests_by_endpoint"].get("get_order_poll", 0) == 0
+
+
+def test_an_event_that_outruns_our_record_of_the_order_is_applied_once_we_have_it(world, clock):
+    """A fast refresh can finish, and Truv can say so, before our POST's answer is written down."""
+    from monitor.store import orders
+    from monitor.store.tables import OrderSuborder
+    from monitor.webhooks.apply import reapply_unmatched
+
+    svc, sandbox, client = world
+    res = reservation(svc, "W")
+    with session(svc.engine) as s:  # as if the POST's answer had not been recorded yet
+        s.execute(OrderSuborder.__table__.delete().where(OrderSuborder.__table__.c.order_id == res.refresh_order_id))
+    clock.advance(10)
+    sub = suborder_of(sandbox, res.refresh_order_id)
+    early = event(
+        "order-status-updated",
+        clock.now(),
+        order_id=res.refresh_order_id,
+        employer_id=sub["id"],
+        link_id=sub["link_id"],
+        product="income",
+        status="completed",
+    )
+    assert post(client, early).json()["status"] == "unmatched"
+    with session(svc.engine) as s:
+        orders.save_suborders(s, _pending(sandbox, res))
+    assert reapply_unmatched(svc, res.refresh_order_id) == 1
+    assert reservation(svc, "W").state == "completed"
+
+
+def _pending(sandbox, res):
+    """The refresh order as the POST answered it: its employer still pending."""
+    from monitor.truv.wire import parse_order
+
+    body = sandbox.order(res.refresh_order_id)
+    body["employers"] = [{**e, "status": "pending"} for e in body["employers"]]
+    return parse_order(body)

@@ -137,8 +137,16 @@ def test_db_upgrade_from_several_instances_at_once(pg_url, tmp_path):
 
     from monitor.store.db import current_revision, head_revision, make_engine
 
-    procs = [subprocess.Popen([sys.executable, "-m", "monitor", "--database", pg_url, "db", "upgrade"], cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "monitor", "--database", pg_url, "db", "upgrade"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
     results = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in procs]
     assert [code for code, _ in results] == [0, 0, 0, 0], results
     assert current_revision(make_engine(pg_url)) == head_revision()
