@@ -158,6 +158,9 @@ class RefreshPass:
                     self.log.info("lease_held", holder=held.holder, until=held.expires_at)
                     return self.summary
                 runs.start_run(s, run_id=self.run_id, job=self.job.name, holder=self.holder, now=now)
+                # Holding the lease, no other pass of this job is alive: claims left by a killed one
+                # would otherwise hide its loans from this pass until they lapse.
+                loans.release_job_claims(s, job=self.job.name, keep_run_id=self.run_id)
         elif not self.dry_run:
             with session(self.s.engine) as s:
                 runs.start_run(s, run_id=self.run_id, job=self.job.name, holder=self.holder, now=now)

@@ -259,6 +259,14 @@ def renew_claims(session: Session, run_id: str, until: datetime) -> None:
     session.execute(update(t).where(t.c.run_id == run_id).values(expires_at=until))
 
 
+def release_job_claims(session: Session, *, job: str, keep_run_id: str) -> None:
+    from monitor.store.tables import Run
+
+    t = LoanClaim.__table__
+    others = select(Run.run_id).where(Run.job == job, Run.run_id != keep_run_id)  # type: ignore[arg-type]
+    session.execute(delete(t).where(t.c.run_id.in_(others)))
+
+
 def release_claims(session: Session, run_id: str) -> None:
     t = LoanClaim.__table__
     session.execute(delete(t).where(t.c.run_id == run_id))
