@@ -684,8 +684,13 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print the demo's results as JSON.")] = False,
 ) -> None:
     """Show a whole refresh pass with no credentials: SQLite and the built-in sandbox, simulated time."""
-    from monitor.demo import run_demo
+    import logging
 
+    from monitor.demo import run_demo
+    from monitor.log import configure
+
+    if logging.getLogger().level == logging.INFO:  # the default: the demo's own summary says it better
+        configure(level="warning")
     run_demo(directory, as_json=as_json)
 
 
