@@ -119,20 +119,29 @@ def bench_import_plan(backend: str, n: int, workdir: Path) -> dict[str, Any]:
     }
 
 
-def bench_pass(backend: str, n: int, workdir: Path, latency: float = 1.0) -> dict[str, Any]:
-    from monitor.clock import SystemClock
-    from monitor.sandbox import EmployerSpec, Sandbox
-    from tests.live import served
+def stale_portfolio(sandbox: Any, n: int, *, prefix: str, path: Path) -> Path:
+    """`n` orders in the sandbox, one employer each, and a loans CSV whose data is 40 days old."""
+    from monitor.sandbox import EmployerSpec
 
-    sandbox = Sandbox(seed=1, clock=SystemClock(), completion_delay=0.0, requests_per_minute=300)
     now = datetime.now(UTC)
     rows = [["loan_id", "order_id", "data_as_of"]]
     for i in range(n):
-        order = sandbox.add_order(order_number=f"P{i}", employers=[EmployerSpec()], created_at=now - timedelta(days=90))
-        rows.append([f"P{i}", order["id"], (now - timedelta(days=40)).isoformat()])
-    loans = workdir / f"pass-{n}.csv"
-    with loans.open("w", newline="", encoding="utf-8") as handle:
+        order = sandbox.add_order(
+            order_number=f"{prefix}{i}", employers=[EmployerSpec()], created_at=now - timedelta(days=90)
+        )
+        rows.append([f"{prefix}{i}", order["id"], (now - timedelta(days=40)).isoformat()])
+    with path.open("w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows(rows)
+    return path
+
+
+def bench_pass(backend: str, n: int, workdir: Path, latency: float = 1.0) -> dict[str, Any]:
+    from monitor.clock import SystemClock
+    from monitor.sandbox import Sandbox
+    from tests.live import served
+
+    sandbox = Sandbox(seed=1, clock=SystemClock(), completion_delay=0.0, requests_per_minute=300)
+    loans = stale_portfolio(sandbox, n, prefix="P", path=workdir / f"pass-{n}.csv")
     cfg = workdir / "pass.yaml"
     cfg.write_text(CONFIG.replace("MAXREF", str(n)))
     with database(backend, workdir) as url, served(sandbox, latency=latency) as base:
@@ -382,18 +391,11 @@ def bench_webhooks(backend: str, n: int, workdir: Path) -> dict[str, Any]:
 def bench_shared(backend: str, n: int, instances: int, workdir: Path) -> dict[str, Any]:
     """A pass of `n` stale loans split by `instances` processes on one job (`parallel: true`)."""
     from monitor.clock import SystemClock
-    from monitor.sandbox import EmployerSpec, Sandbox
+    from monitor.sandbox import Sandbox
     from tests.live import served
 
     sandbox = Sandbox(seed=2, clock=SystemClock(), completion_delay=0.0, requests_per_minute=10_000_000)
-    now = datetime.now(UTC)
-    rows = [["loan_id", "order_id", "data_as_of"]]
-    for i in range(n):
-        order = sandbox.add_order(order_number=f"S{i}", employers=[EmployerSpec()], created_at=now - timedelta(days=90))
-        rows.append([f"S{i}", order["id"], (now - timedelta(days=40)).isoformat()])
-    loans = workdir / f"shared-{n}.csv"
-    with loans.open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows(rows)
+    loans = stale_portfolio(sandbox, n, prefix="S", path=workdir / f"shared-{n}.csv")
     cfg = workdir / "shared.yaml"
     cfg.write_text(
         "truv: {requests_per_minute: 60000, concurrency: 8}\n"
@@ -582,21 +584,14 @@ def bench_pass_webhooks(backend: str, n: int, workdir: Path, latency: float = 1.
     from sqlalchemy import func, select
 
     from monitor.clock import SystemClock
-    from monitor.sandbox import EmployerSpec, Sandbox
+    from monitor.sandbox import Sandbox
     from monitor.store.db import make_engine, session
     from monitor.store.tables import Reservation
     from tests.live import served
 
     secret = "sandbox-bench-hooks"
     sandbox = Sandbox(seed=3, clock=SystemClock(), completion_delay=0.0, requests_per_minute=300, webhook_secret=secret)
-    now = datetime.now(UTC)
-    rows = [["loan_id", "order_id", "data_as_of"]]
-    for i in range(n):
-        order = sandbox.add_order(order_number=f"W{i}", employers=[EmployerSpec()], created_at=now - timedelta(days=90))
-        rows.append([f"W{i}", order["id"], (now - timedelta(days=40)).isoformat()])
-    loans = workdir / f"hooks-{n}.csv"
-    with loans.open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows(rows)
+    loans = stale_portfolio(sandbox, n, prefix="W", path=workdir / f"hooks-{n}.csv")
     cfg = workdir / "hooks.yaml"
     cfg.write_text(CONFIG.replace("MAXREF", str(n)))
     with socket.socket() as sock:
