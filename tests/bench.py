@@ -671,6 +671,16 @@ def table(results: dict[str, Any]) -> str:
         )
     lines += [
         "",
+        "the pass with outcomes by webhook",
+        f"{'backend':9} {'loans':>6} {'completed':>10} {'calls/refresh':>14}",
+    ]
+    for r in results.get("pass_webhooks", []):
+        lines.append(
+            f"{r['backend']:9} {r['stale_loans']:>6} {r['completed_by_webhook']:>10} "
+            f"{r['calls_per_refresh_webhooks']:>6} (first {r['calls_per_refresh_first_pass']})"
+        )
+    lines += [
+        "",
         "webhooks (verified and stored; load generator on the same machine)",
         f"{'backend':9} {'events':>7} {'per s':>8} {'p50 ms':>7} {'p99 ms':>7}",
     ]
