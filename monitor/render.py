@@ -123,10 +123,14 @@ def print_status(data: dict[str, Any]) -> None:
         lease = job["lease"]
         c.print(
             f"job {job['job']} ({job['schedule']}); next: "
-            + ", ".join(_t(t) for t in job["next_fire_times"])
-            + (f"; lease held by {lease['holder']} until {_t(lease['expires_at'])}" if lease else "; no pass running")
+            + ", ".join(t.strftime("%Y-%m-%d %H:%M %Z") for t in job["next_fire_times"])
+            + (
+                f"; lease held by {lease['holder']} until {_t(lease['expires_at'])} UTC"
+                if lease
+                else "; no pass running"
+            )
         )
-        t = Table(show_header=True)
+        t = Table(show_header=True, title="last passes (times UTC)")
         for col in ("run", "status", "started", "finished", "submitted", "completed", "failed", "skipped"):
             t.add_column(col)
         for r in job["last_passes"]:
