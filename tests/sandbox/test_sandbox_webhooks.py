@@ -439,6 +439,8 @@ def test_server_runs_the_pump(receiver: tuple[Receiver, str], clock: FixedClock)
             link_id = admin.post("/_sandbox/orders/", json={}).json()["employers"][0]["link_id"]
             admin.post(f"/_sandbox/links/{link_id}/reconnect/")
             wait_for(lambda: len(hooks.accepted) == 2, "two webhooks")
+            # the receiver sees a delivery before the pump has logged its answer: wait for the log too
+            wait_for(lambda: len(sandbox.webhook_log()) == 2, "two logged deliveries")
             assert [e["status"] for e in admin.get("/_sandbox/webhook-log/").json()] == [200, 200]
         assert [e["event_type"] for e in hooks.accepted] == ["link-connected", "task-status-updated"]
     finally:
