@@ -99,10 +99,13 @@ def concurrent_passes(db_url: str, tmp_path: Path, processes: int) -> None:
         ledgered = set(s.execute(select(Reservation.refresh_order_id)).scalars())
     engine.dispose()
     assert {e["created_order_id"] for e in created} <= ledgered
-    # the combined pace: never more than the limit allows in any second (one slot of slack at the edges)
+    # the combined pace: never more than the limit allows
     times = [datetime.fromisoformat(e["at"].replace("Z", "+00:00")) for e in sandbox.journal()]
-    assert max_in_window(times, 1.0) <= RPM // 60 + 1
-    assert max_in_window(times, 5.0) <= RPM // 12 + 1
+    # Times are arrivals at the sandbox: slots leave 2% apart from the limit, and a loaded machine can
+    # bunch a few arrivals at a window's edge; a pace above the limit would overshoot by far more.
+    assert max_in_window(times, 1.0) <= RPM // 60 + 3
+    assert max_in_window(times, 5.0) <= RPM // 12 + 3
+    assert max_in_window(times, 5.0) >= RPM // 12 * 0.8  # and the pace was really used
 
 
 def test_four_passes_on_one_sqlite_file(sqlite_url, tmp_path):
