@@ -8,14 +8,15 @@ import os
 import socket
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from monitor import __version__
 from monitor.core.audit import GENESIS, chain_hash, first_break, sign_checkpoint
+from monitor.store.db import upsert_insert
 from monitor.store.tables import AuditCheckpoint, AuditHead, Event
 
 # Who is acting: the CLI sets it per command (an operator, the daemon, the receiver).
@@ -37,7 +38,7 @@ def append(
 ) -> None:
     """Chain one entry. The head row is locked until the caller commits, so entries chain in one order
     across threads and instances; it is always the last lock a transaction takes (no deadlocks)."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = partial(upsert_insert, session)
     session.execute(
         insert(AuditHead.__table__).values(id=1, seq=0, hash=GENESIS).on_conflict_do_nothing(index_elements=["id"])
     )

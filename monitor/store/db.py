@@ -141,3 +141,14 @@ def head_revision() -> str | None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def upsert_insert(bind: Any, table: Any) -> Any:
+    """An INSERT that supports ON CONFLICT, for whichever of our two dialects `bind` speaks.
+
+    `bind` is a Session or a Connection; both SQLite and Postgres take the same on_conflict_* calls.
+    """
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = bind.get_bind().dialect.name if hasattr(bind, "get_bind") else bind.dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)

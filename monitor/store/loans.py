@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Column, MetaData, Table, and_, case, delete, exists, func, not_, or_, select, true, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection as SAConnection
 from sqlmodel import Session
 
@@ -16,6 +17,7 @@ from monitor.core.matching import normalise
 from monitor.core.staleness import pre_closing_windows, start_of_day_utc
 from monitor.errors import ImportFileError
 from monitor.loans_file import LoanRow
+from monitor.store.db import upsert_insert
 from monitor.store.tables import Connection, Loan, LoanAttribute, LoanClaim, LoanConnection, Reservation
 
 IN_FLIGHT = ("reserved", "sent", "unknown", "accepted")
@@ -34,7 +36,7 @@ class ImportResult:
 
 
 def _insert(conn: SAConnection) -> Any:
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(Loan.__table__)
+    return upsert_insert(conn, Loan.__table__)
 
 
 def import_loans(
@@ -266,7 +268,7 @@ def _claim(session: Session, loan_ids: list[str], claim: Claim, now: datetime) -
     is re-checked without re-running the NOT EXISTS, so the conditional upsert decides.
     """
     t = LoanClaim.__table__
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = partial(upsert_insert, session)
     won: set[str] = set()
     for loan_id in loan_ids:
         stmt = insert(t).values(loan_id=loan_id, run_id=claim.run_id, holder=claim.holder, expires_at=now + claim.ttl)

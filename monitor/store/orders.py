@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from monitor.store.db import upsert_insert
 from monitor.store.tables import Connection, Loan, LoanConnection, TruvOrder
 from monitor.truv.wire import OrderInfo
 
@@ -91,7 +92,7 @@ def ensure_connection(
     session: Session, token: str, *, now: datetime, link_id: str | None = None, user_id: str | None = None
 ) -> None:
     """Insert the connection row unless it exists; loans sharing a token may race to create it."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = partial(upsert_insert, session)
     session.execute(
         insert(Connection.__table__)
         .values(token_hash=token, link_id=link_id, user_id=user_id, state="ok", failures=0, updated_at=now)

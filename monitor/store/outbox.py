@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from monitor.store.db import upsert_insert
 from monitor.store.tables import Loan, LoanConnection, Outbox
 from monitor.truv.secrets import short
 
 
 def enqueue(session: Session, *, kind: str, key: str, payload: dict[str, Any], now: datetime) -> None:
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = partial(upsert_insert, session)
     session.execute(
         insert(Outbox.__table__)
         .values(

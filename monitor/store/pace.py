@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from monitor.clock import Clock
-from monitor.store.db import session
+from monitor.store.db import session, upsert_insert
 from monitor.store.tables import Pace
 from monitor.truv.pacer import HEADROOM
 
@@ -34,7 +34,7 @@ class SharedPacer:
 
     def _ensure_row(self) -> None:
         with session(self.engine) as s:
-            insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+            insert = partial(upsert_insert, s)
             s.execute(
                 insert(Pace.__table__)
                 .values(key=self.key, next_slot=self._clock.now())

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import structlog
 from sqlalchemy import case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.app import Services
 from monitor.core.outcomes import Outcome, classify
 from monitor.core.webhook_events import Action, Instruction, interpret
 from monitor.jobs.outcomes import SettleStats, apply_refresh_order
 from monitor.store import ledger
-from monitor.store.db import session
+from monitor.store.db import session, upsert_insert
 from monitor.store.outbox import enqueue_reauth
 from monitor.store.tables import Connection, LoanConnection, OrderSuborder, Reservation, WebhookCursor, WebhookEvent
 from monitor.truv.wire import OrderInfo, Suborder, parse_time
@@ -34,7 +34,7 @@ def _insert(s: Any, body: bytes, event: dict[str, Any], now: datetime) -> int | 
     """The raw event as received; a repeated webhook_id only counts one more delivery (None)."""
     instruction = interpret(event)
     webhook_id = str(event["webhook_id"])[:64]
-    insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = partial(upsert_insert, s)
     t = WebhookEvent.__table__
     result = s.execute(
         insert(t)
@@ -157,7 +157,7 @@ def _is_stale(s: Any, target: str, updated_at: datetime | None) -> bool:
 
 def _advance(s: Any, target: str, updated_at: datetime) -> None:
     t = WebhookCursor.__table__
-    insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = partial(upsert_insert, s)
     stmt = insert(t).values(target=target, updated_at=updated_at)
     s.execute(
         stmt.on_conflict_do_update(
