@@ -34,6 +34,7 @@ class Services:
             gse=b.gse_per_90d,
             gse_overage=b.gse_overage,
             billable_per_day=b.billable_per_day,
+            clock_skew_margin=b.clock_skew_margin,
         )
 
 

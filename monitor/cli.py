@@ -578,18 +578,24 @@ def reauth_list(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Loans whose connection needs the borrower to reconnect: why, and since when."""
+    """Loans whose connection needs the borrower to reconnect, and loans that need a new order
+    (finalized or expired order, deleted connection) or a person (403 `forbidden`): why, since when."""
     from monitor.app import build
-    from monitor.render import print_reauth
-    from monitor.reports.reauth import needing_reauth
+    from monitor.render import print_reauth, print_set_aside
+    from monitor.reports.reauth import needing_reauth, set_aside
 
     c = _ctx(ctx)
     services = build(c.config(required=False), c.settings, database=c.database)
-    rows = needing_reauth(services, now=services.clock.now())
+    now = services.clock.now()
+    rows = needing_reauth(services, now=now)
+    aside = set_aside(services, now=now)
     if as_json:
-        typer.echo(json.dumps([{k: v for k, v in r.items() if k != "token_hash"} for r in rows], default=str))
+        # Each row says what it needs: "reauth" (the borrower reconnects) or what set the loan aside.
+        out = [{"needs": "reauth", **{k: v for k, v in r.items() if k != "token_hash"}} for r in rows]
+        typer.echo(json.dumps(out + aside, default=str))
     else:
         print_reauth(rows)
+        print_set_aside(aside)
 
 
 @reauth_app.command("token")
@@ -653,6 +659,13 @@ def sandbox_serve(
     webhook_secret: Annotated[
         str | None, typer.Option("--webhook-secret", help="Secret that signs the webhooks [default: env TRUV_SECRET].")
     ] = None,
+    refresh_limit_status: Annotated[
+        int | None,
+        typer.Option(
+            "--refresh-limit-status",
+            help='HTTP status of Truv\'s per-token refusal ("Refresh limit for the access_token exceeded"): 400, 403 or 429.',
+        ),
+    ] = None,
 ) -> None:
     """Serve the Truv simulator over HTTP. Point monitor at it with TRUV_BASE_URL=http://HOST:PORT/v1/ and TRUV_SECRET=sandbox-anything."""
     import os
@@ -673,6 +686,7 @@ def sandbox_serve(
         journal=journal,
         webhook_url=webhook_url,
         webhook_secret=webhook_secret or os.environ.get("TRUV_SECRET"),
+        refresh_limit_status=refresh_limit_status,
     )
 
 

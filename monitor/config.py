@@ -63,6 +63,18 @@ class BudgetConfig(_Strict):
     gse_per_90d: int = Field(5, ge=0)
     gse_overage: Literal["block", "paid"] = "block"
     billable_per_day: int | None = Field(None, ge=0)
+    # How far our clock and Truv's may disagree: a refresh counts in its token's 24 h window from the
+    # latest moment it may have reached Truv plus this (DESIGN.md rule 12).
+    clock_skew_margin: timedelta = timedelta(minutes=5)
+
+    @field_validator("clock_skew_margin", mode="before")
+    @classmethod
+    def _margin(cls, value: object) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        if value in (0, "0"):
+            return timedelta(0)
+        return parse_duration(value)
 
 
 class NotifyConfig(_Strict):
@@ -127,10 +139,10 @@ class JobConfig(_Strict):
 
     @model_validator(mode="after")
     def _cron(self) -> JobConfig:
-        from apscheduler.triggers.cron import CronTrigger
+        from monitor.core.schedule import trigger  # the one place a cron string becomes a trigger
 
         try:
-            CronTrigger.from_crontab(self.schedule, timezone=ZoneInfo(self.timezone))
+            trigger(self.schedule, self.timezone)
         except ValueError as exc:
             raise _RefError(
                 ("schedule",),

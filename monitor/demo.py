@@ -159,7 +159,11 @@ def _seed(sandbox: Sandbox, loans_csv: Path, tonight: Any) -> None:
             for i, (sc, tok) in enumerate(conns)
         ]
         order = sandbox.add_order(
-            order_number=loan_id, products=(product,), employers=employers, created_at=tonight - timedelta(days=120)
+            order_number=loan_id,
+            products=(product,),
+            employers=employers,
+            # 60 days ago: inside the GSE loans' 90-day free window (it starts at the original order)
+            created_at=tonight - timedelta(days=60),
         )
         closing = add_business_days(tonight.date(), closing_bd) if closing_bd is not None else None
         rows.append(

@@ -52,11 +52,23 @@ class TruvError(MonitorError):
 
 
 class TruvAuthError(TruvError):
-    """401/403: the credentials are wrong or for another environment; retrying will not help."""
+    """401 (or 403 on every call): the credentials are wrong or for another environment; the pass stops."""
+
+
+class TruvForbidden(TruvError):
+    """403 on one resource: valid credentials without permission for it (e.g. another environment's order).
+
+    It concerns that order or link only: its loan is set aside and every other loan goes on.
+    """
 
 
 class TruvNotFound(TruvError):
     """404: the order or link does not exist, or belongs to another client."""
+
+
+def is_refresh_limit_message(message: str) -> bool:
+    """Truv's per-token refusal ("Refresh limit for the access_token exceeded"), whatever its status."""
+    return "refresh limit" in message.lower()
 
 
 class TruvRefused(TruvError):
@@ -64,7 +76,7 @@ class TruvRefused(TruvError):
 
     @property
     def is_refresh_limit(self) -> bool:
-        return "refresh limit" in str(self).lower()
+        return is_refresh_limit_message(str(self))
 
 
 class TruvThrottled(TruvError):

@@ -62,7 +62,7 @@ def print_summary(summary: Any) -> None:
 def print_ledger(view: dict[str, Any]) -> None:
     c = _console()
     res = Table(title=f"reservations, newest first (times UTC, now {_t(view['now'])})")
-    for col in ("loan", "product", "tokens", "state", "outcome", "reserved", "refresh order", "billable"):
+    for col in ("loan", "product", "tokens", "state", "outcome", "reserved", "refresh order", "report ids", "billable"):
         res.add_column(col)
     for r in view["reservations"]:
         res.add_row(
@@ -73,6 +73,7 @@ def print_ledger(view: dict[str, Any]) -> None:
             _t(r["outcome"]),
             _t(r["reserved_at"]),
             (r["refresh_order_id"] or "-")[:12],
+            " ".join(x for x in (r.get("voie_report_id"), r.get("voa_report_id")) if x) or "-",
             "yes" if r["billable"] else "no",
         )
     c.print(res)
@@ -89,32 +90,44 @@ def print_ledger(view: dict[str, Any]) -> None:
             _t(t["truv_blocked_until"]),
         )
     c.print(tok)
-    gse = Table(title="GSE re-verifications per loan (rolling 90 days)")
-    for col in ("loan", "used", "limit", "exhausted", "next slot frees"):
+    gse = Table(title="GSE free re-verifications per loan (90 days from the original order)")
+    for col in ("loan", "window ends", "used", "limit", "free left", "exhausted"):
         gse.add_column(col)
     for g in view["gse_loans"]:
         gse.add_row(
             g["loan_id"],
-            str(g["used_90d"]),
+            _t(g["window_ends"]) if g["in_window"] else f"ended {_t(g['window_ends'])}: billable",
+            str(g["used_in_window"]),
             str(g["limit"]),
+            str(g["free_left"]),
             "yes" if g["exhausted"] else "no",
-            _t(g["next_slot_frees"]),
         )
     c.print(gse)
 
 
-def print_reauth(rows: list[dict[str, Any]]) -> None:
-    c = _console()
-    t = Table(title="connections needing the borrower (Bridge update mode)")
-    for col in ("loan", "closing", "token (hash)", "why", "since", "hours"):
+def _waiting_table(title: str, what: tuple[str, str], rows: list[dict[str, Any]]) -> Table:
+    """Loans waiting for someone: one row each, with why and since when."""
+    t = Table(title=title)
+    for col in ("loan", "closing", what[0], "why", "since", "hours"):
         t.add_column(col)
     for r in rows:
         t.add_row(
-            r["loan_id"], _t(r["closing_date"]), r["token"], r["reason"] or "-", _t(r["since"]), _t(r["for_hours"])
+            r["loan_id"], _t(r["closing_date"]), r[what[1]], r["reason"] or "-", _t(r["since"]), _t(r["for_hours"])
         )
-    c.print(t)
+    return t
+
+
+def print_reauth(rows: list[dict[str, Any]]) -> None:
+    c = _console()
+    c.print(_waiting_table("connections needing the borrower (Bridge update mode)", ("token (hash)", "token"), rows))
     if not rows:
         c.print("none")
+
+
+def print_set_aside(rows: list[dict[str, Any]]) -> None:
+    if rows:
+        title = "loans set aside: a new Truv order (needs_new_order) or a person (manual_review)"
+        _console().print(_waiting_table(title, ("needs", "needs"), rows))
 
 
 def print_status(data: dict[str, Any]) -> None:
@@ -148,6 +161,6 @@ def print_status(data: dict[str, Any]) -> None:
     b = data["budget"]
     c.print(
         f"connections needing re-auth: {data['connections_needing_reauth']}; tokens at the 24 h limit: "
-        f"{b['tokens_at_24h_limit']} (Truv-blocked {b['tokens_blocked_by_truv']}); GSE loans at the 90-day limit: "
+        f"{b['tokens_at_24h_limit']} (Truv-blocked {b['tokens_blocked_by_truv']}); GSE loans with no free re-verification left: "
         f"{b['gse_loans_at_90d_limit']}"
     )

@@ -23,23 +23,32 @@ def serve_sandbox(
     journal: Path | None,
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
+    refresh_limit_status: int | None = None,
 ) -> None:
+    """`refresh_limit_status` (--refresh-limit-status: 400, 403 or 429) is the HTTP status of the
+    "Refresh limit for the access_token exceeded" refusal; None keeps the scenario's (else 400)."""
     from monitor.sandbox import Faults, Sandbox, serve
     from monitor.sandbox.scenario import generate_portfolio, load_scenario_file
+    from monitor.sandbox.state import REFRESH_LIMIT_CODES
 
     try:
         parsed_faults = Faults.parse(faults) if faults else None
     except ValueError as exc:
         raise InputError("--faults", "", str(exc)) from None
+    if refresh_limit_status is not None and refresh_limit_status not in REFRESH_LIMIT_CODES:
+        allowed = ", ".join(map(str, REFRESH_LIMIT_CODES))
+        raise InputError("--refresh-limit-status", "", f"expected one of {allowed}, got {refresh_limit_status}")
     if scenario is not None:
         try:
             loaded = load_scenario_file(scenario, journal_path=journal)
         except (ValueError, OSError) as exc:
             raise InputError(str(scenario), "", str(exc)) from None
         sandbox, latency = loaded.sandbox, latency or loaded.latency
-        rows = loaded.loans
+        rows: list[dict[str, str]] = loaded.loans
         if parsed_faults is not None:
             sandbox.faults = parsed_faults
+        if refresh_limit_status is not None:
+            sandbox.refresh_limit_status = refresh_limit_status
     else:
         sandbox = Sandbox(
             seed=seed,
@@ -48,6 +57,7 @@ def serve_sandbox(
             faults=parsed_faults,
             journal_path=journal,
             webhook_secret=webhook_secret,
+            refresh_limit_status=refresh_limit_status or 400,
         )
         rows = []
     if generate:

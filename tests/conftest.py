@@ -56,3 +56,30 @@ def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     yield from _pg_schema_url()
+
+
+@pytest.fixture(autouse=True)
+def _every_refresh_goes_to_an_original_order(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Across the whole suite, no sandbox ever has to refuse a refresh of a refresh order (rule 6).
+
+    Tests that send one on purpose say so with `@pytest.mark.refresh_of_refresh`.
+    """
+    import weakref
+
+    from monitor.sandbox import Sandbox
+
+    made: list[weakref.ref[Sandbox]] = []
+    original_init = Sandbox.__init__
+
+    def tracking_init(self: Sandbox, *args: object, **kwargs: object) -> None:
+        original_init(self, *args, **kwargs)  # type: ignore[arg-type]
+        made.append(weakref.ref(self))
+
+    Sandbox.__init__ = tracking_init  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Sandbox.__init__ = original_init  # type: ignore[method-assign]
+    if request.node.get_closest_marker("refresh_of_refresh") is None:
+        refused = sum(s.refresh_of_refresh_refusals for s in (ref() for ref in made) if s is not None)
+        assert refused == 0, f"{refused} refresh POST(s) named a refresh order instead of the original"

@@ -16,12 +16,49 @@ GSE_WINDOW = timedelta(days=90)
 BILLABLE_WINDOW = timedelta(hours=24)
 
 
+DEFAULT_SKEW = timedelta(minutes=5)
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     per_token: int = 3
     gse: int = 5
     gse_overage: str = "block"  # "block" | "paid"
     billable_per_day: int | None = None
+    # Our clock and Truv's may differ: a use counts this much past the latest moment it may have reached Truv.
+    clock_skew_margin: timedelta = DEFAULT_SKEW
+
+
+@dataclass(frozen=True, slots=True)
+class GseTerms:
+    """Where a GSE loan stands in Truv's free re-verification window (rule 2)."""
+
+    window_start: datetime | None
+    window_end: datetime | None
+    used: int
+    free_left: int
+    in_window: bool
+
+
+def gse_terms(*, window_start: datetime | None, uses: Sequence[datetime], limits: Limits, now: datetime) -> GseTerms:
+    """The free window runs [start, start + 90 days) from the original order; at most `limits.gse` in it.
+
+    `uses` are the loan's counting GSE reservations. Without a known start (order not yet read) the
+    window is taken as rolling: the 90 days before `now`, the stricter reading.
+    """
+    if window_start is None:
+        live = [u for u in uses if u > now - GSE_WINDOW]
+        return GseTerms(None, None, len(live), max(0, limits.gse - len(live)), True)
+    end = window_start + GSE_WINDOW
+    used = sum(1 for u in uses if window_start <= u < end)
+    return GseTerms(window_start, end, used, max(0, limits.gse - used), now < end)
+
+
+def counts_from(sent_at: datetime, limits: Limits, truv_created_at: datetime | None = None) -> datetime:
+    """When a refresh use starts counting in its token's window (rule 12): the latest moment it may
+    have reached Truv, by our clock or by Truv's `created_at`, plus the clock-skew margin."""
+    latest = max(sent_at, truv_created_at) if truv_created_at is not None else sent_at
+    return latest + limits.clock_skew_margin
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +108,14 @@ def decide(
     billable_uses: Sequence[datetime],
     limits: Limits,
     now: datetime,
+    gse_window_start: datetime | None = None,
 ) -> Decision:
     """Which of a loan's connection tokens may be refreshed now, and whether it is billable.
 
     Tokens without budget are left out (a partial refresh through the `employers` filter);
-    when none is left the loan is skipped with the earliest time a token frees.
+    when none is left the loan is skipped with the earliest time a token frees. A GSE loan's
+    refresh is free inside its window while fewer than `limits.gse` were made there; past that
+    `gse_overage` decides; after the window it is billable like any other.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -94,12 +134,14 @@ def decide(
 
     billable = not gse
     if gse:
-        gse_frees = next_free(gse_uses, limits.gse, GSE_WINDOW, now)
-        if limits.gse <= 0:
-            gse_frees = now + GSE_WINDOW
-        if gse_frees is not None:
+        terms = gse_terms(window_start=gse_window_start, uses=gse_uses, limits=limits, now=now)
+        if not terms.in_window:
+            billable = True
+        elif terms.free_left <= 0:
             if limits.gse_overage != "paid":
-                return Decision((), exhausted, skip_reason="gse_budget", next_free_at=gse_frees)
+                # Blocked until the window ends (then billable) or, rolling, until a use ages out.
+                frees = terms.window_end or next_free(gse_uses, limits.gse, GSE_WINDOW, now) or now + GSE_WINDOW
+                return Decision((), exhausted, skip_reason="gse_budget", next_free_at=frees)
             billable = True
     if billable and limits.billable_per_day is not None:
         cap_frees = next_free(billable_uses, limits.billable_per_day, BILLABLE_WINDOW, now)

@@ -23,6 +23,8 @@ class Action(StrEnum):
     LINK_CONNECTED = "link_connected"  # reconnected: eligible again
     TASK_STATUS = "task_status"  # a task finished; `done` after a re-auth makes the link eligible again
     DATA_CHANGED = "data_changed"  # a refresh found new data: kept for reports
+    ORDER_FINALIZED = "order_finalized"  # no further refresh of that order: the loan needs a new one
+    LINK_DELETED = "link_deleted"  # the connection is gone: its loans need a new order
     IGNORE = "ignore"  # a type we do not act on; stored and counted
 
 
@@ -49,6 +51,10 @@ def interpret(event: dict[str, Any]) -> Instruction:
             link_id=link_id,
             status=str(status).lower(),
         )
+    if kind == "order-finalized" and order_id:
+        return Instruction(Action.ORDER_FINALIZED, f"order:{order_id}", order_id=order_id)
+    if kind == "link-deleted" and link_id:
+        return Instruction(Action.LINK_DELETED, f"link:{link_id}", link_id=link_id)
     if kind == "link-disconnected" and link_id:
         return Instruction(Action.LINK_DISCONNECTED, f"link:{link_id}", link_id=link_id)
     if kind == "link-connected" and link_id:

@@ -12,11 +12,13 @@ import structlog
 from sqlalchemy import or_, select
 
 from monitor.app import Services
+from monitor.core.budget import counts_from
 from monitor.core.outcomes import Outcome, classify, retry_at
 from monitor.errors import TruvAuthError, TruvError, TruvNotFound
 from monitor.store import ledger, orders
 from monitor.store.db import session
-from monitor.store.tables import Loan, LoanConnection, Reservation
+from monitor.store.outbox import enqueue_refresh_completed
+from monitor.store.tables import Loan, Reservation
 from monitor.truv.wire import OrderInfo
 
 log = structlog.get_logger("monitor.outcomes")
@@ -89,9 +91,9 @@ def apply_refresh_order(services: Services, reservation_id: str, info: OrderInfo
             if token is None:
                 continue
             if outcome is Outcome.COMPLETED:
-                completed_at[token] = sub.updated_at or now
+                completed_at[token] = info.data_date(sub) or sub.updated_at or now
                 orders.set_connection_state(s, token, state="ok", reason=None, now=now)
-                orders.mark_connection_data(s, res.loan_id, token, completed_at[token])
+                orders.mark_connection_data(s, res.loan_id, token, completed_at[token], kind=sub.kind)
             elif outcome is Outcome.REAUTH:
                 orders.set_connection_state(s, token, state="needs_reauth", reason=status, now=now, failed=True)
                 stats.needs_reauth += 1
@@ -104,16 +106,12 @@ def apply_refresh_order(services: Services, reservation_id: str, info: OrderInfo
                 orders.set_connection_state(s, token, state="manual_review", reason=status, now=now, failed=True)
         all_done = bool(per_sub) and len(completed_at) == len(per_sub)
         if loan is not None:
-            base_tokens = set(
-                s.execute(
-                    select(LoanConnection.token_hash).where(LoanConnection.loan_id == loan.loan_id)  # type: ignore[arg-type]
-                ).scalars()
-            )
-            if all_done and base_tokens <= set(completed_at):
-                # Rule 6: the newest completed order, covering every connection, is the next base.
-                orders.set_base(s, loan, info, now=now, completed_at=completed_at)
-            else:
-                orders.refresh_data_date(s, loan)
+            if completed_at:
+                # Rule 6: the newest completed refresh is where data is read; refreshes still go to the original.
+                loan.base_order_id = info.id
+            orders.refresh_data_date(s, loan)
+            if all_done:
+                enqueue_refresh_completed(s, loan=loan, order=info, product=res.product, now=now)
         outcome_text = "completed" if all_done else ",".join(sorted(set(statuses))) or "empty"
         ledger.set_state(
             s,
@@ -132,6 +130,8 @@ def apply_refresh_order(services: Services, reservation_id: str, info: OrderInfo
             reservation_id=reservation_id,
             refresh_order_id=info.id,
             outcome=outcome_text,
+            voie_report_id=info.voie_report_id,
+            voa_report_id=info.voa_report_id,
             suborders=[{"status": st, "token": (sb.token_hash or "")[:12]} for sb, _, st in per_sub],
         )
     if all_done:
@@ -238,12 +238,13 @@ def reconcile(services: Services, *, current_run: str, now: datetime) -> SettleS
             continue
         child = parent.refresh_order
         created_after = True
+        child_created: datetime | None = None
         if child and child not in known and services.client is not None:
-            # The parent names only its latest refresh; make sure it is not older than our request.
+            # The original names only its latest refresh; make sure it is not older than our request.
             try:
-                child_info = services.client.get_order(child, purpose="reconcile")
-                if child_info.created_at is not None:
-                    created_after = child_info.created_at >= res.reserved_at - timedelta(minutes=2)
+                child_created = services.client.get_order(child, purpose="reconcile").created_at
+                if child_created is not None:
+                    created_after = child_created >= res.reserved_at - services.limits.clock_skew_margin
             except TruvError:
                 pass  # unreadable child: adopt it on the parent's word
         with session(services.engine) as s:
@@ -254,6 +255,10 @@ def reconcile(services: Services, *, current_run: str, now: datetime) -> SettleS
                 ledger.set_state(
                     s, res.id, state="accepted", now=now, refresh_order_id=child, sent_at=fresh.sent_at or now
                 )
+                if child_created is not None:
+                    ledger.count_from(
+                        s, res.id, counts_from(fresh.sent_at or res.reserved_at, services.limits, child_created)
+                    )
                 ledger.add_event(
                     s,
                     at=now,

@@ -18,12 +18,14 @@ import structlog
 
 from monitor.app import Services
 from monitor.config import JobConfig, PolicyConfig
-from monitor.core.products import refresh_product_allowed
+from monitor.core.budget import counts_from
+from monitor.core.products import FILTER_KEYS, refresh_product_allowed, scope_of
 from monitor.core.staleness import assess
 from monitor.errors import (
     MonitorError,
     TruvAuthError,
     TruvError,
+    TruvForbidden,
     TruvNotFound,
     TruvNotSent,
     TruvOutcomeUnknown,
@@ -32,7 +34,8 @@ from monitor.errors import (
 from monitor.jobs import outcomes
 from monitor.store import ledger, loans, orders, runs
 from monitor.store.db import read_only, session
-from monitor.store.tables import Loan, TruvOrder
+from monitor.store.outbox import enqueue_needs_new_order
+from monitor.store.tables import Loan, Reservation, TruvOrder
 from monitor.truv.wire import OrderInfo
 
 log = structlog.get_logger("monitor.pass")
@@ -62,6 +65,8 @@ class PassSummary:
     reconciled: int = 0
     partial: int = 0
     details_needed: int = 0  # plan only: loans whose order details must be fetched before budgets decide
+    data_date_unknown: int = 0  # loans whose order has not been read yet: their data date is Truv's to tell
+    not_stale: int = 0  # read for their data date, which Truv showed to be fresh: nothing spent
     stale_total: int = 0
     requests: int = 0
     requests_by_endpoint: dict[str, int] = field(default_factory=dict)
@@ -119,6 +124,7 @@ class RefreshPass:
         self._requested = stop or threading.Event()  # the operator asked (SIGTERM, daemon shutdown)
         self._heartbeat_done = threading.Event()
         self._budget_left = job.max_refreshes
+        self._forbidden: list[str] = []  # loans set aside for a 403 by this pass
         self.log = log.bind(run_id=self.run_id, job=job.name)
         stats = services.client.stats if services.client is not None else None
         # One client may serve several passes (daemon, demo): report this pass's own calls.
@@ -172,6 +178,13 @@ class RefreshPass:
             if not self.dry_run:
                 self._settle(now)
             self._work(now)
+            if self.s.client is not None and self.s.client.only_forbidden:
+                # Fewer calls than the probe needs, all 403: the key, not the orders (rule 13).
+                raise TruvAuthError(
+                    f"Truv refused the credentials (403): all {self.s.client.only_forbidden} calls of this pass got 403. "
+                    "Check TRUV_CLIENT_ID and TRUV_SECRET (the secret picks the environment).",
+                    status=403,
+                )
             if not self.dry_run and self.wait_seconds > 0:
                 self._wait_for_outcomes()
             if not self.dry_run and self.s.config.notify is not None:
@@ -183,6 +196,7 @@ class RefreshPass:
         except TruvAuthError as exc:
             self.summary.status = "failed"
             self.summary.error = str(exc)
+            self._undo_forbidden()
             raise
         except MonitorError as exc:
             self.summary.status = "failed"
@@ -192,6 +206,19 @@ class RefreshPass:
             self._finish()
             structlog.contextvars.reset_contextvars(**tokens)
         return self.summary
+
+    def _undo_forbidden(self) -> None:
+        """403s that turned out to be the key's, not the orders': those loans are not set aside."""
+        with self._lock:
+            loan_ids, self._forbidden = self._forbidden, []
+        if not loan_ids or self.dry_run:
+            return
+        with session(self.s.engine) as s:
+            for loan_id in loan_ids:
+                row = s.get(Loan, loan_id)
+                if row is not None and row.hold_reason == "forbidden":
+                    row.hold = row.hold_reason = row.hold_since = None
+                    s.add(row)
 
     def _finish(self) -> None:
         self._heartbeat_done.set()
@@ -290,6 +317,7 @@ class RefreshPass:
                     pre_closing_days=policy.pre_closing_business_days,
                     now=now,
                     limit=max(1000, LOOKAHEAD * self.job.max_refreshes),
+                    scope=scope_of(policy.product),
                 )
             return
         claim = loans.Claim(run_id=self.run_id, holder=self.holder, ttl=self.job.claim_ttl)
@@ -307,6 +335,7 @@ class RefreshPass:
                     now=self.s.clock.now(),
                     limit=min(BATCH, max(room, workers * 2)),
                     claim=claim,
+                    scope=scope_of(policy.product),
                 )
             if not batch:
                 return
@@ -320,8 +349,12 @@ class RefreshPass:
                 max_age_cutoff=now - policy.max_age,
                 pre_closing_days=policy.pre_closing_business_days,
                 now=now,
+                scope=scope_of(policy.product),
             )
         self.summary.stale_total += counts["stale"]
+        self.summary.data_date_unknown += counts["unknown"]
+        if counts["held"]:
+            self.summary.skipped["on_hold"] += counts["held"]
         if counts["in_flight"]:
             self.summary.skipped["in_flight"] += counts["in_flight"]
         if counts["backoff"]:
@@ -357,7 +390,7 @@ class RefreshPass:
             self._skip("error", cand.loan_id, error=str(exc)[:300])
 
     def _refresh_loan(self, cand: loans.Candidate, policy: PolicyConfig) -> None:
-        if cand.base_order_id is None or cand.details_fetched_at is None:
+        if cand.details_fetched_at is None:
             if self.s.client is None or self.dry_run:  # a plan sends nothing, not even a GET
                 with self._lock:
                     self.summary.details_needed += 1
@@ -365,18 +398,44 @@ class RefreshPass:
             if not self._fetch_details(cand, policy):
                 return
         now = self.s.clock.now()
+        scope = scope_of(policy.product)
         with session(self.s.engine) as s:
             loan = s.get(Loan, cand.loan_id)
-            base = s.get(TruvOrder, loan.base_order_id) if loan and loan.base_order_id else None
-            conns = loans.loan_connections(s, cand.loan_id)
-        if loan is None or base is None:
+            original = s.get(TruvOrder, loan.original_order_id or loan.order_id) if loan else None
+            conns = [(lc, c) for lc, c in loans.loan_connections(s, cand.loan_id) if lc.kind == scope]
+        if loan is None or original is None:
             self._skip("details_unknown", cand.loan_id, policy)
             return
-        if not refresh_product_allowed(base.products.split(","), policy.product):
+        if loan.hold is not None:
+            self._skip(loan.hold_reason or loan.hold, loan.loan_id, policy)
+            return
+        if not refresh_product_allowed(original.products.split(","), policy.product):
             self._skip(
-                "product_not_allowed", cand.loan_id, policy, order_products=base.products, product=policy.product
+                "product_not_allowed", cand.loan_id, policy, order_products=original.products, product=policy.product
             )
             return
+        stale_subs, kinds, held = self._stale_connections(loan, policy, conns, now)
+        if not stale_subs:
+            reason = held.most_common(1)[0][0] if held else ("no_connection" if not conns else "not_stale")
+            if reason == "not_stale":
+                with self._lock:
+                    self.summary.not_stale += 1
+                return
+            self._skip(reason, cand.loan_id, policy)
+            return
+        with self._lock:
+            if self._budget_left <= 0:
+                self.summary.skipped["max_refreshes"] += 1
+                return
+            self._budget_left -= 1
+        in_scope = sum(1 for lc, _ in conns)
+        self._reserve_and_send(loan, original, policy, stale_subs, kinds, partial_held=bool(held), in_scope=in_scope)
+
+    @staticmethod
+    def _stale_connections(
+        loan: Loan, policy: PolicyConfig, conns: list[tuple[Any, Any]], now: datetime
+    ) -> tuple[dict[str, list[str]], dict[str, str], Counter[str]]:
+        """The product's stale connections by token (original suborder ids), and those held back and why."""
         stale_subs: dict[str, list[str]] = {}
         kinds: dict[str, str] = {}
         held: Counter[str] = Counter()
@@ -391,38 +450,42 @@ class RefreshPass:
             if not verdict.stale:
                 continue
             state = conn.state if conn else "ok"
-            if state == "needs_reauth":
-                held["needs_reauth"] += 1
-            elif state == "manual_review":
-                held["manual_review"] += 1
+            if state in ("needs_reauth", "manual_review", "needs_new_order"):
+                held[state] += 1
             elif state == "retry_later" and conn and conn.retry_after and conn.retry_after > now:
                 held["retry_backoff"] += 1
             else:
                 stale_subs.setdefault(lc.token_hash, []).append(lc.suborder_id)
                 kinds[lc.suborder_id] = lc.kind
-        if not stale_subs:
-            self._skip(held.most_common(1)[0][0] if held else "no_stale_connection", cand.loan_id, policy)
-            return
-        with self._lock:
-            if self._budget_left <= 0:
-                self.summary.skipped["max_refreshes"] += 1
-                return
-            self._budget_left -= 1
-        self._reserve_and_send(loan, base, policy, stale_subs, kinds, partial_held=bool(held))
+        return stale_subs, kinds, held
+
+    def _set_aside(self, loan_id: str, *, hold: str, reason: str, policy: PolicyConfig, **detail: Any) -> None:
+        """One loan is set aside with its reason; the pass goes on (DESIGN.md rule 13)."""
+        now = self.s.clock.now()
+        with session(self.s.engine) as s:
+            row = s.get(Loan, loan_id)
+            if row is not None and orders.set_hold(row, hold=hold, reason=reason, now=now):
+                s.add(row)
+                if hold == "needs_new_order":
+                    enqueue_needs_new_order(s, loan_ids=[loan_id], reason=reason, since=now, now=now)
+        if reason == "forbidden":
+            with self._lock:
+                self._forbidden.append(loan_id)
+        self._skip(reason, loan_id, policy, **detail)
 
     def _fetch_details(self, cand: loans.Candidate, policy: PolicyConfig) -> bool:
-        """GET the imported order and follow its refresh chain to the newest order (rule 6)."""
+        """GET the original order, and the newest refresh it names, to learn the connections and
+        their data dates from Truv before any budget is spent (rules 6 and 11)."""
         assert self.s.client is not None
         now = self.s.clock.now()
         try:
-            info = self.s.client.get_order(cand.order_id)
-            chain = [info]
-            while info.refresh_order and len(chain) < 12:
-                nxt = self.s.client.get_order(info.refresh_order)
-                if not any(sub.status == "completed" for sub in nxt.suborders):
-                    break
-                chain.append(nxt)
-                info = nxt
+            original = self.s.client.get_order(cand.order_id)
+            if original.initial_order and original.initial_order != original.id:
+                # The imported id is a refresh order: refreshes go to the origin it names.
+                original = self.s.client.get_order(original.initial_order)
+            newest = None
+            if original.refresh_order and original.refresh_order != original.id:
+                newest = self.s.client.get_order(original.refresh_order)
         except TruvNotFound:
             with session(self.s.engine) as s:
                 loan = s.get(Loan, cand.loan_id)
@@ -431,6 +494,9 @@ class RefreshPass:
                     loan.next_attempt_at = now.replace(microsecond=0) + _DAY
                     s.add(loan)
             self._skip("order_not_found", cand.loan_id, policy, order_id=cand.order_id)
+            return False
+        except TruvForbidden as exc:
+            self._set_aside(cand.loan_id, hold="manual_review", reason="forbidden", policy=policy, error=str(exc)[:300])
             return False
         except TruvAuthError:
             raise
@@ -441,36 +507,48 @@ class RefreshPass:
             loan = s.get(Loan, cand.loan_id)
             if loan is None:
                 return False
-            for order in chain:
-                orders.save_order(s, cand.loan_id, order, now=now)
-            orders.set_base(s, loan, info, now=now)
+            for order in (original, newest):
+                if order is not None:
+                    orders.save_order(s, cand.loan_id, order, now=now)
+            was_held = loan.hold
+            orders.learn_order(s, loan, original, newest, now=now)
+            if loan.hold == "needs_new_order" and was_held != loan.hold:
+                enqueue_needs_new_order(s, loan_ids=[loan.loan_id], reason=loan.hold_reason or "", since=now, now=now)
             ledger.add_event(
                 s,
                 at=now,
                 kind="details_fetched",
                 run_id=self.run_id,
                 loan_id=cand.loan_id,
-                base_order_id=info.id,
-                chain=[o.id for o in chain],
+                original_order_id=original.id,
+                newest_order_id=newest.id if newest else None,
+                gse_window_start=loan.gse_window_start,
             )
         return True
 
     def _reserve_and_send(
         self,
         loan: Loan,
-        base: TruvOrder,
+        original: TruvOrder,
         policy: PolicyConfig,
         stale_subs: dict[str, list[str]],
         kinds: dict[str, str],
         *,
         partial_held: bool,
+        in_scope: int,
     ) -> None:
         tokens = sorted(stale_subs)
         now = self.s.clock.now()  # the reservation's own time: windows run from when it was made
         with session(self.s.engine) as s:
             if self.dry_run:
                 decision = ledger.check(
-                    s, loan_id=loan.loan_id, gse=loan.gse, tokens=tokens, limits=self.s.limits, now=now
+                    s,
+                    loan_id=loan.loan_id,
+                    gse=loan.gse,
+                    tokens=tokens,
+                    limits=self.s.limits,
+                    now=now,
+                    gse_window_start=loan.gse_window_start,
                 )
                 reservation_id = None
             else:
@@ -481,13 +559,14 @@ class RefreshPass:
                     policy=policy.name,
                     loan_id=loan.loan_id,
                     product=policy.product,
-                    parent_order_id=base.id,
+                    parent_order_id=original.id,
                     gse=loan.gse,
                     tokens=tokens,
                     suborders=stale_subs,
                     limits=self.s.limits,
                     now=now,
                     purpose=policy.permissible_purpose,
+                    gse_window_start=loan.gse_window_start,
                 )
                 decision, reservation_id = result.decision, result.reservation_id
         if not decision.go:
@@ -497,34 +576,46 @@ class RefreshPass:
                 decision.skip_reason or "budget", loan.loan_id, next_free_at=decision.next_free_at, policy=policy
             )
             return
-        partial = partial_held or bool(decision.exhausted_tokens)
+        picked = [sid for t in decision.allowed_tokens for sid in stale_subs[t]]
+        partial = partial_held or bool(decision.exhausted_tokens) or len(picked) < in_scope
         with self._lock:
             self.summary.submitted += 1
             self.summary.partial += int(partial)
         if self.dry_run or reservation_id is None:
             return
-        picked = [sid for t in decision.allowed_tokens for sid in stale_subs[t]]
-        all_subs = sum(len(v) for v in stale_subs.values())
-        employers = accounts = None
-        if partial or len(picked) < all_subs or partial_held:
-            employers = [{"id": sid} for sid in picked if kinds[sid] == "employer"] or None
-            accounts = [{"id": sid} for sid in picked if kinds[sid] == "account"] or None
-        self._send(loan, base, policy, reservation_id, list(decision.allowed_tokens), employers, accounts)
+        filters: dict[str, list[dict[str, str]]] = {}
+        if len(picked) < in_scope:
+            # Name the original order's suborders (rule 6); every other connection is left alone.
+            for sid in picked:
+                key = FILTER_KEYS.get(kinds[sid])
+                if key is not None:
+                    filters.setdefault(key, []).append({"id": sid})
+        self._send(loan, original.id, policy, reservation_id, list(decision.allowed_tokens), filters)
 
     def _send(
         self,
         loan: Loan,
-        base: TruvOrder,
+        original_id: str,
         policy: PolicyConfig,
         reservation_id: str,
         tokens: list[str],
-        employers: list[dict[str, str]] | None,
-        accounts: list[dict[str, str]] | None,
+        filters: dict[str, list[dict[str, str]]],
     ) -> None:
         assert self.s.client is not None
+
+        def before_send() -> None:
+            # The use counts from the latest moment the request may reach Truv (rule 12).
+            sent = self.s.clock.now()
+            with session(self.s.engine) as s:
+                ledger.count_from(s, reservation_id, counts_from(sent, self.s.limits), sent=sent)
+
         try:
             info: OrderInfo = self.s.client.refresh(
-                base.id, product=policy.product, employers=employers, financial_accounts=accounts
+                original_id,
+                product=policy.product,
+                employers=filters.get("employers"),
+                financial_accounts=filters.get("financial_accounts"),
+                before_send=before_send,
             )
         except TruvOutcomeUnknown as exc:
             self._record(reservation_id, loan.loan_id, state="unknown", outcome="unknown", detail=str(exc))
@@ -535,17 +626,22 @@ class RefreshPass:
             self._record(reservation_id, loan.loan_id, state="refused", outcome="auth_failed", detail=str(exc))
             raise
         except TruvError as exc:
-            state, reason = self._refusal(exc, loan, tokens)
+            state, reason = self._refusal(exc, loan, tokens, policy)
             self._record(reservation_id, loan.loan_id, state=state, outcome=reason, detail=str(exc))
             with self._lock:
                 self.summary.submitted -= 1
-                self.summary.skipped[reason] += 1
+                if reason != "forbidden":
+                    self.summary.skipped[reason] += 1
             return
         now = self.s.clock.now()
         with session(self.s.engine) as s:
             orders.save_order(s, loan.loan_id, info, now=now)
             orders.save_suborders(s, info)
-            ledger.set_state(s, reservation_id, state="accepted", now=now, sent_at=now, refresh_order_id=info.id)
+            ledger.set_state(s, reservation_id, state="accepted", now=now, refresh_order_id=info.id)
+            if info.created_at is not None:
+                res = s.get(Reservation, reservation_id)
+                sent = res.sent_at if res is not None and res.sent_at is not None else now
+                ledger.count_from(s, reservation_id, counts_from(sent, self.s.limits, info.created_at))
             ledger.add_event(
                 s,
                 at=now,
@@ -554,19 +650,24 @@ class RefreshPass:
                 loan_id=loan.loan_id,
                 reservation_id=reservation_id,
                 refresh_order_id=info.id,
+                original_order_id=original_id,
                 product=policy.product,
                 purpose=policy.permissible_purpose,
+                filters={k: len(v) for k, v in filters.items()},
             )
         from monitor.webhooks.apply import reapply_unmatched
 
         reapply_unmatched(self.s, info.id)
 
-    def _refusal(self, exc: TruvError, loan: Loan, tokens: list[str]) -> tuple[str, str]:
+    def _refusal(self, exc: TruvError, loan: Loan, tokens: list[str], policy: PolicyConfig) -> tuple[str, str]:
         """The ledger state and skip reason for a refresh POST that Truv did not accept."""
         if isinstance(exc, TruvNotSent):
             return "released", "not_sent"  # provably never left: the only state that stops counting
         if isinstance(exc, TruvNotFound):
             return "refused", "order_not_found"
+        if isinstance(exc, TruvForbidden):
+            self._set_aside(loan.loan_id, hold="manual_review", reason="forbidden", policy=policy)
+            return "refused", "forbidden"
         if not isinstance(exc, TruvRefused):
             return "refused", "throttled"  # 429 past every retry: not processed, but it reached Truv
         now = self.s.clock.now()

@@ -15,7 +15,7 @@ from sqlalchemy import and_, func, select
 
 from monitor import __version__
 from monitor.app import Services
-from monitor.core.budget import GSE_WINDOW
+from monitor.core.budget import gse_terms
 from monitor.core.calendar import subtract_business_days
 from monitor.core.staleness import start_of_day_utc
 from monitor.store.db import read_only, session
@@ -33,10 +33,13 @@ LOAN_COLUMNS = (
     "product",
     "order_chain",
     "refreshes_in_period",
-    "gse_used_90d",
-    "gse_limit",
+    "gse_window_ends",
+    "gse_used_in_window",
+    "gse_free_left",
     "billable_in_period",
     "last_outcome",
+    "voie_report_id",
+    "voa_report_id",
     "data_as_of",
     "closing_date",
     "pre_closing_window_start",
@@ -61,13 +64,11 @@ def build(services: Services, *, start: date, end: date, now: datetime, pre_clos
                 .group_by(r.loan_id)
             ).all()
         )
-        gse_used = dict(
-            s.execute(
-                select(r.loan_id, func.count())
-                .where(r.gse.is_(True), r.state.not_in(NOT_COUNTING), r.reserved_at > now - GSE_WINDOW)
-                .group_by(r.loan_id)
-            ).all()
-        )
+        gse_uses: dict[str, list[datetime]] = defaultdict(list)
+        for loan_id, at in s.execute(
+            select(r.loan_id, r.reserved_at).where(r.gse.is_(True), r.state.not_in(NOT_COUNTING))
+        ):
+            gse_uses[loan_id].append(at)
         latest: dict[str, tuple[str | None, str | None]] = {}
         last_at: dict[str, datetime] = {}
         for loan_id, product, state, outcome, at in s.execute(
@@ -78,17 +79,35 @@ def build(services: Services, *, start: date, end: date, now: datetime, pre_clos
             latest[loan_id] = (product, outcome or state)
             last_at[loan_id] = at
         chains: dict[str, list[tuple[Any, str]]] = defaultdict(list)
-        for loan_id, order_id, created in s.execute(select(TruvOrder.loan_id, TruvOrder.id, TruvOrder.created_at)):
+        report_ids: dict[str, tuple[str | None, str | None]] = {}
+        for loan_id, order_id, created, voie, voa in s.execute(
+            select(
+                TruvOrder.loan_id, TruvOrder.id, TruvOrder.created_at, TruvOrder.voie_report_id, TruvOrder.voa_report_id
+            )
+        ):
             chains[loan_id].append((created or datetime.min.replace(tzinfo=UTC), order_id))
+            report_ids[order_id] = (voie, voa)
         loans_q = select(
-            Loan.loan_id, Loan.gse, Loan.status, Loan.order_id, Loan.data_as_of, Loan.closing_date
+            Loan.loan_id,
+            Loan.gse,
+            Loan.status,
+            Loan.order_id,
+            Loan.data_as_of,
+            Loan.closing_date,
+            Loan.gse_window_start,
+            Loan.base_order_id,
         ).order_by(Loan.loan_id)
         per_loan = []
-        for loan_id, gse, status, root, as_of, closing in s.execute(loans_q):
+        for loan_id, gse, status, root, as_of, closing, gse_start, newest in s.execute(loans_q):
             if status != "active" and loan_id not in refreshed:
                 continue
             window = subtract_business_days(closing, pre_closing_days) if closing else None
             chain = [root, *[o for _, o in sorted(chains.get(loan_id, [])) if o != root]]
+            terms = (
+                gse_terms(window_start=gse_start, uses=gse_uses.get(loan_id, []), limits=services.limits, now=now)
+                if gse
+                else None
+            )
             product, outcome = latest.get(loan_id, (None, None))
             per_loan.append(
                 {
@@ -98,10 +117,13 @@ def build(services: Services, *, start: date, end: date, now: datetime, pre_clos
                     "product": product,
                     "order_chain": " > ".join(chain),
                     "refreshes_in_period": refreshed.get(loan_id, 0),
-                    "gse_used_90d": gse_used.get(loan_id, 0) if gse else None,
-                    "gse_limit": services.limits.gse if gse else None,
+                    "gse_window_ends": terms.window_end if terms else None,
+                    "gse_used_in_window": terms.used if terms else None,
+                    "gse_free_left": (terms.free_left if terms.in_window else 0) if terms else None,
                     "billable_in_period": billable.get(loan_id, 0),
                     "last_outcome": outcome,
+                    "voie_report_id": report_ids.get(newest or root, (None, None))[0],
+                    "voa_report_id": report_ids.get(newest or root, (None, None))[1],
                     "data_as_of": as_of,
                     "closing_date": closing,
                     "pre_closing_window_start": window,
@@ -145,6 +167,22 @@ def build(services: Services, *, start: date, end: date, now: datetime, pre_clos
                 .order_by(LoanConnection.loan_id)
             )
         ]
+        aside = [
+            {"loan_id": loan_id, "needs": hold, "reason": reason, "since": since}
+            for loan_id, hold, reason, since in s.execute(
+                select(Loan.loan_id, Loan.hold, Loan.hold_reason, Loan.hold_since)
+                .where(Loan.hold.is_not(None), Loan.status == "active")  # type: ignore[union-attr]
+                .order_by(Loan.loan_id)
+            )
+        ] + [
+            {"loan_id": loan_id, "needs": "needs_new_order", "reason": f"{reason} ({short(token)})", "since": since}
+            for loan_id, token, reason, since in s.execute(
+                select(LoanConnection.loan_id, Connection.token_hash, Connection.reason, Connection.since)
+                .join(Connection, Connection.token_hash == LoanConnection.token_hash)  # type: ignore[arg-type]
+                .where(Connection.state == "needs_new_order")
+                .order_by(LoanConnection.loan_id)
+            )
+        ]
         failures = dict(
             s.execute(select(r.outcome, func.count()).where(in_period, r.state == "failed").group_by(r.outcome)).all()
         )
@@ -159,6 +197,7 @@ def build(services: Services, *, start: date, end: date, now: datetime, pre_clos
         "failures": sum(failures.values()),
         "blocked": len(blocked),
         "needs_reauth": len(reauth),
+        "set_aside": len(aside),
     }
     return {
         "title": "monitor compliance report",
@@ -168,7 +207,12 @@ def build(services: Services, *, start: date, end: date, now: datetime, pre_clos
         "pre_closing_business_days": pre_closing_days,
         "totals": totals,
         "loans": per_loan,
-        "exceptions": {"blocked": list(blocked.values()), "needs_reauth": reauth, "failures_by_status": failures},
+        "exceptions": {
+            "blocked": list(blocked.values()),
+            "needs_reauth": reauth,
+            "set_aside": aside,
+            "failures_by_status": failures,
+        },
         "daily": {day: dict(c) for day, c in sorted(daily.items())},
     }
 
@@ -215,6 +259,8 @@ def write(report: dict[str, Any], fmt: str, out: Path) -> list[Path]:
                 w.writerow(
                     ["needs_reauth", a["loan_id"], f"{a['reason']} ({a['connection']})", _cell(a["since"]), a["days"]]
                 )
+            for x in report["exceptions"]["set_aside"]:
+                w.writerow([x["needs"], x["loan_id"], x["reason"], _cell(x["since"]), ""])
             for status, n in report["exceptions"]["failures_by_status"].items():
                 w.writerow(["failures", "", status, "", n])
         written.append(exceptions)
@@ -292,6 +338,11 @@ def render_html(report: dict[str, Any]) -> str:
         f"<td>{esc(_cell(a['since']))}</td><td>{a['days']}</td></tr>"
         for a in e["needs_reauth"]
     )
+    aside_rows = "".join(
+        f"<tr><td>{esc(x['loan_id'])}</td><td>{esc(x['needs'])}</td><td>{esc(str(x['reason']))}</td>"
+        f"<td>{esc(_cell(x['since']))}</td></tr>"
+        for x in e["set_aside"]
+    )
     # Built outside the template: Python 3.11 allows no nested quotes of the same kind in f-strings.
     header = "".join("<th>" + c.replace("_", " ") + "</th>" for c in LOAN_COLUMNS)
     more_note = f"<p>{more} more loans: see the CSV or JSON report.</p>" if more > 0 else ""
@@ -323,6 +374,8 @@ business days before closing (weekends and US federal holidays excluded).</p>
 <table><tr><th>loan</th><th>rule</th><th>at</th><th>next eligible</th></tr>{blocked_rows or NONE_4}</table>
 <h2>Exceptions: connections needing the borrower</h2>
 <table><tr><th>loan</th><th>connection</th><th>why</th><th>since</th><th>days</th></tr>{reauth_rows or NONE_5}</table>
+<h2>Exceptions: loans set aside (a new order, or a person, is needed)</h2>
+<table><tr><th>loan</th><th>needs</th><th>why</th><th>since</th></tr>{aside_rows or NONE_4}</table>
 <h2>Per loan</h2>
 <table><tr>{header}</tr>{loan_rows}</table>
 {more_note}

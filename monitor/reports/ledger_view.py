@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import select
 
 from monitor.app import Services
-from monitor.core.budget import GSE_WINDOW, TOKEN_WINDOW, next_free
+from monitor.core.budget import GSE_WINDOW, TOKEN_WINDOW, gse_terms, next_free
 from monitor.store.db import read_only, session
 from monitor.store.ledger import NOT_COUNTING
-from monitor.store.tables import Connection, Reservation, ReservationToken
+from monitor.store.tables import Connection, Loan, Reservation, ReservationToken, TruvOrder
 from monitor.truv.secrets import short
 
 
@@ -44,12 +44,23 @@ def ledger_view(services: Services, *, loan_id: str | None, limit: int, now: dat
         ):
             by_res[rid].append(short(token))
         r = Reservation.__table__.c
-        gq = select(r.loan_id, r.reserved_at).where(
-            r.gse.is_(True), r.state.not_in(NOT_COUNTING), r.reserved_at > now - GSE_WINDOW
+        # Every counting GSE use of the loans shown: the free window is the loan's own (rule 2).
+        gq = (
+            select(r.loan_id, r.reserved_at, Loan.gse_window_start)
+            .join(Loan, Loan.loan_id == r.loan_id)  # type: ignore[arg-type]
+            .where(r.gse.is_(True), r.state.not_in(NOT_COUNTING), r.reserved_at > now - 2 * GSE_WINDOW)
         )
         if loan_id:
             gq = gq.where(r.loan_id == loan_id)
         gse_rows = s.execute(gq).all()
+        report_ids = {
+            o.id: (o.voie_report_id, o.voa_report_id)
+            for o in s.execute(
+                select(TruvOrder).where(
+                    TruvOrder.id.in_([x.refresh_order_id for x in reservations if x.refresh_order_id])
+                )  # type: ignore[attr-defined]
+            ).scalars()
+        }
         blocked = {
             c.token_hash: c.blocked_until
             for c in s.execute(
@@ -87,18 +98,27 @@ def ledger_view(services: Services, *, loan_id: str | None, limit: int, now: dat
                 }
             )
     gse_uses: dict[str, list[datetime]] = defaultdict(list)
-    for lid, at in gse_rows:
+    starts: dict[str, datetime | None] = {}
+    for lid, at, start in gse_rows:
         gse_uses[lid].append(at)
-    gse = [
-        {
-            "loan_id": lid,
-            "used_90d": len(uses),
-            "limit": limits.gse,
-            "next_slot_frees": next_free(uses, limits.gse, GSE_WINDOW, now) or min(uses) + GSE_WINDOW,
-            "exhausted": next_free(uses, limits.gse, GSE_WINDOW, now) is not None,
-        }
-        for lid, uses in sorted(gse_uses.items())
-    ]
+        starts[lid] = start
+    gse = []
+    for lid, uses in sorted(gse_uses.items()):
+        terms = gse_terms(window_start=starts[lid], uses=uses, limits=limits, now=now)
+        gse.append(
+            {
+                "loan_id": lid,
+                "window_start": terms.window_start,
+                "window_ends": terms.window_end,
+                "in_window": terms.in_window,
+                "used_in_window": terms.used,
+                "limit": limits.gse,
+                "free_left": terms.free_left if terms.in_window else 0,
+                # After the window a GSE refresh is billable like any other; inside it, past the
+                # limit, `gse_overage` decides.
+                "exhausted": terms.in_window and terms.free_left <= 0,
+            }
+        )
     return {
         "now": now,
         "reservations": [
@@ -114,6 +134,8 @@ def ledger_view(services: Services, *, loan_id: str | None, limit: int, now: dat
                 "settled_at": x.settled_at,
                 "parent_order_id": x.parent_order_id,
                 "refresh_order_id": x.refresh_order_id,
+                "voie_report_id": report_ids.get(x.refresh_order_id or "", (None, None))[0],
+                "voa_report_id": report_ids.get(x.refresh_order_id or "", (None, None))[1],
                 "gse": x.gse,
                 "billable": x.billable,
                 "run_id": x.run_id,

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from monitor.app import Services
-from monitor.core.budget import GSE_WINDOW, TOKEN_WINDOW
+from monitor.core.budget import GSE_WINDOW, TOKEN_WINDOW, gse_terms
 from monitor.core.schedule import fire_times, trigger
 from monitor.store.db import read_only, session
 from monitor.store.ledger import NOT_COUNTING
-from monitor.store.tables import Connection, Lease, Reservation, ReservationToken, Run
+from monitor.store.tables import Connection, Lease, Loan, Reservation, ReservationToken, Run
 
 
 def status(services: Services, *, now: datetime, passes: int = 5) -> dict[str, Any]:
@@ -54,20 +54,30 @@ def status(services: Services, *, now: datetime, passes: int = 5) -> dict[str, A
             )
         ).scalar_one()
         r = Reservation.__table__.c
-        gse_at_limit = s.execute(
-            select(func.count()).select_from(
-                select(r.loan_id)
-                .where(r.gse.is_(True), r.state.not_in(NOT_COUNTING), r.reserved_at > now - GSE_WINDOW)
-                .group_by(r.loan_id)
-                .having(func.count() >= limits.gse)
-                .subquery()
-            )
+        gse_rows = s.execute(
+            select(r.loan_id, r.reserved_at, Loan.gse_window_start)
+            .join(Loan, Loan.loan_id == r.loan_id)  # type: ignore[arg-type]
+            .where(r.gse.is_(True), r.state.not_in(NOT_COUNTING), r.reserved_at > now - GSE_WINDOW)
+        ).all()
+        uses: dict[str, list[Any]] = {}
+        starts: dict[str, Any] = {}
+        for lid, at, start in gse_rows:
+            uses.setdefault(lid, []).append(at)
+            starts[lid] = start
+        # A loan whose free window is still open and used up (rule 2); after the window it is billable.
+        gse_at_limit = 0
+        for lid, times in uses.items():
+            terms = gse_terms(window_start=starts[lid], uses=times, limits=limits, now=now)
+            gse_at_limit += int(terms.in_window and terms.free_left <= 0)
+        new_order = s.execute(
+            select(func.count()).where(Loan.hold == "needs_new_order", Loan.status == "active")
         ).scalar_one()
         reauth = s.execute(select(func.count()).where(Connection.state == "needs_reauth")).scalar_one()
         blocked = s.execute(
             select(func.count()).where(Connection.blocked_until.is_not(None), Connection.blocked_until > now)  # type: ignore[union-attr,operator]
         ).scalar_one()
     out["connections_needing_reauth"] = reauth
+    out["loans_needing_new_order"] = new_order
     out["budget"] = {
         "tokens_at_24h_limit": tokens_at_limit,
         "tokens_blocked_by_truv": blocked,

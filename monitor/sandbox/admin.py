@@ -1,5 +1,12 @@
 """`/_sandbox/` endpoints for tests and demos: seed orders, read the journal, move time.
 
+POST /_sandbox/orders/ (an `add_order` mapping) -> 201 order; GET journal/, refreshes/,
+webhook-log/, refusals/ (counts by reason), data-dates/ (each original order's oldest
+`completed_at`); POST clock/advance/ {"seconds": N}; POST links/{id}/reconnect/ and
+links/{id}/delete/ -> the link; POST orders/{id}/finalize/, orders/{id}/expire/ and
+orders/{id}/forbid/ ({"forbidden": true|false}, default true) -> the order. Unknown ids
+get 404, bad values 400.
+
 They need no auth and are neither rate limited nor journaled; never expose them beyond
 loopback.
 """
@@ -18,6 +25,8 @@ if TYPE_CHECKING:
     from monitor.sandbox.state import Sandbox
 
 _RECONNECT = re.compile(r"/_sandbox/links/([^/]+)/reconnect/")
+_LINK_DELETE = re.compile(r"/_sandbox/links/([^/]+)/delete/")
+_ORDER_ACTION = re.compile(r"/_sandbox/orders/([^/]+)/(finalize|expire|forbid)/")
 
 
 def handle_admin(sandbox: Sandbox, method: str, path: str, body: bytes) -> wire.Response:
@@ -46,11 +55,32 @@ def _dispatch(sandbox: Sandbox, method: str, path: str, payload: Any) -> wire.Re
         return wire.json_response(200, sandbox.webhook_log())
     if (method, path) == ("POST", "/_sandbox/clock/advance/"):
         return _advance(sandbox, payload)
+    if (method, path) == ("GET", "/_sandbox/refusals/"):
+        return wire.json_response(200, sandbox.refusal_counts())
+    if (method, path) == ("GET", "/_sandbox/data-dates/"):
+        return wire.json_response(200, sandbox.oldest_completed_at())
     reconnect = _RECONNECT.fullmatch(path)
     if reconnect and method == "POST":
         sandbox.reconnect_link(reconnect.group(1))
         return wire.json_response(200, sandbox.link(reconnect.group(1)))
+    delete = _LINK_DELETE.fullmatch(path)
+    if delete and method == "POST":
+        return wire.json_response(200, sandbox.delete_link(delete.group(1)))
+    action = _ORDER_ACTION.fullmatch(path)
+    if action and method == "POST":
+        return wire.json_response(200, _order_action(sandbox, action.group(1), action.group(2), payload))
     return wire.not_found()
+
+
+def _order_action(sandbox: Sandbox, order_id: str, action: str, payload: Any) -> dict[str, Any]:
+    if action == "finalize":
+        return sandbox.finalize_order(order_id)
+    if action == "expire":
+        return sandbox.expire_order(order_id)
+    forbidden = payload.get("forbidden", True) if isinstance(payload, dict) else None
+    if not isinstance(forbidden, bool):
+        raise ValueError(f"forbidden: expected true or false, got {forbidden!r}")
+    return sandbox.forbid_order(order_id, forbidden)
 
 
 def _advance(sandbox: Sandbox, payload: Any) -> wire.Response:

@@ -11,6 +11,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 SCENARIOS = ("ok", "login_error", "mfa_error", "account_locked", "unavailable", "no_data", "flaky")
+# How a suborder's `status` reads once its task ended: "standard" maps the task's status onto
+# the suborder enum; "sent_with_last_task" keeps `sent` and puts the outcome in
+# `last_task_status` only (seen in an assets sample, truv-api.md section 10).
+STATUS_STYLES = ("standard", "sent_with_last_task")
 PRODUCTS = ("income", "employment", "assets", "insurance", "transactions")
 # Products whose refresh touches employers vs financial accounts.
 PAYROLL_PRODUCTS = frozenset({"income", "employment", "insurance"})
@@ -45,10 +49,21 @@ class EmployerSpec:
     company: str = "Sandbox Employer Inc."
     id: str | None = None
     suborder_number: str | None = None
+    # When this connection's data was collected; None means the order's `completed_at`.
+    completed_at: str | datetime | None = None
+    status_style: str = "standard"
+    # The link was deleted before the scenario starts (no `link-deleted` webhook is sent).
+    link_deleted: bool = False
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
             raise ValueError(f"scenario: expected one of {', '.join(SCENARIOS)}, got {self.scenario!r}")
+        if self.status_style not in STATUS_STYLES:
+            raise ValueError(f"status_style: expected one of {', '.join(STATUS_STYLES)}, got {self.status_style!r}")
+        if not isinstance(self.link_deleted, bool):
+            raise ValueError(f"link_deleted: expected true or false, got {self.link_deleted!r}")
+        if self.completed_at is not None:
+            parse_time(self.completed_at)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str = "employer") -> EmployerSpec:
@@ -56,10 +71,13 @@ class EmployerSpec:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"{where}: unknown keys {unknown}; expected some of {sorted(known)}")
-        for key in ("access_token", "link_id", "company", "id", "suborder_number"):
+        for key in ("access_token", "link_id", "company", "id", "suborder_number", "status_style"):
             value = data.get(key)
             if value is not None and not isinstance(value, str):
                 raise ValueError(f"{where}.{key}: expected a string (quote it in YAML), got {value!r}")
+        moment = data.get("completed_at")
+        if moment is not None and not isinstance(moment, str | datetime):
+            raise ValueError(f"{where}.completed_at: expected an ISO-8601 timestamp, got {moment!r}")
         try:
             return cls(**dict(data))
         except ValueError as exc:
@@ -86,8 +104,13 @@ def suborder_status(task_status: str) -> str:
 
 @dataclass(slots=True)
 class Task:
+    """One task on a link; seeded connections get a `done` task at their `completed_at`."""
+
     finishes_at: datetime
     status: str
+
+    def finished(self, now: datetime) -> bool:
+        return self.finishes_at <= now
 
 
 @dataclass(slots=True)
@@ -100,6 +123,10 @@ class Link:
     created_at: datetime
     refresh_attempts: int = 0
     tasks: list[Task] = field(default_factory=list)
+    deleted_at: datetime | None = None
+
+    def is_deleted(self, now: datetime) -> bool:
+        return self.deleted_at is not None and self.deleted_at <= now
 
     def last_task(self, now: datetime) -> Task | None:
         finished = [task for task in self.tasks if task.finishes_at <= now]
@@ -107,14 +134,16 @@ class Link:
 
     def to_json(self, now: datetime) -> dict[str, Any]:
         last = self.last_task(now)
+        deleted = self.deleted_at if self.is_deleted(now) else None
+        moments = [self.created_at, *(m for m in (last.finishes_at if last else None, deleted) if m is not None)]
         provider_id, provider_name = provider_of(self.kind)
         return {
             "id": self.id,
             # Truv masks the token unless the list is filtered by user_id.
             "access_token": "****" + self.access_token[-4:],
             "created_at": iso(self.created_at),
-            "updated_at": iso(last.finishes_at if last else self.created_at),
-            "deleted_at": None,
+            "updated_at": iso(max(moments)),
+            "deleted_at": iso(deleted) if deleted else None,
             "tracking_info": None,
             # The seeding connection itself finished `done`.
             "status": last.status if last else "done",
@@ -142,7 +171,11 @@ def allowed_products_of(kind: Kind) -> list[str]:
 
 @dataclass(slots=True)
 class Suborder:
-    """An employer or financial account of one order; `task is None` for seeded ones."""
+    """An employer or financial account of one order and the task that collects its data.
+
+    Seeded suborders have a `done` task finishing at their `completed_at`; a refresh
+    suborder's task is the refresh task of its link.
+    """
 
     id: str
     suborder_number: str
@@ -150,28 +183,41 @@ class Suborder:
     company: str
     kind: Kind
     created_at: datetime
-    task: Task | None = None
+    task: Task
+    status_style: str = "standard"
 
     def status(self, now: datetime) -> str:
-        if self.task is None:
-            return "completed"
-        if now < self.task.finishes_at:
+        if self.status_style == "sent_with_last_task":
+            return "sent"
+        if not self.task.finished(now):
             return "pending"
         return suborder_status(self.task.status)
 
+    def last_task_status(self, now: datetime) -> str | None:
+        return self.task.status if self.task.finished(now) else None
+
+    def data_completed_at(self, now: datetime) -> datetime | None:
+        """When this suborder's data was collected (its task ended `done`), whatever `status` says."""
+        return self.task.finishes_at if self.task.finished(now) and self.task.status == "done" else None
+
+    def completed_at(self, now: datetime) -> datetime | None:
+        """The JSON `completed_at`: set only while `status` reads `completed`."""
+        return self.data_completed_at(now) if self.status(now) == "completed" else None
+
     def updated_at(self, now: datetime) -> datetime:
-        if self.task is not None and now >= self.task.finishes_at:
-            return self.task.finishes_at
-        return self.created_at
+        return self.task.finishes_at if self.task.finished(now) else self.created_at
 
     def to_json(self, now: datetime) -> dict[str, Any]:
         provider_id, provider_name = provider_of(self.kind)
+        completed = self.completed_at(now)
         return {
             "id": self.id,
             "suborder_number": self.suborder_number,
             "status": self.status(now),
+            "last_task_status": self.last_task_status(now),
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at(now)),
+            "completed_at": iso(completed) if completed else None,
             "link_id": self.link.id,
             "access_token": self.link.access_token,
             "provider": {"id": provider_id, "name": provider_name},
@@ -195,17 +241,35 @@ class Order:
     initial_order: str | None = None
     refresh_order: str | None = None
     touched_at: datetime | None = None
+    # Drawn when the order is made; shown once a suborder of that group has completed data.
+    voie_report_id: str | None = None
+    voa_report_id: str | None = None
+    expired_at: datetime | None = None
+    finalized_at: datetime | None = None
+    forbidden: bool = False
+    # Finalize this (original) order when its Nth refresh order is created; None: never.
+    finalize_at_refresh: int | None = None
+    refresh_ids: list[str] = field(default_factory=list)
 
     def suborders(self) -> list[Suborder]:
         return [*self.employers, *self.financial_accounts]
 
+    def is_expired(self, now: datetime) -> bool:
+        return self.expired_at is not None and self.expired_at <= now
+
+    def is_finalized(self, now: datetime) -> bool:
+        return self.finalized_at is not None and self.finalized_at <= now
+
     def updated_at(self, now: datetime) -> datetime:
         moments = [self.created_at, *(s.updated_at(now) for s in self.suborders())]
-        if self.touched_at is not None:
-            moments.append(self.touched_at)
+        moments += [m for m in (self.touched_at, self.expired_at, self.finalized_at) if m is not None and m <= now]
         return max(moments)
 
+    def report_id(self, group: list[Suborder], report_id: str | None, now: datetime) -> str | None:
+        return report_id if any(s.data_completed_at(now) for s in group) else None
+
     def to_json(self, now: datetime) -> dict[str, Any]:
+        expired = self.is_expired(now)
         return {
             "id": self.id,
             "products": list(self.products),
@@ -216,9 +280,13 @@ class Order:
             "last_name": self.last_name,
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at(now)),
-            "is_expired": False,
+            "canceled_at": None,
+            "expired_at": iso(self.expired_at) if expired and self.expired_at else None,
+            "is_expired": expired,
             "initial_order": self.initial_order,
             "refresh_order": self.refresh_order,
+            "voie_report_id": self.report_id(self.employers, self.voie_report_id, now),
+            "voa_report_id": self.report_id(self.financial_accounts, self.voa_report_id, now),
             "employers": [s.to_json(now) for s in self.employers],
             "financial_accounts": [s.to_json(now) for s in self.financial_accounts],
         }

@@ -1,7 +1,13 @@
-"""Validation of a data-refresh request body against the order it refreshes."""
+"""Validation of a data-refresh request body against the original order it refreshes.
+
+Only original (root) orders are refreshed (truv-api.md section 2), so the `employers` /
+`financial_accounts` filter items name the original order's suborders; an `id` of a
+refresh order's suborder matches nothing and the 400 says which refresh order it is from.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,15 +35,22 @@ def refreshable_products(order_products: tuple[str, ...]) -> set[str]:
     return allowed
 
 
-def plan_refresh(order: Order, body: Any) -> RefreshPlan | wire.Response:
-    """The suborders a valid body refreshes, or the 400 answer for an invalid one."""
+def plan_refresh(
+    order: Order, body: Any, refresh_suborders: Mapping[str, str] | None = None
+) -> RefreshPlan | wire.Response:
+    """The suborders of the original `order` a valid body refreshes, or the 400 answer.
+
+    `refresh_suborders` maps the suborder ids of this order's refresh orders to their
+    order id, only to explain a filter item that names one of them.
+    """
     if not isinstance(body, dict):
         return _invalid([{"field": "non_field_errors", "message": "Expected a JSON object."}])
     invalid: Invalid = []
+    others = refresh_suborders or {}
     product = _product(order, body.get("products"), invalid)
     chosen = {
-        "employers": _filter(order.employers, body, "employers", invalid),
-        "financial_accounts": _filter(order.financial_accounts, body, "financial_accounts", invalid),
+        "employers": _filter(order.employers, body, "employers", invalid, others),
+        "financial_accounts": _filter(order.financial_accounts, body, "financial_accounts", invalid, others),
     }
     if invalid or product is None:
         return _invalid(invalid)
@@ -76,7 +89,9 @@ def _product(order: Order, products: Any, invalid: Invalid) -> str | None:
     return product
 
 
-def _filter(suborders: list[Suborder], body: dict[str, Any], group: str, invalid: Invalid) -> list[Suborder]:
+def _filter(
+    suborders: list[Suborder], body: dict[str, Any], group: str, invalid: Invalid, others: Mapping[str, str]
+) -> list[Suborder]:
     """The suborders named by `body[group]`, all of them when the key is absent."""
     if group not in body:
         return list(suborders)
@@ -88,12 +103,14 @@ def _filter(suborders: list[Suborder], body: dict[str, Any], group: str, invalid
     for index, item in enumerate(items):
         match = _match(suborders, item)
         if match is None:
-            invalid.append(
-                {
-                    "field": f"{group}[{index}]",
-                    "message": f"No {group} item in this order matches {item!r}.",
-                }
-            )
+            message = f"No {group} item in this order matches {item!r}."
+            named = item.get("id") if isinstance(item, dict) else None
+            if isinstance(named, str) and named in others:
+                message += (
+                    f" {named} is a suborder of refresh order {others[named]}: name the original"
+                    " order's id or suborder_number."
+                )
+            invalid.append({"field": f"{group}[{index}]", "message": message})
         elif match not in chosen:
             chosen.append(match)
     return chosen

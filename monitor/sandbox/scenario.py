@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +14,7 @@ import yaml
 
 from monitor.clock import Clock
 from monitor.sandbox.faults import Faults
-from monitor.sandbox.model import SCENARIOS, EmployerSpec
+from monitor.sandbox.model import SCENARIOS, EmployerSpec, iso, parse_time
 
 if TYPE_CHECKING:
     from monitor.sandbox.state import Sandbox
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EmployerSpec",
     "LoadedScenario",
+    "Portfolio",
     "add_order_from_mapping",
     "generate_portfolio",
     "load_scenario_file",
@@ -36,10 +37,16 @@ _ORDER_KEYS = frozenset(
         "employers",
         "financial_accounts",
         "created_at",
+        "completed_at",
         "first_name",
         "last_name",
+        "forbidden",
+        "finalized",
+        "expired",
+        "finalize_at_refresh",
     }
 )
+DAY_SECONDS = 24 * 3600
 FAILING_SCENARIOS = tuple(s for s in SCENARIOS if s != "ok")
 NON_GSE_PROGRAMS = ("fha", "va", "jumbo", "non_qm")
 _COMPANIES = (
@@ -58,6 +65,13 @@ def add_order_from_mapping(sandbox: Sandbox, data: Mapping[str, Any], where: str
     if unknown:
         raise ValueError(f"{where}: unknown keys {unknown}; expected some of {sorted(_ORDER_KEYS)}")
     _require_strings(data, ("order_id", "user_id", "order_number", "first_name", "last_name"), where)
+    for key in ("created_at", "completed_at"):
+        # YAML reads an unquoted timestamp as a datetime; both forms are fine.
+        if data.get(key) is not None and not isinstance(data[key], str | datetime):
+            raise ValueError(f"{where}.{key}: expected an ISO-8601 timestamp, got {data[key]!r}")
+    for key in ("finalized", "expired"):
+        if key in data and not isinstance(data[key], bool | str | datetime):
+            raise ValueError(f"{where}.{key}: expected true, false or an ISO-8601 timestamp, got {data[key]!r}")
     kwargs = dict(data)
     for group in ("employers", "financial_accounts"):
         if group in kwargs:
@@ -88,6 +102,26 @@ class _Connection:
     company: str
 
 
+class Portfolio(list[dict[str, str]]):
+    """The loans-file rows `generate_portfolio` returns, plus what only a test may know.
+
+    `truth_completed_at` maps each loan_id to its order's oldest suborder `completed_at` by
+    Truv's dates (ISO, `Z`); it is never a column of the rows, so it cannot leak into a
+    loans file. Compares equal to a plain list of the same rows.
+    """
+
+    def __init__(
+        self, rows: Iterable[dict[str, str]] = (), truth_completed_at: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(rows)
+        self.truth_completed_at: dict[str, str] = dict(truth_completed_at or {})
+
+    def stale_loan_ids(self, older_than_days: float, now: datetime) -> set[str]:
+        """Loans whose data (oldest connection) is more than `older_than_days` old at `now`."""
+        limit = now - timedelta(days=older_than_days)
+        return {loan for loan, moment in self.truth_completed_at.items() if parse_time(moment) < limit}
+
+
 def generate_portfolio(
     sandbox: Sandbox,
     n: int,
@@ -96,45 +130,73 @@ def generate_portfolio(
     gse_share: float = 0.3,
     shared_token_share: float = 0.02,
     failing_share: float = 0.03,
-) -> list[dict[str, str]]:
-    """Seed `n` loans' orders and return their loans-CSV rows (all values are strings).
+    stale_share: float | None = None,
+    stale_age_days: float = 45.0,
+    fresh_age_days: float = 5.0,
+    include_data_as_of: bool = False,
+) -> Portfolio:
+    """Seed `n` loans' orders and return their loans-file rows (all values are strings).
 
-    Columns: loan_id, order_id, gse ("true"/"false"), status ("active"), closing_date and
-    data_as_of (ISO dates), program. The order_number is the loan_id. About 15% of orders
-    have two employers; `shared_token_share` of orders reuse an earlier order's connection
-    (same borrower, same link); `failing_share` get a non-ok scenario.
+    Columns: loan_id, order_id, gse ("true"/"false"), status ("active"), closing_date (ISO
+    date), program, and only with `include_data_as_of` a data_as_of (the order's oldest
+    `completed_at`, ISO with `Z`). The order_number is the loan_id. About 15% of orders have
+    two employers; `shared_token_share` of orders reuse an earlier order's connection (same
+    borrower, same link); `failing_share` get a non-ok scenario.
+
+    Data dates (the orders' `completed_at`): without `stale_share`, 1 to 121 days old. With
+    it, exactly round(stale_share * n) orders, picked by the seeded RNG, are between
+    `stale_age_days` and `stale_age_days` + 1 days old, and the rest at most `fresh_age_days`
+    old. `Portfolio.truth_completed_at` / `stale_loan_ids` tell a test which is which.
     """
+    if stale_share is not None:
+        if not 0.0 <= stale_share <= 1.0:
+            raise ValueError(f"stale_share: expected a share between 0 and 1, got {stale_share!r}")
+        if not 0.0 <= fresh_age_days < stale_age_days:
+            raise ValueError(
+                f"expected 0 <= fresh_age_days < stale_age_days, got {fresh_age_days!r} and {stale_age_days!r}"
+            )
     rng = random.Random(seed)
     now = sandbox.clock.now()
+    stale = set(rng.sample(range(n), round(stale_share * n))) if stale_share is not None else set()
     seen: list[_Connection] = []
     rows: list[dict[str, str]] = []
+    truth: dict[str, str] = {}
     for index in range(n):
         loan_id = f"LN{index + 1:06d}"
         gse = rng.random() < gse_share
-        created_at = now - timedelta(days=rng.randint(1, 120), minutes=rng.randint(0, 24 * 60 - 1))
+        if stale_share is None:
+            completed_at = now - timedelta(days=rng.randint(1, 120), minutes=rng.randint(0, 24 * 60 - 1))
+        elif index in stale:
+            completed_at = now - timedelta(seconds=round(DAY_SECONDS * (stale_age_days + rng.random())))
+        else:
+            completed_at = now - timedelta(seconds=round(DAY_SECONDS * fresh_age_days * rng.random()))
+        # The borrower connected a little while after the order was created.
+        created_at = completed_at - timedelta(minutes=rng.randint(1, 180))
         employers = [_employer(rng, seen, shared_token_share, failing_share) for _ in range(1 + (rng.random() < 0.15))]
         order = sandbox.add_order(
             order_number=loan_id,
             products=("employment",) if rng.random() < 0.1 else ("income",),
             employers=employers,
             created_at=created_at,
+            completed_at=completed_at,
         )
         seen.extend(
             _Connection(e["access_token"], spec.scenario, spec.company)
             for e, spec in zip(order["employers"], employers, strict=True)
         )
-        rows.append(
-            {
-                "loan_id": loan_id,
-                "order_id": order["id"],
-                "gse": "true" if gse else "false",
-                "status": "active",
-                "closing_date": (now + timedelta(days=rng.randint(-5, 60))).date().isoformat(),
-                "data_as_of": created_at.date().isoformat(),
-                "program": "conventional" if gse else rng.choice(NON_GSE_PROGRAMS),
-            }
-        )
-    return rows
+        truth[loan_id] = iso(completed_at)
+        row = {
+            "loan_id": loan_id,
+            "order_id": order["id"],
+            "gse": "true" if gse else "false",
+            "status": "active",
+            "closing_date": (now + timedelta(days=rng.randint(-5, 60))).date().isoformat(),
+        }
+        if include_data_as_of:
+            row["data_as_of"] = truth[loan_id]
+        row["program"] = "conventional" if gse else rng.choice(NON_GSE_PROGRAMS)
+        rows.append(row)
+    return Portfolio(rows, truth)
 
 
 def _employer(rng: random.Random, seen: list[_Connection], shared_share: float, failing_share: float) -> EmployerSpec:
@@ -151,7 +213,7 @@ class LoadedScenario:
 
     sandbox: Sandbox
     latency: float = 0.0
-    loans: list[dict[str, str]] = field(default_factory=list)
+    loans: Portfolio = field(default_factory=lambda: Portfolio())
     webhook_url: str | None = None
 
 
@@ -159,6 +221,8 @@ _SETTINGS = {
     "requests_per_minute": "requests_per_minute",
     "rpm": "requests_per_minute",
     "refresh_limit_per_token": "refresh_limit_per_token",
+    "refresh_limit_status": "refresh_limit_status",
+    "finalize_at_refresh": "finalize_at_refresh",
     "completion_delay": "completion_delay",
     "secrets": "secrets",
     "client_ids": "client_ids",
@@ -176,11 +240,20 @@ def load_scenario_file(
     """Build a seeded sandbox from a YAML or JSON file; errors name the file and the key.
 
     Keys: `seed`; `settings` (rpm|requests_per_minute, refresh_limit_per_token,
-    completion_delay, latency, secrets, client_ids, faults as a `Faults.parse` string or a
-    mapping, webhook_url (where `serve` POSTs webhooks; also `LoadedScenario.webhook_url`),
-    webhook_secret (signs them), webhook_duplicates (a rate), webhook_reorder (a bool));
-    `orders` (a list of `add_order` mappings, explicit ids allowed); `portfolio`
-    (`generate_portfolio` arguments: n, seed, gse_share, shared_token_share, failing_share).
+    refresh_limit_status (400, 403 or 429: the status of the "Refresh limit for the
+    access_token exceeded" refusal), finalize_at_refresh (finalize every original order when
+    its Nth refresh order is created), completion_delay, latency, secrets, client_ids, faults
+    as a `Faults.parse` string or a mapping, webhook_url (where `serve` POSTs webhooks; also
+    `LoadedScenario.webhook_url`), webhook_secret (signs them), webhook_duplicates (a rate),
+    webhook_reorder (a bool));
+    `orders` (a list of `add_order` mappings, explicit ids allowed): order_id, user_id,
+    order_number, products, first_name, last_name, created_at, completed_at (ISO timestamps),
+    forbidden (bool), finalized / expired (true or an ISO timestamp), finalize_at_refresh (N),
+    employers / financial_accounts (lists of `EmployerSpec` mappings: access_token, link_id,
+    scenario, company, id, suborder_number, completed_at, status_style ("standard" or
+    "sent_with_last_task"), link_deleted (bool));
+    `portfolio` (`generate_portfolio` arguments: n, seed, gse_share, shared_token_share,
+    failing_share, stale_share, stale_age_days, fresh_age_days, include_data_as_of).
     """
     from monitor.sandbox.state import Sandbox
 
@@ -193,7 +266,10 @@ def load_scenario_file(
     if not isinstance(settings, dict):
         raise ValueError(f"{source}: settings: expected a mapping")
     kwargs, latency = _settings(source, settings)
-    sandbox = Sandbox(seed=int(data.get("seed", 0)), clock=clock, journal_path=journal_path, **kwargs)
+    try:
+        sandbox = Sandbox(seed=int(data.get("seed", 0)), clock=clock, journal_path=journal_path, **kwargs)
+    except ValueError as exc:
+        raise ValueError(f"{source}: settings.{exc}") from None
     orders = data.get("orders") or []
     if not isinstance(orders, list):
         raise ValueError(f"{source}: orders: expected a list")
@@ -239,6 +315,11 @@ def _check_webhook_setting(source: Path, key: str, value: Any) -> None:
         raise ValueError(f"{source}: settings.{key}: expected a string, got {value!r}")
     if key == "webhook_url" and isinstance(value, str) and not value.startswith(("http://", "https://")):
         raise ValueError(f"{source}: settings.webhook_url: expected an http(s) URL, got {value!r}")
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if key == "refresh_limit_status" and not whole:
+        raise ValueError(f"{source}: settings.refresh_limit_status: expected 400, 403 or 429, got {value!r}")
+    if key == "finalize_at_refresh" and not (whole or value is None):
+        raise ValueError(f"{source}: settings.finalize_at_refresh: expected a whole number, got {value!r}")
     if key == "webhook_reorder" and not isinstance(value, bool):
         raise ValueError(f"{source}: settings.webhook_reorder: expected true or false, got {value!r}")
     if key == "webhook_duplicates" and (
@@ -247,16 +328,28 @@ def _check_webhook_setting(source: Path, key: str, value: Any) -> None:
         raise ValueError(f"{source}: settings.webhook_duplicates: expected a rate between 0 and 1, got {value!r}")
 
 
-def _portfolio(source: Path, sandbox: Sandbox, spec: Any) -> list[dict[str, str]]:
+_PORTFOLIO_FLOATS = frozenset(
+    {"gse_share", "shared_token_share", "failing_share", "stale_share", "stale_age_days", "fresh_age_days"}
+)
+
+
+def _portfolio(source: Path, sandbox: Sandbox, spec: Any) -> Portfolio:
     if spec is None:
-        return []
-    allowed = {"n", "seed", "gse_share", "shared_token_share", "failing_share"}
+        return Portfolio()
+    allowed = {"n", "seed", "include_data_as_of", *_PORTFOLIO_FLOATS}
     if not isinstance(spec, dict) or "n" not in spec or set(spec) - allowed:
         optional = sorted(allowed - {"n"})
         raise ValueError(f"{source}: portfolio: expected a mapping with n and optionally {optional}")
-    return generate_portfolio(
-        sandbox,
-        int(spec["n"]),
-        seed=int(spec.get("seed", 0)),
-        **{key: float(value) for key, value in spec.items() if key not in ("n", "seed")},
-    )
+    include = spec.get("include_data_as_of", False)
+    if not isinstance(include, bool):
+        raise ValueError(f"{source}: portfolio.include_data_as_of: expected true or false, got {include!r}")
+    try:
+        return generate_portfolio(
+            sandbox,
+            int(spec["n"]),
+            seed=int(spec.get("seed", 0)),
+            include_data_as_of=include,
+            **{key: float(value) for key, value in spec.items() if key in _PORTFOLIO_FLOATS},
+        )
+    except ValueError as exc:
+        raise ValueError(f"{source}: portfolio.{exc}") from None

@@ -9,7 +9,8 @@ Choices where Truv's documents are silent
 - Check order per request: unknown path or missing trailing slash -> 404
   `{"detail":"Not Found."}` (URL routing comes first, as in Django); bad Accept -> 406
   `not_acceptable`; then auth 401/403; then the rate limit 429; then 405 for a wrong
-  method; then injected faults; then the body (415) and the endpoint itself.
+  method; then injected faults; then the endpoint (a refresh reads its body only once the
+  order is found and allowed: see the refresh check order below; 415 otherwise comes first).
 - Auth: a missing client id or secret, a secret not in `secrets` (or, when `secrets` is
   None, not starting with `sandbox`), or a client id not in `client_ids` -> 401
   `authentication_failed`. A secret starting with `prod` or `dev` -> 403 `not_authenticated`.
@@ -22,20 +23,89 @@ Choices where Truv's documents are silent
 - Refresh: success is 200 with the new Order. Payroll products (income, employment,
   insurance) refresh `employers`, assets/transactions refresh `financial_accounts`; a filter
   item that matches nothing in the order is a 400 even when it names the other group.
-  A refresh with nothing to refresh is a 400.
+  A refresh with nothing to refresh is a 400. An order may mix products (e.g. `[income,
+  assets]` with employers and financial accounts); a refresh still touches only its
+  product's group and spends budget only for the tokens it touches.
+- Refresh the original order only (truv-api.md section 2: "Send a POST request to the
+  original order's endpoint"): a POST naming a refresh order (non-null `initial_order`) is
+  400 `incorrect_parameters` "Refresh the original order: {id} is a refresh order
+  (initial_order {root})", no `extra`, nothing created or spent, journaled with
+  `refused: "refresh_of_refresh"` and counted in `refresh_of_refresh_refusals`. A refresh
+  order's `initial_order` is the origin order's id; its own `refresh_order` stays null;
+  the origin's `refresh_order` names its latest refresh. Filter items (`id` or
+  `suborder_number`) name the original order's suborders; the 400 for an `id` of a refresh
+  order's suborder says which refresh order it belongs to. Refresh suborders get new ids
+  and keep the original's `suborder_number`, `link_id` and `access_token`. The GSE count is
+  kept per original order and never refuses anything (GSE limits are billing).
+- Check order of a refresh POST, after the request checks above: unknown order 404;
+  forbidden 403; body 415; refresh of a refresh order 400; finalized 400; expired 400;
+  body validation 400 (with `extra`); a deleted link among the touched connections 400;
+  the per-token budget; then the new order. Each refusal except 404 and the body checks
+  (415, validation) is journaled with `refused`: forbidden (also on GET), refresh_of_refresh,
+  order_finalized, order_expired, link_deleted, refresh_limit; `refusal_counts()` counts them.
 - Per-token budget: accepted refreshes per access_token in (now - 24 h, now] on
   `clock.now()`, so a refresh exactly 24 h old no longer counts. One refresh spends one unit
   per distinct token it touches (two employers on one link cost one unit). Over the limit:
-  400 `incorrect_parameters`, message "Refresh limit for the access_token exceeded", no
-  `extra`, nothing created, and the refused request does not spend budget.
+  message "Refresh limit for the access_token exceeded", no `extra`, nothing created, and
+  the refused request does not spend budget. Its status is `refresh_limit_status` (400 by
+  default; 403 or 429 to test that a client goes by the message), with the error code
+  Truv documents for that status: 400 `incorrect_parameters`, 403 `not_authenticated`,
+  429 `throttled` (no Retry-After).
 - Refresh outcome: fixed when the refresh is created, from the link's scenario and how
   many refreshes that link had before (`flaky` fails only its first). Employers stay
   `pending` until `completion_delay` seconds later, then become completed/no_data/error; the
   link's status (its last task) changes at the same moment. A failed login_error/mfa_error
   link still accepts refreshes; they fail again until `reconnect_link` (Bridge update mode).
-- Refreshing a refresh order is allowed: `initial_order` is its direct parent; the GSE
-  count is kept per root order and never refuses anything (GSE limits are billing).
-- Seeded (root) orders' employers are `completed` and their links `done`.
+- Seeded (original) orders' employers are `completed`: each seeded suborder has a `done`
+  task ending at its `completed_at` (the employer spec's, else the order's, else the
+  order's `created_at`; `created_at` defaults to `completed_at`, else now). Neither may be
+  after now, and no completion may precede the order's creation. Their links read `done`.
+- Data dates: every suborder shows `completed_at` (ISO, `Z`) while its `status` is
+  `completed`, else null; for a refresh suborder it is the moment its task finished. There
+  is no order-level `completed_at` (truv-api.md section 3 found none). A suborder's
+  `updated_at` is its task's end once ended, else its `created_at`; the order's is the
+  latest of its creation, its suborders', its latest refresh, its expiry and finalization.
+  `oldest_completed_at()` / `data_as_of()` give the truth by these dates (task ended
+  `done`, whatever `status` shows).
+- `last_task_status`: the status of the suborder's own task once it ended (`done` for a
+  seeded one, the refresh task's status for a refresh suborder), null while it runs (no
+  intermediate `login`/`parse` steps are modelled). Later tasks on the same link do not
+  change it (`GET /v1/links/{id}/` shows those).
+- Employer spec `status_style: "sent_with_last_task"` (seen in an assets sample): the
+  suborder reads `status: "sent"` from creation on, seeded or refreshed, and only
+  `last_task_status` tells the outcome; its `completed_at` is then null (it is not
+  `completed`) and `updated_at` carries the task's end. A refresh suborder keeps its
+  original's style. Webhooks are unchanged by the style.
+- Report ids: an order whose products include income or employment has a
+  `voie_report_id`, one with assets a `voa_report_id` (others null; transactions and
+  insurance get none). A refresh order has only its product's, new. Ids are drawn when the
+  order is made, from `random.Random("sandbox-reports:SEED")` (so no other id changed), and
+  shown once a suborder of that group (employers for VOIE, financial accounts for VOA) has
+  data (task `done`); null before, and for a refresh that failed.
+- 403 per resource: an order seeded `forbidden: true` (or `forbid_order`) answers every GET
+  and refresh POST on it, and on its refresh orders, with 403 `not_authenticated`
+  "Credentials are valid but do not have permission to access this resource". Its links
+  are still readable. The prod/dev-secret 403 for every request is separate.
+- Finalized (`finalize_order`, seeded `finalized`, or `finalize_at_refresh: N`, which
+  finalizes an original order when its Nth refresh order is created, that refresh still
+  running to its end): a refresh POST is 400 `incorrect_parameters` "The order is
+  finalized: no further data collection or refresh for order {id}". Finalizing sends
+  `order-finalized` at that moment with the order event fields, `employer_id`, `link_id`,
+  `product` and `data_source` null and `status` "completed". The order JSON has no
+  finalized field (none is documented); GET still works. Seeded states send no webhook.
+- Expired (`expire_order`, seeded `expired: true` or a timestamp): `is_expired: true`,
+  `expired_at` (null while not expired), refresh POST 400 "The order is expired: order
+  {id} cannot be refreshed". No webhook; its suborders keep their status and data.
+  `canceled_at` is always null (cancelling is not modelled).
+- Deleted link (`delete_link`, or employer spec `link_deleted: true` at seeding, no webhook
+  then): sends `link-deleted` (link_id, product = the link's last refreshed product or its
+  first allowed one, data_source, tracking_info null); `GET /v1/links/{id}/` still answers
+  200 with `deleted_at` set (the Link object documents `deleted_at`); a refresh touching
+  that connection is 400 "The link was deleted: {link_id} cannot be refreshed; the borrower
+  must connect again" (a filter leaving it out is fine); orders keep showing the employer
+  with its `link_id` and `access_token`; `reconnect_link` and Bridge update-mode tokens
+  refuse it.
+- Insurance: `insurance[]` items are not modelled; an insurance product refreshes employers.
 - `POST /v1/users/{id}/tokens/` answers 200; `product_type` must be a Bridge product
   (income, employment, assets, insurance, transactions, deposit_switch, pll, admin).
 - The journal records every API request (admin `/_sandbox/` calls are not journaled);
@@ -57,6 +127,9 @@ Webhooks (truv-api.md section 4; built in `webhooks.py`, taken with `due_webhook
   refreshes; `objects_count` starts at 26 per link and grows by one per completed refresh.
 - `reconnect_link` emits `link-connected` then `task-status-updated` `done` (the docs say
   a Bridge update ends with that webhook); `product` is the link's last refreshed product.
+- `finalize_order` (or the `finalize_at_refresh` trigger) emits `order-finalized` and
+  `delete_link` emits `link-deleted`, both due at once; seeded finalized orders and deleted
+  links emit nothing. Expiry emits nothing.
 - `tracking_info` and `template_id` are always null; `user_id` is always set.
 - `webhook_id` and the other webhook ids come from `random.Random("sandbox-webhooks:SEED")`,
   not the API's RNG, so turning webhooks on or polling them changes no API id. Events are
@@ -107,6 +180,12 @@ from monitor.sandbox.webhooks import Webhook, WebhookOutbox
 
 BRIDGE_PRODUCTS = (*PRODUCTS, "deposit_switch", "pll", "admin")
 REFRESH_LIMIT_MESSAGE = "Refresh limit for the access_token exceeded"
+# The per-token refusal's HTTP status (Truv does not document it) and the code that goes with it.
+REFRESH_LIMIT_CODES = {400: "incorrect_parameters", 403: "not_authenticated", 429: "throttled"}
+FORBIDDEN_MESSAGE = "Credentials are valid but do not have permission to access this resource"
+# Products whose refresh order gets a new VOIE / VOA report id.
+VOIE_PRODUCTS = frozenset({"income", "employment"})
+VOA_PRODUCTS = frozenset({"assets"})
 
 _ROUTES: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
     (re.compile(r"/v1/orders/([^/]+)/"), {"GET": "order_get", "POST": "refresh"}),
@@ -123,6 +202,8 @@ class Sandbox:
         clock: Clock | None = None,
         requests_per_minute: int = 300,
         refresh_limit_per_token: int = 3,
+        refresh_limit_status: int = 400,
+        finalize_at_refresh: int | None = None,
         completion_delay: float = 5.0,
         secrets: tuple[str, ...] | None = None,
         faults: Faults | None = None,
@@ -135,12 +216,20 @@ class Sandbox:
     ) -> None:
         if not 0.0 <= webhook_duplicates <= 1.0:
             raise ValueError(f"webhook_duplicates: expected a rate between 0 and 1, got {webhook_duplicates!r}")
+        if isinstance(refresh_limit_status, bool) or refresh_limit_status not in REFRESH_LIMIT_CODES:
+            allowed = ", ".join(map(str, REFRESH_LIMIT_CODES))
+            raise ValueError(f"refresh_limit_status: expected one of {allowed}, got {refresh_limit_status!r}")
+        _check_finalize_at_refresh(finalize_at_refresh)
+        self.refresh_limit_status = refresh_limit_status
+        self.finalize_at_refresh = finalize_at_refresh
         self.clock: Clock = clock or SystemClock()
         self.completion_delay = completion_delay
         self.faults = faults or Faults()
         self._secrets = secrets
         self._client_ids = client_ids
         self._rng = random.Random(seed)
+        # Report ids have their own RNG, so adding them changed no order, link or suborder id.
+        self._report_rng = random.Random(f"sandbox-reports:{seed}")
         # One lock for everything: requests are short, and a single order of events is
         # what makes the journal a trustworthy oracle.
         self._lock = threading.RLock()
@@ -151,6 +240,7 @@ class Sandbox:
         self._requests = RequestLimiter(requests_per_minute)
         self._budget = RefreshBudget(refresh_limit_per_token)
         self._root_refreshes: Counter[str] = Counter()
+        self._refusals: Counter[str] = Counter()
         self._journal = Journal(journal_path)
         self.webhook_secret = webhook_secret
         self.webhook_duplicates = webhook_duplicates
@@ -180,6 +270,52 @@ class Sandbox:
         with self._lock:
             return dict(self._root_refreshes)
 
+    @property
+    def refresh_of_refresh_refusals(self) -> int:
+        """Refresh POSTs refused because they named a refresh order instead of the original."""
+        with self._lock:
+            return self._refusals["refresh_of_refresh"]
+
+    def refusal_counts(self) -> dict[str, int]:
+        """Journaled refusals by their `refused` reason: refresh_of_refresh, order_finalized,
+        order_expired, link_deleted, refresh_limit, forbidden."""
+        with self._lock:
+            return dict(self._refusals)
+
+    def oldest_completed_at(self) -> dict[str, str | None]:
+        """Per original (root) order: the oldest moment its own suborders' data was collected
+        (their tasks ended `done`, whatever `status` shows), ISO with `Z`; None if none has data.
+        This is how old each loan's data is by Truv's dates before any refresh."""
+        with self._lock:
+            now = self.clock.now()
+            result: dict[str, str | None] = {}
+            for order in self._orders.values():
+                if order.initial_order is None:
+                    dates = [d for d in (s.data_completed_at(now) for s in order.suborders()) if d is not None]
+                    result[order.id] = iso(min(dates)) if dates else None
+            return result
+
+    def data_as_of(self, order_id: str) -> str | None:
+        """How old the loan's data is now, refreshes included: for each suborder of the
+        original order (of `order_id`'s root), the newest data among it and the same
+        suborder_number in its refresh orders; then the oldest of those. None if no data."""
+        with self._lock:
+            now = self.clock.now()
+            root = self._orders[self._orders[order_id].root_id]
+            refreshes = [self._orders[i] for i in root.refresh_ids]
+            newest: list[datetime] = []
+            for suborder in root.suborders():
+                same = [
+                    r.data_completed_at(now)
+                    for order in refreshes
+                    for r in order.suborders()
+                    if (r.kind, r.suborder_number) == (suborder.kind, suborder.suborder_number)
+                ]
+                dates = [d for d in (suborder.data_completed_at(now), *same) if d is not None]
+                if dates:
+                    newest.append(max(dates))
+            return iso(min(newest)) if newest else None
+
     def order(self, order_id: str) -> dict[str, Any]:
         """An order as `GET /v1/orders/{id}/` would show it now, without a request."""
         with self._lock:
@@ -193,10 +329,59 @@ class Sandbox:
         """The borrower re-authenticated in Bridge update mode: later refreshes succeed."""
         with self._lock:
             link = self._links[link_id]
-            link.scenario = "ok"
             now = self.clock.now()
+            if link.is_deleted(now):
+                raise ValueError(f"link {link_id} is deleted: a new connection makes a new link")
+            link.scenario = "ok"
             link.tasks.append(Task(finishes_at=now, status="done"))
             self._outbox.link_connected(link, now)
+
+    # ---- the end of an order's or a connection's life (truv-api.md section 10) -----
+
+    def finalize_order(self, order_id: str) -> dict[str, Any]:
+        """Truv finalized the order: `order-finalized` now; later refresh POSTs to it get 400.
+
+        Idempotent: an order already finalized keeps its moment and sends no second webhook.
+        Refresh tasks already running still finish."""
+        with self._lock:
+            order = self._orders[order_id]
+            now = self.clock.now()
+            if not order.is_finalized(now):
+                self._finalize(order, now)
+            return order.to_json(now)
+
+    def expire_order(self, order_id: str) -> dict[str, Any]:
+        """The order expired now: `is_expired: true`, `expired_at`; refresh POSTs get 400.
+
+        No webhook (its suborders do not change); idempotent."""
+        with self._lock:
+            order = self._orders[order_id]
+            now = self.clock.now()
+            if not order.is_expired(now):
+                order.expired_at = now
+            return order.to_json(now)
+
+    def delete_link(self, link_id: str) -> dict[str, Any]:
+        """The connection was deleted now: `link-deleted`; `deleted_at` on the link; a refresh
+        touching it gets 400. Orders keep showing their employer. Idempotent."""
+        with self._lock:
+            link = self._links[link_id]
+            now = self.clock.now()
+            if not link.is_deleted(now):
+                link.deleted_at = now
+                self._outbox.link_deleted(link, now)
+            return link.to_json(now)
+
+    def forbid_order(self, order_id: str, forbidden: bool = True) -> dict[str, Any]:
+        """Make every GET/POST on the order (and, for an original, its refresh orders) a 403."""
+        with self._lock:
+            order = self._orders[order_id]
+            order.forbidden = forbidden
+            return order.to_json(self.clock.now())
+
+    def _finalize(self, order: Order, now: datetime) -> None:
+        order.finalized_at = now
+        self._outbox.order_finalized(order, now)
 
     # ---- webhooks -----------------------------------------------------------------
 
@@ -251,18 +436,55 @@ class Sandbox:
         employers: Sequence[EmployerSpec | Mapping[str, Any]] | None = None,
         financial_accounts: Sequence[EmployerSpec | Mapping[str, Any]] = (),
         created_at: datetime | str | None = None,
+        completed_at: datetime | str | None = None,
         first_name: str = "John",
         last_name: str = "Doe",
+        forbidden: bool = False,
+        finalized: bool | datetime | str = False,
+        expired: bool | datetime | str = False,
+        finalize_at_refresh: int | None = None,
     ) -> dict[str, Any]:
-        """Seed a completed root order; `employers=None` means one employer with scenario ok."""
-        employer_specs = [_spec(e, f"employers[{i}]") for i, e in enumerate(employers or [EmployerSpec()])]
+        """Seed a completed original order; `employers=None` means one employer with scenario ok
+        (`employers=[]` means none: an assets order with financial accounts only).
+
+        Data dates: `completed_at` (when its connections' data was collected; an employer's
+        own `completed_at` wins) defaults to `created_at`, and `created_at` defaults to
+        `completed_at`, else now. Neither may be after now, nor a completion before creation.
+        `forbidden`: every request on it (and its refresh orders) gets 403. `finalized` /
+        `expired`: True (at now) or a timestamp; seeded states send no webhook.
+        `finalize_at_refresh`: finalize it when its Nth refresh order is created (overrides
+        the sandbox's setting).
+        """
+        chosen = [EmployerSpec()] if employers is None else employers
+        employer_specs = [_spec(e, f"employers[{i}]") for i, e in enumerate(chosen)]
         account_specs = [_spec(a, f"financial_accounts[{i}]") for i, a in enumerate(financial_accounts)]
+        if not employer_specs and not account_specs:
+            raise ValueError("employers, financial_accounts: an order needs at least one of them")
         _check_products(products)
+        _check_finalize_at_refresh(finalize_at_refresh)
+        if not isinstance(forbidden, bool):
+            raise ValueError(f"forbidden: expected true or false, got {forbidden!r}")
         with self._lock:
             if order_id is not None and order_id in self._orders:
                 raise ValueError(f"order_id: {order_id!r} already exists")
-            moment = parse_time(created_at) if created_at is not None else self.clock.now()
-            user_id = self._owner(user_id, [*employer_specs, *account_specs])
+            now = self.clock.now()
+            done = parse_time(completed_at) if completed_at is not None else None
+            moment = parse_time(created_at) if created_at is not None else done or now
+            done = done or moment
+            specs = [*employer_specs, *account_specs]
+            dates = [parse_time(s.completed_at) if s.completed_at is not None else done for s in specs]
+            labels = [f"employers[{i}]" for i in range(len(employer_specs))]
+            labels += [f"financial_accounts[{i}]" for i in range(len(account_specs))]
+            checks = [
+                ("completed_at", done),
+                *((f"{label}.completed_at", d) for label, d in zip(labels, dates, strict=True)),
+            ]
+            for name, when in checks:
+                if when > now:
+                    raise ValueError(f"{name}: {iso(when)} is after now ({iso(now)})")
+                if when < moment:
+                    raise ValueError(f"{name}: {iso(when)} is before the order's created_at ({iso(moment)})")
+            user_id = self._owner(user_id, specs)
             order = Order(
                 id=order_id or self.new_id(),
                 products=tuple(products),
@@ -272,15 +494,31 @@ class Sandbox:
                 last_name=last_name,
                 created_at=moment,
                 root_id="",
+                forbidden=forbidden,
+                finalized_at=_when(finalized, "finalized", now),
+                expired_at=_when(expired, "expired", now),
+                finalize_at_refresh=finalize_at_refresh,
             )
             order.root_id = order.id
-            order.employers = [self._seed_suborder(s, user_id, "employer", moment) for s in employer_specs]
-            order.financial_accounts = [
-                self._seed_suborder(s, user_id, "financial_account", moment) for s in account_specs
+            self._draw_report_ids(order)
+            subs = [
+                self._seed_suborder(
+                    spec, user_id, "employer" if i < len(employer_specs) else "financial_account", moment, d
+                )
+                for i, (spec, d) in enumerate(zip(specs, dates, strict=True))
             ]
+            order.employers = subs[: len(employer_specs)]
+            order.financial_accounts = subs[len(employer_specs) :]
             self._orders[order.id] = order
             self._users.add(user_id)
-            return order.to_json(self.clock.now())
+            return order.to_json(now)
+
+    def _draw_report_ids(self, order: Order) -> None:
+        """New VOIE / VOA report ids for the products the order covers (truv-api.md section 9)."""
+        if VOIE_PRODUCTS & set(order.products):
+            order.voie_report_id = f"{self._report_rng.getrandbits(128):032x}"
+        if VOA_PRODUCTS & set(order.products):
+            order.voa_report_id = f"{self._report_rng.getrandbits(128):032x}"
 
     def _owner(self, user_id: str | None, specs: list[EmployerSpec]) -> str:
         """The order's user: given, else the owner of a link it reuses, else a new id."""
@@ -300,7 +538,9 @@ class Sandbox:
             raise ValueError(f"access_token and link_id {spec.link_id} name two different links")
         return by_token or by_id
 
-    def _seed_suborder(self, spec: EmployerSpec, user_id: str, kind: Kind, moment: datetime) -> Suborder:
+    def _seed_suborder(
+        self, spec: EmployerSpec, user_id: str, kind: Kind, moment: datetime, done: datetime
+    ) -> Suborder:
         link = self._find_link(spec)
         if link is None:
             link = Link(
@@ -309,7 +549,7 @@ class Sandbox:
                 user_id=user_id,
                 scenario=spec.scenario,
                 kind=kind,
-                created_at=moment,
+                created_at=min(moment, done),
             )
             self._links[link.id] = link
             self._links_by_token[link.access_token] = link
@@ -318,6 +558,11 @@ class Sandbox:
                 f"link {link.id} is a {link.kind} link with scenario {link.scenario}; "
                 f"employers sharing it must agree (got {kind}, {spec.scenario})"
             )
+        if spec.link_deleted and link.deleted_at is None:
+            link.deleted_at = self.clock.now()
+        # The connection that collected the seeded data: a `done` task at `done`.
+        task = Task(finishes_at=done, status="done")
+        link.tasks.append(task)
         return Suborder(
             id=spec.id or self.new_id(),
             suborder_number=spec.suborder_number or self.new_id(),
@@ -325,6 +570,8 @@ class Sandbox:
             company=spec.company,
             kind=kind,
             created_at=moment,
+            task=task,
+            status_style=spec.status_style,
         )
 
     # ---- requests -----------------------------------------------------------------
@@ -403,46 +650,85 @@ class Sandbox:
     ) -> wire.Response:
         if endpoint == "order_get":
             order = self._orders.get(resource_id)
-            return wire.json_response(200, order.to_json(now)) if order else wire.not_found()
+            if order is None:
+                return wire.not_found()
+            if self._is_forbidden(order):
+                return self._refuse(entry, "forbidden", wire.error(403, "not_authenticated", FORBIDDEN_MESSAGE))
+            return wire.json_response(200, order.to_json(now))
         if endpoint == "link_get":
             link = self._links.get(resource_id)
             return wire.json_response(200, link.to_json(now)) if link else wire.not_found()
+        if endpoint == "refresh":
+            return self._refresh(resource_id, headers, body, now, entry)
         payload = _parse_body(headers, body)
         if isinstance(payload, wire.Response):
             return payload
-        if endpoint == "refresh":
-            return self._refresh(resource_id, payload, now, entry)
-        return self._bridge_token(resource_id, payload)
+        return self._bridge_token(resource_id, payload, now)
 
-    def _refresh(self, order_id: str, body: Any, now: datetime, entry: dict[str, Any]) -> wire.Response:
-        entry.update(parent_order_id=order_id, created_order_id=None, product=None, token_hashes=[])
-        parent = self._orders.get(order_id)
-        if parent is None:
+    def _is_forbidden(self, order: Order) -> bool:
+        return order.forbidden or self._orders[order.root_id].forbidden
+
+    def _refuse(self, entry: dict[str, Any], reason: str, response: wire.Response) -> wire.Response:
+        entry["refused"] = reason
+        self._refusals[reason] += 1
+        return response
+
+    def _refresh(
+        self, order_id: str, headers: dict[str, str], body: bytes, now: datetime, entry: dict[str, Any]
+    ) -> wire.Response:
+        entry.update(parent_order_id=order_id, root_order_id=None, created_order_id=None, product=None, token_hashes=[])
+        root = self._orders.get(order_id)
+        if root is None:
             return wire.not_found()
-        plan = plan_refresh(parent, body)
+        entry["root_order_id"] = root.root_id
+        if self._is_forbidden(root):
+            return self._refuse(entry, "forbidden", wire.error(403, "not_authenticated", FORBIDDEN_MESSAGE))
+        payload = _parse_body(headers, body)
+        if isinstance(payload, wire.Response):
+            return payload
+        if root.initial_order is not None:
+            message = f"Refresh the original order: {root.id} is a refresh order (initial_order {root.initial_order})"
+            return self._refuse(entry, "refresh_of_refresh", wire.error(400, "incorrect_parameters", message))
+        if root.is_finalized(now):
+            message = f"The order is finalized: no further data collection or refresh for order {root.id}"
+            return self._refuse(entry, "order_finalized", wire.error(400, "incorrect_parameters", message))
+        if root.is_expired(now):
+            message = f"The order is expired: order {root.id} cannot be refreshed"
+            return self._refuse(entry, "order_expired", wire.error(400, "incorrect_parameters", message))
+        plan = plan_refresh(root, payload, self._refresh_suborder_ids(root))
         if isinstance(plan, wire.Response):
             return plan
         tokens = plan.tokens()
         entry.update(product=plan.product, token_hashes=[token_hash(t) for t in tokens])
+        deleted = list(dict.fromkeys(s.link.id for s in plan.suborders if s.link.is_deleted(now)))
+        if deleted:
+            message = f"The link was deleted: {', '.join(deleted)} cannot be refreshed; the borrower must connect again"
+            return self._refuse(entry, "link_deleted", wire.error(400, "incorrect_parameters", message))
         if self._budget.exhausted(tokens, now):
-            return wire.error(400, "incorrect_parameters", REFRESH_LIMIT_MESSAGE)
-        child = self._create_refresh_order(parent, plan, now)
+            status = self.refresh_limit_status
+            refused = wire.error(status, REFRESH_LIMIT_CODES[status], REFRESH_LIMIT_MESSAGE)
+            return self._refuse(entry, "refresh_limit", refused)
+        child = self._create_refresh_order(root, plan, now)
         self._budget.record(tokens, now)
         entry["created_order_id"] = child.id
         return wire.json_response(200, child.to_json(now))
 
-    def _create_refresh_order(self, parent: Order, plan: RefreshPlan, now: datetime) -> Order:
+    def _refresh_suborder_ids(self, root: Order) -> dict[str, str]:
+        return {s.id: order_id for order_id in root.refresh_ids for s in self._orders[order_id].suborders()}
+
+    def _create_refresh_order(self, root: Order, plan: RefreshPlan, now: datetime) -> Order:
         child = Order(
             id=self.new_id(),
             products=(plan.product,),
-            order_number=parent.order_number,
-            user_id=parent.user_id,
-            first_name=parent.first_name,
-            last_name=parent.last_name,
+            order_number=root.order_number,
+            user_id=root.user_id,
+            first_name=root.first_name,
+            last_name=root.last_name,
             created_at=now,
-            root_id=parent.root_id,
-            initial_order=parent.id,
+            root_id=root.id,
+            initial_order=root.id,
         )
+        self._draw_report_ids(child)
         finishes_at = now + timedelta(seconds=self.completion_delay)
         tasks: dict[str, Task] = {}  # one task per link, even when employers share it
         for old in plan.suborders:
@@ -459,16 +745,21 @@ class Sandbox:
                 kind=old.kind,
                 created_at=now,
                 task=tasks[link.id],
+                status_style=old.status_style,
             )
             (child.employers if old.kind == "employer" else child.financial_accounts).append(new)
-        parent.refresh_order = child.id
-        parent.touched_at = now
+        root.refresh_order = child.id
+        root.refresh_ids.append(child.id)
+        root.touched_at = now
         self._orders[child.id] = child
-        self._root_refreshes[parent.root_id] += 1
+        self._root_refreshes[root.id] += 1
         self._outbox.refresh_created(child, plan.product)
+        limit = root.finalize_at_refresh or self.finalize_at_refresh
+        if limit is not None and len(root.refresh_ids) >= limit and not root.is_finalized(now):
+            self._finalize(root, now)
         return child
 
-    def _bridge_token(self, user_id: str, body: Any) -> wire.Response:
+    def _bridge_token(self, user_id: str, body: Any, now: datetime) -> wire.Response:
         if user_id not in self._users:
             return wire.not_found()
         if not isinstance(body, dict):
@@ -483,7 +774,7 @@ class Sandbox:
         access_token = body.get("access_token")
         if access_token is not None:
             link = self._links_by_token.get(access_token) if isinstance(access_token, str) else None
-            if link is None or link.user_id != user_id:
+            if link is None or link.user_id != user_id or link.is_deleted(now):
                 invalid = [
                     {
                         "field": "access_token",
@@ -507,6 +798,22 @@ class Sandbox:
 
 def _spec(value: EmployerSpec | Mapping[str, Any], where: str) -> EmployerSpec:
     return value if isinstance(value, EmployerSpec) else EmployerSpec.from_mapping(value, where)
+
+
+def _check_finalize_at_refresh(value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"finalize_at_refresh: expected a whole number >= 1, got {value!r}")
+
+
+def _when(value: bool | datetime | str, name: str, now: datetime) -> datetime | None:
+    """`finalized` / `expired` seeding: False -> never, True -> now, else that timestamp."""
+    if value is False or value is None:
+        return None
+    if value is True:
+        return now
+    if isinstance(value, datetime | str):
+        return parse_time(value)
+    raise ValueError(f"{name}: expected true, false or an ISO-8601 timestamp, got {value!r}")
 
 
 def _check_products(products: Sequence[str]) -> None:

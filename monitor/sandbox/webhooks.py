@@ -1,7 +1,7 @@
 """Truv's webhooks from the sandbox: the events a refresh causes, and a pump that POSTs them.
 
-`WebhookOutbox` builds the events (truv-api.md section 4) when a refresh order is created
-or a link reconnected, each scheduled for the moment its change happens; `Sandbox` owns
+`WebhookOutbox` builds the events (truv-api.md section 4) when a refresh order is created,
+a link reconnected or deleted, or an order finalized, each scheduled for the moment its change happens; `Sandbox` owns
 one and hands out the due ones from `Sandbox.due_webhooks()` under its lock, so nothing
 here runs on a timer. `WebhookPump` is the delivery side for `serve`: a daemon thread
 that polls `due_webhooks()` and POSTs each webhook with retries (at-least-once).
@@ -110,8 +110,7 @@ class WebhookOutbox:
         """Schedule the events of a new refresh order, at its tasks' `finishes_at`."""
         groups: dict[int, tuple[Task, list[Suborder]]] = {}
         for suborder in order.suborders():
-            if suborder.task is not None:
-                groups.setdefault(id(suborder.task), (suborder.task, []))[1].append(suborder)
+            groups.setdefault(id(suborder.task), (suborder.task, []))[1].append(suborder)
         for task, suborders in groups.values():
             self._task_finished(order, product, task, suborders)
 
@@ -178,6 +177,29 @@ class WebhookOutbox:
             "task-status-updated",
             link.user_id,
             {"task_id": self._new_id(), **common, "tracking_info": None, "status": "done"},
+        )
+
+    def link_deleted(self, link: Link, moment: datetime) -> None:
+        """The connection is gone (data and credentials removed): `link-deleted`."""
+        product = self._last_product.get(link.id) or allowed_products_of(link.kind)[0]
+        common = {"link_id": link.id, "product": product, "data_source": data_source_of(link.kind)}
+        self._push(moment, "link-deleted", link.user_id, {**common, "tracking_info": None})
+
+    def order_finalized(self, order: Order, moment: datetime) -> None:
+        """No further data collection or refresh for this order: `order-finalized`."""
+        self._push(
+            moment,
+            "order-finalized",
+            order.user_id,
+            {
+                "order_id": order.id,
+                "order_number": order.order_number,
+                "employer_id": None,
+                "link_id": None,
+                "product": None,
+                "data_source": None,
+                "status": "completed",
+            },
         )
 
     # ---- delivery -----------------------------------------------------------------

@@ -13,7 +13,16 @@ from typing import Any
 from sqlalchemy import select, text, update
 from sqlmodel import Session
 
-from monitor.core.budget import BILLABLE_WINDOW, GSE_WINDOW, TOKEN_WINDOW, Decision, Limits, TokenUsage, decide
+from monitor.core.budget import (
+    BILLABLE_WINDOW,
+    GSE_WINDOW,
+    TOKEN_WINDOW,
+    Decision,
+    Limits,
+    TokenUsage,
+    counts_from,
+    decide,
+)
 from monitor.store.loans import IN_FLIGHT
 from monitor.store.tables import Connection, Reservation, ReservationToken
 
@@ -63,8 +72,27 @@ def add_event(
     )
 
 
+def gse_uses(session: Session, *, loan_id: str, since: datetime) -> list[datetime]:
+    """The loan's GSE reservations that count (every one that may have reached Truv) since `since`."""
+    r = Reservation.__table__.c
+    return list(
+        session.execute(
+            select(r.reserved_at).where(
+                r.loan_id == loan_id, r.gse.is_(True), r.state.not_in(NOT_COUNTING), r.reserved_at >= since
+            )
+        ).scalars()
+    )
+
+
 def usage(
-    session: Session, *, tokens: Sequence[str], loan_id: str, gse: bool, limits: Limits, now: datetime
+    session: Session,
+    *,
+    tokens: Sequence[str],
+    loan_id: str,
+    gse: bool,
+    limits: Limits,
+    now: datetime,
+    gse_window_start: datetime | None = None,
 ) -> dict[str, Any]:
     rt = ReservationToken.__table__.c
     token_rows = session.execute(
@@ -81,18 +109,9 @@ def usage(
         ).all()
     )
     r = Reservation.__table__.c
-    gse_uses: list[datetime] = []
+    gse_list: list[datetime] = []
     if gse:
-        gse_uses = list(
-            session.execute(
-                select(r.reserved_at).where(
-                    r.loan_id == loan_id,
-                    r.gse.is_(True),
-                    r.state.not_in(NOT_COUNTING),
-                    r.reserved_at > now - GSE_WINDOW,
-                )
-            ).scalars()
-        )
+        gse_list = gse_uses(session, loan_id=loan_id, since=gse_window_start or now - GSE_WINDOW)
     billable_uses: list[datetime] = []
     if limits.billable_per_day is not None:
         billable_uses = list(
@@ -104,7 +123,7 @@ def usage(
         )
     return {
         "tokens": [TokenUsage(t, uses[t], blocked.get(t)) for t in tokens],
-        "gse_uses": gse_uses,
+        "gse_uses": gse_list,
         "billable_uses": billable_uses,
     }
 
@@ -116,12 +135,27 @@ class Reserved:
 
 
 def check(
-    session: Session, *, loan_id: str, gse: bool, tokens: Sequence[str], limits: Limits, now: datetime
+    session: Session,
+    *,
+    loan_id: str,
+    gse: bool,
+    tokens: Sequence[str],
+    limits: Limits,
+    now: datetime,
+    gse_window_start: datetime | None = None,
 ) -> Decision:
     """The decision a reservation would make now, without reserving (plan, dry runs)."""
-    u = usage(session, tokens=tokens, loan_id=loan_id, gse=gse, limits=limits, now=now)
+    u = usage(
+        session, tokens=tokens, loan_id=loan_id, gse=gse, limits=limits, now=now, gse_window_start=gse_window_start
+    )
     return decide(
-        tokens=u["tokens"], gse=gse, gse_uses=u["gse_uses"], billable_uses=u["billable_uses"], limits=limits, now=now
+        tokens=u["tokens"],
+        gse=gse,
+        gse_uses=u["gse_uses"],
+        billable_uses=u["billable_uses"],
+        limits=limits,
+        now=now,
+        gse_window_start=gse_window_start,
     )
 
 
@@ -140,6 +174,7 @@ def reserve(
     limits: Limits,
     now: datetime,
     purpose: str | None = None,
+    gse_window_start: datetime | None = None,
 ) -> Reserved:
     """Check every budget and write the reservation in the caller's single transaction.
 
@@ -156,7 +191,9 @@ def reserve(
     busy = session.execute(select(r.id).where(r.loan_id == loan_id, r.state.in_(IN_FLIGHT)).limit(1)).first()
     if busy is not None:
         return Reserved(Decision((), skip_reason="in_flight"), None)
-    decision = check(session, loan_id=loan_id, gse=gse, tokens=tokens, limits=limits, now=now)
+    decision = check(
+        session, loan_id=loan_id, gse=gse, tokens=tokens, limits=limits, now=now, gse_window_start=gse_window_start
+    )
     if not decision.go:
         return Reserved(decision, None)
     allowed = set(decision.allowed_tokens)
@@ -179,8 +216,10 @@ def reserve(
         )
     )
     session.flush()
+    # The POST follows at once; its send time moves this forward (`count_from`) if it is later.
+    start = counts_from(now, limits)
     for token in sorted(allowed):
-        session.add(ReservationToken(reservation_id=reservation_id, token_hash=token, reserved_at=now))
+        session.add(ReservationToken(reservation_id=reservation_id, token_hash=token, reserved_at=start))
     add_event(
         session,
         at=now,
@@ -206,6 +245,20 @@ def set_state(session: Session, reservation_id: str, *, state: str, now: datetim
         rt = ReservationToken.__table__.c
         session.execute(
             update(ReservationToken.__table__).where(rt.reservation_id == reservation_id).values(counts=False)
+        )
+
+
+def count_from(session: Session, reservation_id: str, at: datetime, *, sent: datetime | None = None) -> None:
+    """Move the moment a reservation's token uses count from forward to `at` (never back, rule 12)."""
+    rt = ReservationToken.__table__.c
+    session.execute(
+        update(ReservationToken.__table__)
+        .where(rt.reservation_id == reservation_id, rt.reserved_at < at)
+        .values(reserved_at=at)
+    )
+    if sent is not None:
+        session.execute(
+            update(Reservation.__table__).where(Reservation.__table__.c.id == reservation_id).values(sent_at=sent)
         )
 
 

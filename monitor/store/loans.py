@@ -97,8 +97,22 @@ def _upsert_set(stmt: Any) -> dict[str, Any]:
             (ex.data_as_of > table.c.data_as_of, ex.data_as_of),
             else_=table.c.data_as_of,
         ),
-        "base_order_id": case((changed_order, None), else_=table.c.base_order_id),
-        "details_fetched_at": case((changed_order, None), else_=table.c.details_fetched_at),
+        # A new order is a new start: what was learned from the old one no longer applies.
+        **{
+            name: case((changed_order, None), else_=table.c[name])
+            for name in (
+                "base_order_id",
+                "original_order_id",
+                "details_fetched_at",
+                "data_as_of_employers",
+                "data_as_of_accounts",
+                "data_as_of_insurance",
+                "gse_window_start",
+                "hold",
+                "hold_reason",
+                "hold_since",
+            )
+        },
         "imported_at": ex.imported_at,
         "updated_at": ex.updated_at,
     }
@@ -186,13 +200,48 @@ def _match_clause(match: dict[str, Any]) -> Any:
     return and_(true(), *clauses)
 
 
-def stale_clause(*, max_age_cutoff: datetime, pre_closing_days: int | None, today: date) -> Any:
-    """SQL for DESIGN's staleness rule; mirrors monitor.core.staleness.assess."""
-    clauses = [Loan.data_as_of.is_(None), Loan.data_as_of < max_age_cutoff]  # type: ignore[union-attr,operator]
+_SCOPE_DATES = {
+    "employer": Loan.data_as_of_employers,
+    "account": Loan.data_as_of_accounts,
+    "insurance": Loan.data_as_of_insurance,
+}
+
+
+def data_date(scope: str) -> Any:
+    """SQL for a loan's data date for one product scope (DESIGN.md rules 10, 11).
+
+    Before its order has been read: the imported `data_as_of`; after: the scope's own date.
+    """
+    return case((Loan.details_fetched_at.is_(None), Loan.data_as_of), else_=_SCOPE_DATES[scope])  # type: ignore[union-attr]
+
+
+def unknown_clause() -> Any:
+    """Loans whose data date nobody knows yet: the order must be read before anything is decided."""
+    return and_(Loan.details_fetched_at.is_(None), Loan.data_as_of.is_(None))  # type: ignore[union-attr]
+
+
+def stale_clause(
+    *, max_age_cutoff: datetime, pre_closing_days: int | None, today: date, scope: str = "employer"
+) -> Any:
+    """SQL for DESIGN's staleness rule; mirrors monitor.core.staleness.assess.
+
+    A loan whose date is unknown only because its order was never read is not stale (rule 11):
+    see `unknown_clause`. Once read, a product with a connection that never completed is.
+    """
+    when = data_date(scope)
+    clauses = [and_(Loan.details_fetched_at.is_not(None), when.is_(None)), when < max_age_cutoff]  # type: ignore[union-attr]
     if pre_closing_days:
         for closing, start in pre_closing_windows(today, pre_closing_days):
-            clauses.append(and_(Loan.closing_date == closing, Loan.data_as_of < start_of_day_utc(start)))  # type: ignore[arg-type,operator]
+            clauses.append(and_(Loan.closing_date == closing, when < start_of_day_utc(start)))  # type: ignore[arg-type]
     return or_(*clauses)
+
+
+def _workable(*, max_age_cutoff: datetime, pre_closing_days: int | None, today: date, scope: str) -> Any:
+    """What a pass looks at: stale loans, and loans whose order must first be read."""
+    return or_(
+        stale_clause(max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, today=today, scope=scope),
+        unknown_clause(),
+    )
 
 
 def select_stale(
@@ -204,8 +253,9 @@ def select_stale(
     now: datetime,
     limit: int | None,
     claim: Claim | None = None,
+    scope: str = "employer",
 ) -> list[Candidate]:
-    """Active, matching, stale loans with nothing in flight and no backoff pending.
+    """Active, matching, stale (or not yet read) loans with nothing in flight, no backoff, no hold.
 
     Ordered by closing date (soonest first, none last), then oldest data (never verified first).
     With `claim`, only loans no live pass has claimed, and the ones returned are claimed in the
@@ -222,21 +272,22 @@ def select_stale(
             Loan.base_order_id,
             Loan.gse,
             Loan.closing_date,
-            Loan.data_as_of,
+            data_date(scope),
             Loan.details_fetched_at,
         )
         .where(
             Loan.status == "active",
+            Loan.hold.is_(None),  # type: ignore[union-attr]
             _match_clause(match),
-            stale_clause(max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, today=now.date()),
+            _workable(max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, today=now.date(), scope=scope),
             not_(in_flight),
             or_(Loan.next_attempt_at.is_(None), Loan.next_attempt_at <= now),  # type: ignore[union-attr,operator]
         )
         .order_by(
             Loan.closing_date.is_(None),  # type: ignore[union-attr]
             Loan.closing_date,
-            Loan.data_as_of.is_not(None),  # type: ignore[union-attr]
-            Loan.data_as_of,
+            data_date(scope).is_not(None),
+            data_date(scope),
             Loan.loan_id,
         )
     )
@@ -307,25 +358,39 @@ def release_claims(session: Session, run_id: str) -> None:
 
 
 def count_stale(
-    session: Session, *, match: dict[str, Any], max_age_cutoff: datetime, pre_closing_days: int | None, now: datetime
+    session: Session,
+    *,
+    match: dict[str, Any],
+    max_age_cutoff: datetime,
+    pre_closing_days: int | None,
+    now: datetime,
+    scope: str = "employer",
 ) -> dict[str, int]:
-    """How many loans a policy finds stale, and how many of those are held back and why."""
+    """How many loans a policy finds stale, how many of those are held back and why, and how many
+    have a data date nobody knows yet (their order is read before anything is decided)."""
     r = Reservation.__table__.c
     in_flight = exists().where(r.loan_id == Loan.loan_id, r.state.in_(IN_FLIGHT))
     backoff = and_(Loan.next_attempt_at.is_not(None), Loan.next_attempt_at > now)  # type: ignore[union-attr,operator]
-    base = and_(
-        Loan.status == "active",
-        _match_clause(match),
-        stale_clause(max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, today=now.date()),
+    held = Loan.hold.is_not(None)  # type: ignore[union-attr]
+    stale = stale_clause(
+        max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, today=now.date(), scope=scope
     )
     row = session.execute(
         select(
-            func.count(),
-            func.sum(case((in_flight, 1), else_=0)),
-            func.sum(case((and_(not_(in_flight), backoff), 1), else_=0)),
-        ).where(base)
+            func.sum(case((stale, 1), else_=0)),
+            func.sum(case((and_(stale, in_flight), 1), else_=0)),
+            func.sum(case((and_(stale, not_(in_flight), not_(held), backoff), 1), else_=0)),
+            func.sum(case((and_(stale, held), 1), else_=0)),
+            func.sum(case((unknown_clause(), 1), else_=0)),
+        ).where(Loan.status == "active", _match_clause(match))
     ).one()
-    return {"stale": row[0] or 0, "in_flight": row[1] or 0, "backoff": row[2] or 0}
+    return {
+        "stale": row[0] or 0,
+        "in_flight": row[1] or 0,
+        "backoff": row[2] or 0,
+        "held": row[3] or 0,
+        "unknown": row[4] or 0,
+    }
 
 
 def loan_connections(session: Session, loan_id: str) -> list[tuple[LoanConnection, Connection | None]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlmodel import Session
 
 from monitor.store.db import upsert_insert
@@ -23,69 +23,118 @@ def save_order(session: Session, loan_id: str, info: OrderInfo, *, now: datetime
     row.user_id = info.user_id or row.user_id
     row.order_number = info.order_number or row.order_number
     row.created_at = info.created_at or row.created_at
+    row.voie_report_id = info.voie_report_id or row.voie_report_id
+    row.voa_report_id = info.voa_report_id or row.voa_report_id
     row.fetched_at = now
     session.add(row)
 
 
-def set_base(
-    session: Session, loan: Loan, info: OrderInfo, *, now: datetime, completed_at: dict[str, datetime] | None = None
-) -> None:
-    """Make `info` the order the loan's next refresh is made from.
+def _newest_dates(original: OrderInfo, newest: OrderInfo | None) -> dict[tuple[str, str], datetime]:
+    """Per (kind, token): Truv's data date, from the newest refresh where it completed, else the original."""
+    dates: dict[tuple[str, str], datetime] = {}
+    for info in (original, newest):
+        if info is None:
+            continue
+        for sub in info.suborders:
+            when = info.data_date(sub)
+            if sub.token_hash and when is not None:
+                key = (sub.kind, sub.token_hash)
+                dates[key] = max(dates[key], when) if key in dates else when
+    return dates
 
-    Each connection keeps its own data date: `completed_at` (token -> when its data was fetched)
-    for the ones this order refreshed, the previous date for the others.
+
+def learn_order(session: Session, loan: Loan, original: OrderInfo, newest: OrderInfo | None, *, now: datetime) -> None:
+    """Record the loan's connections from its original order, each with Truv's data date (rules 6, 11).
+
+    `newest` is the latest refresh the original names (`refresh_order`), when there is one. A
+    connection's date is the newest of: Truv's date for it, what an earlier pass recorded, and
+    the imported `data_as_of` (which never moves a loan backwards).
     """
     previous = {
-        c.token_hash: c.data_as_of
+        (c.kind, c.token_hash): c.data_as_of
         for c in session.exec(
             select(LoanConnection).where(LoanConnection.loan_id == loan.loan_id)  # type: ignore[arg-type]
         ).scalars()
     }
+    truv_dates = _newest_dates(original, newest)
     session.execute(delete(LoanConnection.__table__).where(LoanConnection.__table__.c.loan_id == loan.loan_id))
-    for sub in info.suborders:
+    for sub in original.suborders:
         if not sub.token_hash:
             continue  # a suborder with no connection (e.g. documents) cannot be refreshed
-        as_of = (completed_at or {}).get(sub.token_hash) or previous.get(sub.token_hash) or loan.data_as_of
+        key = (sub.kind, sub.token_hash)
+        known = [d for d in (truv_dates.get(key), previous.get(key), loan.data_as_of) if d is not None]
         session.add(
             LoanConnection(
                 loan_id=loan.loan_id,
                 suborder_id=sub.id,
-                order_id=info.id,
+                order_id=original.id,
                 kind=sub.kind,
                 suborder_number=sub.suborder_number,
                 token_hash=sub.token_hash,
                 link_id=sub.link_id,
                 status=sub.status,
-                data_as_of=as_of,
+                data_as_of=max(known) if known else None,
             )
         )
-        ensure_connection(session, sub.token_hash, now=now, link_id=sub.link_id, user_id=info.user_id)
+        ensure_connection(session, sub.token_hash, now=now, link_id=sub.link_id, user_id=original.user_id)
     session.flush()
-    loan.base_order_id = info.id
+    completed_newest = newest is not None and any(newest.data_date(x) is not None for x in newest.suborders)
+    loan.original_order_id = original.id if original.id != loan.order_id else None
+    loan.base_order_id = newest.id if newest is not None and completed_newest else original.id
+    loan.gse_window_start = original.first_completion()
     loan.details_fetched_at = now
     loan.updated_at = now
+    if original.is_expired:
+        set_hold(loan, hold="needs_new_order", reason="order_expired", now=now)
     session.add(loan)
     refresh_data_date(session, loan)
 
 
+def set_hold(loan: Loan, *, hold: str, reason: str, now: datetime) -> bool:
+    """Set a loan aside until someone acts (rule 13); True when this is news."""
+    if loan.hold == hold and loan.hold_reason == reason:
+        return False
+    loan.hold, loan.hold_reason, loan.hold_since = hold, reason, now
+    loan.updated_at = now
+    return True
+
+
+SCOPE_COLUMNS = {
+    "employer": "data_as_of_employers",
+    "account": "data_as_of_accounts",
+    "insurance": "data_as_of_insurance",
+}
+
+
 def refresh_data_date(session: Session, loan: Loan) -> None:
-    """A loan's data is as old as its oldest connection's data."""
-    oldest = session.execute(
-        select(func.min(LoanConnection.data_as_of), func.count()).where(LoanConnection.loan_id == loan.loan_id)  # type: ignore[arg-type]
-    ).one()
-    has_null = session.execute(
-        select(func.count()).where(LoanConnection.loan_id == loan.loan_id, LoanConnection.data_as_of.is_(None))  # type: ignore[union-attr,arg-type]
-    ).scalar_one()
-    if oldest[1]:
-        loan.data_as_of = None if has_null else oldest[0]
-        session.add(loan)
+    """Each product's data is as old as its oldest connection's; the loan's, as its oldest overall.
 
-
-def mark_connection_data(session: Session, loan_id: str, token: str, at: datetime) -> None:
+    A connection with no date (never completed) makes its product's date unknown.
+    """
     lc = LoanConnection.__table__.c
-    session.execute(
-        update(LoanConnection.__table__).where(lc.loan_id == loan_id, lc.token_hash == token).values(data_as_of=at)
-    )
+    rows = session.execute(
+        select(lc.kind, func.min(lc.data_as_of), func.count(), func.count(lc.data_as_of))
+        .where(lc.loan_id == loan.loan_id)
+        .group_by(lc.kind)
+    ).all()
+    overall: list[datetime | None] = []
+    for kind, column in SCOPE_COLUMNS.items():
+        row = next((r for r in rows if r[0] == kind), None)
+        value = None if row is None or row[2] != row[3] else row[1]
+        setattr(loan, column, value)
+        if row is not None:
+            overall.append(value)
+    if overall:
+        loan.data_as_of = None if any(v is None for v in overall) else min(v for v in overall if v is not None)
+    session.add(loan)
+
+
+def mark_connection_data(session: Session, loan_id: str, token: str, at: datetime, *, kind: str | None = None) -> None:
+    lc = LoanConnection.__table__.c
+    where = [lc.loan_id == loan_id, lc.token_hash == token, or_(lc.data_as_of.is_(None), lc.data_as_of < at)]
+    if kind is not None:
+        where.append(lc.kind == kind)
+    session.execute(update(LoanConnection.__table__).where(*where).values(data_as_of=at))
 
 
 def ensure_connection(

@@ -21,12 +21,27 @@ class Loan(SQLModel, table=True):
         Index("ix_loan_status_closing", "status", "closing_date"),
     )
     loan_id: str = Field(primary_key=True, max_length=128)
+    # The order as imported. Every refresh is a POST to the original order (DESIGN.md rule 6): this one,
+    # or the origin Truv names when the imported id is itself a refresh order (`original_order_id`).
     order_id: str = Field(max_length=64)
+    original_order_id: str | None = Field(default=None, max_length=64)
+    # The newest refresh order that completed: where fresh data is read, never a POST target.
     base_order_id: str | None = Field(default=None, max_length=64)
     gse: bool = False
     status: str = Field(default="active", max_length=16)
     closing_date: date | None = None
+    # As imported (the lender's word) until the order is read; then the oldest connection's date.
     data_as_of: datetime | None = Field(default=None, sa_column=_ts())
+    # Each product keeps its own data date: the oldest of its connections (rule 10).
+    data_as_of_employers: datetime | None = Field(default=None, sa_column=_ts())
+    data_as_of_accounts: datetime | None = Field(default=None, sa_column=_ts())
+    data_as_of_insurance: datetime | None = Field(default=None, sa_column=_ts())
+    # The start of Truv's free GSE window: the original order's first completion, else its creation.
+    gse_window_start: datetime | None = Field(default=None, sa_column=_ts())
+    # Set aside until someone acts: needs_new_order (finalized, expired, link deleted) or manual_review.
+    hold: str | None = Field(default=None, max_length=32)
+    hold_reason: str | None = Field(default=None, max_length=64)
+    hold_since: datetime | None = Field(default=None, sa_column=_ts())
     details_fetched_at: datetime | None = Field(default=None, sa_column=_ts())
     next_attempt_at: datetime | None = Field(default=None, sa_column=_ts())
     attention: str | None = Field(default=None, max_length=64)
@@ -53,16 +68,22 @@ class TruvOrder(SQLModel, table=True):
     order_number: str | None = Field(default=None, max_length=128)
     created_at: datetime | None = Field(default=None, sa_column=_ts())
     fetched_at: datetime = Field(sa_column=_ts(nullable=False))
+    # The ids a lender submits to DU / LPA; every refresh order carries new ones.
+    voie_report_id: str | None = Field(default=None, max_length=64)
+    voa_report_id: str | None = Field(default=None, max_length=64)
 
 
 class LoanConnection(SQLModel, table=True):
-    """One employer or financial account of the loan's base order, with its own data date."""
+    """One employer, financial account or insurance item of the loan's original order, with its own data date.
+
+    `suborder_id` is the original order's: refresh filters name it (DESIGN.md rule 6).
+    """
 
     __tablename__ = "loan_connection"
     loan_id: str = Field(primary_key=True, max_length=128)
     suborder_id: str = Field(primary_key=True, max_length=64)
     order_id: str = Field(max_length=64)
-    kind: str = Field(max_length=16)  # employer | account
+    kind: str = Field(max_length=16)  # employer | account | insurance
     suborder_number: str | None = Field(default=None, max_length=64)
     token_hash: str = Field(index=True, max_length=64)
     link_id: str | None = Field(default=None, max_length=64)
@@ -77,7 +98,8 @@ class Connection(SQLModel, table=True):
     token_hash: str = Field(primary_key=True, max_length=64)
     link_id: str | None = Field(default=None, max_length=64)
     user_id: str | None = Field(default=None, max_length=64)
-    state: str = Field(default="ok", max_length=32)  # ok | needs_reauth | retry_later | manual_review
+    # ok | needs_reauth | retry_later | manual_review | needs_new_order (link deleted)
+    state: str = Field(default="ok", max_length=32)
     reason: str | None = Field(default=None, max_length=64)
     since: datetime | None = Field(default=None, sa_column=_ts())
     failures: int = 0
@@ -122,6 +144,8 @@ class ReservationToken(SQLModel, table=True):
     __table_args__ = (Index("ix_reservation_token_window", "token_hash", "reserved_at"),)
     reservation_id: str = Field(primary_key=True, foreign_key="reservation.id", max_length=32)
     token_hash: str = Field(primary_key=True, max_length=64)
+    # The moment this use counts from in the 24 h window (rule 12): the latest moment the request may
+    # have reached Truv (its send time, Truv's `created_at` of the refresh) plus the clock-skew margin.
     reserved_at: datetime = Field(sa_column=_ts(nullable=False))
     counts: bool = True
 

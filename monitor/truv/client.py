@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -13,12 +15,14 @@ import structlog
 from monitor.clock import Clock
 from monitor.errors import (
     TruvAuthError,
+    TruvForbidden,
     TruvNotFound,
     TruvNotSent,
     TruvOutcomeUnknown,
     TruvRefused,
     TruvThrottled,
     TruvUnavailable,
+    is_refresh_limit_message,
 )
 from monitor.truv.pacer import Pacer
 
@@ -32,6 +36,9 @@ log = structlog.get_logger("monitor.truv")
 _DRF_WAIT = re.compile(r"available in (\d+(?:\.\d+)?) second")
 # Errors that mean the request never left this machine: the connection was never established.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+# A 403 concerns one resource; only when this many calls in a row, from the first, all get one is the
+# key itself wrong for the environment (DESIGN.md rule 13).
+FORBIDDEN_PROBE = 5
 
 
 @dataclass
@@ -113,6 +120,11 @@ class TruvClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.stats = CallStats()
+        # Until some call is answered with anything but 403, calls go one at a time, so a key that
+        # is 403 everywhere is found within FORBIDDEN_PROBE calls, not after a burst of them.
+        self._probe = threading.Lock()
+        self._key_ok = False
+        self._forbidden_streak = 0
 
     # -- public calls -------------------------------------------------------------------------
 
@@ -130,14 +142,21 @@ class TruvClient:
         product: str,
         employers: list[dict[str, str]] | None = None,
         financial_accounts: list[dict[str, str]] | None = None,
+        before_send: Callable[[], None] | None = None,
     ) -> OrderInfo:
-        """POST /v1/orders/{id}/: a new order, or TruvOutcomeUnknown / TruvNotSent / TruvRefused."""
+        """POST /v1/orders/{id}/: a new order, or TruvOutcomeUnknown / TruvNotSent / TruvRefused.
+
+        `before_send` runs before each attempt (a 429 is re-sent), once the pace allows it: the
+        ledger moves the reservation's counting time to the moment the request may reach Truv.
+        """
         body: dict[str, Any] = {"products": [product]}
         if employers is not None:
             body["employers"] = employers
         if financial_accounts is not None:
             body["financial_accounts"] = financial_accounts
-        data = self._call("POST", f"orders/{order_id}/", json_body=body, idempotent=False, endpoint="refresh")
+        data = self._call(
+            "POST", f"orders/{order_id}/", json_body=body, idempotent=False, endpoint="refresh", before_send=before_send
+        )
         try:
             return parse_order(data)
         except ValueError as exc:
@@ -181,6 +200,32 @@ class TruvClient:
         json_body: Any = None,
         idempotent: bool = True,
         endpoint: str,
+        before_send: Callable[[], None] | None = None,
+    ) -> Any:
+        if self._key_ok:
+            return self._attempts(method, path, json_body, idempotent, endpoint, before_send)
+        with self._probe:
+            return self._attempts(method, path, json_body, idempotent, endpoint, before_send)
+
+    @property
+    def only_forbidden(self) -> int:
+        """How many calls got 403 while no call has yet been answered otherwise (0 once one has)."""
+        return 0 if self._key_ok else self._forbidden_streak
+
+    def _answered(self, status: int) -> None:
+        if status == 403:
+            self._forbidden_streak += 1
+        elif status != 401:
+            self._key_ok = True
+
+    def _attempts(
+        self,
+        method: str,
+        path: str,
+        json_body: Any,
+        idempotent: bool,
+        endpoint: str,
+        before_send: Callable[[], None] | None,
     ) -> Any:
         attempt = 0
         while True:
@@ -188,6 +233,8 @@ class TruvClient:
             self.pacer.acquire()
             self.stats.requests += 1
             self.stats.by_endpoint[endpoint] = self.stats.by_endpoint.get(endpoint, 0) + 1
+            if before_send is not None:
+                before_send()
             try:
                 response = self.http.request(method, path, json=json_body)
             except _NOT_SENT as exc:
@@ -204,6 +251,7 @@ class TruvClient:
                 continue
 
             status = response.status_code
+            self._answered(status)
             if 200 <= status < 300:
                 try:
                     return response.json()
@@ -213,13 +261,19 @@ class TruvClient:
                     self._give_up_or_wait(attempt, None, f"{method} {path}: unreadable JSON")
                     continue
             code, message = _error_fields(response)
-            if status in (401, 403):
+            if 400 <= status < 500 and status != 401 and is_refresh_limit_message(message):
+                # Truv's per-token refusal: never a throttle to wait out, whatever status carries it.
+                raise TruvRefused(message, status=status, code=code)
+            if status == 401 or (status == 403 and not self._key_ok and self._forbidden_streak >= FORBIDDEN_PROBE):
                 raise TruvAuthError(
                     f"Truv refused the credentials ({status} {code or ''}): {message}. "
-                    "Check TRUV_CLIENT_ID and TRUV_SECRET (the secret picks the environment).",
+                    + (f"The first {self._forbidden_streak} calls all got 403. " if status == 403 else "")
+                    + "Check TRUV_CLIENT_ID and TRUV_SECRET (the secret picks the environment).",
                     status=status,
                     code=code,
                 )
+            if status == 403:
+                raise TruvForbidden(f"{method} {path}: 403 {code or ''}: {message}", status=403, code=code)
             if status == 404:
                 raise TruvNotFound(f"{method} {path}: not found", status=404, code=code)
             if status == 429:

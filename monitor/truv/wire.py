@@ -1,4 +1,9 @@
-"""Truv's JSON -> our types. Access tokens are hashed here and go no further."""
+"""Truv's JSON -> our types. Access tokens are hashed here and go no further.
+
+Where truv-api.md marks a field as inferred, every plausible form is read: `initial_order` as an id or
+an object with one, financial accounts under `financial_accounts` or the older `bank`, a suborder's
+final state in `status` or, while that still says `sent`, in `last_task_status`.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,34 @@ from typing import Any
 
 from monitor.truv.secrets import token_hash
 
+# Suborder statuses that say only "not finished yet" while the task behind it may already have ended.
+_NOT_FINAL = frozenset({"sent", "pending"})
+_FINAL_TASK = frozenset(
+    {
+        "done",
+        "login_error",
+        "mfa_error",
+        "config_error",
+        "account_locked",
+        "unable_to_reset",
+        "no_data",
+        "unavailable",
+        "error",
+        "not_supported",
+    }
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Suborder:
-    kind: str  # employer | account
+    kind: str  # employer | account | insurance
     id: str
     suborder_number: str | None
     status: str | None
     token_hash: str | None
     link_id: str | None
     updated_at: datetime | None
+    completed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +54,23 @@ class OrderInfo:
     created_at: datetime | None
     updated_at: datetime | None
     suborders: tuple[Suborder, ...]
+    is_expired: bool = False
+    voie_report_id: str | None = None
+    voa_report_id: str | None = None
+
+    def data_date(self, sub: Suborder) -> datetime | None:
+        """When a completed suborder's data was collected (truv-api.md section 10), else None.
+
+        Truv's own times only: the suborder's completion, else its last update, else the order's.
+        """
+        if (sub.status or "").lower() not in ("completed", "done"):
+            return None
+        return sub.completed_at or sub.updated_at or self.updated_at or self.created_at
+
+    def first_completion(self) -> datetime | None:
+        """The initial report's moment: the earliest completed suborder, else the order's creation."""
+        dates = [d for d in (self.data_date(s) for s in self.suborders) if d is not None]
+        return min(dates) if dates else self.created_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +78,7 @@ class LinkInfo:
     id: str
     status: str | None
     updated_at: datetime | None
+    deleted: bool = False
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -54,38 +95,81 @@ def parse_time(value: Any) -> datetime | None:
     return parsed
 
 
+def _text(value: Any) -> str | None:
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _ref(value: Any) -> str | None:
+    """An order reference given as an id or as an object carrying one."""
+    if isinstance(value, dict):
+        return _text(value.get("id"))
+    return _text(value)
+
+
+def effective_status(status: Any, last_task_status: Any) -> str | None:
+    """A suborder may stay `sent` while its task has already ended: the task's status then decides."""
+    plain = status.lower() if isinstance(status, str) else None
+    task = last_task_status.lower() if isinstance(last_task_status, str) else None
+    if task in _FINAL_TASK and (plain is None or plain in _NOT_FINAL):
+        return task
+    return plain
+
+
 def _suborder(kind: str, item: dict[str, Any]) -> Suborder:
     token = item.get("access_token")
     return Suborder(
         kind=kind,
         id=str(item.get("id")),
-        suborder_number=item.get("suborder_number"),
-        status=item.get("status"),
+        suborder_number=_text(item.get("suborder_number")),
+        status=effective_status(item.get("status"), item.get("last_task_status")),
         token_hash=token_hash(token) if isinstance(token, str) and token else None,
-        link_id=item.get("link_id"),
+        link_id=_text(item.get("link_id")),
         updated_at=parse_time(item.get("updated_at")),
+        completed_at=parse_time(item.get("completed_at")) or parse_time(item.get("finished_at")),
     )
+
+
+def _items(body: dict[str, Any], *keys: str) -> list[dict[str, Any]]:
+    for key in keys:
+        value = body.get(key)
+        if isinstance(value, list) and value:
+            return [v for v in value if isinstance(v, dict) and v.get("id") is not None]
+    return []
 
 
 def parse_order(body: Any) -> OrderInfo:
     if not isinstance(body, dict) or not body.get("id"):
         raise ValueError("an order object needs an id")
-    subs = [_suborder("employer", e) for e in body.get("employers") or [] if isinstance(e, dict)]
-    subs += [_suborder("account", a) for a in body.get("financial_accounts") or [] if isinstance(a, dict)]
+    subs = [_suborder("employer", e) for e in _items(body, "employers")]
+    subs += [_suborder("account", a) for a in _items(body, "financial_accounts", "bank", "bank_accounts")]
+    subs += [_suborder("insurance", i) for i in _items(body, "insurance")]
+    products = body.get("products")
     return OrderInfo(
         id=str(body["id"]),
-        products=tuple(body.get("products") or ()),
-        user_id=body.get("user_id"),
-        order_number=body.get("order_number"),
-        initial_order=body.get("initial_order"),
-        refresh_order=body.get("refresh_order"),
+        products=tuple(p for p in products if isinstance(p, str)) if isinstance(products, list) else (),
+        user_id=_text(body.get("user_id")),
+        order_number=_text(body.get("order_number")),
+        initial_order=_ref(body.get("initial_order")),
+        refresh_order=_ref(body.get("refresh_order")),
         created_at=parse_time(body.get("created_at")),
         updated_at=parse_time(body.get("updated_at")),
         suborders=tuple(subs),
+        is_expired=body.get("is_expired") is True,
+        voie_report_id=_text(body.get("voie_report_id")),
+        voa_report_id=_text(body.get("voa_report_id")),
     )
 
 
 def parse_link(body: Any) -> LinkInfo:
     if not isinstance(body, dict) or not body.get("id"):
         raise ValueError("a link object needs an id")
-    return LinkInfo(id=str(body["id"]), status=body.get("status"), updated_at=parse_time(body.get("updated_at")))
+    return LinkInfo(
+        id=str(body["id"]),
+        status=_text(body.get("status")),
+        updated_at=parse_time(body.get("updated_at")),
+        deleted=bool(body.get("deleted_at")),
+    )

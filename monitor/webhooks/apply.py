@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 import structlog
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, or_, select, update
 
 from monitor.app import Services
 from monitor.core.outcomes import Outcome, classify
@@ -16,8 +16,18 @@ from monitor.core.webhook_events import Action, Instruction, interpret
 from monitor.jobs.outcomes import SettleStats, apply_refresh_order
 from monitor.store import ledger
 from monitor.store.db import session, upsert_insert
-from monitor.store.outbox import enqueue_reauth
-from monitor.store.tables import Connection, LoanConnection, OrderSuborder, Reservation, WebhookCursor, WebhookEvent
+from monitor.store.orders import set_hold
+from monitor.store.outbox import enqueue_needs_new_order, enqueue_reauth
+from monitor.store.tables import (
+    Connection,
+    Loan,
+    LoanConnection,
+    OrderSuborder,
+    Reservation,
+    TruvOrder,
+    WebhookCursor,
+    WebhookEvent,
+)
 from monitor.truv.wire import OrderInfo, Suborder, parse_time
 
 log = structlog.get_logger("monitor.webhooks")
@@ -126,6 +136,10 @@ def _apply(s: Any, event_id: int, event: dict[str, Any], now: datetime) -> tuple
         state, settle = _suborder_status(s, instruction, updated_at or now)
     elif instruction.action in (Action.LINK_DISCONNECTED, Action.LINK_CONNECTED, Action.TASK_STATUS):
         state = _link_event(s, instruction, now)
+    elif instruction.action is Action.ORDER_FINALIZED:
+        state = _order_finalized(s, instruction, now)
+    elif instruction.action is Action.LINK_DELETED:
+        state = _link_deleted(s, instruction, now)
     elif instruction.action is Action.DATA_CHANGED:
         state = "recorded"
         loans = list(
@@ -234,6 +248,49 @@ def _link_event(s: Any, ins: Instruction, now: datetime) -> str:
             .where(t.c.link_id == ins.link_id, t.c.state == "needs_reauth")
             .values(state="ok", reason=None, since=now, failures=0, updated_at=now)
         )
+    return "applied"
+
+
+def _order_finalized(s: Any, ins: Instruction, now: datetime) -> str:
+    """`order-finalized`: "no further data collection or refresh occurs" for that order.
+
+    Refreshes go to the original order, so a finalized original ends the loan's refreshing; a
+    finalized refresh order only closes that refresh (recorded, nothing else changes).
+    """
+    original = or_(Loan.order_id == ins.order_id, Loan.original_order_id == ins.order_id)  # type: ignore[arg-type]
+    rows = list(s.execute(select(Loan).where(original, Loan.status == "active")).scalars())
+    if not rows:
+        known = s.execute(select(TruvOrder.id).where(TruvOrder.id == ins.order_id)).first()  # type: ignore[arg-type]
+        return "recorded" if known else "unmatched"
+    changed = [
+        loan.loan_id for loan in rows if set_hold(loan, hold="needs_new_order", reason="order_finalized", now=now)
+    ]
+    for loan_id in changed:
+        ledger.add_event(s, at=now, kind="needs_new_order", loan_id=loan_id, reason="order_finalized")
+    enqueue_needs_new_order(s, loan_ids=changed, reason="order_finalized", since=now, now=now)
+    return "applied"
+
+
+def _link_deleted(s: Any, ins: Instruction, now: datetime) -> str:
+    """`link-deleted`: data and credentials removed; no refresh can use that connection again."""
+    t = Connection.__table__
+    tokens = list(
+        s.execute(
+            update(t)
+            .where(t.c.link_id == ins.link_id, t.c.state != "needs_new_order")
+            .values(state="needs_new_order", reason="link_deleted", since=now, updated_at=now)
+            .returning(t.c.token_hash)
+        ).scalars()
+    )
+    if not tokens:
+        known = s.execute(select(t.c.token_hash).where(t.c.link_id == ins.link_id).limit(1)).first()
+        return "applied" if known else "unmatched"
+    loan_ids = sorted(
+        set(s.execute(select(LoanConnection.loan_id).where(LoanConnection.token_hash.in_(tokens))).scalars())  # type: ignore[attr-defined]
+    )
+    for loan_id in loan_ids:
+        ledger.add_event(s, at=now, kind="needs_new_order", loan_id=loan_id, reason="link_deleted")
+    enqueue_needs_new_order(s, loan_ids=loan_ids, reason="link_deleted", since=now, now=now)
     return "applied"
 
 

@@ -54,7 +54,8 @@ def test_report_matches_an_independent_count(db_url, clock, tmp_path):
     assert report["totals"]["refreshes"] == len(created)
     assert report["totals"]["billable"] == sum(n for loan, n in per_loan.items() if loan not in gse)
     assert report["totals"]["gse_free"] == sum(n for loan, n in per_loan.items() if loan in gse)
-    assert rows["G1"]["gse_used_90d"] == per_loan["G1"] == 3 and rows["G1"]["gse_limit"] == 5
+    assert rows["G1"]["gse_used_in_window"] == per_loan["G1"] == 3 and rows["G1"]["gse_free_left"] == 2
+    assert rows["G1"]["gse_window_ends"] is not None
     # the shared connection allowed 3 refreshes a week: 4 loans, 3 weeks -> exactly 9, one loan blocked weekly
     assert sum(per_loan[f"S{i}"] for i in range(4)) == 9
     assert [b["rule"] for b in report["exceptions"]["blocked"]] == ["token_budget"]

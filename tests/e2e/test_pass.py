@@ -64,10 +64,13 @@ def test_shared_token_never_gets_a_fourth_refresh_in_24h(db_url, clock, sandbox,
     assert first.submitted == 3 and first.skipped["token_budget"] == 2
     per_token = accepted_per_token(sandbox)
     assert [len(v) for v in per_token.values()] == [3]
-    # 23 h later the token is still spent; at 24 h it frees
+    # 23 h later the token is still spent; at 24 h too, since a use counts from its send time plus the
+    # clock-skew margin (5 min, DESIGN.md rule 12); just past that it frees
     clock.advance(23 * 3600)
     assert run_pass(svc).submitted == 0
     clock.advance(3600)
+    assert run_pass(svc).submitted == 0
+    clock.advance(5 * 60 + 1)
     assert run_pass(svc).submitted == 2
 
 
@@ -170,7 +173,11 @@ def test_auth_failure_stops_the_pass(db_url, clock, sandbox, tmp_path):
     svc.client.http.headers["X-Access-Secret"] = "prod-wrong-environment"
     with pytest.raises(TruvAuthError):
         run_pass(svc)
-    assert len([e for e in sandbox.journal() if e["status"] in (401, 403)]) <= svc.config.truv.concurrency
+    # 403 on every call is the key's fault, found within the first 5 calls (DESIGN.md rule 13) ...
+    assert len([e for e in sandbox.journal() if e["status"] in (401, 403)]) <= 5
+    # ... and no loan is left set aside for it
+    with session(svc.engine) as s:
+        assert [x.hold for x in s.execute(select(Loan)).scalars()] == [None] * 5
 
 
 def test_plan_sends_nothing_and_writes_nothing(db_url, clock, sandbox, tmp_path):

@@ -88,7 +88,7 @@ def test_flaky_fails_first_refresh_only(sandbox: Sandbox, clock: FixedClock, ref
     root = sandbox.add_order(employers=[EmployerSpec(scenario="flaky")])
     first = refresh(root["id"]).json()["id"]
     clock.advance(10)
-    second = refresh(first).json()["id"]
+    second = refresh(root["id"]).json()["id"]
     clock.advance(10)
     assert sandbox.order(first)["employers"][0]["status"] == "error"
     assert sandbox.order(second)["employers"][0]["status"] == "completed"
@@ -215,13 +215,59 @@ def test_refresh_of_unknown_order_is_404(refresh: Refresh) -> None:
     assert refresh("0" * 32).json() == {"detail": "Not Found."}
 
 
-def test_refresh_chain_and_gse_count_per_root(sandbox: Sandbox, clock: FixedClock, refresh: Refresh) -> None:
+@pytest.mark.refresh_of_refresh
+def test_refresh_of_a_refresh_order_is_refused_and_journaled(
+    sandbox: Sandbox, clock: FixedClock, refresh: Refresh
+) -> None:
     root = sandbox.add_order()
     r1 = refresh(root["id"]).json()["id"]
-    r2 = refresh(r1).json()
-    assert r2["initial_order"] == r1
-    assert sandbox.order(r1)["refresh_order"] == r2["id"]
-    assert sandbox.root_refresh_counts() == {root["id"]: 2}
+    refused = refresh(r1)
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "error": {
+            "code": "incorrect_parameters",
+            "message": f"Refresh the original order: {r1} is a refresh order (initial_order {root['id']})",
+        }
+    }
+    assert sandbox.refresh_of_refresh_refusals == 1
+    entry = sandbox.journal()[-1]
+    assert (entry["refused"], entry["parent_order_id"], entry["root_order_id"], entry["created_order_id"]) == (
+        "refresh_of_refresh",
+        r1,
+        root["id"],
+        None,
+    )
+    assert sandbox.order(r1)["refresh_order"] is None
+    assert len(sandbox.refreshes()) == 1
+    # Nothing was spent: two more refreshes of the original fit in the per-token budget.
+    clock.advance(10)
+    r2 = refresh(root["id"]).json()
+    assert refresh(root["id"]).status_code == 200
+    assert r2["initial_order"] == root["id"]  # the origin, not the previous refresh
+    assert sandbox.order(root["id"])["refresh_order"] == sandbox.refreshes()[-1]["created_order_id"]
+    assert sandbox.root_refresh_counts() == {root["id"]: 3}
+    assert sandbox.refusal_counts() == {"refresh_of_refresh": 1}
+
+
+def test_refresh_filters_name_the_original_orders_suborders(sandbox: Sandbox, refresh: Refresh) -> None:
+    root = sandbox.add_order(employers=[EmployerSpec(access_token="tok-a"), EmployerSpec(access_token="tok-b")])
+    first, second = root["employers"]
+    child = refresh(root["id"], employers=[{"suborder_number": second["suborder_number"]}]).json()
+    [new] = child["employers"]
+    assert new["id"] not in (first["id"], second["id"])
+    assert (new["suborder_number"], new["link_id"], new["access_token"]) == (
+        second["suborder_number"],
+        second["link_id"],
+        "tok-b",
+    )
+    # A refresh suborder's id is not an item of the original order.
+    wrong = refresh(root["id"], employers=[{"id": new["id"]}])
+    assert wrong.status_code == 400
+    [problem] = wrong.json()["error"]["extra"]["invalid-params"]
+    assert problem["field"] == "employers[0]"
+    assert f"refresh order {child['id']}" in problem["message"]
+    by_id = refresh(root["id"], employers=[{"id": first["id"]}]).json()
+    assert [e["suborder_number"] for e in by_id["employers"]] == [first["suborder_number"]]
 
 
 def test_link_object(sandbox: Sandbox, client: httpx.Client) -> None:
@@ -270,8 +316,9 @@ def _run_script(sandbox: Sandbox, clock: FixedClock) -> list[dict]:
         clock.advance(30)
         client.get(f"orders/{child['id']}/")
         client.post(f"users/{root['user_id']}/tokens/", json={"product_type": "income"})
-        client.post(f"orders/{child['id']}/", json={"products": ["employment"]})
-    return [*sandbox.journal(), sandbox.order(child["id"])]
+        client.post(f"orders/{child['id']}/", json={"products": ["employment"]})  # refused
+        client.post(f"orders/{root['id']}/", json={"products": ["employment"]})
+    return [*sandbox.journal(), sandbox.order(child["id"]), sandbox.order(root["id"])]
 
 
 def test_same_seed_same_calls_same_ids_and_journal() -> None:

@@ -67,21 +67,17 @@ def test_generate_portfolio_rows_and_orders(clock: FixedClock) -> None:
     sandbox = Sandbox(seed=1, clock=clock)
     rows = generate_portfolio(sandbox, 400, seed=5, shared_token_share=0.05, failing_share=0.1)
     assert len(rows) == 400
-    assert set(rows[0]) == {
-        "loan_id",
-        "order_id",
-        "gse",
-        "status",
-        "closing_date",
-        "data_as_of",
-        "program",
-    }
+    assert set(rows[0]) == {"loan_id", "order_id", "gse", "status", "closing_date", "program"}
     assert len({r["loan_id"] for r in rows}) == 400
     gse = sum(r["gse"] == "true" for r in rows)
     assert 80 < gse < 160  # ~30 %
     orders = [sandbox.order(r["order_id"]) for r in rows]
     assert all(o["order_number"] == r["loan_id"] for o, r in zip(orders, rows, strict=True))
-    assert all(r["data_as_of"] == o["created_at"][:10] for o, r in zip(orders, rows, strict=True))
+    # Truth about data dates is beside the rows, never in them.
+    for order, row in zip(orders, rows, strict=True):
+        dates = [e["completed_at"] for e in order["employers"]]
+        assert rows.truth_completed_at[row["loan_id"]] == min(dates) >= order["created_at"]
+        assert sandbox.oldest_completed_at()[order["id"]] == min(dates)
     tokens = Counter(e["access_token"] for o in orders for e in o["employers"])
     assert any(count > 1 for count in tokens.values())
     statuses = Counter(sandbox.link(e["link_id"])["status"] for o in orders for e in o["employers"])

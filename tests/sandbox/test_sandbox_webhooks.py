@@ -149,10 +149,10 @@ def test_assets_refresh_sends_bank_accounts_updated(sandbox: Sandbox, clock: Fix
 
 
 def test_data_changed_counts_and_stable_employment_id(sandbox: Sandbox, clock: FixedClock) -> None:
-    _, first = refresh_order(sandbox)
+    root, _ = refresh_order(sandbox)
     clock.advance(5)
     with make_client(sandbox) as client:
-        client.post(f"orders/{first['id']}/", json={"products": ["income"]})
+        client.post(f"orders/{root['id']}/", json={"products": ["income"]})
     clock.advance(5)
     updates = [w.event for w in sandbox.due_webhooks() if w.event_type == "employment-updated"]
     assert [u["objects_count"] for u in updates] == [27, 28]

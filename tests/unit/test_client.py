@@ -11,6 +11,7 @@ import pytest
 from monitor.clock import FixedClock
 from monitor.errors import (
     TruvAuthError,
+    TruvForbidden,
     TruvNotFound,
     TruvNotSent,
     TruvOutcomeUnknown,
@@ -151,12 +152,50 @@ def test_400_lists_invalid_params(clock):
         client.refresh("o1", product="income")
 
 
-@pytest.mark.parametrize("status", [401, 403])
-def test_auth_errors_stop_at_once(clock, status):
-    client, seen = make(clock, [js(status, {"error": {"code": "authentication_failed", "message": "bad"}})] * 3)
+def test_401_stops_at_once(clock):
+    client, seen = make(clock, [js(401, {"error": {"code": "authentication_failed", "message": "bad"}})] * 3)
     with pytest.raises(TruvAuthError, match="TRUV_CLIENT_ID and TRUV_SECRET"):
         client.get_order("o1")
     assert len(seen) == 1
+
+
+FORBIDDEN = {
+    "error": {
+        "code": "not_authenticated",
+        "message": "Credentials are valid but do not have permission to access this resource",
+    }
+}
+
+
+def test_a_403_concerns_one_resource_once_the_key_has_worked(clock):
+    client, seen = make(clock, [js(200, ORDER), *[js(403, FORBIDDEN)] * 8])
+    client.get_order("o1")
+    for _ in range(8):  # never an auth error: the key answered before
+        with pytest.raises(TruvForbidden, match="permission"):
+            client.get_order("other-env-order")
+    assert len(seen) == 9 and client.only_forbidden == 0
+
+
+def test_403_on_the_first_five_calls_is_the_key(clock):
+    client, seen = make(clock, [js(403, FORBIDDEN)] * 8)
+    for _ in range(4):
+        with pytest.raises(TruvForbidden):
+            client.get_order("o1")
+    assert client.only_forbidden == 4
+    with pytest.raises(TruvAuthError, match="first 5 calls all got 403"):
+        client.get_order("o1")
+    assert len(seen) == 5
+
+
+@pytest.mark.parametrize("status", [400, 403, 429])
+def test_truv_refresh_limit_is_known_by_its_message_whatever_the_status(clock, status):
+    body = {"error": {"code": "whatever", "message": "Refresh limit for the access_token exceeded"}}
+    client, seen = make(clock, [js(200, ORDER), js(status, body), js(200, ORDER)])
+    client.get_order("o1")
+    with pytest.raises(TruvRefused) as caught:
+        client.refresh("o1", product="income")
+    assert caught.value.is_refresh_limit and caught.value.status == status
+    assert len(seen) == 2 and client.stats.throttled == 0  # never waited out and re-sent as a throttle
 
 
 def test_404_is_not_found(clock):
