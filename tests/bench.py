@@ -4,6 +4,8 @@ Prints one JSON object and a table. Measures, on SQLite and Postgres:
 - `monitor loans import` and `monitor plan` for N loans (10% stale): seconds and peak memory;
 - one pass over stale loans against the sandbox over loopback (1 s latency, 300 requests/min):
   achieved pace as a share of the limit, 429s, API calls per completed refresh;
+- 1,000 loans imported without data_as_of, 100 of them stale by Truv's dates: refresh POSTs against
+  the truly stale (none needless);
 - ledger reservations per second with 1, 4 and 8 concurrent worker processes.
 """
 
@@ -174,6 +176,54 @@ def bench_pass(backend: str, n: int, workdir: Path, latency: float = 1.0) -> dic
         "calls_per_refresh_polling": round(steady / completed, 2),
         "by_endpoint": by,
         "peak_mb": run["peak_mb"],
+    }
+
+
+UNKNOWN_DATES_CONFIG = """\
+truv: {requests_per_minute: 6000, concurrency: 8, timeout_seconds: 30}
+policies:
+  - {name: employment-30d, match: {}, product: employment, max_age: 30d}
+jobs:
+  - {name: nightly, schedule: "0 2 * * *", policies: [employment-30d], max_refreshes: 5000}
+"""
+
+
+def bench_unknown_dates(backend: str, n: int, workdir: Path, latency: float = 0.05) -> dict[str, Any]:
+    """Loans imported without data_as_of, 10% older than max_age by Truv's dates (DESIGN.md rule 11):
+    the refresh POSTs must equal the truly stale loans, with none spent on fresh data."""
+    from monitor.clock import SystemClock
+    from monitor.sandbox import Sandbox
+    from monitor.sandbox.scenario import generate_portfolio
+    from tests.live import served
+
+    sandbox = Sandbox(seed=5, clock=SystemClock(), completion_delay=0.0, requests_per_minute=6000)
+    rows = generate_portfolio(sandbox, n, seed=5, shared_token_share=0.0, failing_share=0.0, stale_share=0.1)
+    truly_stale = {r["order_id"] for r in rows if r["loan_id"] in set(rows.stale_loan_ids(30, datetime.now(UTC)))}
+    loans = workdir / f"unknown-{n}.csv"
+    with loans.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    cfg = workdir / "unknown.yaml"
+    cfg.write_text(UNKNOWN_DATES_CONFIG)
+    with database(backend, workdir) as url, served(sandbox, latency=latency) as base:
+        env = {"TRUV_BASE_URL": base, "TRUV_CLIENT_ID": "bench", "TRUV_SECRET": "sandbox-bench"}
+        measured(["--database", url, "db", "upgrade"], workdir)
+        measured(["--database", url, "loans", "import", str(loans)], workdir)
+        run = measured(["--database", url, "--config", str(cfg), "run", "--json"], workdir, env)
+    s = json.loads(run["stdout"])
+    posted = [e["parent_order_id"] for e in sandbox.journal() if e.get("method") == "POST"]
+    return {
+        "backend": backend,
+        "loans": n,
+        "truly_stale": len(truly_stale),
+        "refresh_posts": len(posted),
+        "needless": len([o for o in posted if o not in truly_stale]),
+        "missed": len(truly_stale - set(posted)),
+        "order_reads": s["requests_by_endpoint"].get("get_order_details", 0),
+        "pass_s": round(
+            (datetime.fromisoformat(s["finished_at"]) - datetime.fromisoformat(s["started_at"])).total_seconds(), 1
+        ),
     }
 
 
@@ -705,6 +755,16 @@ def table(results: dict[str, Any]) -> str:
             f"{r['backend']:9} {r['loans']:>7} {r['audit_entries']:>8} {r['html_s']:>7} {r['html_peak_mb']:>6} "
             f"{r['csv_s']:>6} {r['csv_peak_mb']:>6} {r['verify_s']:>8} {r['verify_peak_mb']:>6}"
         )
+    lines += [
+        "",
+        "loans imported without data_as_of: refreshes against Truv's own dates",
+        f"{'backend':9} {'loans':>6} {'stale':>6} {'POSTs':>6} {'needless':>9} {'missed':>7} {'reads':>6} {'s':>6}",
+    ]
+    for r in results.get("unknown_dates", []):
+        lines.append(
+            f"{r['backend']:9} {r['loans']:>6} {r['truly_stale']:>6} {r['refresh_posts']:>6} {r['needless']:>9} "
+            f"{r['missed']:>7} {r['order_reads']:>6} {r['pass_s']:>6}"
+        )
     lines += ["", "ledger reservations", f"{'backend':9} {'workers':>8} {'per s':>8}"]
     for r in results["ledger"]:
         lines.append(f"{r['backend']:9} {r['workers']:>8} {r['per_second']:>8}")
@@ -718,7 +778,9 @@ def main() -> int:
     parser.add_argument("--pass-loans", type=int, help="stale loans in the pass benchmark")
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument(
-        "--skip", default="", help="comma-separated parts to skip: import_plan, pass, webhooks, shared, ledger"
+        "--skip",
+        default="",
+        help="comma-separated parts to skip: import_plan, pass, pass_webhooks, webhooks, shared, report, unknown_dates, ledger",
     )
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args()
@@ -740,6 +802,7 @@ def main() -> int:
         "shared": [],
         "report": [],
         "pass_webhooks": [],
+        "unknown_dates": [],
     }
     with tempfile.TemporaryDirectory(prefix="monitor-bench-") as tmp:
         workdir = Path(tmp)
@@ -759,6 +822,8 @@ def main() -> int:
             if "report" not in skip:
                 sizes_r = (100_000, 1_000_000) if args.full else (5_000, 50_000)
                 results["report"].append(bench_report(backend, *sizes_r, workdir))
+            if "unknown_dates" not in skip:
+                results["unknown_dates"].append(bench_unknown_dates(backend, 1000, workdir))
             if "ledger" not in skip:
                 for workers in (1, 4, 8):
                     results["ledger"].append(bench_ledger(backend, workers, 400 if args.full else 100, workdir))

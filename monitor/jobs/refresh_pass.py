@@ -45,6 +45,8 @@ BATCH = 64  # loans claimed at a time: small enough to share, large enough to ke
 # How long a token stays blocked after Truv's own refusal for its limit: the refreshes that spent it
 # were made elsewhere, so we cannot know when they age out; a full window is the safe answer.
 _DAY = timedelta(hours=24)
+# Refusals that set a loan aside (and count their own skip) rather than wait a day (rule 13).
+_SET_ASIDE = frozenset({"forbidden", "order_expired", "order_finalized"})
 
 
 @dataclass
@@ -630,7 +632,7 @@ class RefreshPass:
             self._record(reservation_id, loan.loan_id, state=state, outcome=reason, detail=str(exc))
             with self._lock:
                 self.summary.submitted -= 1
-                if reason != "forbidden":
+                if reason not in _SET_ASIDE:  # _set_aside counted those already
                     self.summary.skipped[reason] += 1
             return
         now = self.s.clock.now()
@@ -670,6 +672,11 @@ class RefreshPass:
             return "refused", "forbidden"
         if not isinstance(exc, TruvRefused):
             return "refused", "throttled"  # 429 past every retry: not processed, but it reached Truv
+        if not exc.is_refresh_limit:
+            ended = self._order_ended(loan, exc)
+            if ended is not None:
+                self._set_aside(loan.loan_id, hold="needs_new_order", reason=ended, policy=policy)
+                return "refused", ended
         now = self.s.clock.now()
         with session(self.s.engine) as s:
             if exc.is_refresh_limit:
@@ -681,6 +688,23 @@ class RefreshPass:
                     row.next_attempt_at = now + _DAY
                     s.add(row)
         return "refused", "truv_refresh_limit" if exc.is_refresh_limit else "truv_refused"
+
+    def _order_ended(self, loan: Loan, exc: TruvRefused) -> str | None:
+        """Whether a refused refresh means the order's life is over (truv-api.md section 10).
+
+        Truv's wording for refusing a finalized order is not documented, so the message is only a
+        hint; an expired order is read back to be sure (one GET, only after a refusal).
+        """
+        if "finaliz" in str(exc).lower():
+            return "order_finalized"
+        assert self.s.client is not None
+        try:
+            info = self.s.client.get_order(loan.original_order_id or loan.order_id, purpose="details")
+        except TruvAuthError:
+            raise
+        except TruvError:
+            return None
+        return "order_expired" if info.is_expired else None
 
     def _record(self, reservation_id: str, loan_id: str, *, state: str, outcome: str, detail: str) -> None:
         now = self.s.clock.now()

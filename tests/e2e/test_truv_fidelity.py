@@ -6,7 +6,7 @@ sandbox and reads the sandbox's journal (what Truv would have seen), not our own
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +15,7 @@ from monitor.config import parse_config
 from monitor.jobs.refresh_pass import RefreshPass
 from monitor.sandbox import EmployerSpec, Sandbox
 from monitor.store.db import session
-from monitor.store.tables import Loan, ReservationToken
+from monitor.store.tables import Loan, Reservation, ReservationToken
 from monitor.truv.secrets import token_hash
 from tests.helpers import import_csv, services, write_csv
 
@@ -140,3 +140,228 @@ def test_truvs_refresh_limit_blocks_the_token_for_24h_whatever_its_status(sqlite
     clock.advance(12 * 3600)
     assert run(svc).submitted == 0  # the token stays blocked for 24 h
     assert len([e for e in sandbox.journal() if e.get("method") == "POST"]) == posts + 1
+
+
+# -- the end of an order's or a connection's life (truv-api.md section 10) ----------------------
+
+WEBHOOK_SECRET = "sandbox-fidelity-hooks"
+
+
+def deliver(svc, sandbox: Sandbox) -> dict[str, int]:
+    """Post the sandbox's due webhooks, signed, to the real receiver app."""
+    from starlette.testclient import TestClient
+
+    from monitor.webhooks.receiver import create_app
+
+    states: dict[str, int] = {}
+    with TestClient(create_app(svc, secret=WEBHOOK_SECRET)) as client:
+        for hook in sandbox.due_webhooks():
+            answer = client.post("/webhooks/truv", content=hook.body, headers=hook.headers)
+            assert answer.status_code == 200, answer.text
+            key = f"{hook.event_type}:{answer.json().get('status')}"
+            states[key] = states.get(key, 0) + 1
+    return states
+
+
+def ended_world(db_url, clock, tmp_path, **order_kwargs):
+    sandbox = Sandbox(seed=14, clock=clock, completion_delay=1.0, webhook_secret=WEBHOOK_SECRET)
+    order = sandbox.add_order(
+        employers=[EmployerSpec(link_id="link-end")], created_at=clock.now() - timedelta(days=45), **order_kwargs
+    )
+    other = sandbox.add_order(created_at=clock.now() - timedelta(days=45))
+    svc = services(db_url, clock, sandbox, parse_config(ONE_POLICY))
+    import_csv(svc, write_csv(tmp_path / "loans.csv", loan_rows([("END", order["id"]), ("OTHER", other["id"])])))
+    return sandbox, svc, order
+
+
+def posts_for(sandbox: Sandbox, order_id: str) -> int:
+    return len([e for e in sandbox.journal() if e.get("method") == "POST" and e.get("parent_order_id") == order_id])
+
+
+def exceptions_and_handoffs(svc) -> tuple[list[dict], list[str]]:
+    import json
+
+    from monitor.reports.compliance import build
+    from monitor.store.tables import Outbox
+
+    now = svc.clock.now()
+    report = build(svc, start=(now - timedelta(days=60)).date(), end=now.date(), now=now)
+    with session(svc.engine) as s:
+        kinds = [json.loads(o.payload)["type"] for o in s.execute(select(Outbox)).scalars()]
+    return report["exceptions"]["set_aside"], kinds
+
+
+def test_order_finalized_ends_refreshing_of_that_loan(db_url, clock, tmp_path):
+    sandbox, svc, order = ended_world(db_url, clock, tmp_path)
+    assert run(svc).submitted == 2
+    deliver(svc, sandbox)
+    sandbox.finalize_order(order["id"])
+    assert deliver(svc, sandbox) == {"order-finalized:applied": 1}
+    clock.advance(31 * 86400)  # both loans stale again
+    summary = run(svc)
+    assert summary.submitted == 1 and posts_for(sandbox, order["id"]) == 1  # only OTHER was refreshed
+    aside, handoffs = exceptions_and_handoffs(svc)
+    assert [(x["loan_id"], x["needs"], x["reason"]) for x in aside] == [("END", "needs_new_order", "order_finalized")]
+    assert handoffs.count("loan.needs_new_order") == 1
+    # a new order for the loan starts again
+    fresh = sandbox.add_order(created_at=clock.now() - timedelta(days=45))
+    import_csv(svc, write_csv(tmp_path / "again.csv", loan_rows([("END", fresh["id"]), ("OTHER", "unchanged")])[:1]))
+    assert run(svc).submitted == 1 and posts_for(sandbox, fresh["id"]) == 1
+
+
+def test_an_expired_order_is_not_refreshed(db_url, clock, tmp_path):
+    sandbox, svc, order = ended_world(db_url, clock, tmp_path, expired=True)
+    summary = run(svc)
+    assert summary.submitted == 1 and posts_for(sandbox, order["id"]) == 0  # read, never POSTed to
+    aside, handoffs = exceptions_and_handoffs(svc)
+    assert [(x["loan_id"], x["reason"]) for x in aside] == [("END", "order_expired")]
+    assert "loan.needs_new_order" in handoffs
+
+
+def test_an_order_that_expires_later_is_found_out_by_its_refusal(db_url, clock, tmp_path):
+    sandbox, svc, order = ended_world(db_url, clock, tmp_path)
+    assert run(svc).submitted == 2
+    sandbox.expire_order(order["id"])
+    clock.advance(31 * 86400)
+    summary = run(svc)
+    assert summary.skipped["order_expired"] == 1
+    clock.advance(31 * 86400)
+    run(svc)
+    assert posts_for(sandbox, order["id"]) == 2  # one refused POST, then never again
+    aside, _ = exceptions_and_handoffs(svc)
+    assert [(x["loan_id"], x["reason"]) for x in aside] == [("END", "order_expired")]
+
+
+def test_link_deleted_stops_refreshes_on_that_connection(db_url, clock, tmp_path):
+    sandbox, svc, order = ended_world(db_url, clock, tmp_path)
+    assert run(svc).submitted == 2
+    deliver(svc, sandbox)
+    sandbox.delete_link("link-end")
+    assert deliver(svc, sandbox) == {"link-deleted:applied": 1}
+    clock.advance(31 * 86400)
+    summary = run(svc)
+    assert summary.submitted == 1 and summary.skipped["needs_new_order"] == 1
+    assert posts_for(sandbox, order["id"]) == 1
+    aside, handoffs = exceptions_and_handoffs(svc)
+    assert [(x["loan_id"], x["needs"]) for x in aside] == [("END", "needs_new_order")]
+    assert "link_deleted" in aside[0]["reason"] and "loan.needs_new_order" in handoffs
+
+
+EMPLOYMENT_30D = """\
+truv: {requests_per_minute: 100000, concurrency: 4}
+policies:
+  - {name: employment-30d, match: {}, product: employment, max_age: 30d}
+jobs:
+  - {name: nightly, schedule: "0 2 * * *", policies: [employment-30d], max_refreshes: 5000}
+"""
+
+
+def test_loans_without_data_as_of_are_refreshed_only_when_truv_says_they_are_stale(db_url, clock, tmp_path):
+    """1,000 loans imported without data_as_of, 100 older than max_age by Truv's dates (rule 11)."""
+    from monitor.sandbox.scenario import generate_portfolio
+
+    sandbox = Sandbox(seed=15, clock=clock, completion_delay=1.0)
+    rows = generate_portfolio(sandbox, 1000, seed=15, shared_token_share=0.0, failing_share=0.0, stale_share=0.1)
+    truly_stale = set(rows.stale_loan_ids(30, clock.now()))
+    assert len(truly_stale) == 100 and all("data_as_of" not in r for r in rows)
+    svc = services(db_url, clock, sandbox, parse_config(EMPLOYMENT_30D))
+    import_csv(svc, write_csv(tmp_path / "loans.csv", list(rows)))
+    summary = run(svc)
+    refreshed = {e["parent_order_id"] for e in sandbox.refreshes()}
+    stale_orders = {r["order_id"] for r in rows if r["loan_id"] in truly_stale}
+    assert refreshed == stale_orders  # 100 POSTs, 0 needless
+    assert summary.submitted == 100 and summary.not_stale == 900
+    assert summary.requests_by_endpoint["refresh"] == 100
+    # the next night nothing is read again and nothing is sent: every data date is known now
+    clock.advance(86400)
+    calls = len(sandbox.journal())
+    again = run(svc)
+    assert again.submitted == 0 and len(sandbox.journal()) == calls
+
+
+def test_a_use_counts_from_its_last_send_plus_the_clock_skew_margin(db_url, clock, tmp_path):
+    """Rule 12: a 429 re-send moves the counting time forward; Truv's created_at can only move it later."""
+    import httpx
+
+    from monitor.app import Services, build_client
+    from monitor.sandbox import SandboxTransport
+    from monitor.store.db import make_engine, upgrade
+    from tests.helpers import SETTINGS
+
+    sandbox = Sandbox(seed=16, clock=clock, completion_delay=1.0)
+    order = sandbox.add_order(created_at=clock.now() - timedelta(days=45))
+    inner = SandboxTransport(sandbox)
+    throttled: list[str] = []
+
+    class ThrottleFirstRefresh(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            if request.method == "POST" and not throttled:
+                throttled.append(clock.now().isoformat())
+                return httpx.Response(429, headers={"Retry-After": "120"}, json={"error": {"code": "throttled"}})
+            return inner.handle_request(request)
+
+    cfg = parse_config(ONE_POLICY)
+    engine = make_engine(db_url)
+    upgrade(engine)
+    client = build_client(cfg, SETTINGS, clock, transport=ThrottleFirstRefresh(), client_id="t", secret="sandbox-t")
+    svc = Services(config=cfg, engine=engine, clock=clock, client=client)
+    import_csv(svc, write_csv(tmp_path / "loans.csv", loan_rows([("C", order["id"])])))
+    summary = run(svc, wait=0)
+    assert summary.submitted == 1 and summary.throttled == 1
+    (entry,) = sandbox.refreshes()
+    with session(svc.engine) as s:
+        res = s.execute(select(Reservation)).scalars().one()
+        counted = s.execute(select(ReservationToken.reserved_at)).scalars().one()
+    sent = datetime.fromisoformat(entry["at"].replace("Z", "+00:00"))  # when Truv got the re-sent POST
+    assert res.sent_at == sent
+    assert (sent - res.reserved_at).total_seconds() >= 120  # the re-send waited out Retry-After
+    assert counted == sent + timedelta(minutes=5)  # counts from the last send plus the margin
+
+
+def test_new_report_ids_reach_the_ledger_the_report_and_the_handoff(db_url, clock, tmp_path):
+    """Truv: after a refresh, resubmit the newest report id to DU / LPA (truv-api.md section 8)."""
+    import json
+
+    from monitor.reports.compliance import build
+    from monitor.reports.ledger_view import ledger_view
+    from monitor.store.tables import Outbox
+
+    sandbox = Sandbox(seed=17, clock=clock, completion_delay=1.0)
+    order = sandbox.add_order(created_at=clock.now() - timedelta(days=45))
+    svc = services(db_url, clock, sandbox, parse_config(ONE_POLICY))
+    import_csv(svc, write_csv(tmp_path / "loans.csv", loan_rows([("R", order["id"])])))
+    assert run(svc).completed == 1
+    (entry,) = sandbox.refreshes()
+    fresh_id = sandbox.order(entry["created_order_id"])["voie_report_id"]
+    assert fresh_id and fresh_id != order["voie_report_id"]
+    view = ledger_view(svc, loan_id="R", limit=10, now=clock.now())
+    assert view["reservations"][0]["voie_report_id"] == fresh_id
+    now = clock.now()
+    report = build(svc, start=now.date(), end=now.date(), now=now)
+    assert [row["voie_report_id"] for row in report["loans"]] == [fresh_id]
+    with session(svc.engine) as s:
+        payloads = [json.loads(o.payload) for o in s.execute(select(Outbox)).scalars()]
+    (done,) = [p for p in payloads if p["type"] == "refresh.completed"]
+    assert (done["loan_id"], done["voie_report_id"], done["refresh_order_id"]) == (
+        "R",
+        fresh_id,
+        entry["created_order_id"],
+    )
+
+
+def test_a_suborder_left_sent_is_settled_by_its_last_task_status(db_url, clock, tmp_path):
+    sandbox = Sandbox(seed=18, clock=clock, completion_delay=1.0)
+    ok = sandbox.add_order(
+        employers=[EmployerSpec(status_style="sent_with_last_task")], created_at=clock.now() - timedelta(days=45)
+    )
+    bad = sandbox.add_order(
+        employers=[EmployerSpec(status_style="sent_with_last_task", scenario="login_error")],
+        created_at=clock.now() - timedelta(days=45),
+    )
+    svc = services(db_url, clock, sandbox, parse_config(ONE_POLICY))
+    import_csv(svc, write_csv(tmp_path / "loans.csv", loan_rows([("OK", ok["id"]), ("BAD", bad["id"])])))
+    summary = run(svc)
+    assert summary.completed == 1 and summary.needs_reauth == 1 and summary.failed["login_error"] == 1
+    with session(svc.engine) as s:
+        states = dict(s.execute(select(Reservation.loan_id, Reservation.state)).all())
+    assert states == {"OK": "completed", "BAD": "failed"}
