@@ -1,0 +1,373 @@
+"""What changed since the last verification (DESIGN.md rule 14). Pure: two snapshots in, findings out.
+
+Truv's `*-updated` webhooks only say *that* something changed; the comparison is ours. Each field is
+compared only with the same field, in the same unit, of the same connection's previous report
+(truv-api.md section 9): `income` and `pay_rate` need not agree with each other in Truv's data.
+A missing field is absent, never zero, so it can never look like a drop.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from itertools import pairwise
+from typing import Any
+
+
+class Rule(StrEnum):
+    JOB_LOSS = "job_loss"
+    EMPLOYER_CHANGE = "employer_change"
+    INCOME_DROP = "income_drop"
+    PAY_CHANGE = "pay_change"
+    MISSED_PAY = "missed_pay"
+    UNVERIFIED = "unverified"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+
+
+SEVERITY_ORDER = {Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+# Findings at or above this go to the lender through the outbox.
+HANDOFF_SEVERITIES = frozenset({Severity.HIGH, Severity.CRITICAL})
+
+# Days between pay dates per Truv pay_frequency (M, SM, W, BW, A; C is contract: no schedule).
+PAY_INTERVAL_DAYS = {"W": 7.0, "BW": 14.0, "SM": 365.25 / 24, "M": 365.25 / 12, "A": 365.25}
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """A fall of at least `review` is worth a look (medium); of at least `material`, high."""
+
+    review: Decimal = Decimal("0.05")
+    material: Decimal = Decimal("0.10")
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    pay_date: date | None
+    gross_pay: Decimal | None = None
+    hours: Decimal | None = None
+    basis_of_pay: str | None = None
+    gross_pay_ytd: Decimal | None = None
+    net_pay_ytd: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Employment:
+    id: str
+    company: str | None = None
+    ein: str | None = None
+    is_active: bool | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    original_hire_date: date | None = None
+    job_type: str | None = None
+    income: Decimal | None = None
+    income_unit: str | None = None
+    pay_rate: Decimal | None = None
+    pay_frequency: str | None = None
+    derived_fields: tuple[str, ...] = ()
+    statements: tuple[Statement, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        """Active unless Truv says otherwise: `is_active` false, or an end date."""
+        return self.is_active is not False and self.end_date is None
+
+    @property
+    def latest_pay_date(self) -> date | None:
+        dates = [s.pay_date for s in self.statements if s.pay_date is not None]
+        return max(dates) if dates else None
+
+    @property
+    def latest_basis_of_pay(self) -> str | None:
+        dated = [s for s in self.statements if s.pay_date is not None and s.basis_of_pay]
+        return max(dated, key=lambda s: s.pay_date or date.min).basis_of_pay if dated else None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The few fields of one connection's report that monitoring compares; nothing else is kept."""
+
+    employments: tuple[Employment, ...]
+    as_of: datetime  # when the report's data was collected (the refresh's completion)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: Rule
+    severity: Severity
+    employment_id: str | None
+    field: str | None
+    before: str | None
+    after: str | None
+    confidence: str = "confirmed"  # "probable" when Truv inferred the field (derived_fields)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+# -- parsing Truv's values --------------------------------------------------------------------------
+
+_MONEY_NOISE = re.compile(r"[,\s$]")
+
+
+def money(value: Any) -> Decimal | None:
+    """Truv's money strings ("70000.00", "70,000.00") as Decimal; anything unreadable is absent."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | Decimal):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if not isinstance(value, str):
+        return None
+    text = _MONEY_NOISE.sub("", value)
+    if not text:
+        return None
+    try:
+        parsed = Decimal(text)
+    except InvalidOperation:
+        return None
+    return parsed if parsed.is_finite() else None
+
+
+def day(value: Any) -> date | None:
+    """`2021-10-22` or `2018-05-15T00:00:00.000Z` as a date; anything else is absent."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+# -- the rules ---------------------------------------------------------------------------------------
+
+
+def compare(previous: Snapshot, current: Snapshot, thresholds: Thresholds) -> list[Finding]:
+    """Findings between two reports of the same connection, in a stable order.
+
+    The first report of a connection is a baseline: the caller records no comparison for it.
+    """
+    before = {e.id: e for e in previous.employments}
+    after = {e.id: e for e in current.employments}
+    findings: list[Finding] = []
+    for emp_id, old in before.items():
+        new = after.get(emp_id)
+        if old.active:
+            loss = _job_loss(old, new)
+            if loss is not None:
+                findings.append(loss)
+                continue
+        if new is None:
+            continue
+        findings += _income_drops(old, new, thresholds)
+        findings += _pay_changes(old, new)
+        missed = _missed_pay(old, new, current.as_of)
+        if missed is not None:
+            findings.append(missed)
+    findings += _new_employments(before, after)
+    return findings
+
+
+def _job_loss(old: Employment, new: Employment | None) -> Finding | None:
+    if new is None:
+        return Finding(Rule.JOB_LOSS, Severity.CRITICAL, old.id, "employment", "present", "gone")
+    if new.is_active is False and old.is_active is not False:
+        probable = "is_active" in new.derived_fields
+        return Finding(
+            Rule.JOB_LOSS,
+            Severity.CRITICAL,
+            old.id,
+            "is_active",
+            "true",
+            "false",
+            confidence="probable" if probable else "confirmed",
+        )
+    if new.end_date is not None and old.end_date is None:
+        return Finding(Rule.JOB_LOSS, Severity.CRITICAL, old.id, "end_date", None, new.end_date.isoformat())
+    return None
+
+
+def _drop(old: Decimal | None, new: Decimal | None) -> Decimal | None:
+    """The relative fall from old to new, when both are known and old is positive."""
+    if old is None or new is None or old <= 0:
+        return None
+    return (old - new) / old
+
+
+def _income_drops(old: Employment, new: Employment, t: Thresholds) -> list[Finding]:
+    out = []
+    pairs = (
+        ("income", old.income, new.income, old.income_unit, new.income_unit),
+        ("pay_rate", old.pay_rate, new.pay_rate, old.pay_frequency, new.pay_frequency),
+    )
+    for name, was, now, unit_was, unit_now in pairs:
+        if unit_was != unit_now:
+            continue  # another unit is another figure: never a drop (pay_change says it)
+        fall = _drop(was, now)
+        if fall is None or fall < t.review:
+            continue
+        severity = Severity.HIGH if fall >= t.material else Severity.MEDIUM
+        detail = {"fall": str(fall.quantize(Decimal("0.0001"))), "unit": unit_now}
+        out.append(Finding(Rule.INCOME_DROP, severity, new.id, name, str(was), str(now), detail=detail))
+    return out
+
+
+def _pay_changes(old: Employment, new: Employment) -> list[Finding]:
+    out = []
+    for name, was, now in (
+        ("job_type", old.job_type, new.job_type),
+        ("pay_frequency", old.pay_frequency, new.pay_frequency),
+        ("basis_of_pay", old.latest_basis_of_pay, new.latest_basis_of_pay),
+    ):
+        if was is not None and now is not None and was != now:
+            out.append(Finding(Rule.PAY_CHANGE, Severity.MEDIUM, new.id, name, was, now))
+    return out
+
+
+def pay_interval(employment: Employment) -> timedelta | None:
+    """The pay interval from `pay_frequency`, else from the gaps between the latest pay dates."""
+    if employment.pay_frequency in PAY_INTERVAL_DAYS:
+        return timedelta(days=PAY_INTERVAL_DAYS[employment.pay_frequency])
+    dates = sorted({s.pay_date for s in employment.statements if s.pay_date is not None})
+    if len(dates) < 2:
+        return None
+    median = sorted((b - a).days for a, b in pairwise(dates))[(len(dates) - 1) // 2]
+    return timedelta(days=median) if median > 0 else None
+
+
+def _missed_pay(old: Employment, new: Employment, as_of: datetime) -> Finding | None:
+    """No new pay date since the last report, and more than 1.5 pay intervals + 3 days since the last one."""
+    if not new.active:
+        return None
+    latest, previous = new.latest_pay_date, old.latest_pay_date
+    interval = pay_interval(new)
+    if latest is None or interval is None or (previous is not None and latest > previous):
+        return None
+    overdue = latest + interval * 1.5 + timedelta(days=3)
+    if as_of.date() <= overdue:
+        return None
+    return Finding(
+        Rule.MISSED_PAY,
+        Severity.HIGH,
+        new.id,
+        "pay_date",
+        latest.isoformat(),
+        None,
+        detail={"expected_by": overdue.isoformat(), "interval_days": interval.days},
+    )
+
+
+def _new_employments(before: dict[str, Employment], after: dict[str, Employment]) -> list[Finding]:
+    """A new active employment: another employer, or the same one again after a gap (a rehire)."""
+    out = []
+    for emp_id, new in after.items():
+        if emp_id in before or not new.active:
+            continue
+        same = [old for old in before.values() if _same_employer(old, new)]
+        out.append(
+            Finding(
+                Rule.EMPLOYER_CHANGE,
+                Severity.HIGH,
+                emp_id,
+                "employment",
+                None,
+                new.company,
+                detail={"rehire": bool(same), "ein": new.ein},
+            )
+        )
+    return out
+
+
+def _same_employer(a: Employment, b: Employment) -> bool:
+    if a.ein and b.ein:
+        return a.ein == b.ein
+    return bool(a.company and b.company and a.company.strip().lower() == b.company.strip().lower())
+
+
+def unverified(status: str, *, employment_ids: tuple[str, ...] = ()) -> Finding:
+    """A refresh that failed, needs the borrower, or came back empty: unverified, never "no change"."""
+    return Finding(
+        Rule.UNVERIFIED,
+        Severity.HIGH,
+        employment_ids[0] if len(employment_ids) == 1 else None,
+        "status",
+        None,
+        status,
+    )
+
+
+# -- the stored form: small, JSON, money as strings -------------------------------------------------
+
+
+def snapshot_to_dict(snapshot: Snapshot) -> dict[str, Any]:
+    def emp(e: Employment) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": e.id, "derived_fields": list(e.derived_fields)}
+        for name in ("company", "ein", "is_active", "job_type", "income_unit", "pay_frequency"):
+            if getattr(e, name) is not None:
+                out[name] = getattr(e, name)
+        for name in ("start_date", "end_date", "original_hire_date"):
+            if getattr(e, name) is not None:
+                out[name] = getattr(e, name).isoformat()
+        for name in ("income", "pay_rate"):
+            if getattr(e, name) is not None:
+                out[name] = str(getattr(e, name))
+        out["statements"] = [
+            {
+                k: (v.isoformat() if isinstance(v, date) else str(v) if isinstance(v, Decimal) else v)
+                for k, v in (
+                    ("pay_date", s.pay_date),
+                    ("gross_pay", s.gross_pay),
+                    ("hours", s.hours),
+                    ("basis_of_pay", s.basis_of_pay),
+                    ("gross_pay_ytd", s.gross_pay_ytd),
+                    ("net_pay_ytd", s.net_pay_ytd),
+                )
+                if v is not None
+            }
+            for s in e.statements
+        ]
+        return out
+
+    return {"as_of": snapshot.as_of.isoformat(), "employments": [emp(e) for e in snapshot.employments]}
+
+
+def snapshot_from_dict(data: dict[str, Any]) -> Snapshot:
+    def emp(d: dict[str, Any]) -> Employment:
+        return Employment(
+            id=str(d["id"]),
+            company=d.get("company"),
+            ein=d.get("ein"),
+            is_active=d.get("is_active"),
+            start_date=day(d.get("start_date")),
+            end_date=day(d.get("end_date")),
+            original_hire_date=day(d.get("original_hire_date")),
+            job_type=d.get("job_type"),
+            income=money(d.get("income")),
+            income_unit=d.get("income_unit"),
+            pay_rate=money(d.get("pay_rate")),
+            pay_frequency=d.get("pay_frequency"),
+            derived_fields=tuple(d.get("derived_fields") or ()),
+            statements=tuple(
+                Statement(
+                    pay_date=day(s.get("pay_date")),
+                    gross_pay=money(s.get("gross_pay")),
+                    hours=money(s.get("hours")),
+                    basis_of_pay=s.get("basis_of_pay"),
+                    gross_pay_ytd=money(s.get("gross_pay_ytd")),
+                    net_pay_ytd=money(s.get("net_pay_ytd")),
+                )
+                for s in d.get("statements") or ()
+            ),
+        )
+
+    return Snapshot(
+        employments=tuple(emp(e) for e in data.get("employments") or ()),
+        as_of=datetime.fromisoformat(data["as_of"]),
+    )
