@@ -1,6 +1,7 @@
 """A deterministic Truv simulator: in-process via httpx transports, or over HTTP via `serve`."""
 
 from monitor.sandbox.app import create_app, serve
+from monitor.sandbox.employment import EmployerChange
 from monitor.sandbox.faults import Faults
 from monitor.sandbox.model import EmployerSpec
 from monitor.sandbox.state import Sandbox
@@ -10,6 +11,7 @@ from monitor.sandbox.wire import Response
 
 __all__ = [
     "AsyncSandboxTransport",
+    "EmployerChange",
     "EmployerSpec",
     "Faults",
     "Response",

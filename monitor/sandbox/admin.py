@@ -2,7 +2,7 @@
 
 POST /_sandbox/orders/ (an `add_order` mapping) -> 201 order; GET journal/, refreshes/,
 webhook-log/, refusals/ (counts by reason), data-dates/ (each original order's oldest
-`completed_at`); POST clock/advance/ {"seconds": N}; POST links/{id}/reconnect/ and
+`completed_at`), scripted-changes/ (`Sandbox.scripted_changes()`); POST clock/advance/ {"seconds": N}; POST links/{id}/reconnect/ and
 links/{id}/delete/ -> the link; POST orders/{id}/finalize/, orders/{id}/expire/ and
 orders/{id}/forbid/ ({"forbidden": true|false}, default true) -> the order. Unknown ids
 get 404, bad values 400.
@@ -59,6 +59,8 @@ def _dispatch(sandbox: Sandbox, method: str, path: str, payload: Any) -> wire.Re
         return wire.json_response(200, sandbox.refusal_counts())
     if (method, path) == ("GET", "/_sandbox/data-dates/"):
         return wire.json_response(200, sandbox.oldest_completed_at())
+    if (method, path) == ("GET", "/_sandbox/scripted-changes/"):
+        return wire.json_response(200, sandbox.scripted_changes())
     reconnect = _RECONNECT.fullmatch(path)
     if reconnect and method == "POST":
         sandbox.reconnect_link(reconnect.group(1))

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from monitor.sandbox.employment import EmployerChange, parse_changes
+
 SCENARIOS = ("ok", "login_error", "mfa_error", "account_locked", "unavailable", "no_data", "flaky")
 # How a suborder's `status` reads once its task ended: "standard" maps the task's status onto
 # the suborder enum; "sent_with_last_task" keeps `sent` and puts the outcome in
@@ -54,8 +56,12 @@ class EmployerSpec:
     status_style: str = "standard"
     # The link was deleted before the scenario starts (no `link-deleted` webhook is sent).
     link_deleted: bool = False
+    # Scripted changes of this employer's data (employment.py): one mapping or a list, e.g.
+    # {"at_refresh": 2, "job_loss": True}; kept as a sorted tuple of `EmployerChange`.
+    changes: tuple[EmployerChange, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "changes", parse_changes(self.changes))
         if self.scenario not in SCENARIOS:
             raise ValueError(f"scenario: expected one of {', '.join(SCENARIOS)}, got {self.scenario!r}")
         if self.status_style not in STATUS_STYLES:
@@ -124,6 +130,13 @@ class Link:
     refresh_attempts: int = 0
     tasks: list[Task] = field(default_factory=list)
     deleted_at: datetime | None = None
+    # The link's refresh tasks in order (also in `tasks`): refresh N is refresh_tasks[N - 1].
+    refresh_tasks: list[Task] = field(default_factory=list)
+
+    def last_data_task(self, now: datetime) -> Task | None:
+        """The newest task that ended `done` by `now`: the data a report shows."""
+        done = [task for task in self.tasks if task.finishes_at <= now and task.status == "done"]
+        return max(done, key=lambda task: task.finishes_at, default=None)
 
     def is_deleted(self, now: datetime) -> bool:
         return self.deleted_at is not None and self.deleted_at <= now

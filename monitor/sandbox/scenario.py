@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from monitor.clock import Clock
+from monitor.sandbox.employment import CHANGE_KINDS, INCOME_ONLY_KINDS, parse_changes
 from monitor.sandbox.faults import Faults
 from monitor.sandbox.model import SCENARIOS, EmployerSpec, iso, parse_time
 
@@ -107,14 +109,23 @@ class Portfolio(list[dict[str, str]]):
 
     `truth_completed_at` maps each loan_id to its order's oldest suborder `completed_at` by
     Truv's dates (ISO, `Z`); it is never a column of the rows, so it cannot leak into a
-    loans file. Compares equal to a plain list of the same rows.
+    loans file. `scripted` maps each loan given a scripted change to its [(kind, at_refresh)],
+    and `scripted_detail` to the matching `Sandbox.scripted_changes()` entries (link_id,
+    employment_id, new_employment_id, ...); loans not in them are unchanged. Compares equal
+    to a plain list of the same rows.
     """
 
     def __init__(
-        self, rows: Iterable[dict[str, str]] = (), truth_completed_at: Mapping[str, str] | None = None
+        self,
+        rows: Iterable[dict[str, str]] = (),
+        truth_completed_at: Mapping[str, str] | None = None,
+        scripted: Mapping[str, list[tuple[str, int]]] | None = None,
+        scripted_detail: Mapping[str, list[dict[str, Any]]] | None = None,
     ) -> None:
         super().__init__(rows)
         self.truth_completed_at: dict[str, str] = dict(truth_completed_at or {})
+        self.scripted: dict[str, list[tuple[str, int]]] = {k: list(v) for k, v in (scripted or {}).items()}
+        self.scripted_detail: dict[str, list[dict[str, Any]]] = {k: list(v) for k, v in (scripted_detail or {}).items()}
 
     def stale_loan_ids(self, older_than_days: float, now: datetime) -> set[str]:
         """Loans whose data (oldest connection) is more than `older_than_days` old at `now`."""
@@ -134,6 +145,9 @@ def generate_portfolio(
     stale_age_days: float = 45.0,
     fresh_age_days: float = 5.0,
     include_data_as_of: bool = False,
+    scripted_changes: Mapping[str, int | float] | None = None,
+    scripted_at_refresh: int | Sequence[int] = 2,
+    scripted_pay_cut: str | float = "15%",
 ) -> Portfolio:
     """Seed `n` loans' orders and return their loans-file rows (all values are strings).
 
@@ -147,6 +161,18 @@ def generate_portfolio(
     it, exactly round(stale_share * n) orders, picked by the seeded RNG, are between
     `stale_age_days` and `stale_age_days` + 1 days old, and the rest at most `fresh_age_days`
     old. `Portfolio.truth_completed_at` / `stale_loan_ids` tell a test which is which.
+
+    Scripted changes: `scripted_changes` maps a change kind (job_loss, pay_cut,
+    employer_change, missed_pay, derived_inactive, rehire, job_type_change,
+    pay_frequency_change) to a number of loans (an int) or a share of `n` (a float below 1,
+    rounded). Each picked loan gets one change on one of its employers (picked too), at
+    refresh `scripted_at_refresh` (an int, or a list to draw from per loan; default 2, since a
+    monitor's first report read after refresh 1 is its baseline); pay_cut takes
+    `scripted_pay_cut` ("15%" or 0.15). Only loans whose connections are all `ok` and used by
+    no other loan are picked, and the income-only kinds (pay_cut, missed_pay,
+    pay_frequency_change) only on income orders; too few such loans is a ValueError. The
+    picks use their own RNG, so every row, order and id is the same as without them.
+    `Portfolio.scripted` / `scripted_detail` say which loan got what.
     """
     if stale_share is not None:
         if not 0.0 <= stale_share <= 1.0:
@@ -155,9 +181,13 @@ def generate_portfolio(
             raise ValueError(
                 f"expected 0 <= fresh_age_days < stale_age_days, got {fresh_age_days!r} and {stale_age_days!r}"
             )
+    counts = _change_counts(scripted_changes, n)
+    at_choices = _at_refresh_choices(scripted_at_refresh)
+    pay_cut = parse_changes({"at_refresh": 1, "pay_cut": scripted_pay_cut}, "scripted_pay_cut")[0].pay_cut
     rng = random.Random(seed)
     now = sandbox.clock.now()
     stale = set(rng.sample(range(n), round(stale_share * n))) if stale_share is not None else set()
+    seeded: list[tuple[str, dict[str, Any], list[EmployerSpec]]] = []
     seen: list[_Connection] = []
     rows: list[dict[str, str]] = []
     truth: dict[str, str] = {}
@@ -184,6 +214,7 @@ def generate_portfolio(
             _Connection(e["access_token"], spec.scenario, spec.company)
             for e, spec in zip(order["employers"], employers, strict=True)
         )
+        seeded.append((loan_id, order, employers))
         truth[loan_id] = iso(completed_at)
         row = {
             "loan_id": loan_id,
@@ -196,7 +227,70 @@ def generate_portfolio(
             row["data_as_of"] = truth[loan_id]
         row["program"] = "conventional" if gse else rng.choice(NON_GSE_PROGRAMS)
         rows.append(row)
-    return Portfolio(rows, truth)
+    scripted: dict[str, list[tuple[str, int]]] = {}
+    detail: dict[str, list[dict[str, Any]]] = {}
+    if counts:
+        crng = random.Random(f"sandbox-portfolio-changes:{seed}")
+        tokens = Counter(e["access_token"] for _, order, _ in seeded for e in order["employers"])
+        eligible = [
+            index
+            for index, (_, order, specs) in enumerate(seeded)
+            if all(spec.scenario == "ok" for spec in specs)
+            and all(tokens[e["access_token"]] == 1 for e in order["employers"])
+        ]
+        taken: set[int] = set()
+        for kind in CHANGE_KINDS:
+            wanted = counts.get(kind, 0)
+            pool = [
+                index
+                for index in eligible
+                if index not in taken and (kind not in INCOME_ONLY_KINDS or "income" in seeded[index][1]["products"])
+            ]
+            if wanted > len(pool):
+                raise ValueError(
+                    f"scripted_changes: {wanted} loans wanted for {kind} but only {len(pool)} eligible ones are left "
+                    "(all connections ok and unshared; income orders for pay_cut, missed_pay, pay_frequency_change)"
+                )
+            for index in sorted(crng.sample(pool, wanted)):
+                taken.add(index)
+                loan_id, order, _ = seeded[index]
+                employer = order["employers"][crng.randrange(len(order["employers"]))]
+                at_refresh = crng.choice(at_choices)
+                change = {"at_refresh": at_refresh, kind: str(pay_cut) if kind == "pay_cut" else True}
+                entries = sandbox.script_changes(
+                    employer["link_id"], change, suborder_number=employer["suborder_number"]
+                )
+                scripted.setdefault(loan_id, []).append((kind, at_refresh))
+                detail.setdefault(loan_id, []).extend(entries)
+    return Portfolio(rows, truth, scripted, detail)
+
+
+def _change_counts(value: Mapping[str, int | float] | None, n: int) -> dict[str, int]:
+    """`scripted_changes` -> loans per kind: an int is a count, a float below 1 a share of n."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"scripted_changes: expected a mapping of change kind to a count or share, got {value!r}")
+    unknown = sorted(str(k) for k in set(value) - set(CHANGE_KINDS))
+    if unknown:
+        raise ValueError(f"scripted_changes: unknown kinds {unknown}; expected some of {list(CHANGE_KINDS)}")
+    counts: dict[str, int] = {}
+    for kind, amount in value.items():
+        if isinstance(amount, bool) or not isinstance(amount, int | float) or amount < 0:
+            raise ValueError(f"scripted_changes.{kind}: expected a count or a share of loans, got {amount!r}")
+        if isinstance(amount, float) and not amount < 1:
+            raise ValueError(
+                f"scripted_changes.{kind}: a share must be below 1 (give a count as an int), got {amount!r}"
+            )
+        counts[kind] = amount if isinstance(amount, int) else round(amount * n)
+    return counts
+
+
+def _at_refresh_choices(value: int | Sequence[int]) -> list[int]:
+    choices = [value] if isinstance(value, int) else list(value) if isinstance(value, Sequence) else []
+    if not choices or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in choices):
+        raise ValueError(f"scripted_at_refresh: expected a whole number >= 1 or a list of them, got {value!r}")
+    return choices
 
 
 def _employer(rng: random.Random, seen: list[_Connection], shared_share: float, failing_share: float) -> EmployerSpec:
@@ -251,9 +345,14 @@ def load_scenario_file(
     forbidden (bool), finalized / expired (true or an ISO timestamp), finalize_at_refresh (N),
     employers / financial_accounts (lists of `EmployerSpec` mappings: access_token, link_id,
     scenario, company, id, suborder_number, completed_at, status_style ("standard" or
-    "sent_with_last_task"), link_deleted (bool));
+    "sent_with_last_task"), link_deleted (bool), changes (scripted changes, below));
     `portfolio` (`generate_portfolio` arguments: n, seed, gse_share, shared_token_share,
-    failing_share, stale_share, stale_age_days, fresh_age_days, include_data_as_of).
+    failing_share, stale_share, stale_age_days, fresh_age_days, include_data_as_of,
+    scripted_changes (kind -> count or share), scripted_at_refresh (N or a list),
+    scripted_pay_cut ("15%" or 0.15)). An employer's `changes` (one mapping or a list):
+    `{at_refresh: N, KIND: true}` with KIND job_loss, employer_change, missed_pay,
+    derived_inactive, rehire, job_type_change or pay_frequency_change, or
+    `{at_refresh: N, pay_cut: "15%"}`.
     """
     from monitor.sandbox.state import Sandbox
 
@@ -331,25 +430,24 @@ def _check_webhook_setting(source: Path, key: str, value: Any) -> None:
 _PORTFOLIO_FLOATS = frozenset(
     {"gse_share", "shared_token_share", "failing_share", "stale_share", "stale_age_days", "fresh_age_days"}
 )
+_PORTFOLIO_SCRIPTED = frozenset({"scripted_changes", "scripted_at_refresh", "scripted_pay_cut"})
 
 
 def _portfolio(source: Path, sandbox: Sandbox, spec: Any) -> Portfolio:
     if spec is None:
         return Portfolio()
-    allowed = {"n", "seed", "include_data_as_of", *_PORTFOLIO_FLOATS}
+    allowed = {"n", "seed", "include_data_as_of", *_PORTFOLIO_FLOATS, *_PORTFOLIO_SCRIPTED}
     if not isinstance(spec, dict) or "n" not in spec or set(spec) - allowed:
         optional = sorted(allowed - {"n"})
         raise ValueError(f"{source}: portfolio: expected a mapping with n and optionally {optional}")
     include = spec.get("include_data_as_of", False)
     if not isinstance(include, bool):
         raise ValueError(f"{source}: portfolio.include_data_as_of: expected true or false, got {include!r}")
+    options: dict[str, Any] = {key: float(value) for key, value in spec.items() if key in _PORTFOLIO_FLOATS}
+    options.update((key, value) for key, value in spec.items() if key in _PORTFOLIO_SCRIPTED)
     try:
         return generate_portfolio(
-            sandbox,
-            int(spec["n"]),
-            seed=int(spec.get("seed", 0)),
-            include_data_as_of=include,
-            **{key: float(value) for key, value in spec.items() if key in _PORTFOLIO_FLOATS},
+            sandbox, int(spec["n"]), seed=int(spec.get("seed", 0)), include_data_as_of=include, **options
         )
     except ValueError as exc:
         raise ValueError(f"{source}: portfolio.{exc}") from None

@@ -111,6 +111,85 @@ Choices where Truv's documents are silent
 - The journal records every API request (admin `/_sandbox/` calls are not journaled);
   a fault is noted as `fault`, and a dropped or slow answer keeps the status it would have had.
 
+Link reports and scripted changes (truv-api.md section 9; `employment.py`, `reports.py`)
+--------------------------------------------------------------------------------------
+- `GET /v1/links/{id}/income/report/` (VOIE) and `.../employment/report/` (VOE): the same
+  request checks as every API request (routing 404, 406, auth, 429, 405, faults of the
+  "other" kind: 5xx, 429, malformed, slow; the 404 fault is for order GETs only), journaled.
+  An unknown link, a deleted one (`deleted_at` reached) or a financial-account link (no
+  payroll report) -> 404 `{"detail":"Not Found."}`. A forbidden order's links answer as
+  usual (403 is per order). `Sandbox.link_report(link_id, product)` gives the same JSON
+  without a request.
+- Top level: `id` (per link, product and data version: the same data read twice has the
+  same id, a newer completed task a new one; from `random.Random("sandbox-link-report:SEED:
+  LINK:PRODUCT:COMPLETED_AT")`), `status` (the last finished task's status: `done`, or e.g.
+  `login_error`, `unavailable`, `no_data` after a failed refresh; a running refresh does not
+  show), `completed_at` (the link's newest task that ended `done`: the data's moment),
+  `finished_at` (the last finished task, any status), `access_token` (the link's full token,
+  as Truv returns it; clients must not store it), `tracking_info` null, `is_suspicious`
+  false, `provider` "truv_payroll", `data_source` "payroll", `employments[]`.
+- The data is the newest `done` task's (seeded, refresh or `reconnect_link`); a refresh
+  that failed or came back `no_data` leaves the previous data (and changes `status`).
+- Employments: one line per employer suborder, keyed by link and suborder_number (refresh
+  suborders share their original's; an employer seeded on another order through the same
+  link with another suborder_number is another employment of that link's report). Order:
+  by seeding, then by employment number. Fields: `id`, `is_active`, `start_date`,
+  `end_date` (null while active), `original_hire_date`, `company{name (the spec's company),
+  address{street, city, state, zip}, phone (10 digits), ein ("NN-NNNNNNN")}`, `job_title`,
+  `job_type` ("F"), `income` + `income_unit` ("YEARLY"), `pay_rate` (income / 26, to the
+  cent) + `pay_frequency` ("BW"), `derived_fields` ([]), `missing_data_fields` ([]),
+  `statements[]`. The employment report sets income, income_unit, pay_rate and
+  pay_frequency to null (Truv: "Null for employment product") and has no `statements`.
+- Data is a pure function of the seed, the line and the link's refresh moments: every
+  employment's id and data come from `random.Random("sandbox-employment:SEED:LINK:
+  SUBORDER_NUMBER:N")` (N = 0 for the seeded job, then 1, 2... for jobs an employer_change
+  or rehire starts; the id is its first draw), so reading reports changes no other id.
+  Income 40,000 to 150,000 in steps of 500; start 400 to 4000 days before the data's first
+  collection; tax 18-30 % (net = gross minus it, per stub, to the cent).
+- Pay stubs: every 14 days on a seeded phase, the pay date at most the data's date (UTC);
+  a new job's first more than 7 days after its start. A statement: `id` (from
+  `random.Random("sandbox-statement:SEED:EMPLOYMENT_ID:PAY_DATE")`), `pay_date`,
+  `period_end` (5 days before the pay date), `period_start` (a period back), `gross_pay`
+  = `regular` (the pay rate then), `net_pay`, `gross_pay_ytd` / `net_pay_ytd` (sums of that
+  calendar year's stubs), `hours` ("80.00"; "40.00" weekly), `basis_of_pay` "S"; money as
+  strings like "2692.31". The report lists the latest 6, newest first. The stub count (for
+  `statements-updated`) counts from 364 days before the line's first collection (26 then),
+  or from a new job's start.
+- Scripted changes: `EmployerSpec.changes` (also `changes` in `add_order` employer
+  mappings and scenario files) is one mapping or a list: `{"at_refresh": N, KIND: true}`
+  or `{"at_refresh": N, "pay_cut": "15%"}` (also "0.15" or 0.15; 0 < cut < 1). Exactly one
+  kind per mapping, at most one change per refresh, unknown keys -> ValueError naming them
+  and the employer; after job_loss or derived_inactive only employer_change or rehire; a
+  job_type_change or pay_frequency_change once per employer (again after an
+  employer_change). Financial accounts take none. `Sandbox.script_changes(link_id, changes,
+  suborder_number=)` adds them after seeding; an at_refresh must be after the link's
+  refreshes so far. Another order seeding the same link and suborder_number must not
+  script different ones.
+- A change happens when the link's Nth refresh task (1-based; one per link per refresh,
+  failed ones count) completes, and shows in every report whose data is at least that
+  recent; after a failed Nth refresh it shows at the next successful one. With D the date
+  of that completion and P the date of the link's previous refresh (refresh N-1, or the
+  first collection for N = 1): `job_loss` is_active false, end_date D-1, no stubs after it;
+  `pay_cut` income scaled by (1 - cut) (pay_rate follows), stubs paid after D at the new
+  rate; `employer_change` the job ends as for job_loss and a new employment starts on D
+  (new id, company from a fixed list other than the old, new EIN and address, income 0-10 %
+  above the old, BW, F, no stub before its first pay date); `missed_pay` no stub after P
+  (the latest pay_date stays where refresh N-1 saw it; a 1.5 x 14 + 3 day rule sees it at
+  refresh N only when refresh N is more than 24 days after that pay date);
+  `derived_inactive` is_active false, derived_fields ["is_active"], no end_date, no stub
+  after P; `rehire` the job (unless already ended) ends on D-15 and a new employment of the
+  same company and EIN starts on D-1 (at least a day after the old end), keeping the
+  original_hire_date, title, job type, income and pay phase; `job_type_change` job_type P;
+  `pay_frequency_change` pay_frequency W, pay_rate income / 52 (income unchanged), weekly
+  stubs from the last bi-weekly pay date on D or before, 40 hours. A change after an
+  employer_change or rehire applies to the new employment. An ended job shows no stub after
+  its end_date, even one a refresh inside those days had shown.
+- `Sandbox.scripted_changes()` lists every change: order_id, link_id, suborder_number,
+  company, employment_id (the one it changes), new_employment_id (employer_change / rehire),
+  at_refresh, kind, pay_cut, effective_at (when that refresh completes; None before it
+  exists). Admin: `GET /_sandbox/scripted-changes/`. `generate_portfolio(scripted_changes=)`
+  scripts them on a portfolio (scenario.py).
+
 Webhooks (truv-api.md section 4; built in `webhooks.py`, taken with `due_webhooks()`)
 ------------------------------------------------------------------------------------
 - Events are scheduled when the change is decided (the refresh request, `reconnect_link`)
@@ -123,8 +202,21 @@ Webhooks (truv-api.md section 4; built in `webhooks.py`, taken with `due_webhook
   failure status, e.g. `unavailable`, `login_error`); then `link-disconnected` once for
   login_error / mfa_error / account_locked; for `done`, per suborder `employment-updated`
   (employers) or `bank-accounts-updated` (financial accounts, `object_id` instead of
-  `employment_id`). The employment id is stable per link and suborder_number across
-  refreshes; `objects_count` starts at 26 per link and grows by one per completed refresh.
+  `employment_id`). The employment id is the link report's (below): stable per link and
+  suborder_number across refreshes. For an employer, `employment-updated` goes out on every
+  `done` refresh for the suborder's current employment (as before the reports existed,
+  though Truv sends it only when data changed), plus one, first, for an employment that
+  refresh's data changed and superseded (employer_change / rehire: the old job ended); its
+  `objects_count` is the number of employments the link's report lists then. Then
+  `statements-updated` (`employment_id`, `objects_count` = that employment's pay stubs)
+  for each employment whose stub count changed since the link's previous data (Truv: "the
+  pay stub count went from 31 to 32"), so refreshes less than a pay period apart send none.
+  `bank-accounts-updated` keeps its old count: 26 per link, plus one per completed refresh.
+- Those added events (statements-updated, the superseded employment's employment-updated)
+  draw webhook ids and duplicate rolls from their own RNGs (`sandbox-webhooks-data:SEED`),
+  so every other webhook keeps the id it had before; the employment id the webhook RNG used
+  to draw is still drawn (and unused). Only `webhook_reorder`'s shuffle of a batch holding
+  such events differs.
 - `reconnect_link` emits `link-connected` then `task-status-updated` `done` (the docs say
   a Bridge update ends with that webhook); `product` is the link's last refreshed product.
 - `finalize_order` (or the `finalize_at_refresh` trigger) emits `order-finalized` and
@@ -160,6 +252,7 @@ from typing import Any
 
 from monitor.clock import Clock, FixedClock, SystemClock
 from monitor.sandbox import wire
+from monitor.sandbox.employment import EmployerChange, EmploymentLine, parse_changes, scripted
 from monitor.sandbox.faults import Faults, RequestKind
 from monitor.sandbox.journal import Journal, token_hash
 from monitor.sandbox.model import (
@@ -176,6 +269,7 @@ from monitor.sandbox.model import (
 )
 from monitor.sandbox.ratelimit import RefreshBudget, RequestLimiter, wait_message
 from monitor.sandbox.refresh import RefreshPlan, plan_refresh
+from monitor.sandbox.reports import REPORT_PRODUCTS, data_events, link_report
 from monitor.sandbox.webhooks import Webhook, WebhookOutbox
 
 BRIDGE_PRODUCTS = (*PRODUCTS, "deposit_switch", "pll", "admin")
@@ -190,6 +284,8 @@ VOA_PRODUCTS = frozenset({"assets"})
 _ROUTES: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
     (re.compile(r"/v1/orders/([^/]+)/"), {"GET": "order_get", "POST": "refresh"}),
     (re.compile(r"/v1/links/([^/]+)/"), {"GET": "link_get"}),
+    (re.compile(r"/v1/links/([^/]+)/income/report/"), {"GET": "income_report"}),
+    (re.compile(r"/v1/links/([^/]+)/employment/report/"), {"GET": "employment_report"}),
     (re.compile(r"/v1/users/([^/]+)/tokens/"), {"POST": "tokens"}),
 )
 
@@ -227,6 +323,7 @@ class Sandbox:
         self.faults = faults or Faults()
         self._secrets = secrets
         self._client_ids = client_ids
+        self._seed = seed
         self._rng = random.Random(seed)
         # Report ids have their own RNG, so adding them changed no order, link or suborder id.
         self._report_rng = random.Random(f"sandbox-reports:{seed}")
@@ -237,6 +334,8 @@ class Sandbox:
         self._links: dict[str, Link] = {}
         self._links_by_token: dict[str, Link] = {}
         self._users: set[str] = set()
+        # Employment data per link: suborder_number -> its line (employment.py), in seeding order.
+        self._lines: dict[str, dict[str, EmploymentLine]] = {}
         self._requests = RequestLimiter(requests_per_minute)
         self._budget = RefreshBudget(refresh_limit_per_token)
         self._root_refreshes: Counter[str] = Counter()
@@ -315,6 +414,77 @@ class Sandbox:
                 if dates:
                     newest.append(max(dates))
             return iso(min(newest)) if newest else None
+
+    # ---- link reports and scripted changes (truv-api.md section 9) ---------------------
+
+    def link_report(self, link_id: str, product: str = "income") -> dict[str, Any]:
+        """The link's report as `GET /v1/links/{id}/{product}/report/` would show it now, without
+        a request; `product` is income or employment. KeyError for a link without one."""
+        if product not in REPORT_PRODUCTS:
+            raise ValueError(f"product: expected one of {', '.join(REPORT_PRODUCTS)}, got {product!r}")
+        with self._lock:
+            report = self._link_report(link_id, product, self.clock.now())
+            if report is None:
+                raise KeyError(link_id)
+            return report
+
+    def _link_report(self, link_id: str, product: str, now: datetime) -> dict[str, Any] | None:
+        link = self._links.get(link_id)
+        if link is None or link.kind != "employer" or link.is_deleted(now):
+            return None
+        return link_report(self._seed, link, list(self._lines.get(link.id, {}).values()), product, now)
+
+    def scripted_changes(self) -> list[dict[str, Any]]:
+        """Every scripted change, in seeding order: order_id (the order that seeded the employer),
+        link_id, suborder_number, company, employment_id (the employment it changes),
+        new_employment_id (the employment employer_change / rehire starts, else None),
+        at_refresh, kind, pay_cut (the fraction as a string, else None) and effective_at (when
+        the link's at_refresh-th refresh completes, ISO `Z`; None until that refresh exists)."""
+        with self._lock:
+            out = []
+            for link_id, lines in self._lines.items():
+                moments = [task.finishes_at for task in self._links[link_id].refresh_tasks]
+                for line in lines.values():
+                    for change, employment_id, new_id in scripted(self._seed, line):
+                        at = moments[change.at_refresh - 1] if change.at_refresh <= len(moments) else None
+                        out.append(
+                            {
+                                "order_id": line.order_id,
+                                "link_id": link_id,
+                                "suborder_number": line.suborder_number,
+                                "company": line.company,
+                                "employment_id": employment_id,
+                                "new_employment_id": new_id,
+                                "at_refresh": change.at_refresh,
+                                "kind": change.kind,
+                                "pay_cut": str(change.pay_cut) if change.pay_cut is not None else None,
+                                "effective_at": iso(at) if at is not None else None,
+                            }
+                        )
+            return out
+
+    def script_changes(self, link_id: str, changes: Any, *, suborder_number: str | None = None) -> list[dict[str, Any]]:
+        """Add scripted changes to an employer already seeded (e.g. by `generate_portfolio`):
+        `changes` as in an employer spec; `suborder_number` picks the employer when the link has
+        several. Every at_refresh must be after the link's refreshes so far; the line's changes
+        (old and new) are validated together. Returns the line's `scripted_changes()` entries."""
+        with self._lock:
+            link = self._links[link_id]
+            lines = self._lines.get(link_id, {})
+            if suborder_number is None:
+                if len(lines) != 1:
+                    raise ValueError(f"suborder_number: link {link_id} has {len(lines)} employers; name one")
+                line = next(iter(lines.values()))
+            else:
+                line = lines[suborder_number]
+            added = parse_changes(changes)
+            _check_future(link, added)
+            line.changes = parse_changes([*line.changes, *added])
+            return [
+                c
+                for c in self.scripted_changes()
+                if (c["link_id"], c["suborder_number"]) == (link_id, line.suborder_number)
+            ]
 
     def order(self, order_id: str) -> dict[str, Any]:
         """An order as `GET /v1/orders/{id}/` would show it now, without a request."""
@@ -460,6 +630,9 @@ class Sandbox:
         account_specs = [_spec(a, f"financial_accounts[{i}]") for i, a in enumerate(financial_accounts)]
         if not employer_specs and not account_specs:
             raise ValueError("employers, financial_accounts: an order needs at least one of them")
+        for index, account in enumerate(account_specs):
+            if account.changes:
+                raise ValueError(f"financial_accounts[{index}].changes: scripted changes apply to employers only")
         _check_products(products)
         _check_finalize_at_refresh(finalize_at_refresh)
         if not isinstance(forbidden, bool):
@@ -503,7 +676,7 @@ class Sandbox:
             self._draw_report_ids(order)
             subs = [
                 self._seed_suborder(
-                    spec, user_id, "employer" if i < len(employer_specs) else "financial_account", moment, d
+                    spec, user_id, "employer" if i < len(employer_specs) else "financial_account", moment, d, order.id
                 )
                 for i, (spec, d) in enumerate(zip(specs, dates, strict=True))
             ]
@@ -539,7 +712,7 @@ class Sandbox:
         return by_token or by_id
 
     def _seed_suborder(
-        self, spec: EmployerSpec, user_id: str, kind: Kind, moment: datetime, done: datetime
+        self, spec: EmployerSpec, user_id: str, kind: Kind, moment: datetime, done: datetime, order_id: str
     ) -> Suborder:
         link = self._find_link(spec)
         if link is None:
@@ -558,12 +731,9 @@ class Sandbox:
                 f"link {link.id} is a {link.kind} link with scenario {link.scenario}; "
                 f"employers sharing it must agree (got {kind}, {spec.scenario})"
             )
-        if spec.link_deleted and link.deleted_at is None:
-            link.deleted_at = self.clock.now()
         # The connection that collected the seeded data: a `done` task at `done`.
         task = Task(finishes_at=done, status="done")
-        link.tasks.append(task)
-        return Suborder(
+        suborder = Suborder(
             id=spec.id or self.new_id(),
             suborder_number=spec.suborder_number or self.new_id(),
             link=link,
@@ -572,6 +742,36 @@ class Sandbox:
             created_at=moment,
             task=task,
             status_style=spec.status_style,
+        )
+        if kind == "employer":
+            self._add_line(link, suborder, spec.changes, order_id, done)
+        if spec.link_deleted and link.deleted_at is None:
+            link.deleted_at = self.clock.now()
+        link.tasks.append(task)
+        return suborder
+
+    def _add_line(
+        self, link: Link, suborder: Suborder, changes: tuple[EmployerChange, ...], order_id: str, done: datetime
+    ) -> None:
+        """Register the employment data of an employer suborder (one line per link and
+        suborder_number; another order naming the same pair shares it)."""
+        lines = self._lines.setdefault(link.id, {})
+        line = lines.get(suborder.suborder_number)
+        if line is not None:
+            if changes and changes != line.changes:
+                raise ValueError(
+                    f"changes: link {link.id} suborder_number {suborder.suborder_number} already has "
+                    "scripted changes; script them once"
+                )
+            return
+        _check_future(link, changes)
+        lines[suborder.suborder_number] = EmploymentLine(
+            link_id=link.id,
+            suborder_number=suborder.suborder_number,
+            company=suborder.company,
+            order_id=order_id,
+            seeded_at=done,
+            changes=changes,
         )
 
     # ---- requests -----------------------------------------------------------------
@@ -658,6 +858,9 @@ class Sandbox:
         if endpoint == "link_get":
             link = self._links.get(resource_id)
             return wire.json_response(200, link.to_json(now)) if link else wire.not_found()
+        if endpoint in ("income_report", "employment_report"):
+            report = self._link_report(resource_id, endpoint.removesuffix("_report"), now)
+            return wire.json_response(200, report) if report is not None else wire.not_found()
         if endpoint == "refresh":
             return self._refresh(resource_id, headers, body, now, entry)
         payload = _parse_body(headers, body)
@@ -737,6 +940,7 @@ class Sandbox:
                 tasks[link.id] = Task(finishes_at, task_outcome(link.scenario, link.refresh_attempts))
                 link.refresh_attempts += 1
                 link.tasks.append(tasks[link.id])
+                link.refresh_tasks.append(tasks[link.id])
             new = Suborder(
                 id=self.new_id(),
                 suborder_number=old.suborder_number,
@@ -753,7 +957,13 @@ class Sandbox:
         root.touched_at = now
         self._orders[child.id] = child
         self._root_refreshes[root.id] += 1
-        self._outbox.refresh_created(child, plan.product)
+        data = {}
+        for link_id, task in tasks.items():
+            if task.status == "done" and link_id in self._lines:
+                link = self._links[link_id]
+                subs = [s for s in child.employers if s.link is link]
+                data.update(data_events(self._seed, link, self._lines[link_id], subs, task))
+        self._outbox.refresh_created(child, plan.product, data)
         limit = root.finalize_at_refresh or self.finalize_at_refresh
         if limit is not None and len(root.refresh_ids) >= limit and not root.is_finalized(now):
             self._finalize(root, now)
@@ -798,6 +1008,16 @@ class Sandbox:
 
 def _spec(value: EmployerSpec | Mapping[str, Any], where: str) -> EmployerSpec:
     return value if isinstance(value, EmployerSpec) else EmployerSpec.from_mapping(value, where)
+
+
+def _check_future(link: Link, changes: tuple[EmployerChange, ...]) -> None:
+    """A change must fall on a refresh still to come (the past of a link's data is fixed)."""
+    for change in changes:
+        if change.at_refresh <= link.refresh_attempts:
+            raise ValueError(
+                f"changes: at_refresh {change.at_refresh} is not after link {link.id}'s "
+                f"{link.refresh_attempts} refreshes so far"
+            )
 
 
 def _check_finalize_at_refresh(value: int | None) -> None:

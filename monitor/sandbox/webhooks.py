@@ -15,7 +15,7 @@ import hmac
 import json
 import random
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -34,13 +34,15 @@ from monitor.sandbox.model import (
 )
 
 if TYPE_CHECKING:
+    from monitor.sandbox.reports import DataEvents
     from monitor.sandbox.state import Sandbox
 
 USER_AGENT = "Truv-Webhook-Service/2.0"
 SIGNATURE_HEADER = "X-WEBHOOK-SIGN"
 # Failures after which the borrower must reconnect (Bridge update mode): link-disconnected.
 DISCONNECTING = frozenset({"login_error", "mfa_error", "account_locked"})
-# objects_count of a link's data before its first refresh (a year of bi-weekly pay stubs).
+# bank-accounts-updated objects_count before a link's first refresh (employers use the report's
+# counts instead: see `_employment_data`).
 BASE_OBJECTS_COUNT = 26
 
 
@@ -82,6 +84,12 @@ class WebhookOutbox:
     def __init__(self, seed: int) -> None:
         self._ids = random.Random(f"sandbox-webhooks:{seed}")
         self._faults = random.Random(f"sandbox-webhook-faults:{seed}")
+        # Events added with the link reports (statements-updated, employment-updated for an
+        # employment a change superseded) draw ids and duplicate rolls from RNGs of their own,
+        # so every other webhook keeps the id and duplication it had before.
+        self._data_ids = random.Random(f"sandbox-webhooks-data:{seed}")
+        self._data_faults = random.Random(f"sandbox-webhook-data-faults:{seed}")
+        self._data_webhook_ids: set[str] = set()
         self._pending: list[tuple[datetime, int, dict[str, Any]]] = []  # heap by (moment, seq)
         self._seq = 0
         self._employment_ids: dict[tuple[str, str], str] = {}
@@ -91,9 +99,14 @@ class WebhookOutbox:
     def _new_id(self) -> str:
         return f"{self._ids.getrandbits(128):032x}"
 
-    def _push(self, moment: datetime, event_type: str, user_id: str, fields: dict[str, Any]) -> None:
+    def _push(
+        self, moment: datetime, event_type: str, user_id: str, fields: dict[str, Any], *, data: bool = False
+    ) -> None:
+        webhook_id = f"{self._data_ids.getrandbits(128):032x}" if data else self._new_id()
+        if data:
+            self._data_webhook_ids.add(webhook_id)
         payload = {
-            "webhook_id": self._new_id(),
+            "webhook_id": webhook_id,
             "event_type": event_type,
             "event_created_at": iso(moment),
             "updated_at": updated_at_text(moment),
@@ -106,15 +119,26 @@ class WebhookOutbox:
 
     # ---- scheduling ---------------------------------------------------------------
 
-    def refresh_created(self, order: Order, product: str) -> None:
-        """Schedule the events of a new refresh order, at its tasks' `finishes_at`."""
+    def refresh_created(self, order: Order, product: str, data: Mapping[str, DataEvents] | None = None) -> None:
+        """Schedule the events of a new refresh order, at its tasks' `finishes_at`.
+
+        `data` (per employer suborder id) says what a `done` task's data shows: which
+        employments `employment-updated` names and the stub counts `statements-updated` carries.
+        """
         groups: dict[int, tuple[Task, list[Suborder]]] = {}
         for suborder in order.suborders():
             groups.setdefault(id(suborder.task), (suborder.task, []))[1].append(suborder)
         for task, suborders in groups.values():
-            self._task_finished(order, product, task, suborders)
+            self._task_finished(order, product, task, suborders, data or {})
 
-    def _task_finished(self, order: Order, product: str, task: Task, suborders: list[Suborder]) -> None:
+    def _task_finished(
+        self,
+        order: Order,
+        product: str,
+        task: Task,
+        suborders: list[Suborder],
+        data: Mapping[str, DataEvents],
+    ) -> None:
         link = suborders[0].link
         moment, status = task.finishes_at, task.status
         self._last_product[link.id] = product
@@ -146,7 +170,11 @@ class WebhookOutbox:
         if status == "done":
             self._objects[link.id] = self._objects.get(link.id, BASE_OBJECTS_COUNT) + 1
             for suborder in suborders:
-                self._push(moment, *self._data_updated(order.user_id, task_id, link, suborder, common))
+                events = data.get(suborder.id)
+                if events is None:
+                    self._push(moment, *self._data_updated(order.user_id, task_id, link, suborder, common))
+                else:
+                    self._employment_data(moment, order.user_id, task_id, link, suborder, common, events)
 
     def _data_updated(
         self, user_id: str, task_id: str, link: Link, suborder: Suborder, common: dict[str, Any]
@@ -166,6 +194,34 @@ class WebhookOutbox:
             "objects_count": self._objects[link.id],
         }
         return event_type, user_id, fields
+
+    def _employment_data(
+        self,
+        moment: datetime,
+        user_id: str,
+        task_id: str,
+        link: Link,
+        suborder: Suborder,
+        common: dict[str, Any],
+        events: DataEvents,
+    ) -> None:
+        """`employment-updated` per employment the refresh shows changed (the current one always),
+        then `statements-updated` per employment whose stub count changed (`objects_count` = its
+        stubs); ids are the report's (employment.py), not drawn here."""
+        key = (link.id, suborder.suborder_number)
+        if key not in self._employment_ids:
+            # Drawn and unused since employment ids come from the report data: keeps every later
+            # webhook id what it was before the reports existed.
+            self._employment_ids[key] = self._new_id()
+        base = {"task_id": task_id, **common, "tracking_info": None}
+        current = events.employment_ids[-1]
+        for employment_id in events.employment_ids:
+            fields = {**base, "employment_id": employment_id, "objects_count": events.employments_count}
+            # The current employment's event is the one every done refresh sent before reports existed.
+            self._push(moment, "employment-updated", user_id, fields, data=employment_id != current)
+        for employment_id, stubs in events.statements:
+            fields = {**base, "employment_id": employment_id, "objects_count": stubs}
+            self._push(moment, "statements-updated", user_id, fields, data=True)
 
     def link_connected(self, link: Link, moment: datetime) -> None:
         """Bridge update mode succeeded: `link-connected`, then the task's `done`."""
@@ -221,7 +277,9 @@ class WebhookOutbox:
         payloads = [payload for _, _, payload in taken]
         batch: list[Webhook] = []
         for payload in payloads:
-            copies = 2 if duplicates > 0 and self._faults.random() < duplicates else 1
+            faults = self._data_faults if payload["webhook_id"] in self._data_webhook_ids else self._faults
+            self._data_webhook_ids.discard(payload["webhook_id"])
+            copies = 2 if duplicates > 0 and faults.random() < duplicates else 1
             body = json.dumps(payload, separators=(",", ":")).encode()
             batch.extend(_webhook(body, secret) for _ in range(copies))
         return batch

@@ -1,0 +1,111 @@
+"""Link income / employment reports (truv-api.md section 9) and the data webhooks that go with them.
+
+`link_report` answers `GET /v1/links/{id}/income/report/` and `.../employment/report/` from the
+link's `EmploymentLine`s as of its newest `done` task; `data_events` tells the webhook outbox,
+when a refresh is created, what that refresh's data will show (employment ids, counts), so the
+`employment-updated` / `statements-updated` events agree with the report read after them.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from monitor.sandbox.employment import EmploymentLine, Job, changes_between, jobs_at
+from monitor.sandbox.model import Link, Suborder, Task, data_source_of, iso, provider_of
+
+REPORT_PRODUCTS = ("income", "employment")
+
+
+def refresh_moments(link: Link) -> list[datetime]:
+    return [task.finishes_at for task in link.refresh_tasks]
+
+
+def link_jobs(seed: int, link: Link, lines: Sequence[EmploymentLine], moment: datetime) -> list[Job]:
+    """Every employment of the link that data collected at `moment` shows, line by line."""
+    moments = refresh_moments(link)
+    return [job for line in lines if line.seeded_at <= moment for job in jobs_at(seed, line, moment, moments)]
+
+
+def report_id(seed: int, link: Link, product: str, moment: datetime | None) -> str:
+    """One id per link, product and data version: the same data read twice has the same id."""
+    stamp = iso(moment) if moment is not None else "none"
+    return f"{random.Random(f'sandbox-link-report:{seed}:{link.id}:{product}:{stamp}').getrandbits(128):032x}"
+
+
+def link_report(seed: int, link: Link, lines: Sequence[EmploymentLine], product: str, now: datetime) -> dict[str, Any]:
+    data = link.last_data_task(now)
+    last = link.last_task(now)
+    moment = data.finishes_at if data is not None else None
+    income = product == "income"
+    employments: list[dict[str, Any]] = []
+    if moment is not None:
+        for job in link_jobs(seed, link, lines, moment):
+            item = job.fields(income)
+            if income:
+                item["statements"] = job.statements(seed, moment.date())
+            employments.append(item)
+    provider_id, _ = provider_of(link.kind)
+    return {
+        "id": report_id(seed, link, product, moment),
+        # The last finished task's status (a seeded link's connection ended `done`).
+        "status": last.status if last is not None else "done",
+        "completed_at": iso(moment) if moment is not None else None,
+        "finished_at": iso(last.finishes_at) if last is not None else None,
+        # Truv returns the link's token here; a client must not store it.
+        "access_token": link.access_token,
+        "tracking_info": None,
+        "is_suspicious": False,
+        "provider": provider_id,
+        "data_source": data_source_of(link.kind),
+        "employments": employments,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class DataEvents:
+    """What one employer suborder's `done` refresh task announces."""
+
+    employment_ids: tuple[str, ...]  # employment-updated, one event each
+    employments_count: int  # employment-updated objects_count: the link's employments
+    statements: tuple[tuple[str, int], ...]  # statements-updated: (employment id, stub count)
+
+
+def data_events(
+    seed: int, link: Link, lines: dict[str, EmploymentLine], suborders: Sequence[Suborder], task: Task
+) -> dict[str, DataEvents]:
+    """Per employer suborder (by id) of a refresh task that will end `done`: the employments whose
+    data differs from the link's previous data (plus the current one, always), the link's
+    employment count, and the employments whose stub count changed."""
+    moment = task.finishes_at
+    earlier = [t.finishes_at for t in link.tasks if t.status == "done" and t.finishes_at < moment]
+    previous = max(earlier, default=None)
+    moments = refresh_moments(link)
+    shown = {number: jobs_at(seed, line, moment, moments) for number, line in lines.items() if line.seeded_at <= moment}
+    count = sum(len(jobs) for jobs in shown.values())
+    out: dict[str, DataEvents] = {}
+    for suborder in suborders:
+        now_jobs = shown.get(suborder.suborder_number)
+        if not now_jobs or suborder.kind != "employer":
+            continue
+        line = lines[suborder.suborder_number]
+        before: dict[str, Job] = {}
+        if previous is not None and line.seeded_at <= previous:
+            changed = changes_between(line, previous, moment, moments)
+            before = {job.id: job for job in (jobs_at(seed, line, previous, moments) if changed else now_jobs)}
+        ids = [
+            job.id
+            for job in now_jobs
+            if job is now_jobs[-1] or job.id not in before or job.fields(True) != before[job.id].fields(True)
+        ]
+        stubs = []
+        for job in now_jobs:
+            was = before[job.id].stub_count(previous.date()) if job.id in before and previous else 0
+            now_count = job.stub_count(moment.date())
+            if now_count != was:
+                stubs.append((job.id, now_count))
+        out[suborder.id] = DataEvents(tuple(ids), count, tuple(stubs))
+    return out
