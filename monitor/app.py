@@ -39,17 +39,26 @@ class Services:
 
 
 def database_url(config: JobsFile, settings: Settings, override: str | None) -> str:
-    """--database, then MONITOR_DATABASE_URL, then jobs.yaml, then the SQLite default."""
+    """--database, then MONITOR_DATABASE_URL (or _FILE), then jobs.yaml, then the SQLite default."""
     return override or settings.database_url or config.database.url or DEFAULT_DATABASE_URL
 
 
-def open_database(url: str, *, auto_upgrade: bool = True) -> Engine:
+def database_source(config: JobsFile, settings: Settings, override: str | None) -> str:
+    """Where the URL `database_url` picked came from, for an error about it to name."""
+    if override:
+        return "--database"
+    if settings.database_url:
+        return "MONITOR_DATABASE_URL"
+    return "database.url"
+
+
+def open_database(url: str, *, auto_upgrade: bool = True, source: str = "database url") -> Engine:
     """SQLite (one machine, one file) upgrades itself; a shared server is upgraded on purpose.
 
     On Postgres several instances share the schema, so an old binary must not migrate it under
     a newer one: it says what to run instead.
     """
-    engine = make_engine(url)
+    engine = make_engine(url, source=source)
     if engine.dialect.name == "sqlite":
         if auto_upgrade:
             upgrade(engine)
@@ -99,7 +108,11 @@ def build(
 ) -> Services:
     return Services(
         config=config,
-        engine=open_database(database_url(config, settings, database), auto_upgrade=auto_upgrade),
+        engine=open_database(
+            database_url(config, settings, database),
+            auto_upgrade=auto_upgrade,
+            source=database_source(config, settings, database),
+        ),
         clock=clock or SystemClock(),
         client=client,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ import typer
 from monitor import __version__
 from monitor.config import JobsFile, Settings, load_config
 from monitor.errors import InputError, MonitorError
+from monitor.log import LEVELS
 
 app = typer.Typer(
     name="monitor",
@@ -83,6 +85,35 @@ def _set_actor(command: str | None) -> None:
         ACTOR.set(f"operator:{user}@{host}")
 
 
+def _warn_if_password(url: str) -> None:
+    """A password in --database is readable by every local user (ps, /proc) and stays in shell history."""
+    import structlog
+
+    from monitor.errors import ConfigError
+    from monitor.store.db import mask_password, parse_url
+
+    try:
+        parse_url(url)
+    except ConfigError:
+        return  # refused with its own one-line error when the database is opened
+    if mask_password(url) != url:
+        structlog.get_logger().warning(
+            "database_password_on_command_line",
+            hint="set MONITOR_DATABASE_URL_FILE (a file holding the URL), MONITOR_DATABASE_URL, or PGPASSFILE instead",
+        )
+
+
+def _one_of(*choices: str) -> Any:
+    """An option callback accepting only `choices` (any case): anything else is a usage error, exit 2."""
+
+    def check(value: str) -> str:
+        if value.lower() not in choices:
+            raise typer.BadParameter(f"expected {', '.join(choices[:-1])} or {choices[-1]}, got {value!r}")
+        return value.lower()
+
+    return check
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"monitor {__version__}")
@@ -106,9 +137,16 @@ def root(
             show_default=False,
         ),
     ] = None,
-    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error")] = "info",
+    log_level: Annotated[
+        str, typer.Option("--log-level", callback=_one_of(*LEVELS), help="debug, info, warning or error.")
+    ] = "info",
     log_format: Annotated[
-        str, typer.Option("--log-format", help="auto (JSON unless stderr is a terminal), json or console")
+        str,
+        typer.Option(
+            "--log-format",
+            callback=_one_of("auto", "json", "console"),
+            help="auto (JSON unless stderr is a terminal), json or console.",
+        ),
     ] = "auto",
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
@@ -116,8 +154,10 @@ def root(
 ) -> None:
     from monitor.log import configure
 
-    settings = Settings.from_env()
     configure(json_logs=None if log_format == "auto" else log_format == "json", level=log_level)
+    settings = Settings.from_env()
+    if database:
+        _warn_if_password(database)
     _set_actor(ctx.invoked_subcommand)
     ctx.obj = Ctx(
         config_path=config or settings.config_path,
@@ -157,19 +197,45 @@ def loans_import(
         bool,
         typer.Option("--full-snapshot", help="The file lists every active loan: loans not in it are marked closed."),
     ] = False,
+    max_close: Annotated[
+        float,
+        typer.Option(
+            "--max-close",
+            min=0,
+            max=100,
+            metavar="PERCENT",
+            help="With --full-snapshot: refuse a file that would close more than this share of the active loans.",
+        ),
+    ] = 10.0,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --full-snapshot: import an empty file or pass --max-close anyway.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Upsert loans by loan_id. One bad row stops the import; nothing is changed (exit 2)."""
+    """Upsert loans by loan_id. One bad row stops the import; nothing is changed (exit 2).
+
+    A --full-snapshot that is empty, or would close more than --max-close of the active loans, is
+    refused the same way unless --force.
+    """
     from monitor.app import build
     from monitor.loans_file import read_rows
     from monitor.store.db import session
-    from monitor.store.loans import import_loans
+    from monitor.store.loans import FUTURE_ALLOWANCE, import_loans
 
     c = _ctx(ctx)
     services = build(c.config(required=False), c.settings, database=c.database)
     now = services.clock.now()
     with session(services.engine) as s:
-        result = import_loans(s, read_rows(file), now=now, full_snapshot=full_snapshot, source=str(file))
+        result = import_loans(
+            s,
+            read_rows(file),
+            now=now,
+            full_snapshot=full_snapshot,
+            source=str(file),
+            max_close=max_close / 100,
+            force=force,
+            not_after=now + FUTURE_ALLOWANCE,
+        )
         from monitor.store.ledger import add_event
 
         add_event(
@@ -182,6 +248,7 @@ def loans_import(
             updated=result.updated,
             closed=result.closed,
             full_snapshot=full_snapshot,
+            forced=force and full_snapshot,
         )
     out = {
         "file": str(file),
@@ -246,6 +313,7 @@ def run(
         float,
         typer.Option(
             "--wait",
+            min=0,
             help="After submitting, poll this run's refreshes for up to SECONDS for their outcome.",
             metavar="SECONDS",
         ),
@@ -292,6 +360,7 @@ def run(
             from monitor.metrics import write_textfile
 
             write_textfile(services, metrics_file)
+            metrics_file.chmod(0o644)
     _summary_out(summary, as_json)
 
 
@@ -299,7 +368,9 @@ def run(
 def schedule(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface for /healthz, /metrics (and webhooks).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port for /healthz and /metrics; 0 serves nothing.")] = 8080,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port for /healthz and /metrics; 0 serves nothing.")
+    ] = 8080,
     webhooks: Annotated[
         bool, typer.Option("--webhooks", help="Also receive Truv webhooks at /webhooks/truv (needs TRUV_SECRET).")
     ] = False,
@@ -331,7 +402,10 @@ def schedule(
     server = None
     if port:
         app_ = create_app(services, secret=c.settings.secret if webhooks else None)
-        server = uvicorn.Server(uvicorn.Config(app_, host=host, port=port, log_level="warning", access_log=False))
+        from monitor.webhooks.receiver import uvicorn_options
+
+        # The daemon's port may face Truv too (--webhooks): the same connection limits as `webhooks serve`.
+        server = uvicorn.Server(uvicorn.Config(app_, host=host, port=port, **uvicorn_options()))
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # ours handle SIGTERM
         threading.Thread(target=server.run, name="http", daemon=True).start()
     daemon = Daemon(services, stop=stop)
@@ -373,7 +447,7 @@ def ledger_cmd(
     ctx: typer.Context,
     loan: Annotated[str | None, typer.Option("--loan", help="Only this loan_id.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    limit: Annotated[int, typer.Option("--limit", help="Newest N reservations.")] = 200,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Newest N reservations.")] = 200,
 ) -> None:
     """Reservations (the write-ahead ledger), use per token and per GSE loan, and when slots free."""
     from monitor.app import build
@@ -389,21 +463,84 @@ def ledger_cmd(
         print_ledger(view)
 
 
+@app.command("changes")
+def changes_cmd(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only findings detected on or after this date (YYYY-MM-DD).")
+    ] = None,
+    loan: Annotated[str | None, typer.Option("--loan", help="Only this loan_id.")] = None,
+    severity: Annotated[
+        str | None, typer.Option("--severity", help="Only this severity or worse: medium, high or critical.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of findings.")] = False,
+) -> None:
+    """What changed since each loan's last verification: job loss, employer change, income drop,
+    pay change, missed pay, unverified refreshes (income monitoring; see README, Monitoring)."""
+    from datetime import UTC, datetime
+
+    from monitor.app import build
+    from monitor.core.changes import SEVERITY_ORDER, Severity
+    from monitor.errors import InputError
+    from monitor.render import print_changes
+    from monitor.store.db import read_only, session
+    from monitor.store.monitoring import findings
+
+    wanted = None
+    if severity is not None:
+        try:
+            floor = SEVERITY_ORDER[Severity(severity.lower())]
+        except ValueError:
+            raise InputError("--severity", "", f"expected medium, high or critical, got {severity!r}") from None
+        wanted = frozenset(s.value for s, rank in SEVERITY_ORDER.items() if rank >= floor)
+    start = None
+    if since is not None:
+        d = _date(since, "--since")
+        start = datetime(d.year, d.month, d.day, tzinfo=UTC)
+    c = _ctx(ctx)
+    services = build(c.config(required=False), c.settings, database=c.database)
+    with session(read_only(services.engine)) as s:
+        rows = findings(s, since=start, loan_id=loan, severities=wanted)
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, sort_keys=True))
+    else:
+        print_changes(rows)
+
+
 # -- compliance ----------------------------------------------------------------------------------
 
 audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
 
-def _date(value: str, option: str) -> Any:
-    from datetime import date
+# Dates an option accepts: wide enough for any report, far from the calendar edges.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 
+
+def _output(path: Path, option: str) -> Path:
+    """A file to write: its folder is created if missing (0700 under the umask), but a folder or a
+    path through a file is refused before any work is done."""
+    from monitor.errors import InputError
+
+    if path.is_dir():
+        raise InputError(option, "", f"{path} is a folder; give a file name")
+    parent = next((p for p in path.absolute().parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise InputError(option, "", f"{parent} is a file, not a folder")
+    return path
+
+
+def _date(value: str, option: str) -> Any:
     from monitor.errors import InputError
 
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InputError(option, "", f"expected a date as YYYY-MM-DD, got {value!r}") from None
+    # Reports and retention add and subtract days and months: near year 1 or 9999 that overflows.
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InputError(option, "", f"expected a date between {FIRST_DAY} and {LAST_DAY}, got {value!r}")
+    return day
 
 
 @app.command("report")
@@ -415,7 +552,9 @@ def report_cmd(
     out: Annotated[Path, typer.Option("--out", help="Where to write it (CSV also writes STEM-exceptions.csv).")] = Path(
         "monitor-report.html"
     ),
-    pre_closing_days: Annotated[int, typer.Option(help="Business days of the pre-closing window.")] = 10,
+    pre_closing_days: Annotated[
+        int, typer.Option(min=1, max=60, help="Business days of the pre-closing window (as in jobs.yaml).")
+    ] = 10,
 ) -> None:
     """Per-loan pulls, budgets and outcomes for a period, the exceptions, and totals with charts (HTML)."""
     from monitor.app import build
@@ -425,6 +564,7 @@ def report_cmd(
 
     if fmt not in ("csv", "json", "html"):
         raise InputError("--format", "", f"expected csv, json or html, got {fmt!r}")
+    out = _output(out, "--out")
     start, end = _date(date_from, "--from"), _date(date_to, "--to")
     if end < start:
         raise InputError("--to", "", f"{end} is before --from {start}")
@@ -441,61 +581,138 @@ def report_cmd(
 def audit_verify(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    seal: Annotated[
+        bool,
+        typer.Option(
+            "--seal",
+            help="Adopt MONITOR_AUDIT_KEY for a chain written without it: verify it, then key every later entry.",
+        ),
+    ] = False,
 ) -> None:
-    """Walk the hash chain; exit 1 and name the first broken entry if any was edited or deleted."""
+    """Walk the hash chain; exit 1 naming the first problem (an entry edited or deleted, the newest entries
+    removed, a wrong key). With MONITOR_AUDIT_KEY the keyed chain and its seal are checked; without it, a
+    chain that was never keyed is checked and reported as unkeyed, and a keyed one needs the key (exit 2)."""
     import os
 
     from monitor.app import build
-    from monitor.errors import MonitorError
-    from monitor.store.audit import verify
+    from monitor.errors import ConfigError, MonitorError
+    from monitor.store.audit import KEY_ENV, verify
     from monitor.store.db import read_only, session
 
+    key = os.environ.get(KEY_ENV) or None
+    if seal and key is None:
+        raise ConfigError("environment", KEY_ENV, "not set; --seal keys the chain with it")
     c = _ctx(ctx)
     services = build(c.config(required=False), c.settings, database=c.database)
     with session(read_only(services.engine)) as s:
-        result = verify(s, key=os.environ.get("MONITOR_AUDIT_KEY"))
+        result = verify(s, key=key)
+    if seal and result["reason"] == "unsealed":
+        _seal_chain(services, key or "", result)
+        return
     if as_json:
         typer.echo(json.dumps(result, default=str, sort_keys=True))
     elif result["ok"]:
-        typer.echo(
-            f"audit chain intact: {result['entries_checked']} entries after "
-            + (f"checkpoint {result['checkpoint']['through_seq']}" if result["checkpoint"] else "the start")
-        )
+        typer.echo(_verified_line(result))
+    if result["reason"] == "key_required":
+        raise ConfigError("environment", KEY_ENV, f"not set; {result['message']}")
     if not result["ok"]:
-        raise MonitorError(f"audit chain broken at entry {result['first_broken_seq']}: {result['reason']}")
-    if result["checkpoint"] and not result["checkpoint"]["signature_ok"]:
-        raise MonitorError("the purge checkpoint's signature does not match MONITOR_AUDIT_KEY")
+        label = "not verified" if result["reason"] in ("wrong_key", "unsealed") else "broken"
+        raise MonitorError(f"audit chain {label}: {result['message']}")
+
+
+def _verified_line(result: dict[str, Any]) -> str:
+    checkpoint = result["checkpoint"]
+    where = f"checkpoint {checkpoint['through_seq']}" if checkpoint else "the start"
+    if result["keyed"]:
+        return (
+            f"audit chain intact: {result['entries_checked']} entries after {where}, keyed from entry "
+            f"{result['keyed_from']} and sealed at entry {result['head_seq']} (checked with MONITOR_AUDIT_KEY)"
+        )
+    return (
+        f"audit chain unkeyed: {result['entries_checked']} entries after {where} match their SHA-256 hashes, "
+        "which anyone able to write to the database could recompute; set MONITOR_AUDIT_KEY and run "
+        "`monitor audit verify --seal` to key it"
+    )
+
+
+def _seal_chain(services: Any, key: str, result: dict[str, Any]) -> None:
+    from monitor.store.audit import seal
+    from monitor.store.db import session
+
+    with session(services.engine) as s:
+        sealed = seal(
+            s, key=key, now=services.clock.now(), verified_seq=result["head_seq"], verified_hash=result["head_hash"]
+        )
+    typer.echo(
+        f"audit chain sealed: {sealed['unkeyed_entries']} unkeyed entries verified and covered; every entry "
+        f"from {sealed['keyed_from']} on is keyed with MONITOR_AUDIT_KEY"
+    )
+
+
+RETENTION_MONTHS = 25
+
+
+def _months_before(day: Any, months: int) -> Any:
+    """The same day `months` calendar months earlier (the last day of a shorter month)."""
+    import calendar
+
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    return day.replace(year=year, month=month + 1, day=min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
 @app.command("purge")
 def purge_cmd(
     ctx: typer.Context,
     before: Annotated[
-        str | None, typer.Option("--before", help="Remove audit detail before this day (default: 25 months ago).")
+        str | None,
+        typer.Option("--before", help="Remove audit detail before this day (default and latest: 25 months ago)."),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Allow a --before later than the 25-month retention boundary.")
+    ] = False,
 ) -> None:
-    """Remove audit detail past retention, keeping the chain verifiable from a checkpoint signed with MONITOR_AUDIT_KEY."""
+    """Remove audit entries and raw webhook bodies past retention, keeping the chain verifiable from a
+    checkpoint signed with MONITOR_AUDIT_KEY. A broken chain is not purged (that would remove the evidence)."""
     import os
-    from datetime import timedelta
 
     from monitor.app import build
     from monitor.core.staleness import start_of_day_utc
-    from monitor.errors import ConfigError
-    from monitor.store.audit import purge
-    from monitor.store.db import session
+    from monitor.errors import ConfigError, InputError, MonitorError
+    from monitor.store.audit import KEY_ENV, purge, verify
+    from monitor.store.db import read_only, session
 
-    key = os.environ.get("MONITOR_AUDIT_KEY")
+    key = os.environ.get(KEY_ENV)
     if not key:
-        raise ConfigError(
-            "environment", "MONITOR_AUDIT_KEY", "not set; it signs the checkpoint that keeps the chain verifiable"
-        )
+        raise ConfigError("environment", KEY_ENV, "not set; it signs the checkpoint that keeps the chain verifiable")
     c = _ctx(ctx)
     services = build(c.config(required=False), c.settings, database=c.database)
     now = services.clock.now()
-    day = _date(before, "--before") if before else (now - timedelta(days=761)).date()  # 25 months
+    boundary = _months_before(now.date(), RETENTION_MONTHS)
+    day = _date(before, "--before") if before else boundary
+    if day > boundary and not force:
+        raise InputError(
+            "--before",
+            "",
+            f"{day} is later than the retention boundary {boundary} ({RETENTION_MONTHS} months ago): that would "
+            "remove audit detail still inside retention; add --force to do it anyway",
+        )
+    with session(read_only(services.engine)) as s:
+        checked = verify(s, key=key)
+    if not checked["ok"] and checked["reason"] != "unsealed":
+        raise MonitorError(f"audit chain does not verify, not purged: {checked['message']}")
     with session(services.engine) as s:
-        result = purge(s, before=start_of_day_utc(day), key=key, now=now)
-    typer.echo(f"removed {result['removed']} audit entries before {day}; the chain verifies from a signed checkpoint")
+        result = purge(s, before=start_of_day_utc(day), key=key, now=now, forced=force)
+    typer.echo(
+        f"removed {result['removed']} audit entries and {result['webhook_events_removed']} webhook events "
+        f"(raw bodies) from before {day}"
+        + (
+            f"; kept {result['webhook_events_kept_unapplied']} webhook events not applied yet"
+            if result["webhook_events_kept_unapplied"]
+            else ""
+        )
+        + ("; the chain verifies from a signed checkpoint" if result["removed"] else "")
+    )
 
 
 # -- db ------------------------------------------------------------------------------------------
@@ -504,11 +721,12 @@ def purge_cmd(
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Apply schema migrations (SQLite upgrades itself; run this for Postgres before the first pass)."""
-    from monitor.app import database_url
+    from monitor.app import database_source, database_url
     from monitor.store.db import current_revision, make_engine, upgrade
 
     c = _ctx(ctx)
-    engine = make_engine(database_url(c.config(required=False), c.settings, c.database))
+    cfg = c.config(required=False)
+    engine = make_engine(database_url(cfg, c.settings, c.database), source=database_source(cfg, c.settings, c.database))
     upgrade(engine)
     typer.echo(f"database at revision {current_revision(engine)}")
 
@@ -520,11 +738,26 @@ def db_upgrade(ctx: typer.Context) -> None:
 def webhooks_serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to bind (0.0.0.0 in a container).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8080,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port.")] = 8080,
     path: Annotated[str, typer.Option(help="Path Truv posts to.")] = "/webhooks/truv",
-    workers: Annotated[int, typer.Option(help="Worker processes (2 on a 2-core machine doubles the rate).")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (2 on a 2-core machine doubles the rate).")] = 1,
+    max_connections: Annotated[
+        int, typer.Option("--max-connections", min=1, help="Connections at once, per worker; past it, 503.")
+    ] = 512,
+    body_timeout: Annotated[
+        float, typer.Option("--body-timeout", min=0.1, help="Seconds a client has to send a request body; then 408.")
+    ] = 10.0,
+    keep_alive_timeout: Annotated[
+        int,
+        typer.Option(
+            "--keep-alive-timeout", min=1, help="Seconds an idle connection, or one still sending its headers, is kept."
+        ),
+    ] = 5,
 ) -> None:
-    """Receive Truv webhooks: verify X-WEBHOOK-SIGN with TRUV_SECRET, store, acknowledge, apply. /healthz for probes."""
+    """Receive Truv webhooks: verify X-WEBHOOK-SIGN with TRUV_SECRET, store, acknowledge, apply. /healthz for probes.
+
+    Bodies are cut at 256 KiB (413); an event that is signed but cannot be applied is kept as `invalid`.
+    """
     import logging
     import os
 
@@ -532,39 +765,37 @@ def webhooks_serve(
 
     from monitor.app import build, database_url
     from monitor.errors import ConfigError
-    from monitor.webhooks.receiver import create_app
+    from monitor.webhooks.receiver import create_app, uvicorn_options
 
     c = _ctx(ctx)
     if not c.settings.secret:
         raise ConfigError("environment", "TRUV_SECRET", "not set; webhooks are verified with the access secret")
     cfg = c.config(required=False)
     services = build(cfg, c.settings, database=c.database)  # upgrades SQLite, checks Postgres, before serving
+    limits = uvicorn_options(max_connections=max_connections, keep_alive=keep_alive_timeout)
     if workers > 1:
         os.environ["MONITOR_DATABASE_URL"] = database_url(cfg, c.settings, c.database)
         os.environ["MONITOR_WEBHOOK_PATH"] = path
+        os.environ["MONITOR_WEBHOOK_BODY_TIMEOUT"] = str(body_timeout)
         os.environ["MONITOR_LOG_LEVEL"] = logging.getLevelName(logging.getLogger().level).lower()
+        if c.config_path.exists():  # budgets.clock_skew_margin
+            os.environ["MONITOR_CONFIG"] = str(c.config_path.resolve())
         uvicorn.run(
-            "monitor.webhooks.receiver:from_environment",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="warning",
-            access_log=False,
+            "monitor.webhooks.receiver:from_environment", factory=True, host=host, port=port, workers=workers, **limits
         )
         return
     uvicorn.run(
-        create_app(services, secret=c.settings.secret, path=path),
+        create_app(services, secret=c.settings.secret, path=path, body_timeout=body_timeout),
         host=host,
         port=port,
-        log_level="warning",
-        access_log=False,
+        **limits,
     )
 
 
 @webhooks_app.command("status")
 def webhooks_status(ctx: typer.Context) -> None:
-    """Webhooks received, by state (applied, stale, unmatched, ignored, recorded) and by type, as JSON."""
+    """Webhooks received, by state (applied, stale, unmatched, ignored, recorded, invalid) and by type, and why
+    events are invalid, as JSON."""
     from monitor.app import build
     from monitor.webhooks.apply import counts
 
@@ -633,16 +864,16 @@ def reauth_token(
 @sandbox_app.command("serve")
 def sandbox_serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (0 picks a free one and prints it).")] = 8765,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 picks a free one and prints it).")] = 8765,
     seed: Annotated[int, typer.Option(help="Seed for ids and generated data.")] = 0,
     scenario: Annotated[Path | None, typer.Option(help="YAML/JSON scenario file: settings and orders.")] = None,
-    generate: Annotated[int, typer.Option(help="Generate N orders and write a matching loans CSV.")] = 0,
+    generate: Annotated[int, typer.Option(min=0, help="Generate N orders and write a matching loans CSV.")] = 0,
     loans_out: Annotated[
         Path | None, typer.Option("--loans-out", help="Where --generate writes the loans CSV.")
     ] = None,
-    latency: Annotated[float, typer.Option(help="Seconds of latency added to every request.")] = 0.0,
-    rpm: Annotated[int, typer.Option("--rpm", help="Requests per minute before 429.")] = 300,
-    completion_delay: Annotated[float, typer.Option(help="Seconds before a refresh order completes.")] = 5.0,
+    latency: Annotated[float, typer.Option(min=0, help="Seconds of latency added to every request.")] = 0.0,
+    rpm: Annotated[int, typer.Option("--rpm", min=1, help="Requests per minute before 429.")] = 300,
+    completion_delay: Annotated[float, typer.Option(min=0, help="Seconds before a refresh order completes.")] = 5.0,
     faults: Annotated[
         str | None,
         typer.Option(
@@ -657,7 +888,10 @@ def sandbox_serve(
         typer.Option("--webhook-url", help="Send signed Truv webhooks here, e.g. http://127.0.0.1:8080/webhooks/truv."),
     ] = None,
     webhook_secret: Annotated[
-        str | None, typer.Option("--webhook-secret", help="Secret that signs the webhooks [default: env TRUV_SECRET].")
+        str | None,
+        typer.Option(
+            "--webhook-secret", help="Secret that signs the webhooks [default: env TRUV_SECRET or TRUV_SECRET_FILE]."
+        ),
     ] = None,
     refresh_limit_status: Annotated[
         int | None,
@@ -668,8 +902,7 @@ def sandbox_serve(
     ] = None,
 ) -> None:
     """Serve the Truv simulator over HTTP. Point monitor at it with TRUV_BASE_URL=http://HOST:PORT/v1/ and TRUV_SECRET=sandbox-anything."""
-    import os
-
+    from monitor.config import secret_from_env
     from monitor.sandbox_cli import serve_sandbox
 
     serve_sandbox(
@@ -685,7 +918,7 @@ def sandbox_serve(
         faults=faults,
         journal=journal,
         webhook_url=webhook_url,
-        webhook_secret=webhook_secret or os.environ.get("TRUV_SECRET"),
+        webhook_secret=webhook_secret or secret_from_env("TRUV_SECRET"),
         refresh_limit_status=refresh_limit_status,
     )
 
@@ -709,6 +942,10 @@ def demo(
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
+    # The database, its -wal/-shm, reports and exports hold borrowers' data: owner-only by default.
+    os.umask(0o077)
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="monitor", standalone_mode=False)
@@ -719,11 +956,10 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo("aborted", err=True)
         return 130
     except typer.TyperException as exc:  # usage errors: unknown command or option, bad value
-        show = getattr(exc, "show", None)
-        if show is not None:
-            show()
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `monitor` or `monitor loans` alone: the help is the answer
+            exc.show()  # type: ignore[attr-defined]
         else:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(_usage_line(exc), err=True)
         return int(getattr(exc, "exit_code", 2) or 2)
     except InputError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -735,6 +971,15 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo("interrupted", err=True)
         return 130
     return int(result) if isinstance(result, int) else 0
+
+
+def _usage_line(exc: Exception) -> str:
+    """One line, as every other error: click's message and where the help is (its usual four-line block
+    would be read by log collectors as four events)."""
+    message = " ".join((getattr(exc, "format_message", None) or exc.__str__)().split())
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return f"Error: {message}{hint}"
 
 
 if __name__ == "__main__":

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -85,6 +88,42 @@ class NotifyConfig(_Strict):
     timeout_seconds: float = Field(10.0, gt=0)
 
 
+def parse_share(value: object) -> float:
+    """'5%' or 0.05 -> 0.05: a share between 0 and 1 (exclusive of 0)."""
+    if isinstance(value, bool):
+        raise ValueError(f'expected a percentage like "5%" or a share like 0.05, got {value!r}')
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            share = float(value.strip()[:-1]) / 100
+        except ValueError:
+            raise ValueError(f'expected a percentage like "5%", got {value!r}') from None
+    elif isinstance(value, int | float):
+        share = float(value)
+    else:
+        raise ValueError(f'expected a percentage like "5%" or a share like 0.05, got {value!r}')
+    if not 0 < share < 1:
+        raise ValueError(f"expected more than 0% and less than 100%, got {value!r}")
+    return share
+
+
+class MonitoringConfig(_Strict):
+    """When a fall in income or pay rate is a finding (DESIGN.md rule 14)."""
+
+    income_drop_review: float = 0.05  # medium: worth a look (FHA asks for a rescore past 5%)
+    income_drop_material: float = 0.10  # high: material (The Work Number flags pay changes past 10%)
+
+    @field_validator("income_drop_review", "income_drop_material", mode="before")
+    @classmethod
+    def _share(cls, value: object) -> float:
+        return parse_share(value)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MonitoringConfig:
+        if self.income_drop_material < self.income_drop_review:
+            raise ValueError("income_drop_material must be at least income_drop_review")
+        return self
+
+
 class PolicyConfig(_Strict):
     name: str = Field(min_length=1)
     match: dict[str, Any] = Field(default_factory=dict)
@@ -93,6 +132,8 @@ class PolicyConfig(_Strict):
     pre_closing_business_days: int | None = Field(None, ge=1, le=60)
     # Recorded on every audit entry of this policy: why the borrower's data may be pulled.
     permissible_purpose: str = Field(DEFAULT_PURPOSE, min_length=3, max_length=160)
+    # Income and employment policies: how a report's changes are judged after each refresh.
+    monitoring: MonitoringConfig | None = None
 
     @field_validator("max_age", mode="before")
     @classmethod
@@ -161,18 +202,17 @@ class JobsFile(_Strict):
 
     @model_validator(mode="after")
     def _references(self) -> JobsFile:
+        # Counted and looked up through sets: a file may hold tens of thousands of policies.
         names = [p.name for p in self.policies]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"policies: names must be unique, repeated: {', '.join(dupes)}")
-        jobs = [j.name for j in self.jobs]
-        dupes = sorted({n for n in jobs if jobs.count(n) > 1})
-        if dupes:
-            raise ValueError(f"jobs: names must be unique, repeated: {', '.join(dupes)}")
+        for section, listed in (("policies", names), ("jobs", [j.name for j in self.jobs])):
+            dupes = sorted(n for n, count in Counter(listed).items() if count > 1)
+            if dupes:
+                raise ValueError(f"{section}: names must be unique, repeated: {_some(dupes)}")
+        defined = set(names)
         for i, job in enumerate(self.jobs):
             for k, name in enumerate(job.policies):
-                if name not in names:
-                    known = ", ".join(names) or "none defined"
+                if name not in defined:
+                    known = _some(names) or "none defined"
                     raise _RefError(
                         ("jobs", i, "policies", k),
                         f"names policy {name!r}, which is not defined (policies: {known})",
@@ -194,34 +234,117 @@ class JobsFile(_Strict):
         raise ConfigError("jobs.yaml", "jobs", f"no job named {name!r} (jobs: {known})")
 
 
+def _some(names: list[str], shown: int = 10) -> str:
+    """A list for a message: the first few names, and how many more."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 class _RefError(ValueError):
     def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
         self.loc = loc
         super().__init__(message)
 
 
-def _line_map(text: str) -> dict[tuple[str | int, ...], int]:
-    """Key path -> 1-based line, from the YAML node tree, so errors can point at the line."""
-    lines: dict[tuple[str | int, ...], int] = {}
+# The C loader when PyYAML has libyaml (several times faster on a large file), else the Python one.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# jobs.yaml is a handful of levels deep; far past that is a mistake or an attack (a recursion bomb).
+MAX_DEPTH = 32
 
-    def walk(node: yaml.Node, path: tuple[str | int, ...]) -> None:
-        lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                child = (*path, str(key.value))
-                lines[child] = key.start_mark.line + 1
-                walk(value, child)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, (*path, i))
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A large file is hundreds of thousands of live nodes, and the cyclic collector rescans them all
+    as each batch of new ones is made: that took longer than the parse (6.6 s against 2.7 s for
+    50,000 policies). Nothing made here needs it: reference counting frees the tree afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        return lines
-    if root is not None:
-        walk(root, ())
-    return lines
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
+    """The document and its node tree (for line numbers), from one parse; the tree is checked first."""
+    loader = _LOADER(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, None
+        _check_nodes(root, source)
+        return loader.construct_document(root), root
+    finally:
+        loader.dispose()
+
+
+_Trail = tuple[Any, str | int] | None  # (parent's trail, key or index): a path without copying it per node
+
+
+def _check_nodes(root: yaml.Node, source: str) -> None:
+    """Refuse, in one linear walk before any object is built, what YAML accepts but jobs.yaml must not hold:
+
+    * aliases: an alias is its anchor's node itself, so a node met twice is one. A few nested
+      aliases multiply into billions of nodes when built or walked (an alias bomb);
+    * a key repeated in one mapping: YAML silently keeps the last, hiding the first from review;
+    * nesting deeper than MAX_DEPTH.
+    """
+    met: set[int] = set()
+    # (node, depth, trail, line of its key, or of its sequence's key): popped in document order,
+    # so an anchor is met before its aliases.
+    stack: list[tuple[yaml.Node, int, _Trail, int]] = [(root, 0, None, root.start_mark.line + 1)]
+    while stack:
+        node, depth, trail, line = stack.pop()
+        if id(node) in met:
+            raise _refused(source, trail, line, "a YAML alias (*name) is not allowed here: write the value out")
+        met.add(id(node))
+        if depth > MAX_DEPTH:
+            raise _refused(source, trail, line, f"nested more than {MAX_DEPTH} levels deep")
+        children: list[tuple[yaml.Node, int, _Trail, int]] = []
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, Any], int] = {}
+            for key, value in node.value:
+                key_line = key.start_mark.line + 1
+                if isinstance(key, yaml.ScalarNode):
+                    if earlier := first.get((key.tag, key.value)):
+                        where = (trail, str(key.value))
+                        raise _refused(source, where, key_line, f"repeated key (first on line {earlier}): say it once")
+                    first[(key.tag, key.value)] = key_line
+                children.append((value, depth + 1, (trail, str(key.value)), key_line))
+        elif isinstance(node, yaml.SequenceNode):
+            children = [(item, depth + 1, (trail, i), line) for i, item in enumerate(node.value)]
+        stack.extend(reversed(children))
+
+
+def _refused(source: str, trail: _Trail, line: int, message: str) -> ConfigError:
+    path: list[str | int] = []
+    while trail is not None:
+        trail, part = trail
+        path.append(part)
+    return ConfigError(source, f"{_loc_text(tuple(reversed(path)))} (line {line})", message)
+
+
+def _line_at(root: yaml.Node | None, loc: tuple[str | int, ...]) -> int | None:
+    """The line of the deepest part of `loc` present in the file (a missing key points at its parent).
+
+    Looked up only when an error is reported: a map of every node's line costs more than the parse.
+    """
+    if root is None:
+        return None
+    node, line = root, root.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next(((k, v) for k, v in node.value if str(k.value) == str(part)), None)
+            if found is None:
+                break
+            line, node = found[0].start_mark.line + 1, found[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
 
 
 def _loc_text(loc: tuple[str | int, ...]) -> str:
@@ -231,27 +354,23 @@ def _loc_text(loc: tuple[str | int, ...]) -> str:
     return out or "(top level)"
 
 
-def _nearest_line(lines: Mapping[tuple[str | int, ...], int], loc: tuple[str | int, ...]) -> int | None:
-    for end in range(len(loc), -1, -1):
-        if loc[:end] in lines:
-            return lines[loc[:end]]
-    return None
-
-
 def parse_config(text: str, source: str = "jobs.yaml") -> JobsFile:
     """Validate jobs.yaml text; every failure is a ConfigError naming the key path and line."""
+    with _collector_paused():
+        return _parse_config(text, source)
+
+
+def _parse_config(text: str, source: str) -> JobsFile:
     try:
-        raw = yaml.safe_load(text)
+        raw, root = _load_yaml(text, source)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(source, where, f"not valid YAML: {problem}") from None
+        raise ConfigError(source, *_yaml_problem(exc, text)) from None
+    except RecursionError:  # the pure-Python parser (no libyaml) recurses per level before any check
+        raise ConfigError(source, "", f"not valid YAML: nested more than {MAX_DEPTH} levels deep") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(source, "(top level)", "expected a mapping of sections (database, truv, ...)")
-    lines = _line_map(text)
     try:
         return JobsFile.model_validate(raw)
     except ValidationError as exc:
@@ -269,19 +388,64 @@ def parse_config(text: str, source: str = "jobs.yaml") -> JobsFile:
             message = "required key is missing"
         elif err["type"] == "literal_error":
             message = f"{err['msg']}, got {err.get('input')!r}"
-        line = _nearest_line(lines, loc)
+        line = _line_at(root, loc)
         where = _loc_text(loc) + (f" (line {line})" if line else "")
         raise ConfigError(source, where, message) from None
 
 
+def _yaml_problem(exc: yaml.YAMLError, text: str) -> tuple[str, str]:
+    """(where, message) on one line for a YAML syntax error."""
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        where = f"line {mark.line + 1}"
+    elif isinstance(getattr(exc, "position", None), int):  # a reader error: a character YAML does not allow
+        where = f"line {text.count(chr(10), 0, exc.position) + 1}"  # type: ignore[attr-defined]
+    else:
+        where = ""
+    problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)
+    return where, f"not valid YAML: {' '.join(str(problem).split())}"
+
+
 def load_config(path: Path) -> JobsFile:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(str(path), "", "file not found; pass --config PATH or set MONITOR_CONFIG") from None
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot be read: {exc.strerror}") from None
-    return parse_config(text, str(path))
+    return parse_config(_decode(data, str(path)), str(path))
+
+
+def _decode(data: bytes, source: str) -> str:
+    """UTF-8 (a BOM allowed); anything else is refused with the line, not guessed at."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = exc.object.count(b"\n", 0, exc.start) + 1  # exc.object: the bytes after any BOM
+        hint = " (it looks like UTF-16)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise ConfigError(
+            source, f"line {line}", f"not UTF-8 text (byte {exc.object[exc.start]:#04x}){hint}; save it as UTF-8"
+        ) from None
+
+
+def secret_from_env(name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """NAME, else the content of the file NAME_FILE names (surrounding whitespace dropped).
+
+    A secret mounted as a file (Kubernetes, Docker, systemd LoadCredential) stays out of the
+    process's environment, `ps` and shell history. NAME wins when both are set.
+    """
+    env = os.environ if environ is None else environ
+    if env.get(name):
+        return env[name]
+    path = env.get(f"{name}_FILE")
+    if not path:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8").strip() or None
+    except OSError as exc:
+        raise ConfigError("environment", f"{name}_FILE", f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError("environment", f"{name}_FILE", f"{path} is not UTF-8 text") from None
 
 
 @dataclass(frozen=True)
@@ -299,10 +463,10 @@ class Settings:
         env = os.environ if environ is None else environ
         return cls(
             config_path=Path(env.get("MONITOR_CONFIG") or "jobs.yaml"),
-            database_url=env.get("MONITOR_DATABASE_URL") or None,
+            database_url=secret_from_env("MONITOR_DATABASE_URL", env),
             base_url=env.get("TRUV_BASE_URL") or None,
-            client_id=env.get("TRUV_CLIENT_ID") or None,
-            secret=env.get("TRUV_SECRET") or None,
+            client_id=secret_from_env("TRUV_CLIENT_ID", env),
+            secret=secret_from_env("TRUV_SECRET", env),
         )
 
     def require_credentials(self) -> tuple[str, str]:

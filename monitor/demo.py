@@ -22,6 +22,7 @@ from monitor.app import Services, build_client, open_database
 from monitor.clock import FixedClock, SystemClock
 from monitor.config import Settings, parse_config
 from monitor.core.calendar import add_business_days
+from monitor.jobs.monitoring import read_reports
 from monitor.jobs.refresh_pass import PassSummary, RefreshPass
 from monitor.loans_file import read_rows
 from monitor.render import print_ledger, print_summary
@@ -29,6 +30,7 @@ from monitor.reports.ledger_view import ledger_view
 from monitor.sandbox import EmployerSpec, Sandbox, SandboxTransport
 from monitor.store.db import session
 from monitor.store.loans import import_loans
+from monitor.store.monitoring import findings
 from monitor.store.tables import Connection, Event, LoanConnection
 
 DEMO_CONFIG = """\
@@ -42,14 +44,19 @@ policies:
     match: {program: gse-weekly}
     product: income
     max_age: 6d
+  - name: income-monitoring     # periodic income monitoring: weekly, and tell the lender what changed
+    match: {program: monitoring}
+    product: income
+    max_age: 6d
+    monitoring: {income_drop_review: 5%, income_drop_material: 10%}
   - name: income-30d            # everything else: 30 days, and fresh within 10 business days of closing
     match: {status: active}
     product: income
     max_age: 30d
     pre_closing_business_days: 10
 jobs:
-  - {name: nightly, schedule: "0 2 * * *", timezone: America/New_York, policies: [gse-weekly, income-30d], max_refreshes: 100}
-  - {name: weekly-gse, schedule: "0 3 * * 1", timezone: America/New_York, policies: [gse-weekly], max_refreshes: 100}
+  - {name: nightly, schedule: "0 2 * * *", timezone: America/New_York, policies: [gse-weekly, income-monitoring, income-30d], max_refreshes: 100}
+  - {name: weekly-gse, schedule: "0 3 * * 1", timezone: America/New_York, policies: [gse-weekly, income-monitoring], max_refreshes: 100}
 """
 
 SHARED_TOKEN = "demo-shared-borrower-token"
@@ -69,6 +76,16 @@ LOANS: list[tuple[str, str, list[tuple[str, str | None]], bool, int, int | None,
     ("L-1010", "provider wants MFA", [("mfa_error", None)], False, 45, 26, "va", "income"),
     ("L-1011", "provider down", [("unavailable", None)], False, 45, 27, "jumbo", "income"),
     ("L-1012", "employment-only order", [("ok", None)], False, 45, 28, "conventional", "employment"),
+]
+
+# Income monitoring: weekly refreshes of these loans, and a change in the borrower's payroll data that
+# the sandbox scripts at a given refresh (tonight's is the 6th); monitor must find each one.
+MONITORED: list[tuple[str, str, dict[str, Any]]] = [
+    ("L-2001", "borrower lost the job", {"at_refresh": 6, "job_loss": True}),
+    ("L-2002", "pay cut 15%", {"at_refresh": 6, "pay_cut": "15%"}),
+    ("L-2003", "new employer", {"at_refresh": 6, "employer_change": True}),
+    ("L-2004", "pay stopped coming", {"at_refresh": 3, "missed_pay": True}),
+    ("L-2005", "full time to part time", {"at_refresh": 6, "job_type_change": True}),
 ]
 
 
@@ -109,6 +126,11 @@ def run_demo(directory: Path, *, as_json: bool = False) -> dict[str, Any]:
     # The refreshes finish a few (simulated) seconds later; Truv tells us by webhook, not by polling.
     clock.advance(10)
     webhooks = _deliver_webhooks(services, sandbox)
+    # The next pass reads the reports of tonight's completed refreshes (monitor never reads them in
+    # the receiver); here that step runs on its own so the demo can show what changed.
+    read_reports(services)
+    with session(services.engine) as s:
+        changes = findings(s, since=tonight - timedelta(days=40))
     loans_table = _per_loan(services, result.run_id)
     reauth = _reauth(services)
     view = ledger_view(services, loan_id=None, limit=50, now=clock.now())
@@ -120,11 +142,13 @@ def run_demo(directory: Path, *, as_json: bool = False) -> dict[str, Any]:
         "webhooks": webhooks,
         "loans": loans_table,
         "needs_reauth": reauth,
+        "changes": changes,
     }
     if as_json:
         print(json.dumps(out, default=str, sort_keys=True))
         return out
     _print(directory, history, result, loans_table, reauth, view, webhooks)
+    _print_changes(changes)
     return out
 
 
@@ -177,6 +201,24 @@ def _seed(sandbox: Sandbox, loans_csv: Path, tonight: Any) -> None:
                 "program": program,
             }
         )
+    for loan_id, _what, change in MONITORED:
+        order = sandbox.add_order(
+            order_number=loan_id,
+            products=("income",),
+            employers=[{"company": f"{loan_id} Employer", "changes": change}],
+            created_at=tonight - timedelta(days=60),
+        )
+        rows.append(
+            {
+                "loan_id": loan_id,
+                "order_id": order["id"],
+                "gse": "false",
+                "status": "active",
+                "closing_date": "",
+                "data_as_of": (tonight - timedelta(days=50)).isoformat(),  # stale at the first weekly pass
+                "program": "monitoring",
+            }
+        )
     with loans_csv.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -207,6 +249,27 @@ def _per_loan(services: Services, run_id: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _print_changes(changes: list[dict[str, Any]]) -> None:
+    c = Console(soft_wrap=False, width=max(100, Console().width))
+    c.print("\nIncome monitoring: each refresh's report compared with the connection's previous one:")
+    shows = {loan_id: what for loan_id, what, _ in MONITORED}
+    t = Table(title="changes found (monitor changes)")
+    for col in ("loan", "scripted in the sandbox", "rule", "severity", "field", "before", "after", "found"):
+        t.add_column(col)
+    for f in changes:
+        t.add_row(
+            f["loan_id"],
+            shows.get(f["loan_id"], "-"),
+            f["rule"],
+            f["severity"] + (" (probable)" if f["confidence"] == "probable" else ""),
+            f["field"] or "-",
+            f["before"] or "-",
+            f["after"] or "-",
+            f"{f['detected_at']:%Y-%m-%d}",
+        )
+    c.print(t)
+
+
 def _reauth(services: Services) -> list[dict[str, Any]]:
     with session(services.engine) as s:
         rows = s.execute(
@@ -229,7 +292,7 @@ def _print(
 ) -> None:
     c = Console(soft_wrap=False, width=max(100, Console().width))
     c.print(f"monitor demo: SQLite at {directory / 'demo.db'}, the built-in Truv sandbox, simulated time.\n")
-    c.print("History: five weekly GSE-monitoring passes for loan L-1004:")
+    c.print("History: five weekly monitoring passes (GSE loan L-1004, and the income-monitoring loans L-2001..L-2005):")
     for h in history:
         skipped = ", ".join(f"{k} {v}" for k, v in h.skipped.items()) or "none"
         c.print(f"  {h.started_at:%Y-%m-%d}  submitted {h.submitted}, skipped: {skipped}")

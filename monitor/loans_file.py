@@ -1,14 +1,22 @@
-"""Reading a lender's loan export (CSV or JSONL) into validated rows, one at a time."""
+"""Reading a lender's loan export (CSV or JSONL) into validated rows, one at a time.
+
+Everything a file can get wrong is an ImportFileError naming the file, the row and, where there is
+one, the column: a wrong value, a NUL byte, a field spanning lines (an unbalanced quote), a field past
+the CSV size limit, JSON nested too deeply, text that is not UTF-8. What the database can hold (column
+widths) and when (a data date in the future) is checked by the store, which knows both.
+"""
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from monitor.errors import ImportFileError
 
@@ -16,6 +24,10 @@ REQUIRED = ("loan_id", "order_id")
 KNOWN = ("loan_id", "order_id", "gse", "status", "closing_date", "data_as_of")
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
+# A loan is a few hundred bytes: a JSONL line past this is not a loan, and is not read whole into memory.
+MAX_JSONL_LINE = 1 << 20
+# How much of a refused value an error message shows: enough to find it, never a whole swallowed file.
+_SHOWN = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +50,44 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+def shown(value: Any) -> str:
+    """A value as an error message quotes it: repr (NULs and line breaks visible), cut when long."""
+    text = _text(value)
+    if len(text) <= _SHOWN:
+        return repr(text)
+    return f"{text[:_SHOWN]!r}... ({len(text)} characters)"
+
+
+def _unreadable(value: Any) -> str | None:
+    """What makes a value unusable whatever its column, or None.
+
+    NUL: Postgres refuses it in text and SQLite keeps it, so the two stores would disagree. A line
+    break: no loan field has one, and it is what an unbalanced quote leaves (the rows after it
+    swallowed into one field), which would otherwise import silently as one odd value.
+    """
+    if isinstance(value, dict | list):
+        return "a single value (text, number, true or false)"
+    text = _text(value)
+    if "\x00" in text:
+        return "text without NUL bytes"
+    if "\n" in text or "\r" in text:
+        return 'a value on one line (an unbalanced " quote swallows the rows after it)'
+    return None
+
+
 def parse_row(raw: dict[str, Any], *, row: int, source: str) -> LoanRow:
     def bad(column: str, expected: str, value: Any) -> ImportFileError:
-        return ImportFileError(source, f"row {row}, column {column!r}", f"expected {expected}, got {_text(value)!r}")
+        return ImportFileError(
+            source, f"row {row}, column {shown_column(column)}", f"expected {expected}, got {shown(value)}"
+        )
 
+    for key, value in raw.items():
+        if key is None:  # a CSV row longer than its header: the reader refuses it first
+            continue
+        if expected := _unreadable(str(key)):
+            raise ImportFileError(source, f"row {row}", f"expected column names as {expected}, got {shown(key)}")
+        if expected := _unreadable(value):
+            raise bad(str(key), expected, value)
     for column in REQUIRED:
         if not _text(raw.get(column)):
             raise ImportFileError(source, f"row {row}, column {column!r}", "required value is empty or missing")
@@ -61,10 +107,10 @@ def parse_row(raw: dict[str, Any], *, row: int, source: str) -> LoanRow:
     if _text(raw.get("data_as_of")):
         try:
             as_of = datetime.fromisoformat(_text(raw.get("data_as_of")).replace("Z", "+00:00"))
-        except ValueError:
+            # A date or a time without an offset is read as UTC: loan systems rarely say.
+            as_of = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
+        except (ValueError, OverflowError):  # OverflowError: an offset pushing year 1 or 9999 past the calendar
             raise bad("data_as_of", "an ISO-8601 time like 2026-11-01T09:30:00Z", raw.get("data_as_of")) from None
-        # A date or a time without an offset is read as UTC: loan systems rarely say.
-        as_of = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
     attributes = {str(k).strip(): _text(v) for k, v in raw.items() if k is not None and str(k).strip() not in KNOWN}
     return LoanRow(
         row=row,
@@ -76,6 +122,11 @@ def parse_row(raw: dict[str, Any], *, row: int, source: str) -> LoanRow:
         data_as_of=as_of,
         attributes={k: v for k, v in attributes.items() if k},
     )
+
+
+def shown_column(name: str) -> str:
+    """A column name as an error's location quotes it."""
+    return repr(name) if len(name) <= _SHOWN else shown(name)
 
 
 def read_rows(path: Path) -> Iterator[LoanRow]:
@@ -95,32 +146,89 @@ def read_rows(path: Path) -> Iterator[LoanRow]:
         raise ImportFileError(source, "", f"expected a .csv or .jsonl file, got {suffix!r}")
 
 
+def _not_utf8(path: Path, source: str) -> ImportFileError:
+    """Name the first line that does not decode: the text reader only knows which buffer failed."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                hint = " (it looks like UTF-16)" if number == 1 and line[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+                return ImportFileError(
+                    source,
+                    f"row {number}",
+                    f"not UTF-8 text (byte {exc.object[exc.start]:#04x}){hint}; save it as UTF-8",
+                )
+    return ImportFileError(source, "", "not UTF-8 text; save it as UTF-8")
+
+
 def _read_csv(path: Path, source: str) -> Iterator[LoanRow]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        missing = [c for c in REQUIRED if c not in header]
-        if missing:
-            raise ImportFileError(source, "row 1 (header)", f"missing required column(s): {', '.join(missing)}")
-        dupes = sorted({h for h in header if header.count(h) > 1})
-        if dupes:
-            raise ImportFileError(source, "row 1 (header)", f"repeated column(s): {', '.join(dupes)}")
+        # strict: a stray quote is an error instead of a guess; a quote left open to the end of the
+        # file is "unexpected end of data" instead of the rest of the file as one field.
+        reader = csv.DictReader(handle, strict=True)
+        header = [h.strip() for h in _csv_step(lambda: reader.fieldnames or [], path, source, 1)]
+        _check_header(header, source)
         reader.fieldnames = header
-        for index, raw in enumerate(reader, start=2):
+        for index in itertools.count(2):
+            raw = _csv_step(lambda: next(reader, None), path, source, index)
+            if raw is None:
+                return
             if None in raw:
                 raise ImportFileError(source, f"row {index}", f"has more fields than the header's {len(header)}")
             yield parse_row(raw, row=index, source=source)
 
 
+def _csv_step(step: Any, path: Path, source: str, row: int) -> Any:
+    """One read from the CSV reader, its failures as import errors naming the row being read."""
+    try:
+        return step()
+    except csv.Error as exc:  # an unbalanced quote, a field past csv.field_size_limit (128 KiB)
+        hint = ' (a " quote left open?)' if "end of data" in str(exc) else ""
+        raise ImportFileError(source, f"row {row}", f"not valid CSV: {exc}{hint}") from None
+    except UnicodeDecodeError:
+        raise _not_utf8(path, source) from None
+
+
+def _check_header(header: list[str], source: str) -> None:
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise ImportFileError(source, "row 1 (header)", f"missing required column(s): {', '.join(missing)}")
+    dupes = sorted(h for h, n in Counter(header).items() if n > 1)
+    if dupes:
+        raise ImportFileError(source, "row 1 (header)", f"repeated column(s): {', '.join(dupes)}")
+    for name in header:
+        if expected := _unreadable(name):
+            raise ImportFileError(source, "row 1 (header)", f"expected column names as {expected}, got {shown(name)}")
+
+
 def _read_jsonl(path: Path, source: str) -> Iterator[LoanRow]:
-    with path.open(encoding="utf-8") as handle:
-        for index, line in enumerate(handle, start=1):
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        for index, line in _jsonl_lines(handle, path, source):
             if not line.strip():
                 continue
             try:
                 raw = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ImportFileError(source, f"row {index}", f"not valid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise ImportFileError(source, f"row {index}", "not valid JSON (nested too deeply)") from None
+            except ValueError as exc:  # JSONDecodeError, or an integer past Python's 4,300-digit limit
+                raise ImportFileError(source, f"row {index}", f"not valid JSON ({getattr(exc, 'msg', exc)})") from None
             if not isinstance(raw, dict):
                 raise ImportFileError(source, f"row {index}", "expected a JSON object per line")
             yield parse_row(raw, row=index, source=source)
+
+
+def _jsonl_lines(handle: IO[str], path: Path, source: str) -> Iterator[tuple[int, str]]:
+    """Numbered lines, each read at most MAX_JSONL_LINE characters at a time (memory stays bounded)."""
+    index = 0
+    while True:
+        index += 1
+        try:
+            line = handle.readline(MAX_JSONL_LINE + 1)
+        except UnicodeDecodeError:
+            raise _not_utf8(path, source) from None
+        if not line:
+            return
+        if len(line) > MAX_JSONL_LINE:
+            raise ImportFileError(source, f"row {index}", f"longer than {MAX_JSONL_LINE} characters: one loan per line")
+        yield index, line

@@ -7,6 +7,7 @@ of a pass is one JSON object when a machine is reading.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
@@ -14,16 +15,30 @@ import structlog
 
 from monitor.truv.secrets import redact
 
+LEVELS = ("debug", "info", "warning", "error")
+# user:password@ in a URL (a database URL in a driver's message), up to the last @ of the word.
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)\S*@")
+
 
 def _redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
-    return redact(event)  # type: ignore[no-any-return]
+    return _mask_urls(redact(event))  # type: ignore[no-any-return]
+
+
+def _mask_urls(value: Any) -> Any:
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(r"\1***@", value) if "://" in value else value
+    if isinstance(value, dict):
+        return {k: _mask_urls(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_urls(v) for v in value]
+    return value
 
 
 def configure(*, json_logs: bool | None = None, level: str = "info") -> None:
     if json_logs is None:
         json_logs = not sys.stderr.isatty()
     numeric = logging.getLevelName(level.upper())
-    if not isinstance(numeric, int):
+    if not isinstance(numeric, int):  # the CLI offers LEVELS only; other callers get the default
         numeric = logging.INFO
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from monitor.app import Services
 from monitor.store.db import read_only, session
-from monitor.store.tables import Connection, Reservation, Run, WebhookEvent
+from monitor.store.tables import Connection, Finding, Loan, Reservation, Run, WebhookEvent
 
 
 class DatabaseCollector(Collector):
@@ -35,6 +35,12 @@ class DatabaseCollector(Collector):
             ).all()
             reauth = s.execute(select(func.count()).where(Connection.state == "needs_reauth")).scalar_one()
             webhooks = s.execute(select(WebhookEvent.state, func.count()).group_by(WebhookEvent.state)).all()
+            found = s.execute(
+                select(Finding.rule, Finding.severity, func.count()).group_by(Finding.rule, Finding.severity)
+            ).all()
+            new_order = s.execute(
+                select(func.count()).where(Loan.hold == "needs_new_order", Loan.status == "active")
+            ).scalar_one()
             jobs = [j for (j,) in s.execute(select(Run.job).distinct())]
             last: dict[str, Run] = {}
             last_ok: dict[str, Any] = {}
@@ -70,9 +76,19 @@ class DatabaseCollector(Collector):
             "monitor_connections_needing_reauth", "Connections waiting for the borrower.", value=reauth
         )
         hooks = CounterMetricFamily("monitor_webhooks", "Webhooks received, by state.", labels=["state"])
-        for state, n in webhooks:
+        # `invalid` always reported (0 included): an alert on it must not depend on one having arrived
+        for state, n in sorted({"invalid": 0, **dict(webhooks)}.items()):
             hooks.add_metric([state], n)
         yield hooks
+        findings = CounterMetricFamily(
+            "monitor_findings", "Income monitoring findings, by rule and severity.", labels=["rule", "severity"]
+        )
+        for rule, severity, n in found:
+            findings.add_metric([rule, severity], n)
+        yield findings
+        yield GaugeMetricFamily(
+            "monitor_loans_needing_new_order", "Loans whose order's life ended (finalized, expired).", value=new_order
+        )
         duration = GaugeMetricFamily("monitor_last_pass_duration_seconds", "Duration of the last pass.", labels=["job"])
         skipped = GaugeMetricFamily(
             "monitor_last_pass_skipped", "Loans skipped in the last pass, by reason.", labels=["job", "reason"]

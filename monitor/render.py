@@ -130,6 +130,29 @@ def print_set_aside(rows: list[dict[str, Any]]) -> None:
         _console().print(_waiting_table(title, ("needs", "needs"), rows))
 
 
+def print_changes(rows: list[dict[str, Any]]) -> None:
+    c = _console()
+    t = Table(title="changes since the last verification (times UTC)")
+    for col in ("detected", "loan", "rule", "severity", "employment", "field", "before", "after", "refresh order"):
+        t.add_column(col)
+    for r in rows:
+        severity = r["severity"] + (" (probable)" if r.get("confidence") == "probable" else "")
+        t.add_row(
+            _t(r["detected_at"]),
+            r["loan_id"],
+            r["rule"],
+            severity,
+            _t(r["employment_id"]),
+            _t(r["field"]),
+            _t(r["before"]),
+            _t(r["after"]),
+            (r["order_id"] or "-")[:12],
+        )
+    c.print(t)
+    if not rows:
+        c.print("none")
+
+
 def print_status(data: dict[str, Any]) -> None:
     c = _console()
     for job in data["jobs"]:

@@ -1,8 +1,13 @@
-"""What a Truv webhook means for us. Pure: a parsed payload in, an instruction out."""
+"""What a Truv webhook means for us. Pure: a parsed payload in, an instruction out.
+
+Also the schema an event must meet before anything acts on it (DESIGN.md rule 13): a signed event
+that breaks it is kept as `invalid` with a reason, acknowledged, and never applied.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -64,3 +69,86 @@ def interpret(event: dict[str, Any]) -> Instruction:
     if kind in DATA_EVENTS:
         return Instruction(Action.DATA_CHANGED, None, link_id=link_id)
     return Instruction(Action.IGNORE, None)
+
+
+# Column sizes (monitor.store.tables): a value longer than its column cannot be one of ours, and
+# Postgres would refuse to store it, so it is caught here rather than by the database.
+MAX_WEBHOOK_ID = 255
+MAX_EVENT_TYPE = 64
+MAX_ID = 64  # Truv's ids are 32 hex characters; our order, suborder and link columns hold 64
+MAX_STATUS = 32
+ID_FIELDS = ("order_id", "link_id", "employer_id", "task_id")
+
+
+class InvalidEvent(ValueError):
+    """Why a signed event cannot be applied. The message names the field and the rule, never the value
+    (it is stored, logged and shown by `webhooks status`; values may be personal data)."""
+
+
+def envelope_problem(event: Any) -> str | None:
+    """Why a payload cannot even be stored (the receiver answers 400), or None.
+
+    Storage needs an object with a usable `webhook_id` (the deduplication key) and an `event_type`.
+    """
+    if not isinstance(event, dict):
+        return "expected a JSON object"
+    webhook_id = event.get("webhook_id")
+    if not isinstance(webhook_id, str) or not webhook_id:
+        return "webhook_id: expected a non-empty string"
+    if len(webhook_id) > MAX_WEBHOOK_ID:
+        return f"webhook_id: longer than {MAX_WEBHOOK_ID} characters"
+    if not webhook_id.isprintable():
+        return "webhook_id: contains control or unencodable characters"
+    event_type = event.get("event_type")
+    if not isinstance(event_type, str) or not event_type:
+        return "event_type: expected a non-empty string"
+    return None
+
+
+def validate(event: dict[str, Any], *, now: datetime, skew: timedelta) -> datetime | None:
+    """Check a stored event's fields; returns its `updated_at` in UTC (None when it has none).
+
+    Raises InvalidEvent. `skew` is budgets.clock_skew_margin: an `updated_at` further ahead of `now`
+    than that would hold the target's cursor in the future and make every genuine event `stale`.
+    """
+    _text(event.get("event_type"), "event_type", MAX_EVENT_TYPE)
+    for name in ID_FIELDS:
+        if event.get(name) is not None:
+            _text(event[name], name, MAX_ID)
+    if event.get("status") is not None:
+        _text(event["status"], "status", MAX_STATUS)
+    updated_at = _updated_at(event.get("updated_at"))
+    if updated_at is not None and updated_at > now + skew:
+        raise InvalidEvent(f"updated_at: more than clock_skew_margin ({skew}) ahead of the receiver's clock")
+    return updated_at
+
+
+def _text(value: Any, name: str, limit: int) -> None:
+    if not isinstance(value, str):
+        raise InvalidEvent(f"{name}: expected a string, got {_json_type(value)}")
+    if len(value) > limit:
+        raise InvalidEvent(f"{name}: longer than {limit} characters")
+    if not value.isprintable():  # NUL, control characters, lone surrogates: no column can hold them all
+        raise InvalidEvent(f"{name}: contains control or unencodable characters")
+
+
+def _updated_at(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidEvent(f"updated_at: expected an ISO-8601 string, got {_json_type(value)}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidEvent("updated_at: not an ISO-8601 date and time") from None
+    if parsed.tzinfo is None:
+        raise InvalidEvent("updated_at: has no UTC offset")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00 is before datetime.min in UTC
+        raise InvalidEvent("updated_at: out of range") from None
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", bool: "boolean", int: "number", float: "number", str: "string"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)

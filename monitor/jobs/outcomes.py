@@ -13,9 +13,10 @@ from sqlalchemy import or_, select
 
 from monitor.app import Services
 from monitor.core.budget import counts_from
+from monitor.core.changes import unverified
 from monitor.core.outcomes import Outcome, classify, retry_at
 from monitor.errors import TruvAuthError, TruvError, TruvNotFound
-from monitor.store import ledger, orders
+from monitor.store import ledger, monitoring, orders
 from monitor.store.db import session
 from monitor.store.outbox import enqueue_refresh_completed
 from monitor.store.tables import Loan, Reservation
@@ -94,7 +95,30 @@ def apply_refresh_order(services: Services, reservation_id: str, info: OrderInfo
                 completed_at[token] = info.data_date(sub) or sub.updated_at or now
                 orders.set_connection_state(s, token, state="ok", reason=None, now=now)
                 orders.mark_connection_data(s, res.loan_id, token, completed_at[token], kind=sub.kind)
-            elif outcome is Outcome.REAUTH:
+                monitoring.enqueue_report(
+                    s,
+                    loan_id=res.loan_id,
+                    token_hash=token,
+                    link_id=sub.link_id,
+                    product=res.product,
+                    policy=res.policy,
+                    refresh_order_id=info.id,
+                    completed_at=completed_at[token],
+                    now=now,
+                )
+                continue
+            if res.product in monitoring.MONITORED_PRODUCTS:
+                # A refresh that did not verify is recorded as unverified, never as "no change".
+                monitoring.record_finding(
+                    s,
+                    unverified(status),
+                    loan_id=res.loan_id,
+                    order_id=info.id,
+                    completed_at=None,
+                    previous=None,
+                    now=now,
+                )
+            if outcome is Outcome.REAUTH:
                 orders.set_connection_state(s, token, state="needs_reauth", reason=status, now=now, failed=True)
                 stats.needs_reauth += 1
             elif outcome is Outcome.RETRY:

@@ -32,6 +32,7 @@ from monitor.errors import (
     TruvRefused,
 )
 from monitor.jobs import outcomes
+from monitor.jobs.monitoring import read_reports
 from monitor.store import ledger, loans, orders, runs
 from monitor.store.db import read_only, session
 from monitor.store.outbox import enqueue_needs_new_order
@@ -68,6 +69,8 @@ class PassSummary:
     partial: int = 0
     details_needed: int = 0  # plan only: loans whose order details must be fetched before budgets decide
     data_date_unknown: int = 0  # loans whose order has not been read yet: their data date is Truv's to tell
+    reports_read: int = 0  # link reports read after completed refreshes (income monitoring)
+    findings: int = 0  # changes found in them (see `monitor changes`)
     not_stale: int = 0  # read for their data date, which Truv showed to be fresh: nothing spent
     stale_total: int = 0
     requests: int = 0
@@ -127,6 +130,7 @@ class RefreshPass:
         self._heartbeat_done = threading.Event()
         self._budget_left = job.max_refreshes
         self._forbidden: list[str] = []  # loans set aside for a 403 by this pass
+        self._not_for_policy: set[str] = set()  # loans whose order the current policy's product cannot refresh
         self.log = log.bind(run_id=self.run_id, job=job.name)
         stats = services.client.stats if services.client is not None else None
         # One client may serve several passes (daemon, demo): report this pass's own calls.
@@ -189,6 +193,8 @@ class RefreshPass:
                 )
             if not self.dry_run and self.wait_seconds > 0:
                 self._wait_for_outcomes()
+            if not self.dry_run:
+                self._read_reports()
             if not self.dry_run and self.s.config.notify is not None:
                 from monitor.jobs.notify import deliver
 
@@ -203,6 +209,11 @@ class RefreshPass:
         except MonitorError as exc:
             self.summary.status = "failed"
             self.summary.error = str(exc)
+            raise
+        except Exception as exc:
+            # A bug must not leave the run row `running` for ever: record the failure, keep the traceback.
+            self.summary.status = "failed"
+            self.summary.error = f"internal error: {type(exc).__name__}"
             raise
         finally:
             self._finish()
@@ -268,6 +279,14 @@ class RefreshPass:
         self.summary.reconciled += rec.reconciled
         self._absorb(outcomes.poll(self.s))
 
+    def _read_reports(self) -> None:
+        """Income monitoring: each completed refresh's report, compared with the last (rule 14)."""
+        if self.s.client is None:
+            return
+        stats = read_reports(self.s)
+        self.summary.reports_read += stats.read
+        self.summary.findings += stats.findings
+
     def _absorb(self, stats: outcomes.SettleStats) -> None:
         self.summary.completed += stats.completed
         self.summary.failed.update(stats.failed)
@@ -303,6 +322,13 @@ class RefreshPass:
                         self.summary.selected += len(fresh)
                     for _ in pool.map(lambda c, p=policy, ctx=context: ctx.copy().run(self._one, c, p), fresh):
                         pass
+            with self._lock:
+                passed_on, self._not_for_policy = self._not_for_policy, set()
+            if passed_on:
+                seen -= passed_on
+                if not self.dry_run:
+                    with session(self.s.engine) as s:
+                        loans.release_loan_claims(s, self.run_id, passed_on)
             self.log.info("policy_done", policy=policy.name, selected=self.summary.selected)
             if self._halted() and self.summary.error:
                 raise TruvAuthError(self.summary.error)
@@ -415,6 +441,8 @@ class RefreshPass:
             self._skip(
                 "product_not_allowed", cand.loan_id, policy, order_products=original.products, product=policy.product
             )
+            with self._lock:
+                self._not_for_policy.add(cand.loan_id)  # a later policy of the job may fit its order
             return
         stale_subs, kinds, held = self._stale_connections(loan, policy, conns, now)
         if not stale_subs:

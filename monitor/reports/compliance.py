@@ -3,8 +3,6 @@ CSV, JSON or one self-contained HTML file (inline SVG charts, no network, prints
 
 from __future__ import annotations
 
-import csv
-import html
 import json
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -18,6 +16,7 @@ from monitor.app import Services
 from monitor.core.budget import gse_terms
 from monitor.core.calendar import subtract_business_days
 from monitor.core.staleness import start_of_day_utc
+from monitor.reports.safe_text import csv_writer, html_text
 from monitor.store.db import read_only, session
 from monitor.store.ledger import NOT_COUNTING
 from monitor.store.tables import Connection, Event, Loan, LoanConnection, Reservation, TruvOrder
@@ -245,13 +244,13 @@ def write(report: dict[str, Any], fmt: str, out: Path) -> list[Path]:
         tmp.write_text(json.dumps(report, default=str, indent=2, sort_keys=True), encoding="utf-8")
     elif fmt == "csv":
         with tmp.open("w", newline="", encoding="utf-8") as handle:
-            w = csv.writer(handle)
+            w = csv_writer(handle)  # every cell neutralised: the report is opened in spreadsheets
             w.writerow(LOAN_COLUMNS)
             for row in report["loans"]:
                 w.writerow([_cell(row[c]) for c in LOAN_COLUMNS])
         exceptions = out.with_name(out.stem + "-exceptions.csv")
         with exceptions.open("w", newline="", encoding="utf-8") as handle:
-            w = csv.writer(handle)
+            w = csv_writer(handle)  # every cell neutralised: the report is opened in spreadsheets
             w.writerow(["kind", "loan_id", "detail", "since_or_at", "next_eligible_or_days"])
             for b in report["exceptions"]["blocked"]:
                 w.writerow(["blocked", b["loan_id"], b["rule"], _cell(b["at"]), _cell(b["next_eligible"])])
@@ -272,7 +271,7 @@ def write(report: dict[str, Any], fmt: str, out: Path) -> list[Path]:
 
 def _bars(title: str, data: dict[str, float], colour: str = "#2b6cb0") -> str:
     if not data:
-        return f"<figure><figcaption>{html.escape(title)}</figcaption><p>none</p></figure>"
+        return f"<figure><figcaption>{html_text(title)}</figcaption><p>none</p></figure>"
     width, bar_h, gap, label_w = 640, 18, 6, 170
     peak = max(data.values()) or 1
     rows = []
@@ -280,13 +279,13 @@ def _bars(title: str, data: dict[str, float], colour: str = "#2b6cb0") -> str:
         y = i * (bar_h + gap)
         w = (width - label_w - 60) * value / peak
         rows.append(
-            f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end">{html.escape(str(label))}</text>'
+            f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end">{html_text(label)}</text>'
             f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{colour}"/>'
             f'<text x="{label_w + w + 4:.1f}" y="{y + 13}">{value:g}</text>'
         )
     height = len(data) * (bar_h + gap)
     return (
-        f'<figure><figcaption>{html.escape(title)}</figcaption><svg role="img" width="{width}" height="{height}" '
+        f'<figure><figcaption>{html_text(title)}</figcaption><svg role="img" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-size="12" font-family="sans-serif">{"".join(rows)}</svg></figure>'
     )
 
@@ -322,7 +321,7 @@ def _stacked_daily(daily: dict[str, dict[str, int]]) -> str:
 def render_html(report: dict[str, Any]) -> str:
     t = report["totals"]
     e = report["exceptions"]
-    esc = html.escape
+    esc = html_text  # bidi controls shown, then HTML-escaped: outside text never reorders the page
     loan_rows = "".join(
         "<tr>" + "".join(f"<td>{esc(_cell(row[c]))}</td>" for c in LOAN_COLUMNS) + "</tr>"
         for row in report["loans"][:5000]

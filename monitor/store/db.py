@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -9,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
 from monitor.errors import ConfigError, StorageError
@@ -25,18 +27,55 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, source: str = "database url") -> Engine:
+# user:password@ in any URL-shaped text, up to the last @ (a password may hold @ or /).
+_PASSWORD = re.compile(r"(://[^:/@\s]*:)\S*@")
+# The first 16 bytes of every SQLite 3 database file.
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_DRIVERS = {"sqlite": "pysqlite", "postgresql": "psycopg"}
+
+
+def mask_password(text: str) -> str:
+    """A database URL (or text holding one) as it may be shown: the password replaced by ***.
+
+    By pattern rather than by parsing, so an unparsable URL is masked too.
+    """
+    return _PASSWORD.sub(r"\1***@", text)
+
+
+def parse_url(url: str, *, source: str = "database url") -> URL:
+    """The URL, or a ConfigError saying what is wrong with it (password masked)."""
+
+    def bad(problem: str) -> ConfigError:
+        return ConfigError(
+            source,
+            "",
+            f"{problem}: expected a URL like sqlite:///monitor.db or postgresql://user@host/db, "
+            f"got {mask_password(url)!r}",
+        )
+
     try:
         parsed = make_url(normalise_url(url))
-    except ArgumentError:
-        raise ConfigError(
-            source, "", f"expected a URL like sqlite:///monitor.db or postgresql://host/db, got {url!r}"
-        ) from None
+        port = parsed.port  # a port that is not a number fails here
+    except (ArgumentError, ValueError):
+        raise bad("not a database URL") from None
+    backend = parsed.get_backend_name()
+    if backend not in _DRIVERS:
+        raise bad(f"unsupported database {backend!r}; use sqlite or postgresql")
+    if parsed.get_driver_name() != _DRIVERS[backend]:
+        raise bad(f"unsupported driver {parsed.get_driver_name()!r} for {backend}")
+    if port is not None and not 0 < port < 65536:
+        raise bad(f"port {port} is out of range")
+    if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+        # An in-memory ledger would be lost at exit, and with it every budget reservation.
+        raise bad("no database file")
+    return parsed
+
+
+def make_engine(url: str, *, source: str = "database url") -> Engine:
+    parsed = parse_url(url, source=source)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
-    if parsed.get_backend_name() == "postgresql":
-        return create_engine(parsed, pool_pre_ping=True, pool_size=16, max_overflow=16)
-    raise ConfigError(source, "", f"unsupported database {parsed.get_backend_name()!r}; use sqlite or postgresql")
+        return _sqlite_engine(parsed, source)
+    return create_engine(parsed, pool_pre_ping=True, pool_size=16, max_overflow=16)
 
 
 # One lock per SQLite file in this process: threads queue for the write lock here, in order,
@@ -44,9 +83,34 @@ def make_engine(url: str, *, source: str = "database url") -> Engine:
 _WRITE_LOCKS: dict[str, threading.RLock] = {}
 
 
-def _sqlite_engine(parsed: Any) -> Engine:
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+def _sqlite_file(database: str, source: str) -> None:
+    """Create the database file 0600 before SQLite opens it, or check that an existing one is SQLite's.
+
+    It holds PII (loans, audit detail): SQLite would create it 0644 under the usual umask, and
+    creates its -wal and -shm files with the database file's own mode, so this covers all three.
+    A file that is something else (a jobs.yaml passed as --database) is refused before SQLite
+    writes to it or fails with "file is not a database" deep in a migration.
+    """
+    path = Path(database)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        return
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise ConfigError(source, "", f"cannot create the SQLite database {database}: {exc.strerror}") from None
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise ConfigError(source, "", f"cannot open the SQLite database {database}: {exc.strerror}") from None
+    if head and head != _SQLITE_HEADER:
+        raise ConfigError(source, "", f"{database} is not a database (not a SQLite file); check --database")
+
+
+def _sqlite_engine(parsed: Any, source: str) -> Engine:
+    _sqlite_file(parsed.database, source)
     engine = create_engine(
         parsed, connect_args={"check_same_thread": False, "timeout": 60}, pool_size=16, max_overflow=16
     )
@@ -120,8 +184,8 @@ def upgrade(engine: Engine) -> None:
                 if conn.dialect.name == "postgresql":
                     conn.execute(text("SELECT pg_advisory_unlock(7305550001)"))
                     conn.commit()
-    except OperationalError as exc:
-        raise StorageError(f"cannot reach the database: {exc.orig}") from exc
+    except DBAPIError as exc:
+        raise _unusable(exc) from exc
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -130,8 +194,14 @@ def current_revision(engine: Engine) -> str | None:
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
-    except OperationalError as exc:
-        raise StorageError(f"cannot reach the database: {exc.orig}") from exc
+    except DBAPIError as exc:
+        raise _unusable(exc) from exc
+
+
+def _unusable(exc: DBAPIError) -> StorageError:
+    """Unreachable (OperationalError), or refused for another reason: a bad connection option in the URL."""
+    what = "cannot reach the database" if isinstance(exc, OperationalError) else "cannot use the database"
+    return StorageError(f"{what}: {' '.join(mask_password(str(exc.orig)).split())}")  # one line, as every error
 
 
 def head_revision() -> str | None:

@@ -15,8 +15,8 @@ from sqlmodel import Session
 
 from monitor.core.matching import normalise
 from monitor.core.staleness import pre_closing_windows, start_of_day_utc
-from monitor.errors import ImportFileError
-from monitor.loans_file import LoanRow
+from monitor.errors import ImportFileError, StorageError
+from monitor.loans_file import LoanRow, shown_column
 from monitor.store.db import upsert_insert
 from monitor.store.tables import Connection, Loan, LoanAttribute, LoanClaim, LoanConnection, Reservation
 
@@ -35,21 +35,45 @@ class ImportResult:
     closed: int = 0
 
 
+# A full snapshot closing more than this share of the active loans is taken for a broken export.
+DEFAULT_MAX_CLOSE = 0.10
+# A data date is when Truv collected the data, so it cannot be in the future; a day covers a loan
+# system's clock or time-zone slip. Past that it would stop refreshes for good: the data date never
+# moves backwards, so 9999-12-31 could never be corrected by a later import.
+FUTURE_ALLOWANCE = timedelta(days=1)
+_LOAN_WIDTHS = {name: Loan.__table__.c[name].type.length for name in ("loan_id", "order_id")}
+_KEY_WIDTH = LoanAttribute.__table__.c.key.type.length
+_VALUE_WIDTH = LoanAttribute.__table__.c.value.type.length
+
+
 def _insert(conn: SAConnection) -> Any:
     return upsert_insert(conn, Loan.__table__)
 
 
 def import_loans(
-    session: Session, rows: Iterable[LoanRow], *, now: datetime, full_snapshot: bool, source: str
+    session: Session,
+    rows: Iterable[LoanRow],
+    *,
+    now: datetime,
+    full_snapshot: bool,
+    source: str,
+    max_close: float = DEFAULT_MAX_CLOSE,
+    force: bool = False,
+    not_after: datetime | None = None,
 ) -> ImportResult:
     """Upsert in batches inside the caller's transaction: a bad row anywhere rolls all of it back.
 
     An imported `data_as_of` never moves a loan's data date backwards: the job's own refreshes
     are newer than a loan system's nightly export, and going back would spend budget again.
+    A full snapshot that is empty, or would close more than `max_close` of the active loans, is
+    refused (ImportFileError, everything rolled back) unless `force`. A `data_as_of` later than
+    `not_after` is refused: `loans import` passes now + FUTURE_ALLOWANCE (the demo, whose simulated
+    clock starts weeks before its file's dates, passes nothing).
     """
     result = ImportResult()
     conn = session.connection()
     existing = session.execute(select(func.count()).select_from(Loan)).scalar_one()
+    active_before = _count(conn, Loan.__table__.c.status == "active") if full_snapshot else 0
     seen: dict[str, int] = {}
     batch: list[LoanRow] = []
     for row in rows:
@@ -58,6 +82,7 @@ def import_loans(
             raise ImportFileError(
                 source, f"row {row.row}, column 'loan_id'", f"loan {row.loan_id!r} repeats row {first}"
             )
+        _check_storable(row, not_after=not_after, source=source)
         batch.append(row)
         if len(batch) >= (BATCH_POSTGRES if conn.dialect.name == "postgresql" else BATCH):
             _flush(conn, batch, now)
@@ -69,13 +94,68 @@ def import_loans(
     result.inserted = after - existing
     result.updated = result.rows - result.inserted
     if full_snapshot:
-        closed = conn.execute(
-            update(Loan.__table__)
-            .where(Loan.__table__.c.status == "active", Loan.__table__.c.imported_at < now)
-            .values(status="closed", updated_at=now)
-        )
+        if not force:
+            _check_snapshot(
+                conn, rows=result.rows, active_before=active_before, now=now, max_close=max_close, source=source
+            )
+        closed = conn.execute(update(Loan.__table__).where(_absent(now)).values(status="closed", updated_at=now))
         result.closed = closed.rowcount or 0
     return result
+
+
+def _absent(now: datetime) -> Any:
+    """Active loans this import did not touch: the ones a full snapshot closes."""
+    t = Loan.__table__.c
+    return and_(t.status == "active", t.imported_at < now)
+
+
+def _count(conn: SAConnection, where: Any) -> int:
+    return int(conn.execute(select(func.count()).select_from(Loan.__table__).where(where)).scalar_one())
+
+
+def _check_snapshot(
+    conn: SAConnection, *, rows: int, active_before: int, now: datetime, max_close: float, source: str
+) -> None:
+    """An empty or much-shrunk snapshot is far likelier a failed export than a portfolio gone overnight."""
+    if rows == 0:
+        raise ImportFileError(
+            source,
+            "",
+            f"has no loans: as a --full-snapshot it would close every active loan ({active_before}); "
+            "nothing was changed (pass --force if that is meant)",
+        )
+    closing = _count(conn, _absent(now))
+    if closing > max_close * active_before:
+        raise ImportFileError(
+            source,
+            "",
+            f"--full-snapshot would close {closing} of {active_before} active loans "
+            f"({closing / max(active_before, 1):.0%}), more than --max-close {max_close * 100:g}%; nothing was changed "
+            "(check the export is complete, or pass --force or a higher --max-close)",
+        )
+
+
+def _check_storable(row: LoanRow, *, not_after: datetime | None, source: str) -> None:
+    """Refuse what the columns cannot hold (SQLite would keep it, Postgres would fail mid-import)
+    and a data date in the future, naming the row and column."""
+
+    def refuse(column: str, message: str) -> ImportFileError:
+        return ImportFileError(source, f"row {row.row}, column {shown_column(column)}", message)
+
+    for name, width in _LOAN_WIDTHS.items():
+        if len(value := getattr(row, name)) > width:
+            raise refuse(name, f"expected at most {width} characters, got {len(value)}")
+    for key, value in row.attributes.items():
+        if len(key) > _KEY_WIDTH:
+            raise refuse(key, f"expected a column name of at most {_KEY_WIDTH} characters, got {len(key)}")
+        if len(normalise(value)) > _VALUE_WIDTH:
+            raise refuse(key, f"expected at most {_VALUE_WIDTH} characters, got {len(normalise(value))}")
+    if not_after is not None and row.data_as_of is not None and row.data_as_of > not_after:
+        raise refuse(
+            "data_as_of",
+            f"expected a time no later than {not_after:%Y-%m-%dT%H:%M}Z (data cannot be collected in the future), "
+            f"got {row.data_as_of.isoformat()!r}",
+        )
 
 
 _COPY_COLUMNS = ("loan_id", "order_id", "gse", "status", "closing_date", "data_as_of", "imported_at", "updated_at")
@@ -120,6 +200,16 @@ def _upsert_set(stmt: Any) -> dict[str, Any]:
 
 def _flush_postgres(conn: SAConnection, batch: Sequence[LoanRow], now: datetime) -> None:
     """COPY into a staging table, then one set-based upsert: far fewer round trips than VALUES lists."""
+    import psycopg
+
+    try:
+        _copy_upsert(conn, batch, now)
+    except psycopg.Error as exc:
+        # The raw cursor's errors are psycopg's, not SQLAlchemy's: say them as every other database error.
+        raise StorageError(f"database error: {exc}") from exc
+
+
+def _copy_upsert(conn: SAConnection, batch: Sequence[LoanRow], now: datetime) -> None:
     raw = conn.connection.driver_connection
     with raw.cursor() as cur:  # type: ignore[union-attr]
         cur.execute(
@@ -350,6 +440,14 @@ def release_job_claims(session: Session, *, job: str, keep_run_id: str) -> None:
     t = LoanClaim.__table__
     others = select(Run.run_id).where(Run.job == job, Run.run_id != keep_run_id)  # type: ignore[arg-type]
     session.execute(delete(t).where(t.c.run_id.in_(others)))
+
+
+def release_loan_claims(session: Session, run_id: str, loan_ids: Iterable[str]) -> None:
+    """Give back some of this pass's loans, e.g. for the job's next policy to select."""
+    t = LoanClaim.__table__
+    ids = list(loan_ids)
+    if ids:
+        session.execute(delete(t).where(t.c.run_id == run_id, t.c.loan_id.in_(ids)))
 
 
 def release_claims(session: Session, run_id: str) -> None:

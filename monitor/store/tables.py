@@ -191,7 +191,11 @@ class Event(SQLModel, table=True):
 
 
 class AuditHead(SQLModel, table=True):
-    """The chain's newest entry: locked by each append, so entries chain in one order."""
+    """Row 1: the chain's newest entry, locked by each append, so entries chain in one order.
+
+    Row 2, once MONITOR_AUDIT_KEY is adopted: the seal (seq: the first keyed entry; hash: an HMAC over
+    row 1). See monitor.store.audit.
+    """
 
     __tablename__ = "audit_head"
     id: int = Field(default=1, primary_key=True)
@@ -240,15 +244,17 @@ class WebhookEvent(SQLModel, table=True):
     __tablename__ = "webhook_event"
     __table_args__ = (Index("ix_webhook_event_state", "state", "updated_at"),)
     id: int | None = Field(default=None, primary_key=True)
-    webhook_id: str = Field(unique=True, max_length=64)
+    webhook_id: str = Field(unique=True, max_length=255)  # whole: a longer id is refused (400), never cut
     event_type: str = Field(max_length=64)
     target: str | None = Field(default=None, max_length=160)
     updated_at: datetime | None = Field(default=None, sa_column=_ts())
     received_at: datetime = Field(sa_column=_ts(nullable=False))
     deliveries: int = 1
     # received -> applied | stale (older than what is applied) | unmatched (not ours) | recorded | ignored
+    # | invalid (breaks the schema, or applying it failed: never applied, see `reason`)
     state: str = Field(default="received", max_length=16)
     applied_at: datetime | None = Field(default=None, sa_column=_ts())
+    reason: str | None = Field(default=None, max_length=300)  # why `invalid`: field and rule, never a value
     body: str = Field(sa_column=Column(Text, nullable=False))
 
 
@@ -284,3 +290,60 @@ class LoanClaim(SQLModel, table=True):
     run_id: str = Field(index=True, max_length=32)
     holder: str = Field(max_length=256)
     expires_at: datetime = Field(sa_column=_ts(nullable=False, index=True))
+
+
+class ReportDue(SQLModel, table=True):
+    """A completed refresh whose link report must be read and compared (DESIGN.md rule 14).
+
+    Written with the outcome (by a poll or a webhook); read by the next pass, never by the receiver.
+    """
+
+    __tablename__ = "report_due"
+    __table_args__ = (Index("ix_report_due_state", "state", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    loan_id: str = Field(max_length=128)
+    token_hash: str = Field(max_length=64)
+    link_id: str = Field(max_length=64)
+    product: str = Field(max_length=32)
+    policy: str = Field(max_length=128)  # whose monitoring thresholds apply
+    refresh_order_id: str = Field(max_length=64)
+    completed_at: datetime = Field(sa_column=_ts(nullable=False))
+    state: str = Field(default="due", max_length=16)  # due | read | failed
+    attempts: int = 0
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class LinkSnapshot(SQLModel, table=True):
+    """The few fields of one connection's report that monitoring compares. PII: purged with the audit detail."""
+
+    __tablename__ = "link_snapshot"
+    __table_args__ = (Index("ix_link_snapshot_conn", "loan_id", "token_hash", "as_of"),)
+    id: int | None = Field(default=None, primary_key=True)
+    loan_id: str = Field(max_length=128)
+    token_hash: str = Field(max_length=64)
+    refresh_order_id: str = Field(max_length=64)
+    as_of: datetime = Field(sa_column=_ts(nullable=False))
+    taken_at: datetime = Field(sa_column=_ts(nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Finding(SQLModel, table=True):
+    """A change since the last verification: what, how serious, before and after, which refreshes."""
+
+    __tablename__ = "finding"
+    __table_args__ = (Index("ix_finding_loan", "loan_id", "detected_at"), Index("ix_finding_detected", "detected_at"))
+    id: int | None = Field(default=None, primary_key=True)
+    loan_id: str = Field(max_length=128)
+    rule: str = Field(max_length=32)
+    severity: str = Field(max_length=16)
+    confidence: str = Field(default="confirmed", max_length=16)
+    employment_id: str | None = Field(default=None, max_length=64)
+    field: str | None = Field(default=None, max_length=64)
+    before: str | None = Field(default=None, max_length=128)
+    after: str | None = Field(default=None, max_length=128)
+    order_id: str | None = Field(default=None, max_length=64)
+    completed_at: datetime | None = Field(default=None, sa_column=_ts())
+    previous_order_id: str | None = Field(default=None, max_length=64)
+    previous_completed_at: datetime | None = Field(default=None, sa_column=_ts())
+    detected_at: datetime = Field(sa_column=_ts(nullable=False))
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))

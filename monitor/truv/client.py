@@ -6,6 +6,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ import httpx
 import structlog
 
 from monitor.clock import Clock
+from monitor.core.changes import Snapshot
 from monitor.errors import (
     TruvAuthError,
     TruvForbidden,
@@ -28,6 +30,7 @@ from monitor.truv.pacer import Pacer
 
 if TYPE_CHECKING:
     from monitor.store.pace import SharedPacer
+from monitor.truv.report_wire import parse_report
 from monitor.truv.secrets import redact_text, token_hash
 from monitor.truv.wire import LinkInfo, OrderInfo, parse_link, parse_order
 
@@ -131,6 +134,18 @@ class TruvClient:
     def get_order(self, order_id: str, *, purpose: str = "details") -> OrderInfo:
         """`purpose` only labels the call in the statistics (details, poll, reconcile)."""
         return self._parsed(parse_order, self._call("GET", f"orders/{order_id}/", endpoint=f"get_order_{purpose}"))
+
+    def get_link_report(self, link_id: str, *, product: str, fallback_as_of: datetime) -> Snapshot:
+        """GET /v1/links/{id}/income/report/ (employment: .../employment/report/): the fields monitoring keeps.
+
+        A GET, so retried when safe; the report's access_token is dropped by the parser.
+        """
+        kind = "employment" if product == "employment" else "income"
+        data = self._call("GET", f"links/{link_id}/{kind}/report/", endpoint=f"get_{kind}_report")
+        try:
+            return parse_report(data, fallback_as_of=fallback_as_of)
+        except ValueError as exc:
+            raise TruvUnavailable(f"Truv sent a report we cannot read: {exc}") from None
 
     def get_link(self, link_id: str) -> LinkInfo:
         return self._parsed(parse_link, self._call("GET", f"links/{link_id}/", endpoint="get_link"))

@@ -4,10 +4,15 @@ The raw event is committed before the 2xx (Truv retries anything unanswered with
 rule 9 says nothing is acted on before it is stored). Applying happens right after, in the same
 request; an event stored but not applied (the process died in between) is applied at the next
 start or pass.
+
+The port faces the internet, so nothing is read before it is bounded: the body is read as a stream,
+cut at `max_body` (413) and given `body_timeout` seconds (408); `uvicorn_options` bounds the rest
+(connections, idle and half-sent request heads, header size).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -16,47 +21,103 @@ from typing import Any
 import structlog
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from monitor.app import Services
+from monitor.core.webhook_events import envelope_problem
 from monitor.errors import MonitorError
 from monitor.webhooks import apply as applying
 from monitor.webhooks.signature import verify
 
 log = structlog.get_logger("monitor.webhooks")
 MAX_BODY = 256 * 1024  # Truv's events are a few hundred bytes; anything this large is not one
+BODY_TIMEOUT = 10.0  # seconds to send a whole body; Truv sends a few hundred bytes at once
+MAX_CONNECTIONS = 512  # beyond this uvicorn answers 503; well under a default 1024 file descriptors
+KEEP_ALIVE = 5  # seconds an idle connection, or one still sending its request head, is kept
+MAX_HEAD = 16 * 1024  # bytes of request line and headers (h11's own default, made explicit)
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, error: str) -> None:
+        super().__init__(error)
+        self.status, self.error = status, error
+
+    def response(self) -> JSONResponse:
+        # Connection: close: the rest of a refused body is never read, and the client cannot keep the socket.
+        return JSONResponse({"error": self.error}, status_code=self.status, headers={"Connection": "close"})
+
+
+async def read_body(request: Request, *, max_body: int, timeout: float) -> bytes:
+    """The body as a stream, whatever its framing (Content-Length, chunked, or a length that lies):
+    never more than `max_body` bytes held, never more than `timeout` seconds spent. Raises _Refused."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_body:
+        raise _Refused(413, "body too large")
+
+    async def read() -> bytes:
+        body = bytearray()
+        async for chunk in request.stream():
+            if len(body) + len(chunk) > max_body:
+                raise _Refused(413, "body too large")
+            body += chunk
+        return bytes(body)
+
+    try:
+        return await asyncio.wait_for(read(), timeout)
+    except TimeoutError:
+        raise _Refused(408, "body not received in time") from None
+
+
+def parse(body: bytes) -> tuple[str, dict[str, Any]]:
+    """The body as text and the event, if it can be stored: UTF-8 JSON (RFC 8259), an object with a
+    webhook_id and an event_type. Anything else is _Refused(400), never a 500 (json raises
+    RecursionError on deep nesting). The text is what is stored: no column can hold invalid UTF-8."""
+    try:
+        text = body.decode("utf-8")
+        event = json.loads(text)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise _Refused(400, "body is not UTF-8 JSON") from None
+    problem = envelope_problem(event)
+    if problem is not None:
+        raise _Refused(400, problem)
+    return text, event
 
 
 def create_app(
-    services: Services, *, secret: str | None, path: str = "/webhooks/truv", max_body: int = MAX_BODY
+    services: Services,
+    *,
+    secret: str | None,
+    path: str = "/webhooks/truv",
+    max_body: int = MAX_BODY,
+    body_timeout: float = BODY_TIMEOUT,
 ) -> Starlette:
     """Without a secret there is no webhook route: /healthz and /metrics only (the daemon's own port)."""
 
-    async def receive(request: Request) -> JSONResponse:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > max_body:
-            return JSONResponse({"error": "body too large"}, status_code=413)
-        body = await request.body()
-        if len(body) > max_body:
-            return JSONResponse({"error": "body too large"}, status_code=413)
-        if not verify(body, request.headers.get("x-webhook-sign"), secret or ""):
-            log.warning("webhook_rejected", reason="signature")
-            return JSONResponse({"error": "invalid signature"}, status_code=401)
+    async def receive(request: Request) -> Response:
         try:
-            event = json.loads(body)
-        except ValueError:
-            return JSONResponse({"error": "body is not JSON"}, status_code=400)
-        if not isinstance(event, dict) or not event.get("webhook_id") or not event.get("event_type"):
-            return JSONResponse({"error": "expected an object with webhook_id and event_type"}, status_code=400)
+            body = await read_body(request, max_body=max_body, timeout=body_timeout)
+            if not verify(body, request.headers.get("x-webhook-sign"), secret or ""):
+                log.warning("webhook_rejected", reason="signature")
+                return JSONResponse({"error": "invalid signature"}, status_code=401)
+            text, event = parse(body)
+        except _Refused as refused:
+            log.info("webhook_refused", status=refused.status, error=refused.error)
+            return refused.response()
+        except ClientDisconnect:
+            # Nobody is left to answer: an ordinary event on the internet, not an error.
+            log.debug("webhook_client_disconnected")
+            return Response(status_code=400)
         try:
-            state = await run_in_threadpool(applying.receive, services, body, event)
+            state, reason = await run_in_threadpool(applying.receive, services, text, event)
         except MonitorError as exc:
             log.error("webhook_store_failed", error=str(exc))
             return JSONResponse({"error": "not stored; retry"}, status_code=503)
-        log.info("webhook", event_type=event["event_type"], state=state)
-        return JSONResponse({"status": state})
+        log.info("webhook", event_type=applying.event_type_label(event["event_type"]), state=state)
+        # 2xx for an invalid event too: it is kept, and Truv retrying it would not make it valid.
+        return JSONResponse({"status": state, **({"reason": reason} if reason else {})})
 
     async def metrics(_request: Request) -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST
@@ -89,17 +150,53 @@ def create_app(
     )
 
 
+class HeadDeadlineH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with one change: the keep-alive timer also runs from the moment a
+    connection opens, and only a complete request head stops it.
+
+    uvicorn stops it at any byte received and never starts it on a new connection, so a client that
+    connects and sends nothing, or sends its headers a byte at a time (slow-loris), would hold a
+    connection and a file descriptor for ever. Bodies have their own deadline (create_app's body_timeout).
+    """
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
+
+    def data_received(self, data: bytes) -> None:
+        # Not super(): that cancels the timer; handle_events cancels it once a request head is complete.
+        self.conn.receive_data(data)
+        self.handle_events()
+
+
+def uvicorn_options(*, max_connections: int = MAX_CONNECTIONS, keep_alive: int = KEEP_ALIVE) -> dict[str, Any]:
+    """uvicorn settings for a port that faces the internet (with create_app's body limits)."""
+    return {
+        "http": HeadDeadlineH11Protocol,
+        "limit_concurrency": max_connections,
+        "timeout_keep_alive": keep_alive,
+        "h11_max_incomplete_event_size": MAX_HEAD,
+        "log_level": "warning",
+        "access_log": False,
+    }
+
+
 def from_environment() -> Starlette:
     """App factory for `uvicorn --workers N`: each worker process builds its own services."""
     import os
 
     from monitor.app import build
-    from monitor.config import JobsFile, Settings
+    from monitor.config import JobsFile, Settings, load_config
     from monitor.log import configure
 
     configure(level=os.environ.get("MONITOR_LOG_LEVEL", "info"))
     settings = Settings.from_env()
-    services = build(JobsFile(), settings, database=os.environ.get("MONITOR_DATABASE_URL"))
+    # jobs.yaml for budgets.clock_skew_margin; the parent process has already validated it
+    cfg = load_config(settings.config_path) if settings.config_path.exists() else JobsFile()
+    services = build(cfg, settings, database=os.environ.get("MONITOR_DATABASE_URL"))
     return create_app(
-        services, secret=settings.secret or "", path=os.environ.get("MONITOR_WEBHOOK_PATH", "/webhooks/truv")
+        services,
+        secret=settings.secret or "",
+        path=os.environ.get("MONITOR_WEBHOOK_PATH", "/webhooks/truv"),
+        body_timeout=float(os.environ.get("MONITOR_WEBHOOK_BODY_TIMEOUT", BODY_TIMEOUT)),
     )

@@ -152,7 +152,7 @@ def test_demo_runs_end_to_end(tmp_path):
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     tonight = out["tonight"]
-    assert tonight["submitted"] == 9
+    assert tonight["submitted"] == 14  # 9, and the 5 income-monitoring loans' weekly refresh
     assert tonight["skipped"].get("gse_budget") == 1
     # the outcomes arrived by signed webhook, through the real receiver, and show in the re-auth list
     assert out["webhooks"].get("applied", 0) >= 9 and "401" not in out["webhooks"]
@@ -165,6 +165,10 @@ def test_demo_runs_end_to_end(tmp_path):
     assert decisions["L-1001"].startswith("not selected")
     assert "partial" in decisions["L-1008"]
     assert decisions["L-1012"] == "skipped: product_not_allowed"
+    # income monitoring: each scripted change in the borrowers' payroll data is found
+    rules = {(f["loan_id"], f["rule"]) for f in out["changes"]}
+    assert {("L-2001", "job_loss"), ("L-2002", "income_drop"), ("L-2003", "employer_change")} <= rules
+    assert {("L-2004", "missed_pay"), ("L-2005", "pay_change"), ("L-1009", "unverified")} <= rules
     # recreated each time: a second demo gives the same story
     again = json.loads(monitor("demo", "--json", cwd=tmp_path).stdout)
     assert again["tonight"]["submitted"] == tonight["submitted"]

@@ -140,9 +140,15 @@ def test_purge_keeps_the_chain_verifiable_from_a_signed_checkpoint(db_url, clock
     with session(svc.engine) as s:
         ok = audit.verify(s, key="audit-key")
         remaining = s.execute(select(Event.at).order_by(Event.seq).limit(1)).scalar_one()
-    assert ok["ok"] and ok["checkpoint"]["signature_ok"] and remaining >= cut
+    # Written without a key: the checkpoint verifies, and the chain says it is not keyed yet.
+    assert ok["reason"] == "unsealed" and ok["checkpoint"]["signature_ok"] and remaining >= cut
     with session(svc.engine) as s:
-        assert audit.verify(s, key="wrong-key")["checkpoint"]["signature_ok"] is False
+        audit.seal(s, key="audit-key", now=clock.now(), verified_seq=ok["head_seq"], verified_hash=ok["head_hash"])
+    with session(svc.engine) as s:
+        assert audit.verify(s, key="audit-key")["ok"]
+    with session(svc.engine) as s:
+        wrong = audit.verify(s, key="wrong-key")
+    assert wrong["checkpoint"]["signature_ok"] is False and wrong["reason"] == "wrong_key"
 
 
 def test_entries_appended_from_many_threads_chain_in_one_order(db_url, clock):

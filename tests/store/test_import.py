@@ -9,7 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from monitor.errors import ImportFileError
+from monitor.loans_file import read_rows
 from monitor.store.db import session
+from monitor.store.loans import FUTURE_ALLOWANCE, import_loans
 from monitor.store.tables import Loan, LoanAttribute
 from tests.helpers import import_csv, services
 
@@ -46,6 +48,21 @@ def test_csv_import_and_upsert(db_url, clock, tmp_path):
     assert l1.data_as_of == datetime(2026, 5, 1, 10, 0, tzinfo=UTC)  # never moved backwards
 
 
+def import_file(svc, path, **options):
+    """import_loans as `loans import` calls it: data dates more than a day ahead refused, snapshot options."""
+    now = svc.clock.now()
+    with session(svc.engine) as s:
+        return import_loans(
+            s,
+            read_rows(path),
+            now=now,
+            full_snapshot=options.pop("full_snapshot", False),
+            source=str(path),
+            not_after=now + FUTURE_ALLOWANCE,
+            **options,
+        )
+
+
 def test_full_snapshot_closes_absent_loans(db_url, clock, tmp_path):
     svc = services(db_url, clock, None)
     f = tmp_path / "a.csv"
@@ -53,7 +70,7 @@ def test_full_snapshot_closes_absent_loans(db_url, clock, tmp_path):
     import_csv(svc, f)
     clock.advance(60)
     f.write_text("loan_id,order_id\nL1,o1\n")
-    result = import_csv(svc, f, full_snapshot=True)
+    result = import_file(svc, f, full_snapshot=True, max_close=0.7)  # 2 of 3: past the default 10%
     assert result.closed == 2
     with session(svc.engine) as s:
         assert dict(s.execute(select(Loan.loan_id, Loan.status)).all()) == {
@@ -150,3 +167,186 @@ def test_db_upgrade_from_several_instances_at_once(pg_url, tmp_path):
     results = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in procs]
     assert [code for code, _ in results] == [0, 0, 0, 0], results
     assert current_revision(make_engine(pg_url)) == head_revision()
+
+
+# -- hostile files (issue 11, point 9): exit-2 errors naming row and column, nothing changed ---------
+
+SEED = "loan_id,order_id,gse,status,closing_date,data_as_of,program\nL0,o0,true,active,2026-07-01,2026-05-01,fha\n"
+
+
+def state(svc) -> tuple[list[tuple], list[tuple]]:
+    """Everything an import writes: the loans and their attributes."""
+    with session(svc.engine) as s:
+        loans = s.execute(select(Loan.loan_id, Loan.order_id, Loan.status, Loan.data_as_of).order_by(Loan.loan_id))
+        attrs = s.execute(select(LoanAttribute.loan_id, LoanAttribute.key, LoanAttribute.value).order_by("loan_id"))
+        return [tuple(r) for r in loans], [tuple(r) for r in attrs]
+
+
+HEAD = "loan_id,order_id,gse,status,closing_date,data_as_of,program\nL1,o1,,,,2026-05-01,va\n"
+CSV_CASES = {
+    # a data date in the future would never be corrected: it never moves backwards
+    "far future": (HEAD + "L2,o2,,,,9999-12-31,\n", "row 3, column 'data_as_of'", "expected a time no later than"),
+    "two days ahead": (HEAD + "L2,o2,,,,2026-06-07T12:00:01Z,\n", "row 3, column 'data_as_of'", "no later than"),
+    "offset past the calendar": (
+        HEAD + "L2,o2,,,,9999-12-31T23:00:00-05:00,\n",
+        "row 3, column 'data_as_of'",
+        "ISO-8601",
+    ),
+    "NUL in an id": (HEAD + "L2,o\x002,,,,,\n", "row 3, column 'order_id'", "expected text without NUL bytes"),
+    "NUL in an attribute": (HEAD + "L2,o2,,,,,f\x00ha\n", "row 3, column 'program'", "without NUL bytes"),
+    "loan_id past 128": (HEAD + "L" * 129 + ",o2,,,,,\n", "row 3, column 'loan_id'", "at most 128 characters, got 129"),
+    "order_id past 64": (
+        HEAD + "L2," + "o" * 65 + ",,,,,\n",
+        "row 3, column 'order_id'",
+        "at most 64 characters, got 65",
+    ),
+    "value past 512": (HEAD + "L2,o2,,,,," + "x" * 513 + "\n", "row 3, column 'program'", "at most 512 characters"),
+    "column name past 128": (
+        HEAD.replace("program", "p" * 129),
+        "row 2, column 'ppppp",
+        "expected a column name of at most 128 characters, got 129",
+    ),
+    # an opening quote never closed: strict CSV reports the end of the file instead of one huge field
+    "quote left open": (HEAD + 'L2,"o2,,,,,\nL3,o3,,,,,\n', "row 3", 'unexpected end of data (a " quote left open?)'),
+    # a quote closed rows later: three rows swallowed into one order_id
+    "quote swallowing rows": (HEAD + 'L2,"o2\nL3,o3\nL4,o4",,,,,\n', "row 3, column 'order_id'", "on one line"),
+    "131 KB field": (HEAD + "L2,o2,,,,," + "x" * 131_073 + "\n", "row 3", "field larger than field limit"),
+}
+
+
+@pytest.mark.parametrize("case", list(CSV_CASES))
+def test_hostile_csv_is_refused_and_changes_nothing(db_url, clock, tmp_path, case):
+    body, where, what = CSV_CASES[case]
+    svc = services(db_url, clock, None)
+    (tmp_path / "seed.csv").write_text(SEED)
+    import_csv(svc, tmp_path / "seed.csv")
+    before = state(svc)
+    f = tmp_path / "loans.csv"
+    f.write_text(body, encoding="utf-8")
+    with pytest.raises(ImportFileError) as info:
+        import_file(svc, f)
+    message = str(info.value)
+    assert message.startswith(f"{f}: {where}") and what in message, message
+    assert "\n" not in message and len(message) < 400  # one line, never the swallowed file
+    assert state(svc) == before
+
+
+def test_a_day_of_clock_skew_is_accepted(db_url, clock, tmp_path):
+    svc = services(db_url, clock, None)
+    f = tmp_path / "loans.csv"
+    f.write_text("loan_id,order_id,data_as_of\nL1,o1,2026-06-06T11:59:00Z\n")  # T0 + 23h59
+    assert import_file(svc, f).rows == 1
+
+
+BYTES_CASES = {
+    "latin-1 CSV": ("loans.csv", "loan_id,order_id,name\nL1,o1,ok\nL2,o2,caf\xe9\n".encode("latin-1"), "row 3"),
+    "UTF-16 CSV": ("loans.csv", "loan_id,order_id\nL1,o1\n".encode("utf-16"), "row 1"),
+    "UTF-16 JSONL": ("loans.jsonl", '{"loan_id": "L1", "order_id": "o1"}\n'.encode("utf-16"), "row 1"),
+}
+
+
+@pytest.mark.parametrize("case", list(BYTES_CASES))
+def test_text_that_is_not_utf8_is_refused(db_url, clock, tmp_path, case):
+    name, data, where = BYTES_CASES[case]
+    svc = services(db_url, clock, None)
+    f = tmp_path / name
+    f.write_bytes(data)
+    with pytest.raises(ImportFileError, match=rf"{where}: not UTF-8 text \(byte 0x[0-9a-f]{{2}}\).*save it as UTF-8"):
+        import_csv(svc, f)
+    assert count(svc) == 0
+
+
+JSONL_CASES = {
+    "nested 100,000 deep": (
+        '{"loan_id": "J2", "order_id": "o2", "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        "row 2",
+        "nested too deeply",
+    ),
+    "an object as a value": (
+        '{"loan_id": {"a": 1}, "order_id": "o2"}',
+        "row 2, column 'loan_id'",
+        "expected a single value",
+    ),
+    "a 5,000-digit number": ('{"loan_id": "J2", "order_id": ' + "9" * 5000 + "}", "row 2", "not valid JSON"),
+    "NUL escaped in JSON": ('{"loan_id": "J2", "order_id": "o\\u00002"}', "row 2, column 'order_id'", "NUL"),
+    "a line past 1 MiB": (
+        '{"loan_id": "J2", "order_id": "o2", "x": "' + "y" * (1 << 20) + '"}',
+        "row 2",
+        "longer than",
+    ),
+    "future data_as_of": (
+        '{"loan_id": "J2", "order_id": "o2", "data_as_of": "9999-12-31"}',
+        "row 2, column 'data_as_of'",
+        "no later",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(JSONL_CASES))
+def test_hostile_jsonl_is_refused_and_changes_nothing(db_url, clock, tmp_path, case):
+    line, where, what = JSONL_CASES[case]
+    svc = services(db_url, clock, None)
+    f = tmp_path / "loans.jsonl"
+    f.write_text('{"loan_id": "J1", "order_id": "o1"}\n' + line + "\n")
+    with pytest.raises(ImportFileError) as info:
+        import_file(svc, f)
+    assert str(info.value).startswith(f"{f}: {where}") and what in str(info.value), str(info.value)
+    assert count(svc) == 0
+
+
+def test_a_bad_row_after_batches_were_written_rolls_them_back(db_url, clock, tmp_path, monkeypatch):
+    """On Postgres the first batches have gone through COPY and the upsert: the transaction still undoes them."""
+    import monitor.store.loans as loans
+
+    monkeypatch.setattr(loans, "BATCH", 2)
+    monkeypatch.setattr(loans, "BATCH_POSTGRES", 2)
+    svc = services(db_url, clock, None)
+    f = tmp_path / "loans.csv"
+    f.write_text("loan_id,order_id,data_as_of\n" + "".join(f"L{i},o{i},\n" for i in range(7)) + "L9,o9,9999-01-01\n")
+    with pytest.raises(ImportFileError, match="row 9, column 'data_as_of'"):
+        import_file(svc, f)
+    assert count(svc) == 0
+
+
+# -- full snapshots (issue 11, point 10) ----------------------------------------------------------
+
+
+def seed_active(svc, tmp_path, clock, n: int = 10) -> None:
+    f = tmp_path / "all.csv"
+    f.write_text("loan_id,order_id\n" + "".join(f"L{i},o{i}\n" for i in range(n)))
+    import_csv(svc, f)
+    clock.advance(60)
+
+
+def test_an_empty_snapshot_is_refused_unless_forced(db_url, clock, tmp_path):
+    svc = services(db_url, clock, None)
+    seed_active(svc, tmp_path, clock, 3)
+    before = state(svc)
+    f = tmp_path / "empty.csv"
+    f.write_text("loan_id,order_id\n")
+    with pytest.raises(ImportFileError, match=r"empty.csv: has no loans: .* would close every active loan \(3\)"):
+        import_file(svc, f, full_snapshot=True)
+    assert state(svc) == before
+    assert import_file(svc, f, full_snapshot=True, force=True).closed == 3
+
+
+def test_a_snapshot_closing_more_than_max_close_is_refused(db_url, clock, tmp_path):
+    svc = services(db_url, clock, None)
+    seed_active(svc, tmp_path, clock, 10)
+    before = state(svc)
+    f = tmp_path / "snap.csv"
+    f.write_text("loan_id,order_id\n" + "".join(f"L{i},o{i}\n" for i in range(8)))  # closes 2 of 10
+    with pytest.raises(ImportFileError) as info:
+        import_file(svc, f, full_snapshot=True)
+    assert "would close 2 of 10 active loans (20%), more than --max-close 10%" in str(info.value)
+    assert state(svc) == before
+    assert import_file(svc, f, full_snapshot=True, max_close=0.2).closed == 2  # at the limit: allowed
+
+
+def test_a_snapshot_within_max_close_closes_the_absent(db_url, clock, tmp_path):
+    svc = services(db_url, clock, None)
+    seed_active(svc, tmp_path, clock, 10)
+    f = tmp_path / "snap.csv"
+    f.write_text("loan_id,order_id\n" + "".join(f"L{i},o{i}\n" for i in range(9)) + "N1,n1\n")
+    result = import_file(svc, f, full_snapshot=True)  # 1 of 10 closed: exactly 10%
+    assert (result.closed, result.inserted) == (1, 1)

@@ -2,6 +2,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from monitor.config import Settings, load_config, parse_config, parse_duration
 from monitor.errors import ConfigError
@@ -118,3 +119,135 @@ def test_settings_come_from_the_environment_only():
 def test_secret_shaped_keys_are_rejected_in_jobs_yaml():
     with pytest.raises(ConfigError, match="unknown key 'secret'"):
         parse_config(GOOD.replace("requests_per_minute: 300", "requests_per_minute: 300, secret: sandbox-abc"))
+
+
+# -- hostile jobs.yaml (issue 11, point 13) -------------------------------------------------------
+
+ALIAS_BOMB = "\n".join(
+    ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    + [f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]" for p, n in zip("abcdefgh", "bcdefghi", strict=True)]
+)
+
+
+@pytest.fixture(params=["libyaml", "pure-python"])
+def yaml_parser(request, monkeypatch):
+    """The same checks whichever parser PyYAML has: libyaml's C one, or its pure-Python fallback."""
+    import monitor.config
+
+    if request.param == "pure-python":
+        monkeypatch.setattr(monitor.config, "_LOADER", yaml.SafeLoader)
+
+
+def test_an_alias_bomb_is_refused_fast_and_small(yaml_parser):
+    import time
+    import tracemalloc
+
+    tracemalloc.start()
+    started = time.perf_counter()
+    with pytest.raises(ConfigError) as info:
+        parse_config(ALIAS_BOMB, "jobs.yaml")
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert str(info.value) == (
+        "jobs.yaml: b[0] (line 2): a YAML alias (*name) is not allowed here: write the value out"
+    )
+    assert elapsed < 0.5 and peak < 5_000_000, (elapsed, peak)  # 9**9 lols if it were built
+
+
+def test_any_alias_is_refused_even_a_harmless_one(yaml_parser):
+    text = GOOD.replace("match: {gse: true}", "match: &m {gse: true}") + "  - {name: other, match: *m}\n"
+    with pytest.raises(ConfigError, match=r"a YAML alias \(\*name\) is not allowed"):
+        parse_config(text)
+    with pytest.raises(ConfigError, match=r"x\[0\] \(line 1\): a YAML alias"):
+        parse_config("x: &a [*a]\n")  # recursive: no infinite walk either
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "first"),
+    [
+        (
+            GOOD.replace("    product: income\n", "    product: income\n    product: assets\n"),
+            "policies[0].product (line 8)",
+            7,
+        ),
+        ("budgets: {gse_per_90d: 5, gse_per_90d: 50}\n", "budgets.gse_per_90d (line 1)", 1),
+        (GOOD + "jobs: []\n", "jobs (line 12)", 10),
+    ],
+)
+def test_a_repeated_key_is_an_error_naming_key_and_lines(yaml_parser, text, where, first):
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "jobs.yaml")
+    assert str(info.value) == f"jobs.yaml: {where}: repeated key (first on line {first}): say it once"
+
+
+@pytest.mark.parametrize("depth", [100, 100_000])
+def test_nesting_is_bounded(yaml_parser, depth):
+    # ours past 32 levels; libyaml's own limit (1,000) may speak first: either way one line, no RecursionError
+    with pytest.raises(ConfigError, match=r"(nested more than 32 levels deep|exceeded maximum nesting depth)$"):
+        parse_config("policies:\n  - match: {x: " + "[" * depth + "]" * depth + "}\n")
+
+
+def test_fifty_thousand_policies_validate_in_seconds():
+    import time
+
+    policies = "".join(
+        f"  - {{name: p{i}, product: income, max_age: 30d, match: {{gse: true}}}}\n" for i in range(50_000)
+    )
+    names = ", ".join(f"p{i}" for i in range(50_000))
+    text = f"policies:\n{policies}jobs:\n  - {{name: nightly, schedule: '0 2 * * *', policies: [{names}]}}\n"
+    started = time.perf_counter()
+    cfg = parse_config(text)
+    assert len(cfg.policies) == 50_000
+    assert time.perf_counter() - started < 15  # about 3 s here; quadratic checks took minutes
+
+
+def test_repeated_names_among_many_are_listed_briefly():
+    policies = "".join(f"  - {{name: p{i % 20}, product: income, max_age: 30d}}\n" for i in range(40))
+    with pytest.raises(ConfigError, match=r"repeated: p0, p1, p10, .* and 10 more$"):
+        parse_config("policies:\n" + policies)
+
+
+@pytest.mark.parametrize(
+    ("data", "where", "what"),
+    [
+        (GOOD.replace("gse-income", "gse-revenu\u00e9").encode("latin-1"), "line 5", "not UTF-8 text (byte 0xe9)"),
+        (GOOD.encode("utf-16"), "line 1", "(byte 0xff) (it looks like UTF-16); save it as UTF-8"),
+    ],
+)
+def test_a_file_that_is_not_utf8_is_refused(tmp_path, data, where, what):
+    path = tmp_path / "jobs.yaml"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}: {where}: ") and what in str(info.value)
+
+
+def test_a_utf8_bom_is_fine(tmp_path):
+    path = tmp_path / "jobs.yaml"
+    path.write_bytes(GOOD.encode("utf-8-sig"))
+    assert load_config(path).policies[0].name == "gse-income"
+
+
+def test_control_characters_are_one_line():
+    with pytest.raises(ConfigError) as info:
+        parse_config("policies: [\x00]\n", "jobs.yaml")
+    assert str(info.value) == "jobs.yaml: line 1: not valid YAML: control characters are not allowed"
+
+
+def test_secrets_can_come_from_files(tmp_path):
+    (tmp_path / "secret").write_text("sandbox-from-file\n")
+    (tmp_path / "url").write_text("postgresql://monitor:pw@db/monitor\n")
+    s = Settings.from_env(
+        {
+            "TRUV_CLIENT_ID": "id",
+            "TRUV_SECRET_FILE": str(tmp_path / "secret"),
+            "MONITOR_DATABASE_URL_FILE": str(tmp_path / "url"),
+        }
+    )
+    assert s.require_credentials() == ("id", "sandbox-from-file")
+    assert s.database_url == "postgresql://monitor:pw@db/monitor"
+    both = Settings.from_env({"TRUV_SECRET": "env-wins", "TRUV_SECRET_FILE": str(tmp_path / "secret")})
+    assert both.secret == "env-wins"
+    with pytest.raises(ConfigError, match=r"environment: TRUV_SECRET_FILE: cannot read .*/nope: No such file"):
+        Settings.from_env({"TRUV_SECRET_FILE": str(tmp_path / "nope")})

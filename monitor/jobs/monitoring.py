@@ -1,0 +1,83 @@
+"""Income monitoring in a pass: read each completed refresh's report and say what changed (rule 14)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import structlog
+
+from monitor.app import Services
+from monitor.core.changes import Thresholds, compare
+from monitor.errors import TruvAuthError, TruvError, TruvNotFound
+from monitor.store import monitoring
+from monitor.store.db import session
+
+log = structlog.get_logger("monitor.monitoring")
+
+
+@dataclass
+class ReadStats:
+    read: int = 0
+    baselines: int = 0
+    findings: int = 0
+    failed: int = 0
+
+
+def thresholds_for(services: Services, policy_name: str) -> Thresholds:
+    """The refreshing policy's `monitoring` thresholds; the defaults (5% / 10%) otherwise."""
+    policy = next((p for p in services.config.policies if p.name == policy_name), None)
+    if policy is None or policy.monitoring is None:
+        return Thresholds()
+    return Thresholds(
+        review=Decimal(str(policy.monitoring.income_drop_review)),
+        material=Decimal(str(policy.monitoring.income_drop_material)),
+    )
+
+
+def read_reports(services: Services, *, limit: int = 5000) -> ReadStats:
+    """One GET per connection whose refresh completed, compared with its previous snapshot.
+
+    Spends no budget, so a failed read is simply tried again by a later pass (a few times).
+    """
+    assert services.client is not None
+    stats = ReadStats()
+    with session(services.engine) as s:
+        due = monitoring.due_reports(s, limit=limit)
+    for item in due:
+        try:
+            snapshot = services.client.get_link_report(
+                item.link_id, product=item.product, fallback_as_of=item.completed_at
+            )
+        except TruvAuthError:
+            raise
+        except (TruvNotFound, TruvError) as exc:
+            log.warning("report_read_failed", due=item.id, error=str(exc)[:200])
+            with session(services.engine) as s:
+                monitoring.failed_attempt(s, item.id)
+            stats.failed += 1
+            continue
+        thresholds = thresholds_for(services, item.policy)
+        now = services.clock.now()
+        with session(services.engine) as s:
+            previous = monitoring.previous_snapshot(
+                s, loan_id=item.loan_id, token_hash=item.token_hash, before=snapshot.as_of
+            )
+            monitoring.save_snapshot(s, item, snapshot, now=now)
+            if previous is None:
+                stats.baselines += 1  # the first report of a connection is a baseline, not a finding
+            else:
+                for finding in compare(previous.snapshot, snapshot, thresholds):
+                    monitoring.record_finding(
+                        s,
+                        finding,
+                        loan_id=item.loan_id,
+                        order_id=item.refresh_order_id,
+                        completed_at=snapshot.as_of,
+                        previous=previous,
+                        now=now,
+                    )
+                    stats.findings += 1
+            monitoring.mark_report(s, item.id, state="read")
+        stats.read += 1
+    return stats

@@ -1,0 +1,218 @@
+"""Income monitoring's records: reports due, the snapshot per connection and refresh, findings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from monitor.core.changes import HANDOFF_SEVERITIES, Finding, Snapshot, snapshot_from_dict, snapshot_to_dict
+from monitor.store.outbox import enqueue
+from monitor.store.tables import Finding as FindingRow
+from monitor.store.tables import LinkSnapshot, ReportDue
+
+# Products whose refresh is followed by reading the connection's income or employment report.
+MONITORED_PRODUCTS = frozenset({"income", "employment"})
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    id: int
+    loan_id: str
+    token_hash: str
+    link_id: str
+    product: str
+    policy: str
+    refresh_order_id: str
+    completed_at: datetime
+
+
+def enqueue_report(
+    session: Session,
+    *,
+    loan_id: str,
+    token_hash: str,
+    link_id: str | None,
+    product: str,
+    policy: str,
+    refresh_order_id: str,
+    completed_at: datetime,
+    now: datetime,
+) -> None:
+    """A connection's refresh completed: its report is read by the next pass (the receiver never calls Truv)."""
+    if product not in MONITORED_PRODUCTS or not link_id:
+        return
+    session.add(
+        ReportDue(
+            loan_id=loan_id,
+            token_hash=token_hash,
+            link_id=link_id,
+            product=product,
+            policy=policy,
+            refresh_order_id=refresh_order_id,
+            completed_at=completed_at,
+            state="due",
+            created_at=now,
+        )
+    )
+
+
+def due_reports(session: Session, *, limit: int = 5000) -> list[Due]:
+    t = ReportDue.__table__.c
+    rows = session.execute(
+        select(t.id, t.loan_id, t.token_hash, t.link_id, t.product, t.policy, t.refresh_order_id, t.completed_at)
+        .where(t.state == "due")
+        .order_by(t.id)
+        .limit(limit)
+    ).all()
+    return [Due(*row) for row in rows]
+
+
+def mark_report(session: Session, due_id: int, *, state: str) -> None:
+    t = ReportDue.__table__
+    session.execute(update(t).where(t.c.id == due_id).values(state=state, attempts=t.c.attempts + 1))
+
+
+def failed_attempt(session: Session, due_id: int) -> None:
+    """A read that failed is tried again by later passes, a few times, then given up on."""
+    t = ReportDue.__table__
+    row = session.execute(select(t.c.attempts).where(t.c.id == due_id)).scalar_one_or_none()
+    attempts = (row or 0) + 1
+    state = "failed" if attempts >= MAX_ATTEMPTS else "due"
+    session.execute(update(t).where(t.c.id == due_id).values(state=state, attempts=attempts))
+
+
+@dataclass(frozen=True, slots=True)
+class Previous:
+    snapshot: Snapshot
+    refresh_order_id: str
+
+
+def previous_snapshot(session: Session, *, loan_id: str, token_hash: str, before: datetime) -> Previous | None:
+    """The same connection's newest snapshot taken of data older than `before`."""
+    t = LinkSnapshot.__table__.c
+    row = session.execute(
+        select(t.body, t.refresh_order_id)
+        .where(t.loan_id == loan_id, t.token_hash == token_hash, t.as_of < before)
+        .order_by(t.as_of.desc())
+        .limit(1)
+    ).first()
+    return Previous(snapshot_from_dict(json.loads(row[0])), row[1]) if row else None
+
+
+def save_snapshot(session: Session, due: Due, snapshot: Snapshot, *, now: datetime) -> None:
+    session.add(
+        LinkSnapshot(
+            loan_id=due.loan_id,
+            token_hash=due.token_hash,
+            refresh_order_id=due.refresh_order_id,
+            as_of=snapshot.as_of,
+            taken_at=now,
+            body=json.dumps(snapshot_to_dict(snapshot), sort_keys=True),
+        )
+    )
+
+
+def _cell(value: str | None) -> str | None:
+    return value[:128] if value is not None else None
+
+
+def record_finding(
+    session: Session,
+    finding: Finding,
+    *,
+    loan_id: str,
+    order_id: str | None,
+    completed_at: datetime | None,
+    previous: Previous | None,
+    now: datetime,
+) -> None:
+    """One finding: a row, an audit entry, and for high and critical a hand-off to the lender."""
+    from monitor.store.ledger import add_event
+
+    row = FindingRow(
+        loan_id=loan_id,
+        rule=finding.rule.value,
+        severity=finding.severity.value,
+        confidence=finding.confidence,
+        employment_id=_cell(finding.employment_id),
+        field=_cell(finding.field),
+        before=_cell(finding.before),
+        after=_cell(finding.after),
+        order_id=order_id,
+        completed_at=completed_at,
+        previous_order_id=previous.refresh_order_id if previous else None,
+        previous_completed_at=previous.snapshot.as_of if previous else None,
+        detected_at=now,
+        detail=json.dumps(finding.detail, sort_keys=True, default=str),
+    )
+    session.add(row)
+    session.flush()
+    add_event(
+        session,
+        at=now,
+        kind="finding",
+        loan_id=loan_id,
+        rule=row.rule,
+        severity=row.severity,
+        confidence=row.confidence,
+        employment_id=row.employment_id,
+        field=row.field,
+        order_id=order_id,
+        previous_order_id=row.previous_order_id,
+    )
+    if finding.severity in HANDOFF_SEVERITIES:
+        enqueue(session, kind="finding", key=f"finding:{row.id}", payload=_payload(row), now=now)
+
+
+def _payload(row: FindingRow) -> dict[str, Any]:
+    return {
+        "type": "loan.finding",
+        **finding_dict(row),
+        "next_step": "re-evaluate the borrower's income and employment before relying on them",
+    }
+
+
+def finding_dict(row: FindingRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "loan_id": row.loan_id,
+        "rule": row.rule,
+        "severity": row.severity,
+        "confidence": row.confidence,
+        "employment_id": row.employment_id,
+        "field": row.field,
+        "before": row.before,
+        "after": row.after,
+        "order_id": row.order_id,
+        "completed_at": row.completed_at,
+        "previous_order_id": row.previous_order_id,
+        "previous_completed_at": row.previous_completed_at,
+        "detected_at": row.detected_at,
+        "detail": json.loads(row.detail or "{}"),
+    }
+
+
+def findings(
+    session: Session,
+    *,
+    since: datetime | None = None,
+    loan_id: str | None = None,
+    severities: frozenset[str] | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    q = select(FindingRow).order_by(FindingRow.detected_at, FindingRow.id)  # type: ignore[arg-type]
+    if since is not None:
+        q = q.where(FindingRow.detected_at >= since)  # type: ignore[arg-type]
+    if loan_id is not None:
+        q = q.where(FindingRow.loan_id == loan_id)  # type: ignore[arg-type]
+    if severities is not None:
+        q = q.where(FindingRow.severity.in_(sorted(severities)))  # type: ignore[attr-defined]
+    if limit is not None:
+        q = q.limit(limit)
+    return [finding_dict(r) for r in session.execute(q).scalars()]
