@@ -414,7 +414,8 @@ class RefreshPass:
             self.summary.error = str(exc)
             self._stop.set()
         except MonitorError as exc:
-            self.log.error("loan_failed", loan_id=cand.loan_id, error=str(exc))
+            # Loan ids are PII: the log names the failure, the audit entry (via _skip) names the loan.
+            self.log.error("loan_failed", error_type=type(exc).__name__)
             self._skip("error", cand.loan_id, error=str(exc)[:300])
 
     def _refresh_loan(self, cand: loans.Candidate, policy: PolicyConfig) -> None:

@@ -16,6 +16,7 @@ from monitor.app import Services
 from monitor.core.budget import gse_terms
 from monitor.core.calendar import subtract_business_days
 from monitor.core.staleness import start_of_day_utc
+from monitor.reports import evidence
 from monitor.reports.safe_text import csv_writer, html_text
 from monitor.store.db import read_only, session
 from monitor.store.ledger import NOT_COUNTING
@@ -25,6 +26,9 @@ from monitor.truv.secrets import short
 NONE_4 = '<tr><td colspan="4">none</td></tr>'
 NONE_5 = '<tr><td colspan="5">none</td></tr>'
 BUDGET_REASONS = ("token_budget", "gse_budget", "billable_cap", "truv_refresh_limit")
+NONE_8 = '<tr><td colspan="8">none</td></tr>'
+CHANGE_COLUMNS = ("loan_id", "rule", "severity", "field", "before", "after", "order_id", "detected_at")
+NONE_CHANGES = f'<tr><td colspan="{len(CHANGE_COLUMNS)}">none</td></tr>'
 LOAN_COLUMNS = (
     "loan_id",
     "gse",
@@ -188,6 +192,11 @@ def build(services: Services, *, start: date, end: date, now: datetime, pre_clos
         daily: dict[str, Counter[str]] = defaultdict(Counter)
         for at, state, outcome in s.execute(select(r.reserved_at, r.state, r.outcome).where(in_period)):
             daily[at.date().isoformat()][_bucket(state, outcome)] += 1
+        changed = evidence.changes(s, lo=lo, hi=hi)
+        closing = evidence.pre_closing(
+            s, policies=list(services.config.policies), default_days=pre_closing_days, start=start, end=end, now=now
+        )
+    late = [c for c in closing if c["exception"]]
     totals = {
         "loans": len(per_loan),
         "refreshes": sum(refreshed.values()),
@@ -197,6 +206,8 @@ def build(services: Services, *, start: date, end: date, now: datetime, pre_clos
         "blocked": len(blocked),
         "needs_reauth": len(reauth),
         "set_aside": len(aside),
+        "findings": len(changed["findings"]),
+        "closed_without_verification": len(late),
     }
     return {
         "title": "monitor compliance report",
@@ -210,8 +221,11 @@ def build(services: Services, *, start: date, end: date, now: datetime, pre_clos
             "blocked": list(blocked.values()),
             "needs_reauth": reauth,
             "set_aside": aside,
+            "closed_without_verification": late,
             "failures_by_status": failures,
         },
+        "changes": changed,
+        "pre_closing": closing,
         "daily": {day: dict(c) for day, c in sorted(daily.items())},
     }
 
@@ -260,9 +274,18 @@ def write(report: dict[str, Any], fmt: str, out: Path) -> list[Path]:
                 )
             for x in report["exceptions"]["set_aside"]:
                 w.writerow([x["needs"], x["loan_id"], x["reason"], _cell(x["since"]), ""])
+            for c in report["exceptions"]["closed_without_verification"]:
+                detail = f"closed without a verification in its {c['window_days']} business-day window"
+                w.writerow(["closed_unverified", c["loan_id"], detail, _cell(c["closing_date"]), ""])
             for status, n in report["exceptions"]["failures_by_status"].items():
                 w.writerow(["failures", "", status, "", n])
-        written.append(exceptions)
+        changes_csv = out.with_name(out.stem + "-changes.csv")
+        with changes_csv.open("w", newline="", encoding="utf-8") as handle:
+            w = csv_writer(handle)
+            w.writerow(CHANGE_COLUMNS)
+            for f in report["changes"]["findings"]:
+                w.writerow([_cell(f[c]) for c in CHANGE_COLUMNS])
+        written.extend([exceptions, changes_csv])
     else:
         tmp.write_text(render_html(report), encoding="utf-8")
     tmp.replace(out)  # a half-written report never stands under the final name
@@ -342,8 +365,20 @@ def render_html(report: dict[str, Any]) -> str:
         f"<td>{esc(_cell(x['since']))}</td></tr>"
         for x in e["set_aside"]
     )
+    change_rows = "".join(
+        "<tr>" + "".join(f"<td>{esc(_cell(f[c]))}</td>" for c in CHANGE_COLUMNS) + "</tr>"
+        for f in report["changes"]["findings"][:5000]
+    )
+    closing_rows = "".join(
+        f"<tr><td>{esc(c['loan_id'])}</td><td>{esc(_cell(c['closing_date']))}</td><td>{c['window_days']}</td>"
+        f"<td>{esc(_cell(c['window_start']))}</td><td>{esc(_cell(c['last_verification']))}</td>"
+        f"<td>{esc(_cell(c['refresh_order_id']))}</td><td>{esc(_cell(c['voie_report_id']))}</td>"
+        f"<td>{'yes' if c['inside_window'] else ('<b>no</b>' if c['exception'] else 'not yet')}</td></tr>"
+        for c in report["pre_closing"][:5000]
+    )
     # Built outside the template: Python 3.11 allows no nested quotes of the same kind in f-strings.
     header = "".join("<th>" + c.replace("_", " ") + "</th>" for c in LOAN_COLUMNS)
+    change_header = "".join("<th>" + c.replace("_", " ") + "</th>" for c in CHANGE_COLUMNS)
     more_note = f"<p>{more} more loans: see the CSV or JSON report.</p>" if more > 0 else ""
     budget = {"refreshes": t["refreshes"], "billable": t["billable"], "GSE, free": t["gse_free"]}
     period = report["period"]
@@ -375,6 +410,15 @@ business days before closing (weekends and US federal holidays excluded).</p>
 <table><tr><th>loan</th><th>connection</th><th>why</th><th>since</th><th>days</th></tr>{reauth_rows or NONE_5}</table>
 <h2>Exceptions: loans set aside (a new order, or a person, is needed)</h2>
 <table><tr><th>loan</th><th>needs</th><th>why</th><th>since</th></tr>{aside_rows or NONE_4}</table>
+<h2>Changes since the last verification (income monitoring)</h2>
+{_bars("Findings by severity", report["changes"]["by_severity"], "#c05621")}
+{_bars("Findings by rule", report["changes"]["by_rule"], "#c05621")}
+<table><tr>{change_header}</tr>{change_rows or NONE_CHANGES}</table>
+<h2>Pre-closing evidence</h2>
+<p>Each loan closing in the period: its last completed verification before closing, and whether it falls
+within its policy's pre-closing window (business days before closing). "no" is an exception.</p>
+<table><tr><th>loan</th><th>closing</th><th>window (business days)</th><th>window starts</th>
+<th>last verification</th><th>refresh order</th><th>VOIE report id</th><th>in window</th></tr>{closing_rows or NONE_8}</table>
 <h2>Per loan</h2>
 <table><tr>{header}</tr>{loan_rows}</table>
 {more_note}

@@ -75,7 +75,7 @@ def test_report_files(sqlite_url, clock, tmp_path):
     assert "needs_reauth" in files[1].read_text()
     (html_path,) = write(report, "html", tmp_path / "out" / "r.html")
     page = html_path.read_text()
-    assert page.count("<svg") == 3 and "http" not in page.replace("http-equiv", "")  # self-contained
+    assert page.count("<svg") == 5 and "http" not in page.replace("http-equiv", "")  # self-contained
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is installed by .ci/run")

@@ -128,3 +128,34 @@ def test_snapshots_and_findings_follow_the_retention_purge(db_url, clock, tmp_pa
         left = s.execute(select(LinkSnapshot.loan_id)).scalars().all()
         assert left == ["KEEP"]  # an active loan's baseline stays; a closed loan's data goes
         assert s.execute(select(Finding)).scalars().all() == []
+
+
+def test_the_report_shows_the_changes_and_the_pre_closing_evidence(db_url, clock, tmp_path):
+    from monitor.reports.compliance import build
+
+    sandbox = Sandbox(seed=24, clock=clock, completion_delay=1.0)
+    lost = sandbox.add_order(
+        employers=[{"changes": {"at_refresh": 2, "job_loss": True}}], created_at=clock.now() - timedelta(days=45)
+    )
+    never = sandbox.add_order(created_at=clock.now() - timedelta(days=45), forbidden=True)
+    svc = services(db_url, clock, sandbox, parse_config(MONITORING))
+    closing = (clock.now() + timedelta(days=31)).date().isoformat()
+    rows = [
+        {"loan_id": "LOST", "order_id": lost["id"], "closing_date": closing},
+        {"loan_id": "NEVER", "order_id": never["id"], "closing_date": closing},
+    ]
+    import_csv(svc, write_csv(tmp_path / "loans.csv", rows))
+    start = clock.now().date()
+    run(svc)
+    clock.advance(30 * 86400)  # the day before closing: LOST is refreshed again, inside its window
+    run(svc)
+    clock.advance(2 * 86400)  # both have closed
+    now = clock.now()
+    report = build(svc, start=start, end=now.date(), now=now)
+    assert report["changes"]["by_severity"] == {"critical": 1, "high": 0, "medium": 0}
+    assert [(f["loan_id"], f["rule"]) for f in report["changes"]["findings"]] == [("LOST", "job_loss")]
+    evidence = {c["loan_id"]: c for c in report["pre_closing"]}
+    assert evidence["LOST"]["inside_window"] and evidence["LOST"]["voie_report_id"]
+    assert not evidence["NEVER"]["inside_window"] and evidence["NEVER"]["exception"]
+    assert [c["loan_id"] for c in report["exceptions"]["closed_without_verification"]] == ["NEVER"]
+    assert report["totals"]["findings"] == 1
