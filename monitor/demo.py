@@ -232,7 +232,8 @@ def _per_loan(services: Services, run_id: str) -> list[dict[str, Any]]:
         outcome_events = list(s.execute(select(Event).where(Event.kind == "outcome").order_by(Event.id)).scalars())  # type: ignore[arg-type]
     by_res_outcome = {e.reservation_id: json.loads(e.detail).get("outcome") for e in outcome_events}
     rows = []
-    for loan_id, what, *_ in LOANS:
+    shown = [(loan_id, what) for loan_id, what, *_ in LOANS] + [(loan_id, what) for loan_id, what, _ in MONITORED]
+    for loan_id, what in shown:
         mine = [e for e in events if e.loan_id == loan_id]
         decision, outcome = "not selected (fresh)", "-"
         for e in mine:
@@ -332,5 +333,5 @@ def _print(
         f"report --from {history[0].started_at:%Y-%m-%d} --to {result.started_at:%Y-%m-%d} "
         f"--out {directory / 'report.html'}"
     )
-    for command in ("reauth list", "ledger --loan L-1004", "status", "audit verify", report):
+    for command in ("changes", "reauth list", "ledger --loan L-1004", "status", "audit verify", report):
         c.print(f"  monitor --config {cfg} {command}", soft_wrap=True)

@@ -142,7 +142,7 @@ def print_changes(rows: list[dict[str, Any]]) -> None:
             r["loan_id"],
             r["rule"],
             severity,
-            _t(r["employment_id"]),
+            _t(r["employment_id"])[:12],
             _t(r["field"]),
             _t(r["before"]),
             _t(r["after"]),

@@ -168,7 +168,7 @@ def compare(previous: Snapshot, current: Snapshot, thresholds: Thresholds) -> li
             continue
         findings += _income_drops(old, new, thresholds)
         findings += _pay_changes(old, new)
-        missed = _missed_pay(old, new, current.as_of)
+        missed = _missed_pay(old, new, current.as_of, previous.as_of)
         if missed is not None:
             findings.append(missed)
     findings += _new_employments(before, after)
@@ -242,8 +242,12 @@ def pay_interval(employment: Employment) -> timedelta | None:
     return timedelta(days=median) if median > 0 else None
 
 
-def _missed_pay(old: Employment, new: Employment, as_of: datetime) -> Finding | None:
-    """No new pay date since the last report, and more than 1.5 pay intervals + 3 days since the last one."""
+def _missed_pay(old: Employment, new: Employment, as_of: datetime, previous_as_of: datetime) -> Finding | None:
+    """No new pay date since the last report, and more than 1.5 pay intervals + 3 days since the last one.
+
+    Said once per missing pay date: when the previous report was already overdue with the same
+    latest pay date, it was found then.
+    """
     if not new.active:
         return None
     latest, previous = new.latest_pay_date, old.latest_pay_date
@@ -251,7 +255,7 @@ def _missed_pay(old: Employment, new: Employment, as_of: datetime) -> Finding | 
     if latest is None or interval is None or (previous is not None and latest > previous):
         return None
     overdue = latest + interval * 1.5 + timedelta(days=3)
-    if as_of.date() <= overdue:
+    if as_of.date() <= overdue or (previous == latest and previous_as_of.date() > overdue):
         return None
     return Finding(
         Rule.MISSED_PAY,

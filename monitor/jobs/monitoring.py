@@ -60,6 +60,9 @@ def read_reports(services: Services, *, limit: int = 5000) -> ReadStats:
         thresholds = thresholds_for(services, item.policy)
         now = services.clock.now()
         with session(services.engine) as s:
+            if monitoring.already_seen(s, item, snapshot.as_of):
+                monitoring.mark_report(s, item.id, state="read")
+                continue
             previous = monitoring.previous_snapshot(
                 s, loan_id=item.loan_id, token_hash=item.token_hash, before=snapshot.as_of
             )

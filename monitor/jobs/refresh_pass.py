@@ -193,7 +193,6 @@ class RefreshPass:
                 )
             if not self.dry_run and self.wait_seconds > 0:
                 self._wait_for_outcomes()
-            if not self.dry_run:
                 self._read_reports()
             if not self.dry_run and self.s.config.notify is not None:
                 from monitor.jobs.notify import deliver
@@ -278,6 +277,8 @@ class RefreshPass:
         rec = outcomes.reconcile(self.s, current_run=self.run_id, now=now)
         self.summary.reconciled += rec.reconciled
         self._absorb(outcomes.poll(self.s))
+        # Before any new refresh: a report read now shows the data of the refresh that completed.
+        self._read_reports()
 
     def _read_reports(self) -> None:
         """Income monitoring: each completed refresh's report, compared with the last (rule 14)."""

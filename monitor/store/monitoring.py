@@ -105,6 +105,31 @@ def previous_snapshot(session: Session, *, loan_id: str, token_hash: str, before
     return Previous(snapshot_from_dict(json.loads(row[0])), row[1]) if row else None
 
 
+def already_seen(session: Session, due: Due, as_of: datetime) -> bool:
+    """The report holds data already compared (same moment), or newer data that a later completed
+    refresh of the same connection will read and be credited with: either way, not this one's."""
+    snap = LinkSnapshot.__table__.c
+    same = session.execute(
+        select(snap.id).where(snap.loan_id == due.loan_id, snap.token_hash == due.token_hash, snap.as_of == as_of)
+    ).first()
+    if same is not None:
+        return True
+    if as_of <= due.completed_at:
+        return False
+    t = ReportDue.__table__.c
+    later = session.execute(
+        select(t.id).where(
+            t.loan_id == due.loan_id,
+            t.token_hash == due.token_hash,
+            t.state == "due",
+            t.id != due.id,
+            t.completed_at > due.completed_at,
+            t.completed_at <= as_of,
+        )
+    ).first()
+    return later is not None
+
+
 def save_snapshot(session: Session, due: Due, snapshot: Snapshot, *, now: datetime) -> None:
     session.add(
         LinkSnapshot(

@@ -245,3 +245,9 @@ def test_a_report_is_read_into_the_few_fields_kept_and_nothing_else():
     )
     stored = str(snapshot_to_dict(s))
     assert "secret-access-token" not in stored and "123456789" not in stored and "2000.00" not in stored
+
+
+def test_a_missing_pay_date_is_reported_once_not_at_every_later_refresh():
+    first = compare(snap(JOB), later(JOB, days=24), Thresholds())  # overdue now: found
+    again = compare(later(JOB, days=24), later(JOB, days=38), Thresholds())  # still the same date
+    assert [f.rule for f in first] == [Rule.MISSED_PAY] and again == []
