@@ -267,6 +267,49 @@ def loans_import(
         )
 
 
+@loans_app.command("show")
+def loans_show(
+    ctx: typer.Context,
+    loan_id: Annotated[str, typer.Argument(help="The loan_id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """One loan: policies matched, connections and budget use, what the next pass would do and why, orders, outcomes, findings, audit."""
+    from monitor.app import build
+    from monitor.render import print_loan
+    from monitor.reports.loan_view import loan_show
+
+    c = _ctx(ctx)
+    services = build(c.config(required=False), c.settings, database=c.database)
+    view = loan_show(services, loan_id, now=services.clock.now())
+    if as_json:
+        typer.echo(json.dumps(view, default=str, sort_keys=True))
+    else:
+        print_loan(view)
+
+
+@loans_app.command("list")
+def loans_list(
+    ctx: typer.Context,
+    stale: Annotated[bool, typer.Option("--stale", help="Only loans stale for at least one matching policy.")] = False,
+    policy: Annotated[str | None, typer.Option("--policy", help="Only loans this policy matches.")] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Only loans whose last skip reason is this.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="At most N loans.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """One line per loan: status, data date, hold, last outcome, last skip reason."""
+    from monitor.app import build
+    from monitor.render import print_loans
+    from monitor.reports.loan_view import loan_list
+
+    c = _ctx(ctx)
+    services = build(c.config(required=False), c.settings, database=c.database)
+    view = loan_list(services, now=services.clock.now(), stale=stale, policy=policy, reason=reason, limit=limit)
+    if as_json:
+        typer.echo(json.dumps(view, default=str, sort_keys=True))
+    else:
+        print_loans(view)
+
+
 # -- plan / run ----------------------------------------------------------------------------------
 
 
@@ -332,7 +375,8 @@ def run(
     Exit 0 when the pass finished (a failed refresh is an outcome, not an error), when another
     pass of the same job holds the lease, or when SIGTERM/SIGINT stopped it cleanly (status
     "stopped": no new loans taken, what was in flight recorded, lease released); 1 when it could
-    not finish (Truv refused the credentials, database unreachable); 2 for bad config.
+    not finish (Truv refused the credentials, Truv unreachable: status "truv_unreachable", database
+    unreachable); 2 for bad config.
     """
     from monitor.app import build, build_client
     from monitor.jobs.refresh_pass import RefreshPass
@@ -386,7 +430,7 @@ def schedule(
 
     from monitor.app import build, build_client
     from monitor.errors import ConfigError
-    from monitor.scheduler import Daemon, install_signal_handlers
+    from monitor.scheduler import Daemon, bind_port, install_signal_handlers, listening_line
     from monitor.webhooks.receiver import create_app
 
     c = _ctx(ctx)
@@ -395,20 +439,23 @@ def schedule(
         raise ConfigError(str(c.config_path), "jobs", "no job to schedule")
     if webhooks and not c.settings.secret:
         raise ConfigError("environment", "TRUV_SECRET", "not set; webhooks are verified with the access secret")
+    # A port that cannot be bound is an error now (exit 1), not a daemon without /healthz and /metrics.
+    sock = bind_port(host, port) if port else None
     services = build(cfg, c.settings, database=c.database)
     services.client = build_client(cfg, c.settings, services.clock, engine=services.engine)
     stop = threading.Event()
     install_signal_handlers(stop)
     server = None
-    if port:
-        app_ = create_app(services, secret=c.settings.secret if webhooks else None)
+    daemon = Daemon(services, stop=stop)
+    if sock is not None:
+        app_ = create_app(services, secret=c.settings.secret if webhooks else None, health=daemon.health)
         from monitor.webhooks.receiver import uvicorn_options
 
         # The daemon's port may face Truv too (--webhooks): the same connection limits as `webhooks serve`.
         server = uvicorn.Server(uvicorn.Config(app_, host=host, port=port, **uvicorn_options()))
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # ours handle SIGTERM
-        threading.Thread(target=server.run, name="http", daemon=True).start()
-    daemon = Daemon(services, stop=stop)
+        threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="http", daemon=True).start()
+        typer.echo(listening_line(sock), err=True)
     caught_up = daemon.start()
     typer.echo(
         f"scheduling {', '.join(j.name for j in cfg.jobs)}"
@@ -447,20 +494,34 @@ def ledger_cmd(
     ctx: typer.Context,
     loan: Annotated[str | None, typer.Option("--loan", help="Only this loan_id.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    limit: Annotated[int, typer.Option("--limit", min=0, help="Newest N reservations.")] = 200,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="At most N rows in every section.")] = 200,
+    exhausted: Annotated[bool, typer.Option("--exhausted", help="Only tokens and GSE loans at their limit.")] = False,
+    token: Annotated[str | None, typer.Option("--token", help="Only tokens whose hash starts with this.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Reservations from this date (YYYY-MM-DD).")] = None,
 ) -> None:
     """Reservations (the write-ahead ledger), use per token and per GSE loan, and when slots free."""
     from monitor.app import build
-    from monitor.render import print_ledger
+    from monitor.core.staleness import start_of_day_utc
+    from monitor.render import print_ledger, print_ledger_totals
     from monitor.reports.ledger_view import ledger_view
 
     c = _ctx(ctx)
+    since_at = start_of_day_utc(_date(since, "--since")) if since else None
     services = build(c.config(required=False), c.settings, database=c.database)
-    view = ledger_view(services, loan_id=loan, limit=limit, now=services.clock.now())
+    view = ledger_view(
+        services,
+        loan_id=loan,
+        limit=limit,
+        now=services.clock.now(),
+        exhausted=exhausted,
+        token=token,
+        since=since_at,
+    )
     if as_json:
         typer.echo(json.dumps(view, default=str, sort_keys=True))
     else:
         print_ledger(view)
+        print_ledger_totals(view)
 
 
 @app.command("changes")
@@ -543,15 +604,26 @@ def _date(value: str, option: str) -> Any:
     return day
 
 
+# `report --out`'s extension picks the format when --format is not given.
+_REPORT_FORMATS = {".csv": "csv", ".json": "json", ".html": "html", ".htm": "html"}
+
+
 @app.command("report")
 def report_cmd(
     ctx: typer.Context,
     date_from: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD (UTC).")],
     date_to: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD (UTC), included.")],
-    fmt: Annotated[str, typer.Option("--format", help="csv, json or html.")] = "html",
-    out: Annotated[Path, typer.Option("--out", help="Where to write it (CSV also writes STEM-exceptions.csv).")] = Path(
-        "monitor-report.html"
-    ),
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="csv, json or html (default: from --out's extension, else html)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Where to write it (CSV also writes STEM-exceptions.csv); default monitor-report.FORMAT.",
+        ),
+    ] = None,
     pre_closing_days: Annotated[
         int, typer.Option(min=1, max=60, help="Business days of the pre-closing window (as in jobs.yaml).")
     ] = 10,
@@ -562,9 +634,13 @@ def report_cmd(
     from monitor.reports.compliance import build as build_report
     from monitor.reports.compliance import write
 
-    if fmt not in ("csv", "json", "html"):
+    if fmt is not None and fmt not in ("csv", "json", "html"):
         raise InputError("--format", "", f"expected csv, json or html, got {fmt!r}")
-    out = _output(out, "--out")
+    by_ext = _REPORT_FORMATS.get(out.suffix.lower()) if out is not None else None
+    if fmt is not None and by_ext is not None and fmt != by_ext:
+        raise InputError("--format", "", f"{fmt} conflicts with --out {out} (a .{by_ext} file); drop one")
+    fmt = fmt or by_ext or "html"
+    out = _output(out if out is not None else Path(f"monitor-report.{fmt}"), "--out")
     start, end = _date(date_from, "--from"), _date(date_to, "--to")
     if end < start:
         raise InputError("--to", "", f"{end} is before --from {start}")
@@ -765,6 +841,7 @@ def webhooks_serve(
 
     from monitor.app import build, database_url
     from monitor.errors import ConfigError
+    from monitor.scheduler import bind_port, listening_line
     from monitor.webhooks.receiver import create_app, uvicorn_options
 
     c = _ctx(ctx)
@@ -773,7 +850,11 @@ def webhooks_serve(
     cfg = c.config(required=False)
     services = build(cfg, c.settings, database=c.database)  # upgrades SQLite, checks Postgres, before serving
     limits = uvicorn_options(max_connections=max_connections, keep_alive=keep_alive_timeout)
+    # A port that cannot be bound is exit 1 with one line, before anything is served.
+    sock = bind_port(host, port)
+    typer.echo(listening_line(sock), err=True)
     if workers > 1:
+        sock.close()  # the workers bind it themselves (SO_REUSEADDR, as uvicorn does)
         os.environ["MONITOR_DATABASE_URL"] = database_url(cfg, c.settings, c.database)
         os.environ["MONITOR_WEBHOOK_PATH"] = path
         os.environ["MONITOR_WEBHOOK_BODY_TIMEOUT"] = str(body_timeout)
@@ -784,12 +865,13 @@ def webhooks_serve(
             "monitor.webhooks.receiver:from_environment", factory=True, host=host, port=port, workers=workers, **limits
         )
         return
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(services, secret=c.settings.secret, path=path, body_timeout=body_timeout),
         host=host,
         port=port,
         **limits,
     )
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 @webhooks_app.command("status")

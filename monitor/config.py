@@ -59,6 +59,8 @@ class TruvConfig(_Strict):
     requests_per_minute: int = Field(300, gt=0, le=100_000)
     timeout_seconds: float = Field(30.0, gt=0)
     concurrency: int = Field(8, ge=1, le=64)
+    # Connection failures or timeouts in a row after which a pass stops as `truv_unreachable`.
+    max_consecutive_failures: int = Field(10, ge=1, le=10_000)
 
 
 class BudgetConfig(_Strict):

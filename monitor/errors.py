@@ -87,6 +87,13 @@ class TruvUnavailable(TruvError):
     """5xx, timeouts or transport errors after the retries allowed for this call."""
 
 
+class TruvUnreachable(TruvError):
+    """Too many connection failures or timeouts in a row: Truv (or the base URL) is down; the pass stops.
+
+    Raised only for a request that was not sent; every later call of the pass is refused without sending.
+    """
+
+
 class TruvOutcomeUnknown(TruvError):
     """A refresh POST may have reached Truv but no answer came back: reconcile, never resend."""
 

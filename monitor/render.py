@@ -187,3 +187,125 @@ def print_status(data: dict[str, Any]) -> None:
         f"{b['tokens_at_24h_limit']} (Truv-blocked {b['tokens_blocked_by_truv']}); GSE loans with no free re-verification left: "
         f"{b['gse_loans_at_90d_limit']}"
     )
+
+
+def print_ledger_totals(view: dict[str, Any]) -> None:
+    """One line saying what `--limit` and the filters left out of the ledger tables."""
+    parts = []
+    for key, label in (("reservations", "reservations"), ("tokens", "tokens"), ("gse_loans", "GSE loans")):
+        shown, total = len(view[key]), view["totals"][key]
+        parts.append(f"{label} {shown} of {total}" + (" (truncated: raise --limit)" if view["truncated"][key] else ""))
+    _console().print("shown: " + "; ".join(parts), highlight=False)
+
+
+def print_loan(view: dict[str, Any]) -> None:
+    c = _console()
+    loan = view["loan"]
+    c.print(f"loan {loan['loan_id']} (times UTC, now {_t(view['now'])})", highlight=False)
+    facts = Table(show_header=False)
+    facts.add_column("field")
+    facts.add_column("value")
+    hold = (
+        "-" if loan["hold"] is None else f"{loan['hold']} ({loan['hold_reason'] or '-'}) since {_t(loan['hold_since'])}"
+    )
+    for key, value in (
+        ("gse", "yes" if loan["gse"] else "no"),
+        ("status", loan["status"]),
+        ("closing date", _t(loan["closing_date"])),
+        ("order / original", f"{loan['order_id']} / {loan['original_order_id'] or '-'}"),
+        ("imported data date", _t(loan["data_as_of"])),
+        ("order read", _t(loan["details_fetched_at"])),
+        ("GSE window start", _t(loan["gse_window_start"])),
+        ("hold", hold),
+        ("attributes", ", ".join(f"{k}={v}" for k, v in sorted(loan["attributes"].items())) or "-"),
+        ("policies matched", ", ".join(view["policies"]) or "none"),
+        ("next eligible", _t(view["next_eligible"])),
+    ):
+        facts.add_row(key, value)
+    c.print(facts)
+    dec = Table(title="what the next pass would do (max_refreshes not applied)")
+    for col in ("policy", "product", "data date", "decision", "reason", "next eligible"):
+        dec.add_column(col)
+    for d in view["decisions"]:
+        dec.add_row(d["policy"], d["product"], _t(d["data_as_of"]), d["decision"], d["reason"], _t(d["next_eligible"]))
+    c.print(dec)
+    con = Table(title="connections (token hashes; use in the rolling 24 h)")
+    for col in ("kind", "suborder", "token", "data date", "state", "uses", "next slot frees"):
+        con.add_column(col)
+    for x in view["connections"]:
+        state = x["state"] or "-"
+        if x["reason"]:
+            state += f" ({x['reason']})"
+        con.add_row(
+            x["kind"],
+            x["suborder_id"],
+            x["token"],
+            _t(x["data_as_of"]),
+            state,
+            f"{x['uses_24h']}/{x['limit']}",
+            _t(x["next_slot_frees"]),
+        )
+    c.print(con)
+    orders = Table(title="orders")
+    for col in ("order", "refresh of", "products", "created", "VOIE report", "VOA report"):
+        orders.add_column(col)
+    for o in view["orders"]:
+        orders.add_row(
+            o["id"],
+            o["initial_order"] or "-",
+            o["products"],
+            _t(o["created_at"]),
+            _t(o["voie_report_id"]),
+            _t(o["voa_report_id"]),
+        )
+    c.print(orders)
+    out = Table(title="refreshes, newest first")
+    for col in ("policy", "state", "outcome", "reserved", "refresh order"):
+        out.add_column(col)
+    for r in view["outcomes"]:
+        out.add_row(r["policy"], r["state"], _t(r["outcome"]), _t(r["reserved_at"]), _t(r["refresh_order_id"]))
+    c.print(out)
+    if view["findings"]:
+        fnd = Table(title="findings")
+        for col in ("detected", "rule", "severity", "field", "before", "after"):
+            fnd.add_column(col)
+        for f in view["findings"]:
+            fnd.add_row(
+                _t(f.get("detected_at")),
+                _t(f.get("rule")),
+                _t(f.get("severity")),
+                _t(f.get("field")),
+                _t(f.get("before")),
+                _t(f.get("after")),
+            )
+        c.print(fnd)
+    tl = Table(title="audit timeline, newest first")
+    for col in ("at", "kind", "detail"):
+        tl.add_column(col)
+    for e in view["timeline"]:
+        detail = e["detail"]
+        text = ", ".join(f"{k}={v}" for k, v in detail.items()) if isinstance(detail, dict) else str(detail)
+        tl.add_row(_t(e["at"]), e["kind"], text[:100])
+    c.print(tl)
+
+
+def print_loans(view: dict[str, Any]) -> None:
+    t = Table(title=f"loans (times UTC, now {_t(view['now'])})")
+    for col in ("loan", "status", "gse", "closing", "data date", "hold", "stale for", "last outcome", "last skip"):
+        t.add_column(col)
+    for r in view["loans"]:
+        t.add_row(
+            r["loan_id"],
+            r["status"],
+            "yes" if r["gse"] else "no",
+            _t(r["closing_date"]),
+            _t(r["data_as_of"]),
+            r["hold_reason"] or r["hold"] or "-",
+            ",".join(r["stale_for"]) or "-",
+            _t(r["last_outcome"]),
+            _t(r["last_skip_reason"]),
+        )
+    c = _console()
+    c.print(t)
+    more = " (truncated: raise --limit)" if view["truncated"] else ""
+    c.print(f"{len(view['loans'])} of {view['total']} loans{more}", highlight=False)

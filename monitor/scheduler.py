@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from datetime import UTC, timedelta
@@ -96,11 +97,85 @@ class Daemon:
             log.info("scheduled", job=job.id, next_run=str(job.next_run_time))
         return caught_up
 
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Each job's next fire and last pass; not ok when a job's last pass failed or is overdue
+        (no finished pass since a fire time older than the misfire grace)."""
+        now = self.s.clock.now()
+        jobs: dict[str, Any] = {}
+        ok = True
+        for job in self.s.config.jobs:
+            scheduled = self.scheduler.get_job(job.name) if self.scheduler.running else None
+            next_fire = scheduled.next_run_time if scheduled is not None else None
+            with session(self.s.engine) as s:
+                last = s.execute(
+                    select(Run.status, Run.started_at, Run.finished_at)
+                    .where(Run.job == job.name, Run.finished_at.is_not(None))
+                    .order_by(Run.finished_at.desc())
+                    .limit(1)
+                ).first()
+            missed = missed_fire(
+                trigger(job.schedule, job.timezone),
+                last_finished=last_finished(self.s, job.name),
+                now=now - MISFIRE_GRACE,
+                horizon=CATCH_UP_HORIZON,
+            )
+            failed = last is not None and last.status not in ("finished", "stopped")
+            job_ok = not failed and missed is None
+            ok = ok and job_ok
+            jobs[job.name] = {
+                "ok": job_ok,
+                "next_fire": next_fire.astimezone(UTC).isoformat() if next_fire else None,
+                "last_pass": (
+                    {
+                        "status": last.status,
+                        "started_at": _iso(last.started_at),
+                        "finished_at": _iso(last.finished_at),
+                    }
+                    if last is not None
+                    else None
+                ),
+                "overdue_since": missed.astimezone(UTC).isoformat() if missed else None,
+            }
+        return ok, {"scheduler": "running" if self.scheduler.running else "stopped", "jobs": jobs}
+
     def wait(self) -> None:
         self.stop.wait()
         # Running passes see the same stop event: they stop taking loans, record what is in flight
         # and release their lease; shutdown waits for them.
         self.scheduler.shutdown(wait=True)
+
+
+def _iso(moment: Any) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return str(moment.astimezone(UTC).isoformat())
+
+
+def bind_port(host: str, port: int) -> socket.socket:
+    """A listening socket bound now, so a taken port is an error before anything starts."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family = infos[0][0] if infos else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise MonitorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is no conflict
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise MonitorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def listening_line(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"listening on http://{shown}:{port}"
 
 
 def install_signal_handlers(stop: threading.Event) -> None:

@@ -30,6 +30,7 @@ from monitor.errors import (
     TruvNotSent,
     TruvOutcomeUnknown,
     TruvRefused,
+    TruvUnreachable,
 )
 from monitor.jobs import outcomes
 from monitor.jobs.monitoring import read_reports
@@ -125,7 +126,8 @@ class RefreshPass:
         self.holder = f"{socket.gethostname()}:{os.getpid()}"
         self.summary = PassSummary(self.run_id, job.name, dry_run, services.clock.now())
         self._lock = threading.Lock()
-        self._stop = threading.Event()  # this pass must end (Truv refused the credentials)
+        self._stop = threading.Event()  # this pass must end (Truv refused the credentials, or is unreachable)
+        self._stop_error: TruvError | None = None  # what stopped it, raised again once the workers are done
         self._requested = stop or threading.Event()  # the operator asked (SIGTERM, daemon shutdown)
         self._heartbeat_done = threading.Event()
         self._budget_left = job.max_refreshes
@@ -180,10 +182,13 @@ class RefreshPass:
         tokens = structlog.contextvars.bind_contextvars(run_id=self.run_id, job=self.job.name)
         if not self.dry_run:
             threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True).start()
+        if self.s.client is not None:
+            self.s.client.reset_reachability(self.s.config.truv.max_consecutive_failures)
         try:
             if not self.dry_run:
                 self._settle(now)
             self._work(now)
+            self._raise_if_unreachable()
             if self.s.client is not None and self.s.client.only_forbidden:
                 # Fewer calls than the probe needs, all 403: the key, not the orders (rule 13).
                 raise TruvAuthError(
@@ -194,6 +199,7 @@ class RefreshPass:
             if not self.dry_run and self.wait_seconds > 0:
                 self._wait_for_outcomes()
                 self._read_reports()
+                self._raise_if_unreachable()
             if not self.dry_run and self.s.config.notify is not None:
                 from monitor.jobs.notify import deliver
 
@@ -204,6 +210,10 @@ class RefreshPass:
             self.summary.status = "failed"
             self.summary.error = str(exc)
             self._undo_forbidden()
+            raise
+        except TruvUnreachable as exc:
+            self.summary.status = "truv_unreachable"
+            self.summary.error = str(exc)
             raise
         except MonitorError as exc:
             self.summary.status = "failed"
@@ -218,6 +228,12 @@ class RefreshPass:
             self._finish()
             structlog.contextvars.reset_contextvars(**tokens)
         return self.summary
+
+    def _raise_if_unreachable(self) -> None:
+        """Calls that swallow a TruvError (settling, reports) still end the pass once Truv is unreachable."""
+        why = self.s.client.unreachable if self.s.client is not None else None
+        if why is not None:
+            raise TruvUnreachable(why)
 
     def _undo_forbidden(self) -> None:
         """403s that turned out to be the key's, not the orders': those loans are not set aside."""
@@ -331,8 +347,8 @@ class RefreshPass:
                     with session(self.s.engine) as s:
                         loans.release_loan_claims(s, self.run_id, passed_on)
             self.log.info("policy_done", policy=policy.name, selected=self.summary.selected)
-            if self._halted() and self.summary.error:
-                raise TruvAuthError(self.summary.error)
+            if self._halted() and self._stop_error is not None:
+                raise self._stop_error
 
     def _batches(self, policy: PolicyConfig, now: datetime, workers: int) -> Iterator[list[loans.Candidate]]:
         """A plan reads one list; a pass claims a batch at a time, so instances sharing a job
@@ -411,8 +427,13 @@ class RefreshPass:
             return
         try:
             self._refresh_loan(cand, policy)
-        except TruvAuthError as exc:
-            self.summary.error = str(exc)
+            if self.s.client is not None and self.s.client.unreachable is not None:
+                raise TruvUnreachable(self.s.client.unreachable)  # e.g. a refresh POST timed out as the last straw
+        except (TruvAuthError, TruvUnreachable) as exc:
+            with self._lock:
+                if self._stop_error is None:
+                    self._stop_error = exc
+                    self.summary.error = str(exc)
             self._stop.set()
         except MonitorError as exc:
             # Loan ids are PII: the log names the failure, the audit entry (via _skip) names the loan.
@@ -530,7 +551,7 @@ class RefreshPass:
         except TruvForbidden as exc:
             self._set_aside(cand.loan_id, hold="manual_review", reason="forbidden", policy=policy, error=str(exc)[:300])
             return False
-        except TruvAuthError:
+        except (TruvAuthError, TruvUnreachable):
             raise
         except TruvError as exc:
             self._skip("truv_unavailable", cand.loan_id, policy, error=str(exc)[:300])
@@ -656,6 +677,13 @@ class RefreshPass:
             return
         except TruvAuthError as exc:
             self._record(reservation_id, loan.loan_id, state="refused", outcome="auth_failed", detail=str(exc))
+            raise
+        except TruvUnreachable as exc:
+            # Never sent: the reservation is released, as for any POST that provably never left.
+            self._record(reservation_id, loan.loan_id, state="released", outcome="not_sent", detail=str(exc))
+            with self._lock:
+                self.summary.submitted -= 1
+                self._budget_left += 1
             raise
         except TruvError as exc:
             state, reason = self._refusal(exc, loan, tokens, policy)

@@ -6,24 +6,49 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from monitor.app import Services
 from monitor.core.budget import GSE_WINDOW, TOKEN_WINDOW, gse_terms, next_free
+from monitor.errors import InputError
 from monitor.store.db import read_only, session
 from monitor.store.ledger import NOT_COUNTING
 from monitor.store.tables import Connection, Loan, Reservation, ReservationToken, TruvOrder
 from monitor.truv.secrets import short
 
 
-def ledger_view(services: Services, *, loan_id: str | None, limit: int, now: datetime) -> dict[str, Any]:
+def ledger_view(
+    services: Services,
+    *,
+    loan_id: str | None,
+    limit: int,
+    now: datetime,
+    exhausted: bool = False,
+    token: str | None = None,
+    since: datetime | None = None,
+) -> dict[str, Any]:
+    """The ledger; `limit` caps every section, and `totals` / `truncated` say what was left out.
+
+    `exhausted` keeps only tokens and GSE loans at their limit, `token` the reservations and tokens
+    whose hash starts with that prefix, `since` the reservations reserved from then on.
+    """
     limits = services.limits
+    prefix = (token or "").lower()
     with session(read_only(services.engine)) as s:
-        q = select(Reservation).order_by(Reservation.reserved_at.desc())  # type: ignore[attr-defined]
+        if loan_id and s.get(Loan, loan_id) is None:
+            raise InputError("loan", loan_id, "no such loan (see monitor loans list)")
+        rt = ReservationToken.__table__.c
+        q = select(Reservation).order_by(Reservation.reserved_at.desc(), Reservation.id)  # type: ignore[attr-defined]
         if loan_id:
             q = q.where(Reservation.loan_id == loan_id)
+        if since is not None:
+            q = q.where(Reservation.reserved_at >= since)  # type: ignore[operator]
+        if prefix:
+            q = q.where(
+                Reservation.id.in_(select(rt.reservation_id).where(rt.token_hash.startswith(prefix)))  # type: ignore[attr-defined]
+            )
+        reservation_total = s.execute(select(func.count()).select_from(q.order_by(None).subquery())).scalar_one()
         reservations = list(s.execute(q.limit(limit)).scalars())
-        rt = ReservationToken.__table__.c
         tq = select(rt.reservation_id, rt.token_hash, rt.reserved_at, rt.counts).where(
             rt.reserved_at > now - TOKEN_WINDOW
         )
@@ -74,6 +99,8 @@ def ledger_view(services: Services, *, loan_id: str | None, limit: int, now: dat
             token_uses[token].append(at)
     tokens = []
     for token, uses in sorted(token_uses.items()):
+        if not token.startswith(prefix):
+            continue
         frees = next_free(uses, limits.per_token, TOKEN_WINDOW, now)
         tokens.append(
             {
@@ -86,7 +113,7 @@ def ledger_view(services: Services, *, loan_id: str | None, limit: int, now: dat
             }
         )
     for token, until in blocked.items():
-        if token not in token_uses:
+        if token not in token_uses and token.startswith(prefix):
             tokens.append(
                 {
                     "token": short(token),
@@ -119,8 +146,19 @@ def ledger_view(services: Services, *, loan_id: str | None, limit: int, now: dat
                 "exhausted": terms.in_window and terms.free_left <= 0,
             }
         )
+    if exhausted:
+        tokens = [t for t in tokens if t["exhausted"]]
+        gse = [g for g in gse if g["exhausted"]]
+    totals = {"reservations": reservation_total, "tokens": len(tokens), "gse_loans": len(gse)}
+    tokens, gse = tokens[:limit], gse[:limit]
     return {
         "now": now,
+        "totals": totals,
+        "truncated": {
+            "reservations": reservation_total > len(reservations),
+            "tokens": totals["tokens"] > len(tokens),
+            "gse_loans": totals["gse_loans"] > len(gse),
+        },
         "reservations": [
             {
                 "id": x.id,

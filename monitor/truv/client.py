@@ -24,6 +24,7 @@ from monitor.errors import (
     TruvRefused,
     TruvThrottled,
     TruvUnavailable,
+    TruvUnreachable,
     is_refresh_limit_message,
 )
 from monitor.truv.pacer import Pacer
@@ -42,6 +43,8 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.
 # A 403 concerns one resource; only when this many calls in a row, from the first, all get one is the
 # key itself wrong for the environment (DESIGN.md rule 13).
 FORBIDDEN_PROBE = 5
+# Connection failures or timeouts in a row, across threads, after which Truv is taken as unreachable.
+MAX_CONSECUTIVE_FAILURES = 10
 
 
 @dataclass
@@ -115,6 +118,7 @@ class TruvClient:
         max_attempts: int = 5,
         backoff_base: float = 1.0,
         backoff_cap: float = 60.0,
+        max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES,
     ) -> None:
         self.http = http
         self.pacer = pacer
@@ -128,6 +132,14 @@ class TruvClient:
         self._probe = threading.Lock()
         self._key_ok = False
         self._forbidden_streak = 0
+        # Fail fast: connection failures and timeouts in a row, whichever thread saw them; any answer resets.
+        self.max_consecutive_failures = max_consecutive_failures
+        self._reach_lock = threading.Lock()
+        self._failure_streak = 0
+        self._unreachable: str | None = None  # the message every further call raises, once tripped
+        # Until Truv has answered once, calls go one at a time (the probe above): a connection failure
+        # is then not retried with backoff, or a wrong base URL would take minutes to trip the count.
+        self._ever_answered = False
 
     # -- public calls -------------------------------------------------------------------------
 
@@ -223,6 +235,46 @@ class TruvClient:
             return self._attempts(method, path, json_body, idempotent, endpoint, before_send)
 
     @property
+    def unreachable(self) -> str | None:
+        """Why Truv is taken as unreachable (every call now raises TruvUnreachable), or None."""
+        return self._unreachable
+
+    def reset_reachability(self, max_consecutive_failures: int | None = None) -> None:
+        """A new pass starts with a clean count (one client may serve several passes)."""
+        with self._reach_lock:
+            if max_consecutive_failures is not None:
+                self.max_consecutive_failures = max_consecutive_failures
+            self._failure_streak = 0
+            self._unreachable = None
+
+    def _where(self) -> str:
+        url = self.http.base_url  # never the credentials: those travel in headers; userinfo is dropped
+        port = f":{url.port}" if url.port else ""
+        return f"{url.scheme}://{url.host}{port}{url.raw_path.decode('ascii', 'replace')}"
+
+    def _check_reachable(self) -> None:
+        if self._unreachable is not None:
+            raise TruvUnreachable(self._unreachable)
+
+    def _transport_failed(self, exc: Exception) -> bool:
+        """Count one connection failure or timeout; True when this one trips the threshold (or it was)."""
+        with self._reach_lock:
+            self._failure_streak += 1
+            if self._unreachable is None and self._failure_streak >= self.max_consecutive_failures:
+                self._unreachable = (
+                    f"Truv is unreachable at {self._where()}: {self._failure_streak} connection failures or "
+                    f"timeouts in a row (last: {type(exc).__name__}); the pass stopped. "
+                    "Check TRUV_BASE_URL (or truv.base_url) and the network."
+                )
+                log.error("truv_unreachable", base_url=self._where(), failures=self._failure_streak)
+            return self._unreachable is not None
+
+    def _reachable(self) -> None:
+        with self._reach_lock:
+            self._failure_streak = 0
+            self._ever_answered = True
+
+    @property
     def only_forbidden(self) -> int:
         """How many calls got 403 while no call has yet been answered otherwise (0 once one has)."""
         return 0 if self._key_ok else self._forbidden_streak
@@ -245,7 +297,9 @@ class TruvClient:
         attempt = 0
         while True:
             attempt += 1
+            self._check_reachable()  # nothing is sent once Truv is taken as unreachable
             self.pacer.acquire()
+            self._check_reachable()
             self.stats.requests += 1
             self.stats.by_endpoint[endpoint] = self.stats.by_endpoint.get(endpoint, 0) + 1
             if before_send is not None:
@@ -253,18 +307,29 @@ class TruvClient:
             try:
                 response = self.http.request(method, path, json=json_body)
             except _NOT_SENT as exc:
+                if self._transport_failed(exc):
+                    raise TruvUnreachable(self._unreachable or "Truv is unreachable") from None
                 if not idempotent:
                     raise TruvNotSent(f"{method} {path}: not sent ({type(exc).__name__})") from None
+                if not self._ever_answered:
+                    raise TruvUnavailable(f"{method} {path}: cannot connect ({type(exc).__name__})") from None
                 self._give_up_or_wait(attempt, None, f"{method} {path}: cannot connect ({type(exc).__name__})")
                 continue
             except httpx.TransportError as exc:
+                # A POST may have landed: it stays "unknown" (reconciled), and the next call is refused.
+                tripped = self._transport_failed(exc)
                 if not idempotent:
                     raise TruvOutcomeUnknown(
                         f"{method} {path}: no answer ({type(exc).__name__}); reconciling, not resending"
                     ) from None
+                if tripped:
+                    raise TruvUnreachable(self._unreachable or "Truv is unreachable") from None
+                if not self._ever_answered:
+                    raise TruvUnavailable(f"{method} {path}: no answer ({type(exc).__name__})") from None
                 self._give_up_or_wait(attempt, None, f"{method} {path}: no answer ({type(exc).__name__})")
                 continue
 
+            self._reachable()  # any answer, whatever its status, means Truv is there
             status = response.status_code
             self._answered(status)
             if 200 <= status < 300:
@@ -317,4 +382,4 @@ class TruvClient:
         self.clock.sleep(wait if wait is not None else self._backoff(attempt))
 
 
-__all__ = ["CallStats", "TruvClient", "build_http", "retry_after_seconds"]
+__all__ = ["MAX_CONSECUTIVE_FAILURES", "CallStats", "TruvClient", "build_http", "retry_after_seconds"]

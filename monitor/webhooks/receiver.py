@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import structlog
@@ -93,8 +93,12 @@ def create_app(
     path: str = "/webhooks/truv",
     max_body: int = MAX_BODY,
     body_timeout: float = BODY_TIMEOUT,
+    health: Callable[[], tuple[bool, dict[str, Any]]] | None = None,
 ) -> Starlette:
-    """Without a secret there is no webhook route: /healthz and /metrics only (the daemon's own port)."""
+    """Without a secret there is no webhook route: /healthz and /metrics only (the daemon's own port).
+
+    With `health` (the daemon's), /healthz adds the scheduler's state and answers 503 when it is not ok.
+    """
 
     async def receive(request: Request) -> Response:
         try:
@@ -129,6 +133,9 @@ def create_app(
     async def healthz(_request: Request) -> JSONResponse:
         try:
             stats: dict[str, Any] = await run_in_threadpool(applying.counts, services)
+            if health is not None:  # the daemon: its jobs' next fire and last pass
+                healthy, scheduler = await run_in_threadpool(health)
+                return JSONResponse({"ok": healthy, **stats, **scheduler}, status_code=200 if healthy else 503)
         except MonitorError as exc:
             return JSONResponse({"ok": False, "error": str(exc)}, status_code=503)
         return JSONResponse({"ok": True, **stats})
