@@ -23,6 +23,7 @@ from monitor.clock import FixedClock, SystemClock
 from monitor.config import Settings, parse_config
 from monitor.core.calendar import add_business_days
 from monitor.jobs.monitoring import read_reports
+from monitor.jobs.outcomes import fetch_report_ids
 from monitor.jobs.refresh_pass import PassSummary, RefreshPass
 from monitor.loans_file import read_rows
 from monitor.render import print_ledger, print_summary
@@ -128,6 +129,7 @@ def run_demo(directory: Path, *, as_json: bool = False) -> dict[str, Any]:
     webhooks = _deliver_webhooks(services, sandbox)
     # The next pass reads the reports of tonight's completed refreshes (monitor never reads them in
     # the receiver); here that step runs on its own so the demo can show what changed.
+    fetch_report_ids(services)
     read_reports(services)
     with session(services.engine) as s:
         changes = findings(s, since=tonight - timedelta(days=40))

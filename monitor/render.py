@@ -213,7 +213,7 @@ def print_loan(view: dict[str, Any]) -> None:
         ("status", loan["status"]),
         ("closing date", _t(loan["closing_date"])),
         ("order / original", f"{loan['order_id']} / {loan['original_order_id'] or '-'}"),
-        ("imported data date", _t(loan["data_as_of"])),
+        ("data date (oldest connection)", _t(loan["data_as_of"])),
         ("order read", _t(loan["details_fetched_at"])),
         ("GSE window start", _t(loan["gse_window_start"])),
         ("hold", hold),

@@ -309,3 +309,35 @@ def reconcile(services: Services, *, current_run: str, now: datetime) -> SettleS
                 )
                 stats.lost += 1
     return stats
+
+
+REPORT_IDS_WITHIN = timedelta(days=7)
+
+
+def fetch_report_ids(services: Services) -> int:
+    """Read the new DU / LPA report ids of refreshes that settled by webhook, then hand them off.
+
+    One GET per such refresh of a mortgage order (one whose original carries a report id); the
+    lender needs the newest id to resubmit, and no webhook carries it.
+    """
+    assert services.client is not None
+    now = services.clock.now()
+    with session(services.engine) as s:
+        missing = orders.refreshes_missing_report_ids(s, since=now - REPORT_IDS_WITHIN)
+    done = 0
+    for loan_id, order_id in missing:
+        try:
+            info = services.client.get_order(order_id, purpose="report_ids")
+        except TruvAuthError:
+            raise
+        except TruvError as exc:
+            log.warning("report_ids_read_failed", error=str(exc)[:200])
+            continue
+        with session(services.engine) as s:
+            orders.save_order(s, loan_id, info, now=now)
+            loan = s.get(Loan, loan_id)
+            res = s.execute(select(Reservation.product).where(Reservation.refresh_order_id == order_id)).scalar()  # type: ignore[arg-type]
+            if loan is not None and (info.voie_report_id or info.voa_report_id):
+                enqueue_refresh_completed(s, loan=loan, order=info, product=res or "", now=now)
+                done += 1
+    return done

@@ -300,6 +300,7 @@ class RefreshPass:
         """Income monitoring: each completed refresh's report, compared with the last (rule 14)."""
         if self.s.client is None:
             return
+        outcomes.fetch_report_ids(self.s)
         stats = read_reports(self.s)
         self.summary.reports_read += stats.read
         self.summary.findings += stats.findings

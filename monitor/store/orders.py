@@ -200,3 +200,36 @@ def save_suborders(session: Session, info: OrderInfo) -> None:
         row.status = sub.status
         row.updated_at = sub.updated_at
         session.add(row)
+
+
+def refreshes_missing_report_ids(session: Session, *, since: datetime, limit: int = 1000) -> list[tuple[str, str]]:
+    """(loan_id, refresh order id) of completed refreshes of mortgage orders whose new report ids we
+    have not read: webhooks say a refresh completed, not which report ids it made (truv-api.md 4, 8)."""
+    from sqlalchemy.orm import aliased
+
+    from monitor.store.tables import Outbox, Reservation
+
+    refresh, original = aliased(TruvOrder), aliased(TruvOrder)
+    r = Reservation.__table__.c
+    rows = session.execute(
+        select(r.loan_id, r.refresh_order_id)
+        .join(refresh, refresh.id == r.refresh_order_id)
+        .join(original, original.id == r.parent_order_id)
+        .where(
+            r.state == "completed",
+            r.settled_at >= since,
+            refresh.voie_report_id.is_(None),  # type: ignore[union-attr]
+            refresh.voa_report_id.is_(None),  # type: ignore[union-attr]
+            or_(original.voie_report_id.is_not(None), original.voa_report_id.is_not(None)),  # type: ignore[union-attr]
+        )
+        .order_by(r.settled_at)
+        .limit(limit)
+    ).all()
+    handed = set(
+        session.execute(
+            select(Outbox.idempotency_key).where(
+                Outbox.idempotency_key.in_([f"refresh_completed:{o}" for _, o in rows])  # type: ignore[attr-defined]
+            )
+        ).scalars()
+    )
+    return [(loan_id, order_id) for loan_id, order_id in rows if f"refresh_completed:{order_id}" not in handed]

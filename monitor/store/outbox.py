@@ -59,6 +59,9 @@ def enqueue_refresh_completed(session: Session, *, loan: Loan, order: OrderInfo,
     row = session.get(TruvOrder, order.id)
     voie = order.voie_report_id or (row.voie_report_id if row else None)
     voa = order.voa_report_id or (row.voa_report_id if row else None)
+    original = session.get(TruvOrder, loan.original_order_id or loan.order_id)
+    if not (voie or voa) and original is not None and (original.voie_report_id or original.voa_report_id):
+        return  # a mortgage order's new report ids are not known yet: the next pass reads them, then hands off
     payload = {
         "type": "refresh.completed",
         "loan_id": loan.loan_id,

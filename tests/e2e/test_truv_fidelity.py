@@ -367,3 +367,35 @@ def test_a_suborder_left_sent_is_settled_by_its_last_task_status(db_url, clock, 
     with session(svc.engine) as s:
         states = dict(s.execute(select(Reservation.loan_id, Reservation.state)).all())
     assert states == {"OK": "completed", "BAD": "failed"}
+
+
+def test_report_ids_of_a_refresh_settled_by_webhook_are_read_once_then_handed_off(db_url, clock, tmp_path):
+    """No webhook carries the new report ids: the next pass reads the refresh order once for them."""
+    import json
+
+    from monitor.store.tables import Outbox, TruvOrder
+
+    sandbox = Sandbox(seed=19, clock=clock, completion_delay=1.0, webhook_secret=WEBHOOK_SECRET)
+    order = sandbox.add_order(created_at=clock.now() - timedelta(days=45))
+    svc = services(db_url, clock, sandbox, parse_config(ONE_POLICY))
+    import_csv(svc, write_csv(tmp_path / "loans.csv", loan_rows([("W", order["id"])])))
+    assert run(svc, wait=0).submitted == 1
+    clock.advance(5)
+    deliver(svc, sandbox)
+    (entry,) = sandbox.refreshes()
+    refresh_id = entry["created_order_id"]
+    with session(svc.engine) as s:
+        assert s.get(Reservation, s.execute(select(Reservation.id)).scalar_one()).state == "completed"
+        assert s.get(TruvOrder, refresh_id).voie_report_id is None  # the webhook did not say
+        assert s.execute(select(Outbox)).scalars().all() == []  # nothing handed off without the ids
+    clock.advance(3600)
+    run(svc, wait=0)
+    reads = [e for e in sandbox.journal() if e["path"] == f"/v1/orders/{refresh_id}/"]
+    assert len(reads) == 1
+    with session(svc.engine) as s:
+        fresh = s.get(TruvOrder, refresh_id).voie_report_id
+        payloads = [json.loads(o.payload) for o in s.execute(select(Outbox)).scalars()]
+    assert fresh == sandbox.order(refresh_id)["voie_report_id"] and fresh
+    assert [(p["type"], p["voie_report_id"]) for p in payloads] == [("refresh.completed", fresh)]
+    run(svc, wait=0)  # read once: not again
+    assert len([e for e in sandbox.journal() if e["path"] == f"/v1/orders/{refresh_id}/"]) == 1
