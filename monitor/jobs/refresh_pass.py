@@ -564,10 +564,7 @@ class RefreshPass:
             for order in (original, newest):
                 if order is not None:
                     orders.save_order(s, cand.loan_id, order, now=now)
-            was_held = loan.hold
             orders.learn_order(s, loan, original, newest, now=now)
-            if loan.hold == "needs_new_order" and was_held != loan.hold:
-                enqueue_needs_new_order(s, loan_ids=[loan.loan_id], reason=loan.hold_reason or "", since=now, now=now)
             ledger.add_event(
                 s,
                 at=now,
@@ -578,6 +575,9 @@ class RefreshPass:
                 newest_order_id=newest.id if newest else None,
                 gse_window_start=loan.gse_window_start,
             )
+        if original.is_expired:  # the order's life is over (truv-api.md section 10)
+            self._set_aside(cand.loan_id, hold="needs_new_order", reason="order_expired", policy=policy)
+            return False
         return True
 
     def _reserve_and_send(

@@ -19,7 +19,7 @@ from monitor.core.staleness import start_of_day_utc
 from monitor.reports import evidence
 from monitor.reports.safe_text import csv_writer, html_text
 from monitor.store.db import read_only, session
-from monitor.store.ledger import NOT_COUNTING
+from monitor.store.ledger import gse_standing
 from monitor.store.tables import Connection, Event, Loan, LoanConnection, Reservation, TruvOrder
 from monitor.truv.secrets import short
 
@@ -67,11 +67,7 @@ def build(services: Services, *, start: date, end: date, now: datetime, pre_clos
                 .group_by(r.loan_id)
             ).all()
         )
-        gse_uses: dict[str, list[datetime]] = defaultdict(list)
-        for loan_id, at in s.execute(
-            select(r.loan_id, r.reserved_at).where(r.gse.is_(True), r.state.not_in(NOT_COUNTING))
-        ):
-            gse_uses[loan_id].append(at)
+        standing = gse_standing(s, limits=services.limits, now=now)
         latest: dict[str, tuple[str | None, str | None]] = {}
         last_at: dict[str, datetime] = {}
         for loan_id, product, state, outcome, at in s.execute(
@@ -107,7 +103,7 @@ def build(services: Services, *, start: date, end: date, now: datetime, pre_clos
             window = subtract_business_days(closing, pre_closing_days) if closing else None
             chain = [root, *[o for _, o in sorted(chains.get(loan_id, [])) if o != root]]
             terms = (
-                gse_terms(window_start=gse_start, uses=gse_uses.get(loan_id, []), limits=services.limits, now=now)
+                standing.get(loan_id) or gse_terms(window_start=gse_start, uses=[], limits=services.limits, now=now)
                 if gse
                 else None
             )

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from monitor.app import Services
-from monitor.core.budget import GSE_WINDOW, TOKEN_WINDOW, gse_terms, next_free
+from monitor.core.budget import GSE_WINDOW, TOKEN_WINDOW, next_free
 from monitor.errors import InputError
 from monitor.store.db import read_only, session
-from monitor.store.ledger import NOT_COUNTING
+from monitor.store.ledger import gse_standing
 from monitor.store.tables import Connection, Loan, Reservation, ReservationToken, TruvOrder
 from monitor.truv.secrets import short
 
@@ -68,16 +68,8 @@ def ledger_view(
             )
         ):
             by_res[rid].append(short(token))
-        r = Reservation.__table__.c
-        # Every counting GSE use of the loans shown: the free window is the loan's own (rule 2).
-        gq = (
-            select(r.loan_id, r.reserved_at, Loan.gse_window_start)
-            .join(Loan, Loan.loan_id == r.loan_id)  # type: ignore[arg-type]
-            .where(r.gse.is_(True), r.state.not_in(NOT_COUNTING), r.reserved_at > now - 2 * GSE_WINDOW)
-        )
-        if loan_id:
-            gq = gq.where(r.loan_id == loan_id)
-        gse_rows = s.execute(gq).all()
+        # Every GSE loan shown, in its own free window (rule 2).
+        standing = gse_standing(s, limits=limits, now=now, since=now - 2 * GSE_WINDOW, loan_id=loan_id)
         report_ids = {
             o.id: (o.voie_report_id, o.voa_report_id)
             for o in s.execute(
@@ -124,14 +116,8 @@ def ledger_view(
                     "truv_blocked_until": until,
                 }
             )
-    gse_uses: dict[str, list[datetime]] = defaultdict(list)
-    starts: dict[str, datetime | None] = {}
-    for lid, at, start in gse_rows:
-        gse_uses[lid].append(at)
-        starts[lid] = start
     gse = []
-    for lid, uses in sorted(gse_uses.items()):
-        terms = gse_terms(window_start=starts[lid], uses=uses, limits=limits, now=now)
+    for lid, terms in sorted(standing.items()):
         gse.append(
             {
                 "loan_id": lid,

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from monitor.app import Services
-from monitor.core.budget import GSE_WINDOW, TOKEN_WINDOW, gse_terms
+from monitor.core.budget import GSE_WINDOW, TOKEN_WINDOW
 from monitor.core.schedule import fire_times, trigger
 from monitor.store.db import read_only, session
-from monitor.store.ledger import NOT_COUNTING
-from monitor.store.tables import Connection, Lease, Loan, Reservation, ReservationToken, Run
+from monitor.store.ledger import gse_standing
+from monitor.store.tables import Connection, Lease, Loan, ReservationToken, Run
 
 
 def status(services: Services, *, now: datetime, passes: int = 5) -> dict[str, Any]:
@@ -53,22 +53,9 @@ def status(services: Services, *, now: datetime, passes: int = 5) -> dict[str, A
                 .subquery()
             )
         ).scalar_one()
-        r = Reservation.__table__.c
-        gse_rows = s.execute(
-            select(r.loan_id, r.reserved_at, Loan.gse_window_start)
-            .join(Loan, Loan.loan_id == r.loan_id)  # type: ignore[arg-type]
-            .where(r.gse.is_(True), r.state.not_in(NOT_COUNTING), r.reserved_at > now - GSE_WINDOW)
-        ).all()
-        uses: dict[str, list[Any]] = {}
-        starts: dict[str, Any] = {}
-        for lid, at, start in gse_rows:
-            uses.setdefault(lid, []).append(at)
-            starts[lid] = start
         # A loan whose free window is still open and used up (rule 2); after the window it is billable.
-        gse_at_limit = 0
-        for lid, times in uses.items():
-            terms = gse_terms(window_start=starts[lid], uses=times, limits=limits, now=now)
-            gse_at_limit += int(terms.in_window and terms.free_left <= 0)
+        standing = gse_standing(s, limits=limits, now=now, since=now - GSE_WINDOW)
+        gse_at_limit = sum(1 for t in standing.values() if t.in_window and t.free_left <= 0)
         new_order = s.execute(
             select(func.count()).where(Loan.hold == "needs_new_order", Loan.status == "active")
         ).scalar_one()

@@ -18,13 +18,15 @@ from monitor.core.budget import (
     GSE_WINDOW,
     TOKEN_WINDOW,
     Decision,
+    GseTerms,
     Limits,
     TokenUsage,
     counts_from,
     decide,
+    gse_terms,
 )
 from monitor.store.loans import IN_FLIGHT
-from monitor.store.tables import Connection, Reservation, ReservationToken
+from monitor.store.tables import Connection, Loan, Reservation, ReservationToken
 
 # States in which a reservation no longer counts against any budget: it provably never left.
 NOT_COUNTING = ("released",)
@@ -82,6 +84,31 @@ def gse_uses(session: Session, *, loan_id: str, since: datetime) -> list[datetim
             )
         ).scalars()
     )
+
+
+def gse_standing(
+    session: Session, *, limits: Limits, now: datetime, since: datetime | None = None, loan_id: str | None = None
+) -> dict[str, GseTerms]:
+    """Each GSE loan with counting uses (since `since`) and where it stands in its own free window.
+
+    The one reading of rule 2 that `ledger`, `status` and the report share with the pass.
+    """
+    r = Reservation.__table__.c
+    q = (
+        select(r.loan_id, r.reserved_at, Loan.gse_window_start)
+        .join(Loan, Loan.loan_id == r.loan_id)  # type: ignore[arg-type]
+        .where(r.gse.is_(True), r.state.not_in(NOT_COUNTING))
+    )
+    if since is not None:
+        q = q.where(r.reserved_at > since)
+    if loan_id is not None:
+        q = q.where(r.loan_id == loan_id)
+    uses: dict[str, list[datetime]] = {}
+    starts: dict[str, datetime | None] = {}
+    for lid, at, start in session.execute(q):
+        uses.setdefault(lid, []).append(at)
+        starts[lid] = start
+    return {lid: gse_terms(window_start=starts[lid], uses=times, limits=limits, now=now) for lid, times in uses.items()}
 
 
 def usage(

@@ -84,8 +84,6 @@ def learn_order(session: Session, loan: Loan, original: OrderInfo, newest: Order
     loan.gse_window_start = original.first_completion()
     loan.details_fetched_at = now
     loan.updated_at = now
-    if original.is_expired:
-        set_hold(loan, hold="needs_new_order", reason="order_expired", now=now)
     session.add(loan)
     refresh_data_date(session, loan)
 
