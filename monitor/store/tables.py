@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import Column, Index, Table, Text
 from sqlmodel import Field, SQLModel
 
 from monitor.store.types import UTCDateTime
@@ -347,3 +347,31 @@ class Finding(SQLModel, table=True):
     previous_completed_at: datetime | None = Field(default=None, sa_column=_ts())
     detected_at: datetime = Field(sa_column=_ts(nullable=False))
     detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a model, typed: SQLModel sets `__table__` at class creation, unseen by mypy."""
+    return model.__table__  # type: ignore[attr-defined,no-any-return]
+
+
+loan_table = table_of(Loan)
+loan_attribute_table = table_of(LoanAttribute)
+truv_order_table = table_of(TruvOrder)
+loan_connection_table = table_of(LoanConnection)
+connection_table = table_of(Connection)
+reservation_table = table_of(Reservation)
+reservation_token_table = table_of(ReservationToken)
+run_table = table_of(Run)
+lease_table = table_of(Lease)
+event_table = table_of(Event)
+audit_head_table = table_of(AuditHead)
+audit_checkpoint_table = table_of(AuditCheckpoint)
+pace_table = table_of(Pace)
+order_suborder_table = table_of(OrderSuborder)
+webhook_event_table = table_of(WebhookEvent)
+webhook_cursor_table = table_of(WebhookCursor)
+outbox_table = table_of(Outbox)
+loan_claim_table = table_of(LoanClaim)
+report_due_table = table_of(ReportDue)
+link_snapshot_table = table_of(LinkSnapshot)
+finding_table = table_of(Finding)
