@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +17,9 @@ from monitor import __version__
 from monitor.config import JobsFile, Settings, load_config
 from monitor.errors import InputError, MonitorError
 from monitor.log import LEVELS
+
+if TYPE_CHECKING:
+    from monitor.services import Context
 
 app = typer.Typer(
     name="monitor",
@@ -103,7 +108,7 @@ def _warn_if_password(url: str) -> None:
         )
 
 
-def _one_of(*choices: str) -> Any:
+def _one_of(*choices: str) -> Callable[[str], str]:
     """An option callback accepting only `choices` (any case): anything else is a usage error, exit 2."""
 
     def check(value: str) -> str:
@@ -330,12 +335,12 @@ def plan(
 ) -> None:
     """Show what a pass of JOB would do now and why. Sends nothing to Truv and changes nothing."""
     from monitor.app import build
-    from monitor.jobs.refresh_pass import RefreshPass
+    from monitor.jobs.plan import Plan
 
     c = _ctx(ctx)
     cfg = c.config()
-    services = build(cfg, c.settings, database=c.database)
-    summary = RefreshPass(services, cfg.job(job), dry_run=True).run()
+    context = build(cfg, c.settings, database=c.database)
+    summary = Plan(context, cfg.job(job)).run()
     _summary_out(summary, as_json)
 
 
@@ -378,34 +383,42 @@ def run(
     not finish (Truv refused the credentials, Truv unreachable: status "truv_unreachable", database
     unreachable); 2 for bad config.
     """
-    from monitor.app import build, build_client
-    from monitor.jobs.refresh_pass import RefreshPass
+    from monitor.app import build, connect
+    from monitor.jobs.plan import Plan
+    from monitor.jobs.refresh_pass import JobPass
 
     c = _ctx(ctx)
     cfg = c.config()
     the_job = cfg.job(job)
-    services = build(cfg, c.settings, database=c.database)
-    if not dry_run:
-        services.client = build_client(cfg, c.settings, services.clock, engine=services.engine)
-        if cfg.notify is not None:
-            from monitor.jobs.notify import notify_secret
+    context = build(cfg, c.settings, database=c.database)
+    if dry_run:
+        summary = Plan(context, the_job, stop=_stop_on_signals()).run()
+        _summary_out(summary, as_json)
+        return
+    services = connect(context, c.settings)
+    if cfg.notify is not None:
+        from monitor.jobs.notify import notify_secret
 
-            notify_secret(services)  # a missing secret is a config error before anything is sent
-    import threading
-
-    from monitor.scheduler import install_signal_handlers
-
-    stop = threading.Event()
-    install_signal_handlers(stop)
+        notify_secret(services)  # a missing secret is a config error before anything is sent
+    stop = _stop_on_signals()
     try:
-        summary = RefreshPass(services, the_job, dry_run=dry_run, wait_seconds=wait, stop=stop).run()
+        summary = JobPass(services, the_job, wait_seconds=wait, stop=stop).run()
     finally:
-        if metrics_file is not None and not dry_run:
+        if metrics_file is not None:
             from monitor.metrics import write_textfile
 
             write_textfile(services, metrics_file)
             metrics_file.chmod(0o644)
     _summary_out(summary, as_json)
+
+
+def _stop_on_signals() -> threading.Event:
+    """Set by the first SIGTERM/SIGINT: the pass stops taking loans and records what is in flight."""
+    from monitor.scheduler import install_signal_handlers
+
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    return stop
 
 
 @app.command("schedule")
@@ -424,11 +437,9 @@ def schedule(
     One pass per job at a time, missed fire times coalesced, a 6 h misfire grace, and on start a
     catch-up: a job whose last finished pass is older than its previous fire time runs once.
     """
-    import threading
-
     import uvicorn
 
-    from monitor.app import build, build_client
+    from monitor.app import build_services
     from monitor.errors import ConfigError
     from monitor.scheduler import Daemon, bind_port, install_signal_handlers, listening_line
     from monitor.webhooks.receiver import create_app
@@ -441,8 +452,7 @@ def schedule(
         raise ConfigError("environment", "TRUV_SECRET", "not set; webhooks are verified with the access secret")
     # A port that cannot be bound is an error now (exit 1), not a daemon without /healthz and /metrics.
     sock = bind_port(host, port) if port else None
-    services = build(cfg, c.settings, database=c.database)
-    services.client = build_client(cfg, c.settings, services.clock, engine=services.engine)
+    services = build_services(cfg, c.settings, database=c.database)
     stop = threading.Event()
     install_signal_handlers(stop)
     server = None
@@ -453,7 +463,7 @@ def schedule(
 
         # The daemon's port may face Truv too (--webhooks): the same connection limits as `webhooks serve`.
         server = uvicorn.Server(uvicorn.Config(app_, host=host, port=port, **uvicorn_options()))
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # ours handle SIGTERM
+        # uvicorn listens for signals only from the main thread, so ours (SIGTERM/SIGINT) stay in charge.
         threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="http", daemon=True).start()
         typer.echo(listening_line(sock), err=True)
     caught_up = daemon.start()
@@ -591,7 +601,7 @@ def _output(path: Path, option: str) -> Path:
     return path
 
 
-def _date(value: str, option: str) -> Any:
+def _date(value: str, option: str) -> date:
     from monitor.errors import InputError
 
     try:
@@ -711,7 +721,7 @@ def _verified_line(result: dict[str, Any]) -> str:
     )
 
 
-def _seal_chain(services: Any, key: str, result: dict[str, Any]) -> None:
+def _seal_chain(services: Context, key: str, result: dict[str, Any]) -> None:
     from monitor.store.audit import seal
     from monitor.store.db import session
 
@@ -728,7 +738,7 @@ def _seal_chain(services: Any, key: str, result: dict[str, Any]) -> None:
 RETENTION_MONTHS = 25
 
 
-def _months_before(day: Any, months: int) -> Any:
+def _months_before(day: date, months: int) -> date:
     """The same day `months` calendar months earlier (the last day of a shorter month)."""
     import calendar
 
@@ -879,7 +889,7 @@ def webhooks_status(ctx: typer.Context) -> None:
     """Webhooks received, by state (applied, stale, unmatched, ignored, recorded, invalid) and by type, and why
     events are invalid, as JSON."""
     from monitor.app import build
-    from monitor.webhooks.apply import counts
+    from monitor.store.webhook_events import counts
 
     c = _ctx(ctx)
     services = build(c.config(required=False), c.settings, database=c.database)
@@ -922,13 +932,12 @@ def reauth_token(
 
     The token is printed for the lender's borrower-facing system and never stored.
     """
-    from monitor.app import build, build_client
+    from monitor.app import build_services
     from monitor.jobs.reauth import create_tokens
 
     c = _ctx(ctx)
     cfg = c.config(required=False)
-    services = build(cfg, c.settings, database=c.database)
-    services.client = build_client(cfg, c.settings, services.clock, engine=services.engine)
+    services = build_services(cfg, c.settings, database=c.database)
     tokens = create_tokens(services, loan_id=loan_id, product=product)
     if as_json:
         typer.echo(json.dumps(tokens, default=str))
@@ -1038,8 +1047,9 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo("aborted", err=True)
         return 130
     except typer.TyperException as exc:  # usage errors: unknown command or option, bad value
-        if type(exc).__name__ == "NoArgsIsHelpError":  # `monitor` or `monitor loans` alone: the help is the answer
-            exc.show()  # type: ignore[attr-defined]
+        show = getattr(exc, "show", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and callable(show):  # `monitor` or `monitor loans` alone
+            show()  # the help is the answer
         else:
             typer.echo(_usage_line(exc), err=True)
         return int(getattr(exc, "exit_code", 2) or 2)

@@ -398,10 +398,11 @@ def _parse_config(text: str, source: str) -> JobsFile:
 def _yaml_problem(exc: yaml.YAMLError, text: str) -> tuple[str, str]:
     """(where, message) on one line for a YAML syntax error."""
     mark = getattr(exc, "problem_mark", None)
+    position = getattr(exc, "position", None)
     if mark is not None:
         where = f"line {mark.line + 1}"
-    elif isinstance(getattr(exc, "position", None), int):  # a reader error: a character YAML does not allow
-        where = f"line {text.count(chr(10), 0, exc.position) + 1}"  # type: ignore[attr-defined]
+    elif isinstance(position, int):  # a reader error: a character YAML does not allow
+        where = f"line {text.count(chr(10), 0, position) + 1}"
     else:
         where = ""
     problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)

@@ -10,29 +10,31 @@ import csv
 import json
 import shutil
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
 
-from monitor.app import Services, build_client, open_database
+from monitor.app import build_client, open_database
 from monitor.clock import FixedClock, SystemClock
 from monitor.config import Settings, parse_config
 from monitor.core.calendar import add_business_days
 from monitor.jobs.monitoring import read_reports
 from monitor.jobs.outcomes import fetch_report_ids
-from monitor.jobs.refresh_pass import PassSummary, RefreshPass
+from monitor.jobs.pass_summary import PassSummary
+from monitor.jobs.plan import Plan
+from monitor.jobs.refresh_pass import JobPass
 from monitor.loans_file import read_rows
 from monitor.render import print_ledger, print_summary
 from monitor.reports.ledger_view import ledger_view
 from monitor.sandbox import EmployerSpec, Sandbox, SandboxTransport
+from monitor.services import Services
 from monitor.store.db import session
+from monitor.store.demo_reads import connections_needing_reauth, outcomes_by_reservation, run_events
 from monitor.store.loans import import_loans
 from monitor.store.monitoring import findings
-from monitor.store.tables import Connection, Event, LoanConnection
 
 DEMO_CONFIG = """\
 # The demo's own jobs.yaml. Secrets never live here: TRUV_CLIENT_ID / TRUV_SECRET come from the
@@ -118,12 +120,12 @@ def run_demo(directory: Path, *, as_json: bool = False) -> dict[str, Any]:
     history: list[PassSummary] = []
     for week in range(5, 0, -1):
         clock.set(tonight - timedelta(days=7 * week))
-        history.append(RefreshPass(services, config.job("weekly-gse")).run())
+        history.append(JobPass(services, config.job("weekly-gse")).run())
         clock.advance(60)
         _deliver_webhooks(services, sandbox)
     clock.set(tonight)
-    plan = RefreshPass(services, config.job("nightly"), dry_run=True).run()
-    result = RefreshPass(services, config.job("nightly")).run()
+    plan = Plan(services, config.job("nightly")).run()
+    result = JobPass(services, config.job("nightly")).run()
     # The refreshes finish a few (simulated) seconds later; Truv tells us by webhook, not by polling.
     clock.advance(10)
     webhooks = _deliver_webhooks(services, sandbox)
@@ -177,7 +179,7 @@ def _deliver_webhooks(services: Services, sandbox: Sandbox) -> dict[str, int]:
     return asyncio.run(post_all())
 
 
-def _seed(sandbox: Sandbox, loans_csv: Path, tonight: Any) -> None:
+def _seed(sandbox: Sandbox, loans_csv: Path, tonight: datetime) -> None:
     rows = []
     for loan_id, _what, conns, gse, age_days, closing_bd, program, product in LOANS:
         employers = [
@@ -229,17 +231,15 @@ def _seed(sandbox: Sandbox, loans_csv: Path, tonight: Any) -> None:
 
 def _per_loan(services: Services, run_id: str) -> list[dict[str, Any]]:
     """What happened to each demo loan tonight, from the event record."""
-    with session(services.engine) as s:
-        events = list(s.execute(select(Event).where(Event.run_id == run_id).order_by(Event.id)).scalars())  # type: ignore[arg-type]
-        outcome_events = list(s.execute(select(Event).where(Event.kind == "outcome").order_by(Event.id)).scalars())  # type: ignore[arg-type]
-    by_res_outcome = {e.reservation_id: json.loads(e.detail).get("outcome") for e in outcome_events}
+    events = run_events(services.engine, run_id)
+    by_res_outcome = outcomes_by_reservation(services.engine)
     rows = []
     shown = [(loan_id, what) for loan_id, what, *_ in LOANS] + [(loan_id, what) for loan_id, what, _ in MONITORED]
     for loan_id, what in shown:
         mine = [e for e in events if e.loan_id == loan_id]
         decision, outcome = "not selected (fresh)", "-"
         for e in mine:
-            d = json.loads(e.detail)
+            d = e.detail
             if e.kind == "skipped":
                 decision = f"skipped: {d.get('reason')}"
                 if d.get("next_free_at"):
@@ -274,14 +274,10 @@ def _print_changes(changes: list[dict[str, Any]]) -> None:
 
 
 def _reauth(services: Services) -> list[dict[str, Any]]:
-    with session(services.engine) as s:
-        rows = s.execute(
-            select(LoanConnection.loan_id, Connection.token_hash, Connection.reason, Connection.since)
-            .join(Connection, Connection.token_hash == LoanConnection.token_hash)  # type: ignore[arg-type]
-            .where(Connection.state == "needs_reauth")
-            .order_by(LoanConnection.loan_id)
-        ).all()
-    return [{"loan_id": r[0], "token": r[1][:12], "reason": r[2], "since": r[3]} for r in rows]
+    return [
+        {"loan_id": r.loan_id, "token": r.token_hash[:12], "reason": r.reason, "since": r.since}
+        for r in connections_needing_reauth(services.engine)
+    ]
 
 
 def _print(

@@ -21,7 +21,8 @@ _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)\S*@")
 
 
 def _redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
-    return _mask_urls(redact(event))  # type: ignore[no-any-return]
+    masked: dict[str, Any] = _mask_urls(redact(event))
+    return masked
 
 
 def _mask_urls(value: Any) -> Any:

@@ -61,6 +61,12 @@ def print_summary(summary: Any) -> None:
 
 def print_ledger(view: dict[str, Any]) -> None:
     c = _console()
+    c.print(_reservations(view))
+    c.print(_token_use(view["tokens"]))
+    c.print(_gse_use(view["gse_loans"]))
+
+
+def _reservations(view: dict[str, Any]) -> Table:
     res = Table(title=f"reservations, newest first (times UTC, now {_t(view['now'])})")
     for col in ("loan", "product", "tokens", "state", "outcome", "reserved", "refresh order", "report ids", "billable"):
         res.add_column(col)
@@ -76,11 +82,14 @@ def print_ledger(view: dict[str, Any]) -> None:
             " ".join(x for x in (r.get("voie_report_id"), r.get("voa_report_id")) if x) or "-",
             "yes" if r["billable"] else "no",
         )
-    c.print(res)
+    return res
+
+
+def _token_use(tokens: list[dict[str, Any]]) -> Table:
     tok = Table(title="use per access token (rolling 24 h; hashes, never tokens)")
     for col in ("token", "used", "limit", "exhausted", "next slot frees", "Truv blocked until"):
         tok.add_column(col)
-    for t in view["tokens"]:
+    for t in tokens:
         tok.add_row(
             t["token"],
             str(t["used_24h"]),
@@ -89,11 +98,14 @@ def print_ledger(view: dict[str, Any]) -> None:
             _t(t["next_slot_frees"]),
             _t(t["truv_blocked_until"]),
         )
-    c.print(tok)
+    return tok
+
+
+def _gse_use(loans: list[dict[str, Any]]) -> Table:
     gse = Table(title="GSE free re-verifications per loan (90 days from the original order)")
     for col in ("loan", "window ends", "used", "limit", "free left", "exhausted"):
         gse.add_column(col)
-    for g in view["gse_loans"]:
+    for g in loans:
         gse.add_row(
             g["loan_id"],
             _t(g["window_ends"]) if g["in_window"] else f"ended {_t(g['window_ends'])}: billable",
@@ -102,7 +114,7 @@ def print_ledger(view: dict[str, Any]) -> None:
             str(g["free_left"]),
             "yes" if g["exhausted"] else "no",
         )
-    c.print(gse)
+    return gse
 
 
 def _waiting_table(title: str, what: tuple[str, str], rows: list[dict[str, Any]]) -> Table:
@@ -200,8 +212,19 @@ def print_ledger_totals(view: dict[str, Any]) -> None:
 
 def print_loan(view: dict[str, Any]) -> None:
     c = _console()
+    c.print(f"loan {view['loan']['loan_id']} (times UTC, now {_t(view['now'])})", highlight=False)
+    c.print(_loan_facts(view))
+    c.print(_decisions(view["decisions"]))
+    c.print(_loan_connections(view["connections"]))
+    c.print(_orders(view["orders"]))
+    c.print(_outcomes(view["outcomes"]))
+    if view["findings"]:
+        c.print(_findings(view["findings"]))
+    c.print(_timeline(view["timeline"]))
+
+
+def _loan_facts(view: dict[str, Any]) -> Table:
     loan = view["loan"]
-    c.print(f"loan {loan['loan_id']} (times UTC, now {_t(view['now'])})", highlight=False)
     facts = Table(show_header=False)
     facts.add_column("field")
     facts.add_column("value")
@@ -222,17 +245,23 @@ def print_loan(view: dict[str, Any]) -> None:
         ("next eligible", _t(view["next_eligible"])),
     ):
         facts.add_row(key, value)
-    c.print(facts)
+    return facts
+
+
+def _decisions(decisions: list[dict[str, Any]]) -> Table:
     dec = Table(title="what the next pass would do (max_refreshes not applied)")
     for col in ("policy", "product", "data date", "decision", "reason", "next eligible"):
         dec.add_column(col)
-    for d in view["decisions"]:
+    for d in decisions:
         dec.add_row(d["policy"], d["product"], _t(d["data_as_of"]), d["decision"], d["reason"], _t(d["next_eligible"]))
-    c.print(dec)
+    return dec
+
+
+def _loan_connections(connections: list[dict[str, Any]]) -> Table:
     con = Table(title="connections (token hashes; use in the rolling 24 h)")
     for col in ("kind", "suborder", "token", "data date", "state", "uses", "next slot frees"):
         con.add_column(col)
-    for x in view["connections"]:
+    for x in connections:
         state = x["state"] or "-"
         if x["reason"]:
             state += f" ({x['reason']})"
@@ -245,12 +274,15 @@ def print_loan(view: dict[str, Any]) -> None:
             f"{x['uses_24h']}/{x['limit']}",
             _t(x["next_slot_frees"]),
         )
-    c.print(con)
-    orders = Table(title="orders")
+    return con
+
+
+def _orders(orders: list[dict[str, Any]]) -> Table:
+    table = Table(title="orders")
     for col in ("order", "refresh of", "products", "created", "VOIE report", "VOA report"):
-        orders.add_column(col)
-    for o in view["orders"]:
-        orders.add_row(
+        table.add_column(col)
+    for o in orders:
+        table.add_row(
             o["id"],
             o["initial_order"] or "-",
             o["products"],
@@ -258,35 +290,36 @@ def print_loan(view: dict[str, Any]) -> None:
             _t(o["voie_report_id"]),
             _t(o["voa_report_id"]),
         )
-    c.print(orders)
+    return table
+
+
+def _outcomes(outcomes: list[dict[str, Any]]) -> Table:
     out = Table(title="refreshes, newest first")
     for col in ("policy", "state", "outcome", "reserved", "refresh order"):
         out.add_column(col)
-    for r in view["outcomes"]:
+    for r in outcomes:
         out.add_row(r["policy"], r["state"], _t(r["outcome"]), _t(r["reserved_at"]), _t(r["refresh_order_id"]))
-    c.print(out)
-    if view["findings"]:
-        fnd = Table(title="findings")
-        for col in ("detected", "rule", "severity", "field", "before", "after"):
-            fnd.add_column(col)
-        for f in view["findings"]:
-            fnd.add_row(
-                _t(f.get("detected_at")),
-                _t(f.get("rule")),
-                _t(f.get("severity")),
-                _t(f.get("field")),
-                _t(f.get("before")),
-                _t(f.get("after")),
-            )
-        c.print(fnd)
+    return out
+
+
+def _findings(findings: list[dict[str, Any]]) -> Table:
+    fnd = Table(title="findings")
+    for col in ("detected", "rule", "severity", "field", "before", "after"):
+        fnd.add_column(col)
+    for f in findings:
+        fnd.add_row(*(_t(f.get(k)) for k in ("detected_at", "rule", "severity", "field", "before", "after")))
+    return fnd
+
+
+def _timeline(timeline: list[dict[str, Any]]) -> Table:
     tl = Table(title="audit timeline, newest first")
     for col in ("at", "kind", "detail"):
         tl.add_column(col)
-    for e in view["timeline"]:
+    for e in timeline:
         detail = e["detail"]
         text = ", ".join(f"{k}={v}" for k, v in detail.items()) if isinstance(detail, dict) else str(detail)
         tl.add_row(_t(e["at"]), e["kind"], text[:100])
-    c.print(tl)
+    return tl
 
 
 def print_loans(view: dict[str, Any]) -> None:

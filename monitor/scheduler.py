@@ -6,20 +6,19 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import func, select
 
-from monitor.app import Services
 from monitor.config import JobConfig
 from monitor.core.schedule import missed_fire, trigger
 from monitor.errors import MonitorError
-from monitor.jobs.refresh_pass import RefreshPass
-from monitor.store.db import session
-from monitor.store.tables import Run
+from monitor.jobs.pass_summary import PassSummary
+from monitor.jobs.refresh_pass import JobPass
+from monitor.services import Context, Services
+from monitor.store.job_history import COMPLETED_RUNS, last_finished, last_pass
 
 log = structlog.get_logger("monitor.scheduler")
 # A pass that could not start on time (the machine was busy or asleep) still runs within this.
@@ -27,21 +26,14 @@ MISFIRE_GRACE = timedelta(hours=6)
 CATCH_UP_HORIZON = timedelta(days=2)
 
 
-def last_finished(services: Services, job: str) -> Any:
-    with session(services.engine) as s:
-        return s.execute(
-            select(func.max(Run.finished_at)).where(Run.job == job, Run.status.in_(("finished", "stopped")))
-        ).scalar()
-
-
-def jobs_to_catch_up(services: Services, jobs: list[JobConfig]) -> list[JobConfig]:
+def jobs_to_catch_up(services: Context, jobs: list[JobConfig]) -> list[JobConfig]:
     now = services.clock.now()
     return [
         j
         for j in jobs
         if missed_fire(
             trigger(j.schedule, j.timezone),
-            last_finished=last_finished(services, j.name),
+            last_finished=last_finished(services.engine, j.name),
             now=now,
             horizon=CATCH_UP_HORIZON,
         )
@@ -51,7 +43,11 @@ def jobs_to_catch_up(services: Services, jobs: list[JobConfig]) -> list[JobConfi
 
 class Daemon:
     def __init__(
-        self, services: Services, *, stop: threading.Event | None = None, on_pass: Callable[[Any], None] | None = None
+        self,
+        services: Services,
+        *,
+        stop: threading.Event | None = None,
+        on_pass: Callable[[PassSummary], None] | None = None,
     ) -> None:
         self.s = services
         self.stop = stop or threading.Event()
@@ -71,7 +67,7 @@ class Daemon:
             return
         job = self.s.config.job(name)
         try:
-            summary = RefreshPass(self.s, job, stop=self.stop).run()
+            summary = JobPass(self.s, job, stop=self.stop).run()
             log.info("scheduled_pass", job=name, status=summary.status, submitted=summary.submitted)
             if self.on_pass:
                 self.on_pass(summary)
@@ -106,20 +102,14 @@ class Daemon:
         for job in self.s.config.jobs:
             scheduled = self.scheduler.get_job(job.name) if self.scheduler.running else None
             next_fire = scheduled.next_run_time if scheduled is not None else None
-            with session(self.s.engine) as s:
-                last = s.execute(
-                    select(Run.status, Run.started_at, Run.finished_at)
-                    .where(Run.job == job.name, Run.finished_at.is_not(None))
-                    .order_by(Run.finished_at.desc())
-                    .limit(1)
-                ).first()
+            last = last_pass(self.s.engine, job.name)
             missed = missed_fire(
                 trigger(job.schedule, job.timezone),
-                last_finished=last_finished(self.s, job.name),
+                last_finished=last_finished(self.s.engine, job.name),
                 now=now - MISFIRE_GRACE,
                 horizon=CATCH_UP_HORIZON,
             )
-            failed = last is not None and last.status not in ("finished", "stopped")
+            failed = last is not None and last.status not in COMPLETED_RUNS
             job_ok = not failed and missed is None
             ok = ok and job_ok
             jobs[job.name] = {
@@ -145,7 +135,7 @@ class Daemon:
         self.scheduler.shutdown(wait=True)
 
 
-def _iso(moment: Any) -> str | None:
+def _iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     if moment.tzinfo is None:

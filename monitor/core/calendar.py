@@ -11,7 +11,7 @@ import holidays
 @lru_cache(maxsize=64)
 def _federal(year: int) -> frozenset[date]:
     # The `holidays` package tracks Congress's changes (Juneteenth since 2021) and observed-day shifts.
-    return frozenset(holidays.US(years=[year]).keys())
+    return frozenset(holidays.country_holidays("US", years=[year]).keys())
 
 
 def is_business_day(day: date) -> bool:

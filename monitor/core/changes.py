@@ -8,8 +8,9 @@ A missing field is absent, never zero, so it can never look like a drop.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -108,7 +109,8 @@ class Finding:
     before: str | None
     after: str | None
     confidence: str = "confirmed"  # "probable" when Truv inferred the field (derived_fields)
-    detail: dict[str, Any] = field(default_factory=dict)
+    # dataclasses.field: the name `field` is one of this class's own fields
+    detail: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 # -- parsing Truv's values --------------------------------------------------------------------------

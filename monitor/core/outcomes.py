@@ -41,5 +41,5 @@ RETRY_CAP = timedelta(hours=72)
 
 def retry_at(failures: int, now: datetime) -> datetime:
     """Provider-side failures back off 6 h, 12 h, 24 h, ... capped at 72 h."""
-    delay = RETRY_BASE * (2 ** max(0, failures - 1))
-    return now + min(delay, RETRY_CAP)
+    doublings = min(max(0, failures - 1), 16)  # far past the cap already; more would overflow timedelta
+    return now + min(RETRY_BASE * (1 << doublings), RETRY_CAP)

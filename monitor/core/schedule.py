@@ -13,7 +13,7 @@ from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 
-class WallClockCronTrigger(CronTrigger):
+class WallClockCronTrigger(CronTrigger):  # type: ignore[misc]  # APScheduler 3 ships no type information
     """A cron trigger that fires once per wall-clock time in its zone.
 
     APScheduler 3's CronTrigger fires a time in the hour repeated at the autumn change twice
@@ -27,7 +27,7 @@ class WallClockCronTrigger(CronTrigger):
         # skipping a repeated wall time means searching on from the skipped candidate.
         after, probe = previous_fire_time, now
         for _ in range(24 * 60):
-            nxt = super().get_next_fire_time(after, probe)
+            nxt: datetime | None = super().get_next_fire_time(after, probe)
             if nxt is None or previous_fire_time is None:
                 return nxt
             if nxt > previous_fire_time and self._wall(nxt) > self._wall(previous_fire_time):
@@ -41,7 +41,7 @@ class WallClockCronTrigger(CronTrigger):
         return moment.astimezone(self.timezone).replace(tzinfo=None)
 
 
-class EitherDayCronTrigger(OrTrigger):
+class EitherDayCronTrigger(OrTrigger):  # type: ignore[misc]  # APScheduler 3 ships no type information
     """Standard cron's rule for a schedule restricting both day of month and day of week.
 
     Vixie cron (crontab(5)): when neither field starts with "*", the job runs on a day matching

@@ -80,6 +80,11 @@ MAX_STATUS = 32
 ID_FIELDS = ("order_id", "link_id", "employer_id", "task_id")
 
 
+def event_type_label(event_type: str) -> str:
+    """What the event_type column counts an event under; an unusable type is the event's reason."""
+    return event_type if len(event_type) <= MAX_EVENT_TYPE and event_type.isprintable() else "(invalid)"
+
+
 class InvalidEvent(ValueError):
     """Why a signed event cannot be applied. The message names the field and the rule, never the value
     (it is stored, logged and shown by `webhooks status`; values may be personal data)."""

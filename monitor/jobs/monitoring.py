@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import structlog
 
-from monitor.app import Services
 from monitor.core.changes import Thresholds, compare
 from monitor.errors import TruvAuthError, TruvError, TruvNotFound
+from monitor.services import Context, Services
 from monitor.store import monitoring
 from monitor.store.db import session
 
@@ -24,9 +24,9 @@ class ReadStats:
     failed: int = 0
 
 
-def thresholds_for(services: Services, policy_name: str) -> Thresholds:
+def thresholds_for(ctx: Context, policy_name: str) -> Thresholds:
     """The refreshing policy's `monitoring` thresholds; the defaults (5% / 10%) otherwise."""
-    policy = next((p for p in services.config.policies if p.name == policy_name), None)
+    policy = next((p for p in ctx.config.policies if p.name == policy_name), None)
     if policy is None or policy.monitoring is None:
         return Thresholds()
     return Thresholds(
@@ -40,7 +40,6 @@ def read_reports(services: Services, *, limit: int = 5000) -> ReadStats:
 
     Spends no budget, so a failed read is simply tried again by a later pass (a few times).
     """
-    assert services.client is not None
     stats = ReadStats()
     with session(services.engine) as s:
         due = monitoring.due_reports(s, limit=limit)

@@ -19,21 +19,17 @@ from typing import Any
 
 import httpx
 import structlog
-from sqlalchemy import select, update
 
-from monitor.app import Services
+from monitor.core.signature import sign
 from monitor.errors import ConfigError
-from monitor.store.db import session
-from monitor.store.tables import Outbox
-from monitor.webhooks.signature import sign
+from monitor.services import Context
+from monitor.store import outbox
 
 log = structlog.get_logger("monitor.notify")
 BACKOFF_CAP = timedelta(hours=6)
 MAX_ANSWER_BYTES = 64 * 1024
 # A claim outlives its delivery's deadline by this much, so a live delivery is never taken over.
 LEASE_MARGIN = timedelta(seconds=30)
-_OUTBOX = Outbox.__table__
-_T = _OUTBOX.c
 
 
 @dataclass
@@ -42,15 +38,7 @@ class Delivered:
     failed: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class _Claim:
-    id: int
-    key: str
-    payload: str
-    attempts: int
-
-
-def notify_secret(services: Services) -> str:
+def notify_secret(services: Context) -> str:
     notify = services.config.notify
     assert notify is not None
     secret = os.environ.get(notify.secret_env, "")
@@ -59,7 +47,7 @@ def notify_secret(services: Services) -> str:
     return secret
 
 
-def deliver(services: Services, *, limit: int = 200) -> Delivered:
+def deliver(services: Context, *, limit: int = 200) -> Delivered:
     """POST every due hand-off once; a failure is retried later (1, 2, 4 … minutes, at most 6 h)."""
     notify = services.config.notify
     if notify is None:
@@ -68,7 +56,7 @@ def deliver(services: Services, *, limit: int = 200) -> Delivered:
     lease = timedelta(seconds=notify.timeout_seconds) + LEASE_MARGIN
     result = Delivered()
     for _ in range(limit):
-        claim = _claim_next(services, lease=lease)
+        claim = outbox.claim_next(services.engine, services.clock, lease=lease)
         if claim is None:
             break
         body = claim.payload.encode("utf-8")
@@ -88,43 +76,13 @@ def deliver(services: Services, *, limit: int = 200) -> Delivered:
     return result
 
 
-def _claim_next(services: Services, *, lease: timedelta) -> _Claim | None:
-    """The oldest due hand-off, claimed by moving its next attempt to the end of the lease: another pass
-    skips it while it is in flight, and takes it up again only if this process dies."""
-    for _ in range(100):  # each retry means another pass claimed the row first: take the next one
-        now = services.clock.now()
-        with session(services.engine) as s:
-            due = select(_T.id, _T.idempotency_key, _T.payload, _T.attempts).where(
-                _T.delivered_at.is_(None), _T.next_attempt_at <= now
-            )
-            if s.get_bind().dialect.name == "postgresql":
-                due = due.with_for_update(skip_locked=True)
-            row = s.execute(due.order_by(_T.id).limit(1)).first()
-            if row is None:
-                return None
-            # The condition is checked again by the UPDATE itself: the claim, not the read, is the guarantee.
-            claimed = s.execute(
-                update(_OUTBOX)
-                .where(_T.id == row.id, _T.delivered_at.is_(None), _T.next_attempt_at <= now)
-                .values(next_attempt_at=now + lease)
-            ).rowcount
-            if claimed:
-                return _Claim(id=row.id, key=row.idempotency_key, payload=row.payload, attempts=row.attempts)
-    return None
-
-
-def _record(services: Services, claim: _Claim, error: str | None) -> None:
+def _record(services: Context, claim: outbox.Claim, error: str | None) -> None:
     now = services.clock.now()
-    attempts = claim.attempts + 1
-    with session(services.engine) as s:
-        if error is None:
-            done = update(_OUTBOX).where(_T.id == claim.id, _T.delivered_at.is_(None))
-            s.execute(done.values(delivered_at=now, attempts=attempts, last_error=None))
-        else:
-            # Only while the row is still ours: if the lease ran out and another pass took it, its word stands.
-            retry = update(_OUTBOX).where(_T.id == claim.id, _T.delivered_at.is_(None), _T.attempts == claim.attempts)
-            backoff = min(timedelta(minutes=2 ** (attempts - 1)), BACKOFF_CAP)
-            s.execute(retry.values(attempts=attempts, last_error=error, next_attempt_at=now + backoff))
+    if error is None:
+        outbox.delivered(services.engine, claim, now=now)
+        return
+    backoff = min(timedelta(minutes=1 << min(claim.attempts, 20)), BACKOFF_CAP)  # 1, 2, 4 ... minutes
+    outbox.not_delivered(services.engine, claim, error=error, next_attempt_at=now + backoff)
 
 
 def post(url: str, body: bytes, headers: dict[str, str], *, seconds: float) -> str | None:

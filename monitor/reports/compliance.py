@@ -5,27 +5,32 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import and_, func, select
+from typing import Any, assert_never
 
 from monitor import __version__
-from monitor.app import Services
-from monitor.core.budget import gse_terms
+from monitor.core.budget import GseTerms, Limits, gse_terms
 from monitor.core.calendar import subtract_business_days
 from monitor.core.staleness import start_of_day_utc
+from monitor.core.states import ConnectionState, ReservationState, SkipReason
 from monitor.reports import evidence
 from monitor.reports.safe_text import csv_writer, html_text
+from monitor.services import Context
+from monitor.store import report_rows, usage
 from monitor.store.db import read_only, session
-from monitor.store.ledger import gse_standing
-from monitor.store.tables import Connection, Event, Loan, LoanConnection, Reservation, TruvOrder
+from monitor.store.ledger_rows import NO_REPORT_IDS
+from monitor.store.report_rows import ConnectionWait, DayOutcome, PeriodRows, ReportLoan
 from monitor.truv.secrets import short
 
 NONE_4 = '<tr><td colspan="4">none</td></tr>'
 NONE_5 = '<tr><td colspan="5">none</td></tr>'
-BUDGET_REASONS = ("token_budget", "gse_budget", "billable_cap", "truv_refresh_limit")
+BUDGET_REASONS = (
+    SkipReason.TOKEN_BUDGET,
+    SkipReason.GSE_BUDGET,
+    SkipReason.BILLABLE_CAP,
+    SkipReason.TRUV_REFRESH_LIMIT,
+)
 NONE_8 = '<tr><td colspan="8">none</td></tr>'
 CHANGE_COLUMNS = ("loan_id", "rule", "severity", "field", "before", "after", "order_id", "detected_at")
 NONE_CHANGES = f'<tr><td colspan="{len(CHANGE_COLUMNS)}">none</td></tr>'
@@ -50,155 +55,32 @@ LOAN_COLUMNS = (
 )
 
 
-def build(services: Services, *, start: date, end: date, now: datetime, pre_closing_days: int = 10) -> dict[str, Any]:
+def build(services: Context, *, start: date, end: date, now: datetime, pre_closing_days: int = 10) -> dict[str, Any]:
     lo, hi = start_of_day_utc(start), start_of_day_utc(end) + timedelta(days=1)
-    r = Reservation.__table__.c
     with session(read_only(services.engine)) as s:
-        in_period = and_(r.reserved_at >= lo, r.reserved_at < hi)
-        refreshed = dict(
-            s.execute(
-                select(r.loan_id, func.count()).where(in_period, r.refresh_order_id.is_not(None)).group_by(r.loan_id)
-            ).all()
-        )
-        billable = dict(
-            s.execute(
-                select(r.loan_id, func.count())
-                .where(in_period, r.billable.is_(True), r.refresh_order_id.is_not(None))
-                .group_by(r.loan_id)
-            ).all()
-        )
-        standing = gse_standing(s, limits=services.limits, now=now)
-        latest: dict[str, tuple[str | None, str | None]] = {}
-        last_at: dict[str, datetime] = {}
-        for loan_id, product, state, outcome, at in s.execute(
-            select(r.loan_id, r.product, r.state, r.outcome, r.reserved_at)
-            .where(r.reserved_at < hi)
-            .order_by(r.reserved_at)
-        ):
-            latest[loan_id] = (product, outcome or state)
-            last_at[loan_id] = at
-        chains: dict[str, list[tuple[Any, str]]] = defaultdict(list)
-        report_ids: dict[str, tuple[str | None, str | None]] = {}
-        for loan_id, order_id, created, voie, voa in s.execute(
-            select(
-                TruvOrder.loan_id, TruvOrder.id, TruvOrder.created_at, TruvOrder.voie_report_id, TruvOrder.voa_report_id
-            )
-        ):
-            chains[loan_id].append((created or datetime.min.replace(tzinfo=UTC), order_id))
-            report_ids[order_id] = (voie, voa)
-        loans_q = select(
-            Loan.loan_id,
-            Loan.gse,
-            Loan.status,
-            Loan.order_id,
-            Loan.data_as_of,
-            Loan.closing_date,
-            Loan.gse_window_start,
-            Loan.base_order_id,
-        ).order_by(Loan.loan_id)
-        per_loan = []
-        for loan_id, gse, status, root, as_of, closing, gse_start, newest in s.execute(loans_q):
-            if status != "active" and loan_id not in refreshed:
-                continue
-            window = subtract_business_days(closing, pre_closing_days) if closing else None
-            chain = [root, *[o for _, o in sorted(chains.get(loan_id, [])) if o != root]]
-            terms = (
-                standing.get(loan_id) or gse_terms(window_start=gse_start, uses=[], limits=services.limits, now=now)
-                if gse
-                else None
-            )
-            product, outcome = latest.get(loan_id, (None, None))
-            per_loan.append(
-                {
-                    "loan_id": loan_id,
-                    "gse": gse,
-                    "status": status,
-                    "product": product,
-                    "order_chain": " > ".join(chain),
-                    "refreshes_in_period": refreshed.get(loan_id, 0),
-                    "gse_window_ends": terms.window_end if terms else None,
-                    "gse_used_in_window": terms.used if terms else None,
-                    "gse_free_left": (terms.free_left if terms.in_window else 0) if terms else None,
-                    "billable_in_period": billable.get(loan_id, 0),
-                    "last_outcome": outcome,
-                    "voie_report_id": report_ids.get(newest or root, (None, None))[0],
-                    "voa_report_id": report_ids.get(newest or root, (None, None))[1],
-                    "data_as_of": as_of,
-                    "closing_date": closing,
-                    "pre_closing_window_start": window,
-                    "data_inside_pre_closing_window": (as_of is not None and as_of >= start_of_day_utc(window))
-                    if window
-                    else None,
-                }
-            )
-        blocked = {}
-        for loan_id, at, detail in s.execute(
-            select(Event.loan_id, Event.at, Event.detail)
-            .where(Event.kind == "skipped", Event.at >= lo, Event.at < hi)
-            .order_by(Event.seq)  # type: ignore[arg-type]
-        ):
-            d = json.loads(detail)
-            if d.get("reason") in BUDGET_REASONS:
-                blocked[loan_id] = {
-                    "loan_id": loan_id,
-                    "rule": d["reason"],
-                    "at": at,
-                    "next_eligible": d.get("next_free_at"),
-                    "policy": d.get("policy"),
-                }
-            elif loan_id in blocked and d.get("reason") not in BUDGET_REASONS:
-                blocked.pop(loan_id, None)
-        for loan_id in list(blocked):
-            if loan_id in last_at and last_at[loan_id] > blocked[loan_id]["at"]:
-                blocked.pop(loan_id)  # refreshed after it was blocked: no longer an exception
-        reauth = [
-            {
-                "loan_id": loan_id,
-                "connection": short(token),
-                "reason": reason,
-                "since": since,
-                "days": round((now - since).total_seconds() / 86400, 1) if since else None,
-            }
-            for loan_id, token, reason, since in s.execute(
-                select(LoanConnection.loan_id, Connection.token_hash, Connection.reason, Connection.since)
-                .join(Connection, Connection.token_hash == LoanConnection.token_hash)  # type: ignore[arg-type]
-                .where(Connection.state == "needs_reauth")
-                .order_by(LoanConnection.loan_id)
-            )
-        ]
-        aside = [
-            {"loan_id": loan_id, "needs": hold, "reason": reason, "since": since}
-            for loan_id, hold, reason, since in s.execute(
-                select(Loan.loan_id, Loan.hold, Loan.hold_reason, Loan.hold_since)
-                .where(Loan.hold.is_not(None), Loan.status == "active")  # type: ignore[union-attr]
-                .order_by(Loan.loan_id)
-            )
-        ] + [
-            {"loan_id": loan_id, "needs": "needs_new_order", "reason": f"{reason} ({short(token)})", "since": since}
-            for loan_id, token, reason, since in s.execute(
-                select(LoanConnection.loan_id, Connection.token_hash, Connection.reason, Connection.since)
-                .join(Connection, Connection.token_hash == LoanConnection.token_hash)  # type: ignore[arg-type]
-                .where(Connection.state == "needs_new_order")
-                .order_by(LoanConnection.loan_id)
-            )
-        ]
-        failures = dict(
-            s.execute(select(r.outcome, func.count()).where(in_period, r.state == "failed").group_by(r.outcome)).all()
-        )
-        daily: dict[str, Counter[str]] = defaultdict(Counter)
-        for at, state, outcome in s.execute(select(r.reserved_at, r.state, r.outcome).where(in_period)):
-            daily[at.date().isoformat()][_bucket(state, outcome)] += 1
-        changed = evidence.changes(s, lo=lo, hi=hi)
-        closing = evidence.pre_closing(
-            s, policies=list(services.config.policies), default_days=pre_closing_days, start=start, end=end, now=now
-        )
+        rows = report_rows.period(s, lo=lo, hi=hi, closing_from=start, closing_to=end)
+        standing = usage.gse_standing(s, limits=services.limits, now=now)
+    per_loan = _loans(rows, standing, services.limits, now=now, pre_closing_days=pre_closing_days)
+    blocked = _blocked(rows)
+    reauth = _needs_reauth(rows.needs_reauth, now)
+    aside = _set_aside(rows)
+    changed = evidence.changes(rows.findings)
+    closing = evidence.pre_closing(
+        rows.closings,
+        report_ids=rows.report_ids,
+        policies=list(services.config.policies),
+        default_days=pre_closing_days,
+        now=now,
+    )
     late = [c for c in closing if c["exception"]]
     totals = {
         "loans": len(per_loan),
-        "refreshes": sum(refreshed.values()),
-        "billable": sum(billable.values()),
-        "gse_free": sum(refreshed.get(x["loan_id"], 0) - billable.get(x["loan_id"], 0) for x in per_loan if x["gse"]),
-        "failures": sum(failures.values()),
+        "refreshes": sum(rows.refreshed.values()),
+        "billable": sum(rows.billable.values()),
+        "gse_free": sum(
+            rows.refreshed.get(x["loan_id"], 0) - rows.billable.get(x["loan_id"], 0) for x in per_loan if x["gse"]
+        ),
+        "failures": sum(rows.failures.values()),
         "blocked": len(blocked),
         "needs_reauth": len(reauth),
         "set_aside": len(aside),
@@ -214,26 +96,147 @@ def build(services: Services, *, start: date, end: date, now: datetime, pre_clos
         "totals": totals,
         "loans": per_loan,
         "exceptions": {
-            "blocked": list(blocked.values()),
+            "blocked": blocked,
             "needs_reauth": reauth,
             "set_aside": aside,
             "closed_without_verification": late,
-            "failures_by_status": failures,
+            "failures_by_status": rows.failures,
         },
         "changes": changed,
         "pre_closing": closing,
-        "daily": {day: dict(c) for day, c in sorted(daily.items())},
+        "daily": _daily(rows.days),
     }
 
 
-def _bucket(state: str, outcome: str | None) -> str:
-    if state == "completed":
-        return "completed"
-    if state == "failed":
-        return "failed"
-    if state in ("refused", "released", "lost"):
-        return "not created"
-    return "pending"
+def _loans(
+    rows: PeriodRows, standing: dict[str, GseTerms], limits: Limits, *, now: datetime, pre_closing_days: int
+) -> list[dict[str, Any]]:
+    """Active loans, and loans refreshed in the period whatever their status now."""
+    return [
+        _loan(loan, rows, standing, limits, now=now, pre_closing_days=pre_closing_days)
+        for loan in rows.loans
+        if loan.status == "active" or loan.loan_id in rows.refreshed
+    ]
+
+
+def _loan(
+    loan: ReportLoan,
+    rows: PeriodRows,
+    standing: dict[str, GseTerms],
+    limits: Limits,
+    *,
+    now: datetime,
+    pre_closing_days: int,
+) -> dict[str, Any]:
+    root = loan.order_id
+    window = subtract_business_days(loan.closing_date, pre_closing_days) if loan.closing_date else None
+    terms = None
+    if loan.gse:
+        terms = standing.get(loan.loan_id) or gse_terms(
+            window_start=loan.gse_window_start, uses=[], limits=limits, now=now
+        )
+    last = rows.last.get(loan.loan_id)
+    ids = rows.report_ids.get(loan.base_order_id or root, NO_REPORT_IDS)
+    return {
+        "loan_id": loan.loan_id,
+        "gse": loan.gse,
+        "status": loan.status,
+        "product": last.product if last else None,
+        "order_chain": " > ".join([root, *[o for o in rows.chains.get(loan.loan_id, []) if o != root]]),
+        "refreshes_in_period": rows.refreshed.get(loan.loan_id, 0),
+        **_gse_columns(terms),
+        "billable_in_period": rows.billable.get(loan.loan_id, 0),
+        "last_outcome": last.outcome if last else None,
+        "voie_report_id": ids.voie,
+        "voa_report_id": ids.voa,
+        "data_as_of": loan.data_as_of,
+        "closing_date": loan.closing_date,
+        "pre_closing_window_start": window,
+        "data_inside_pre_closing_window": (
+            (loan.data_as_of is not None and loan.data_as_of >= start_of_day_utc(window)) if window else None
+        ),
+    }
+
+
+def _gse_columns(terms: GseTerms | None) -> dict[str, Any]:
+    """Where a GSE loan stands in its free window; empty for any other loan."""
+    if terms is None:
+        return {"gse_window_ends": None, "gse_used_in_window": None, "gse_free_left": None}
+    return {
+        "gse_window_ends": terms.window_end,
+        "gse_used_in_window": terms.used,
+        "gse_free_left": terms.free_left if terms.in_window else 0,
+    }
+
+
+def _blocked(rows: PeriodRows) -> list[dict[str, Any]]:
+    """Loans whose last word in the period was a budget's no, and not refreshed since."""
+    blocked: dict[str | None, dict[str, Any]] = {}
+    for entry in rows.skips:
+        d = json.loads(entry.detail)
+        if d.get("reason") in BUDGET_REASONS:
+            blocked[entry.loan_id] = {
+                "loan_id": entry.loan_id,
+                "rule": d["reason"],
+                "at": entry.at,
+                "next_eligible": d.get("next_free_at"),
+                "policy": d.get("policy"),
+            }
+        else:
+            blocked.pop(entry.loan_id, None)
+    return [
+        b
+        for loan_id, b in blocked.items()
+        # Refreshed after it was blocked: no longer an exception.
+        if not (loan_id in rows.last and rows.last[loan_id].at > b["at"])
+    ]
+
+
+def _needs_reauth(waiting: list[ConnectionWait], now: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "loan_id": w.loan_id,
+            "connection": short(w.token_hash),
+            "reason": w.reason,
+            "since": w.since,
+            "days": round((now - w.since).total_seconds() / 86400, 1) if w.since else None,
+        }
+        for w in waiting
+    ]
+
+
+def _set_aside(rows: PeriodRows) -> list[dict[str, Any]]:
+    return [{"loan_id": h.loan_id, "needs": h.hold, "reason": h.reason, "since": h.since} for h in rows.holds] + [
+        {
+            "loan_id": w.loan_id,
+            "needs": ConnectionState.NEEDS_NEW_ORDER.value,
+            "reason": f"{w.reason} ({short(w.token_hash)})",
+            "since": w.since,
+        }
+        for w in rows.deleted
+    ]
+
+
+def _daily(days: list[DayOutcome]) -> dict[str, dict[str, int]]:
+    daily: dict[str, Counter[str]] = defaultdict(Counter)
+    for d in days:
+        daily[d.reserved_at.date().isoformat()][_bucket(d.state)] += 1
+    return {day: dict(c) for day, c in sorted(daily.items())}
+
+
+def _bucket(state: str) -> str:
+    """The daily chart's group for a reservation's state."""
+    match ReservationState(state):
+        case ReservationState.COMPLETED:
+            return "completed"
+        case ReservationState.FAILED:
+            return "failed"
+        case ReservationState.REFUSED | ReservationState.RELEASED | ReservationState.LOST:
+            return "not created"
+        case ReservationState.RESERVED | ReservationState.SENT | ReservationState.ACCEPTED | ReservationState.UNKNOWN:
+            return "pending"
+        case unreachable:
+            assert_never(unreachable)
 
 
 def _cell(value: Any) -> str:
@@ -318,7 +321,7 @@ def _stacked_daily(daily: dict[str, dict[str, int]]) -> str:
     step = (width - 2 * pad) / len(daily)
     parts = []
     for i, (day, counts) in enumerate(daily.items()):
-        y = height - pad
+        y: float = height - pad
         for kind, colour in colours.items():
             h = (height - 2 * pad) * counts.get(kind, 0) / peak
             if h:
@@ -337,41 +340,48 @@ def _stacked_daily(daily: dict[str, dict[str, int]]) -> str:
     )
 
 
+def _tds(*cells: Any) -> str:
+    """Table cells, each shown through `html_text` (bidi controls shown, then HTML-escaped)."""
+    return "".join(f"<td>{html_text(cell)}</td>" for cell in cells)
+
+
+def _tr(*cells: Any) -> str:
+    return f"<tr>{_tds(*cells)}</tr>"
+
+
+def _table_rows(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    return "".join(_tr(*(_cell(row[c]) for c in columns)) for row in rows[:5000])
+
+
+def _exception_rows(e: dict[str, Any]) -> tuple[str, str, str]:
+    """The blocked, needing re-auth and set-aside tables' rows."""
+    blocked = "".join(_tr(b["loan_id"], b["rule"], _cell(b["at"]), _cell(b["next_eligible"])) for b in e["blocked"])
+    reauth = "".join(
+        _tr(a["loan_id"], a["connection"], a["reason"], _cell(a["since"]), a["days"]) for a in e["needs_reauth"]
+    )
+    aside = "".join(_tr(x["loan_id"], x["needs"], x["reason"], _cell(x["since"])) for x in e["set_aside"])
+    return blocked, reauth, aside
+
+
+def _closing_rows(closings: list[dict[str, Any]]) -> str:
+    rows = []
+    for c in closings[:5000]:
+        cells = [c["closing_date"], c["window_days"], c["window_start"], c["last_verification"]]
+        cells += [c["refresh_order_id"], c["voie_report_id"]]
+        verdict = "yes" if c["inside_window"] else ("<b>no</b>" if c["exception"] else "not yet")
+        rows.append(f"<tr>{_tds(c['loan_id'], *map(_cell, cells))}<td>{verdict}</td></tr>")
+    return "".join(rows)
+
+
 def render_html(report: dict[str, Any]) -> str:
     t = report["totals"]
     e = report["exceptions"]
     esc = html_text  # bidi controls shown, then HTML-escaped: outside text never reorders the page
-    loan_rows = "".join(
-        "<tr>" + "".join(f"<td>{esc(_cell(row[c]))}</td>" for c in LOAN_COLUMNS) + "</tr>"
-        for row in report["loans"][:5000]
-    )
+    loan_rows = _table_rows(report["loans"], LOAN_COLUMNS)
     more = len(report["loans"]) - 5000
-    blocked_rows = "".join(
-        f"<tr><td>{esc(b['loan_id'])}</td><td>{esc(b['rule'])}</td><td>{esc(_cell(b['at']))}</td>"
-        f"<td>{esc(_cell(b['next_eligible']))}</td></tr>"
-        for b in e["blocked"]
-    )
-    reauth_rows = "".join(
-        f"<tr><td>{esc(a['loan_id'])}</td><td>{esc(a['connection'])}</td><td>{esc(str(a['reason']))}</td>"
-        f"<td>{esc(_cell(a['since']))}</td><td>{a['days']}</td></tr>"
-        for a in e["needs_reauth"]
-    )
-    aside_rows = "".join(
-        f"<tr><td>{esc(x['loan_id'])}</td><td>{esc(x['needs'])}</td><td>{esc(str(x['reason']))}</td>"
-        f"<td>{esc(_cell(x['since']))}</td></tr>"
-        for x in e["set_aside"]
-    )
-    change_rows = "".join(
-        "<tr>" + "".join(f"<td>{esc(_cell(f[c]))}</td>" for c in CHANGE_COLUMNS) + "</tr>"
-        for f in report["changes"]["findings"][:5000]
-    )
-    closing_rows = "".join(
-        f"<tr><td>{esc(c['loan_id'])}</td><td>{esc(_cell(c['closing_date']))}</td><td>{c['window_days']}</td>"
-        f"<td>{esc(_cell(c['window_start']))}</td><td>{esc(_cell(c['last_verification']))}</td>"
-        f"<td>{esc(_cell(c['refresh_order_id']))}</td><td>{esc(_cell(c['voie_report_id']))}</td>"
-        f"<td>{'yes' if c['inside_window'] else ('<b>no</b>' if c['exception'] else 'not yet')}</td></tr>"
-        for c in report["pre_closing"][:5000]
-    )
+    blocked_rows, reauth_rows, aside_rows = _exception_rows(e)
+    change_rows = _table_rows(report["changes"]["findings"], CHANGE_COLUMNS)
+    closing_rows = _closing_rows(report["pre_closing"])
     # Built outside the template: Python 3.11 allows no nested quotes of the same kind in f-strings.
     header = "".join("<th>" + c.replace("_", " ") + "</th>" for c in LOAN_COLUMNS)
     change_header = "".join("<th>" + c.replace("_", " ") + "</th>" for c in CHANGE_COLUMNS)

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-
-from monitor.app import Services
-from monitor.core.budget import GSE_WINDOW, TOKEN_WINDOW, next_free
+from monitor.core.budget import GSE_WINDOW, TOKEN_WINDOW, GseTerms, Limits, TokenUsage
 from monitor.errors import InputError
+from monitor.services import Context
+from monitor.store import ledger_rows, usage
 from monitor.store.db import read_only, session
-from monitor.store.ledger import gse_standing
-from monitor.store.tables import Connection, Loan, Reservation, ReservationToken, TruvOrder
+from monitor.store.ledger_rows import NO_REPORT_IDS, ReportIds, ReservationRow
 from monitor.truv.secrets import short
 
 
 def ledger_view(
-    services: Services,
+    services: Context,
     *,
     loan_id: str | None,
     limit: int,
@@ -35,137 +32,91 @@ def ledger_view(
     limits = services.limits
     prefix = (token or "").lower()
     with session(read_only(services.engine)) as s:
-        if loan_id and s.get(Loan, loan_id) is None:
+        if loan_id and not ledger_rows.loan_exists(s, loan_id):
             raise InputError("loan", loan_id, "no such loan (see monitor loans list)")
-        rt = ReservationToken.__table__.c
-        q = select(Reservation).order_by(Reservation.reserved_at.desc(), Reservation.id)  # type: ignore[attr-defined]
-        if loan_id:
-            q = q.where(Reservation.loan_id == loan_id)
-        if since is not None:
-            q = q.where(Reservation.reserved_at >= since)  # type: ignore[operator]
-        if prefix:
-            q = q.where(
-                Reservation.id.in_(select(rt.reservation_id).where(rt.token_hash.startswith(prefix)))  # type: ignore[attr-defined]
-            )
-        reservation_total = s.execute(select(func.count()).select_from(q.order_by(None).subquery())).scalar_one()
-        reservations = list(s.execute(q.limit(limit)).scalars())
-        tq = select(rt.reservation_id, rt.token_hash, rt.reserved_at, rt.counts).where(
-            rt.reserved_at > now - TOKEN_WINDOW
-        )
-        if loan_id:
-            tq = tq.where(
-                rt.token_hash.in_(
-                    select(ReservationToken.token_hash)
-                    .join(Reservation, Reservation.id == ReservationToken.reservation_id)  # type: ignore[arg-type]
-                    .where(Reservation.loan_id == loan_id)
-                )
-            )
-        token_rows = s.execute(tq).all()
-        by_res: dict[str, list[str]] = defaultdict(list)
-        for rid, token, _at, _counts in s.execute(
-            select(rt.reservation_id, rt.token_hash, rt.reserved_at, rt.counts).where(
-                rt.reservation_id.in_([r.id for r in reservations])
-            )
-        ):
-            by_res[rid].append(short(token))
+        page = ledger_rows.reservations(s, limit=limit, loan_id=loan_id, since=since, token_prefix=prefix)
+        spent_on = ledger_rows.tokens_of(s, [x.id for x in page.rows])
+        report_ids = ledger_rows.report_ids(s, [x.refresh_order_id for x in page.rows])
+        # The same rows the pass decides on (rule 1), a Truv block included.
+        uses = usage.token_uses(s, now=now, loan_id=loan_id or None)
+        blocked = usage.truv_blocks(s, now=now, loan_id=loan_id or None)
         # Every GSE loan shown, in its own free window (rule 2).
-        standing = gse_standing(s, limits=limits, now=now, since=now - 2 * GSE_WINDOW, loan_id=loan_id)
-        report_ids = {
-            o.id: (o.voie_report_id, o.voa_report_id)
-            for o in s.execute(
-                select(TruvOrder).where(
-                    TruvOrder.id.in_([x.refresh_order_id for x in reservations if x.refresh_order_id])
-                )  # type: ignore[attr-defined]
-            ).scalars()
-        }
-        blocked = {
-            c.token_hash: c.blocked_until
-            for c in s.execute(
-                select(Connection).where(Connection.blocked_until.is_not(None), Connection.blocked_until > now)  # type: ignore[union-attr,operator]
-            ).scalars()
-        }
-
-    token_uses: dict[str, list[datetime]] = defaultdict(list)
-    for _rid, token, at, counts in token_rows:
-        if counts:
-            token_uses[token].append(at)
-    tokens = []
-    for token, uses in sorted(token_uses.items()):
-        if not token.startswith(prefix):
-            continue
-        frees = next_free(uses, limits.per_token, TOKEN_WINDOW, now)
-        tokens.append(
-            {
-                "token": short(token),
-                "used_24h": len(uses),
-                "limit": limits.per_token,
-                "next_slot_frees": frees or (min(uses) + TOKEN_WINDOW if uses else None),
-                "exhausted": frees is not None,
-                "truv_blocked_until": blocked.get(token),
-            }
-        )
-    for token, until in blocked.items():
-        if token not in token_uses and token.startswith(prefix):
-            tokens.append(
-                {
-                    "token": short(token),
-                    "used_24h": 0,
-                    "limit": limits.per_token,
-                    "next_slot_frees": until,
-                    "exhausted": True,
-                    "truv_blocked_until": until,
-                }
-            )
-    gse = []
-    for lid, terms in sorted(standing.items()):
-        gse.append(
-            {
-                "loan_id": lid,
-                "window_start": terms.window_start,
-                "window_ends": terms.window_end,
-                "in_window": terms.in_window,
-                "used_in_window": terms.used,
-                "limit": limits.gse,
-                "free_left": terms.free_left if terms.in_window else 0,
-                # After the window a GSE refresh is billable like any other; inside it, past the
-                # limit, `gse_overage` decides.
-                "exhausted": terms.in_window and terms.free_left <= 0,
-            }
-        )
+        standing = usage.gse_standing(s, limits=limits, now=now, since=now - 2 * GSE_WINDOW, loan_id=loan_id)
+    tokens = _tokens(uses, blocked, prefix=prefix, limits=limits, now=now)
+    gse = [_gse_loan(lid, terms, limits) for lid, terms in sorted(standing.items())]
     if exhausted:
         tokens = [t for t in tokens if t["exhausted"]]
         gse = [g for g in gse if g["exhausted"]]
-    totals = {"reservations": reservation_total, "tokens": len(tokens), "gse_loans": len(gse)}
+    totals = {"reservations": page.total, "tokens": len(tokens), "gse_loans": len(gse)}
     tokens, gse = tokens[:limit], gse[:limit]
     return {
         "now": now,
         "totals": totals,
         "truncated": {
-            "reservations": reservation_total > len(reservations),
+            "reservations": page.total > len(page.rows),
             "tokens": totals["tokens"] > len(tokens),
             "gse_loans": totals["gse_loans"] > len(gse),
         },
         "reservations": [
-            {
-                "id": x.id,
-                "loan_id": x.loan_id,
-                "product": x.product,
-                "policy": x.policy,
-                "tokens": sorted(by_res.get(x.id, [])),
-                "state": x.state,
-                "outcome": x.outcome,
-                "reserved_at": x.reserved_at,
-                "settled_at": x.settled_at,
-                "parent_order_id": x.parent_order_id,
-                "refresh_order_id": x.refresh_order_id,
-                "voie_report_id": report_ids.get(x.refresh_order_id or "", (None, None))[0],
-                "voa_report_id": report_ids.get(x.refresh_order_id or "", (None, None))[1],
-                "gse": x.gse,
-                "billable": x.billable,
-                "run_id": x.run_id,
-            }
-            for x in reservations
+            _reservation(x, spent_on.get(x.id, []), report_ids.get(x.refresh_order_id or "", NO_REPORT_IDS))
+            for x in page.rows
         ],
         "tokens": tokens,
         "gse_loans": gse,
+    }
+
+
+def _tokens(
+    uses: dict[str, list[datetime]], blocked: dict[str, datetime], *, prefix: str, limits: Limits, now: datetime
+) -> list[dict[str, Any]]:
+    """Tokens with use in their window, then tokens only Truv blocks; each judged as the pass would."""
+    order = sorted(uses) + sorted(t for t in blocked if t not in uses)
+    return [_token(TokenUsage(t, uses.get(t, []), blocked.get(t)), limits, now) for t in order if t.startswith(prefix)]
+
+
+def _token(use: TokenUsage, limits: Limits, now: datetime) -> dict[str, Any]:
+    frees = usage.token_frees_at(use, limits, now)
+    return {
+        "token": short(use.token_hash),
+        "used_24h": len(use.uses),
+        "limit": limits.per_token,
+        "next_slot_frees": frees or (min(use.uses) + TOKEN_WINDOW if use.uses else None),
+        "exhausted": frees is not None,
+        "truv_blocked_until": use.blocked_until,
+    }
+
+
+def _gse_loan(loan_id: str, terms: GseTerms, limits: Limits) -> dict[str, Any]:
+    return {
+        "loan_id": loan_id,
+        "window_start": terms.window_start,
+        "window_ends": terms.window_end,
+        "in_window": terms.in_window,
+        "used_in_window": terms.used,
+        "limit": limits.gse,
+        "free_left": terms.free_left if terms.in_window else 0,
+        # After the window a GSE refresh is billable like any other; inside it, past the
+        # limit, `gse_overage` decides.
+        "exhausted": terms.in_window and terms.free_left <= 0,
+    }
+
+
+def _reservation(x: ReservationRow, tokens: list[str], ids: ReportIds) -> dict[str, Any]:
+    return {
+        "id": x.id,
+        "loan_id": x.loan_id,
+        "product": x.product,
+        "policy": x.policy,
+        "tokens": sorted(short(t) for t in tokens),
+        "state": x.state,
+        "outcome": x.outcome,
+        "reserved_at": x.reserved_at,
+        "settled_at": x.settled_at,
+        "parent_order_id": x.parent_order_id,
+        "refresh_order_id": x.refresh_order_id,
+        "voie_report_id": ids.voie,
+        "voa_report_id": ids.voa,
+        "gse": x.gse,
+        "billable": x.billable,
+        "run_id": x.run_id,
     }

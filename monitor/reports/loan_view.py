@@ -1,73 +1,46 @@
 """`monitor loans show` / `monitor loans list`: one loan's story, and one line per loan. Read-only.
 
-The decision per policy mirrors what the next pass does for the loan (monitor.jobs.refresh_pass):
-selection (active, no hold, nothing in flight, no backoff, stale or order not yet read), then the
-order's product, the product's stale connections, and the budget (`ledger.check`, which reserves
-nothing). The job's `max_refreshes` is not applied: it depends on the other loans of the pass.
+The decision per policy mirrors what the next pass does for the loan (monitor.jobs): selection
+(active, no hold, nothing in flight, no backoff, stale or order not yet read), then the same choice of
+connections (`core.refresh_choice`) on the same reading of the loan (`store.loan_refresh`), and the
+same budget decision on the same usage (`store.ledger`), which reserves nothing. The job's
+`max_refreshes` is not applied: it depends on the other loans of the pass.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
-from monitor.app import Services
 from monitor.config import PolicyConfig
-from monitor.core.budget import TOKEN_WINDOW, next_free
+from monitor.core.budget import Decision, Limits, TokenUsage
 from monitor.core.calendar import subtract_business_days
 from monitor.core.matching import matches
-from monitor.core.products import refresh_product_allowed, scope_of
+from monitor.core.products import scope_of
+from monitor.core.refresh_choice import Choice, Fresh, ScopedConnection, Skip, choose, held_back
 from monitor.core.staleness import assess, start_of_day_utc
+from monitor.core.states import SkipReason
 from monitor.errors import InputError
-from monitor.store import ledger
+from monitor.services import Context
+from monitor.store import ledger_rows, loan_rows, usage
 from monitor.store.db import read_only, session
-from monitor.store.loans import IN_FLIGHT, loan_connections
+from monitor.store.ledger_rows import ReservationRow
+from monitor.store.loan_rows import EventRow, LastOutcome, LoanRow, OrderRow, PassReading
+from monitor.store.loans import ConnectionStateRow, LoanConnectionRow, loan_connections
 from monitor.store.monitoring import findings
-from monitor.store.tables import (
-    Event,
-    Loan,
-    LoanAttribute,
-    Reservation,
-    ReservationToken,
-    TruvOrder,
-)
 from monitor.truv.secrets import short
 
 TIMELINE = 50
-_SCOPE_DATE = {
-    "employer": "data_as_of_employers",
-    "account": "data_as_of_accounts",
-    "insurance": "data_as_of_insurance",
-}
-HELD_STATES = ("needs_reauth", "manual_review", "needs_new_order")
+_HIDDEN_FIELDS = ("gse", "status", "loan_id", "order_id")
 
 
-def _fields(loan: Loan, attributes: dict[str, str]) -> dict[str, Any]:
+def _fields(loan: LoanRow, attributes: dict[str, str]) -> dict[str, Any]:
     return {"gse": loan.gse, "status": loan.status, "loan_id": loan.loan_id, "order_id": loan.order_id, **attributes}
 
 
-def _attributes(s: Any, loan_ids: list[str] | None) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = defaultdict(dict)
-    q = select(LoanAttribute.loan_id, LoanAttribute.key, LoanAttribute.value)
-    if loan_ids is not None:
-        q = q.where(LoanAttribute.loan_id.in_(loan_ids))  # type: ignore[attr-defined]
-    for loan_id, key, value in s.execute(q):
-        out[loan_id][key] = value
-    return out
-
-
-def _data_date(loan: Loan, scope: str) -> datetime | None:
-    """The date selection judges a loan on: the imported one until its order is read (rule 11)."""
-    if loan.details_fetched_at is None:
-        return loan.data_as_of
-    return getattr(loan, _SCOPE_DATE[scope])
-
-
-def _stale_at(data_as_of: datetime | None, loan: Loan, policy: PolicyConfig) -> datetime | None:
+def _stale_at(data_as_of: datetime | None, loan: LoanRow, policy: PolicyConfig) -> datetime | None:
     """When data dated `data_as_of` turns stale for the policy (None: it already is, or never known)."""
     if data_as_of is None:
         return None
@@ -79,7 +52,7 @@ def _stale_at(data_as_of: datetime | None, loan: Loan, policy: PolicyConfig) -> 
     return at
 
 
-def _stale(data_as_of: datetime | None, loan: Loan, policy: PolicyConfig, now: datetime, *, read: bool) -> bool:
+def _stale(data_as_of: datetime | None, loan: LoanRow, policy: PolicyConfig, now: datetime, *, read: bool) -> bool:
     if data_as_of is None:
         return read  # never completed once its order is read; unknown (not stale) before
     return assess(
@@ -91,91 +64,92 @@ def _stale(data_as_of: datetime | None, loan: Loan, policy: PolicyConfig, now: d
     ).stale
 
 
-def decide(
-    s: Any, services: Services, loan: Loan, policy: PolicyConfig, conns: list[Any], now: datetime
+def _result(
+    base: dict[str, Any], decision: str, reason: str, next_eligible: datetime | None = None, **extra: Any
 ) -> dict[str, Any]:
+    return {**base, "decision": decision, "reason": reason, "next_eligible": next_eligible, **extra}
+
+
+def _selection(
+    loan: LoanRow, policy: PolicyConfig, base: dict[str, Any], now: datetime, *, in_flight: bool
+) -> dict[str, Any] | None:
+    """The pass's selection, in the order it counts (monitor.store.loans.count_stale); None: selected."""
+    when = base["data_as_of"]
+    if loan.status != "active":
+        return _result(base, "none", "not_active")
+    read = loan.details_fetched_at is not None
+    unknown = not read and loan.data_as_of is None
+    if not _stale(when, loan, policy, now, read=read) and not unknown:
+        return _result(base, "none", "not_stale", _stale_at(when, loan, policy))
+    if in_flight:
+        return _result(base, "skip", SkipReason.IN_FLIGHT)
+    if loan.hold is not None:
+        return _result(base, "skip", SkipReason.ON_HOLD, hold=loan.hold, hold_reason=loan.hold_reason)
+    if loan.next_attempt_at is not None and loan.next_attempt_at > now:
+        return _result(base, "skip", SkipReason.RETRY_BACKOFF, loan.next_attempt_at)
+    if not read:
+        return _result(base, "read_order", "details_unknown" if unknown else "stale_order_not_read", now)
+    return None
+
+
+def _next_eligible(
+    connections: Sequence[ScopedConnection], loan: LoanRow, policy: PolicyConfig, now: datetime
+) -> datetime | None:
+    """The earliest a connection left out now could be refreshed: when a fresh one turns stale, or a
+    backoff ends."""
+    times: list[datetime] = []
+    for conn in connections:
+        if not _stale(conn.data_as_of, loan, policy, now, read=True):
+            if (at := _stale_at(conn.data_as_of, loan, policy)) is not None:
+                times.append(at)
+        elif held_back(conn, now) == SkipReason.RETRY_BACKOFF and conn.retry_after is not None:
+            times.append(conn.retry_after)
+    return min(times, default=None)
+
+
+def decide(loan: LoanRow, reading: PassReading, policy: PolicyConfig, limits: Limits, now: datetime) -> dict[str, Any]:
     """What the next pass would do for this loan under this policy, and why."""
     scope = scope_of(policy.product)
-    when = _data_date(loan, scope)
-    out: dict[str, Any] = {"policy": policy.name, "product": policy.product, "data_as_of": when}
-
-    def result(decision: str, reason: str, next_eligible: datetime | None = None, **extra: Any) -> dict[str, Any]:
-        return {**out, "decision": decision, "reason": reason, "next_eligible": next_eligible, **extra}
-
-    if loan.status != "active":
-        return result("none", "not_active")
-    in_flight = s.execute(
-        select(Reservation.id).where(Reservation.loan_id == loan.loan_id, Reservation.state.in_(IN_FLIGHT)).limit(1)  # type: ignore[attr-defined]
-    ).first()
-    read = loan.details_fetched_at is not None
-    stale = _stale(when, loan, policy, now, read=read)
-    unknown = not read and loan.data_as_of is None
-    if not stale and not unknown:
-        return result("none", "not_stale", _stale_at(when, loan, policy))
-    # In the order the pass counts them (monitor.store.loans.count_stale).
-    if in_flight is not None:
-        return result("skip", "in_flight")
-    if loan.hold is not None:
-        return result("skip", "on_hold", hold=loan.hold, hold_reason=loan.hold_reason)
-    if loan.next_attempt_at is not None and loan.next_attempt_at > now:
-        return result("skip", "retry_backoff", loan.next_attempt_at)
-    if not read:
-        return result("read_order", "details_unknown" if unknown else "stale_order_not_read", now)
-    original = s.get(TruvOrder, loan.original_order_id or loan.order_id)
-    if original is None:
-        return result("skip", "details_unknown")
-    if not refresh_product_allowed(original.products.split(","), policy.product):
-        return result("skip", "product_not_allowed", order_products=original.products)
-    tokens: set[str] = set()
-    held: dict[str, int] = defaultdict(int)
-    in_scope = [(lc, c) for lc, c in conns if lc.kind == scope]
-    next_at: list[datetime] = []
-    for lc, conn in in_scope:
-        if not _stale(lc.data_as_of, loan, policy, now, read=True):
-            if (at := _stale_at(lc.data_as_of, loan, policy)) is not None:
-                next_at.append(at)
-            continue
-        state = conn.state if conn else "ok"
-        if state in HELD_STATES:
-            held[state] += 1
-        elif state == "retry_later" and conn and conn.retry_after and conn.retry_after > now:
-            held["retry_backoff"] += 1
-            next_at.append(conn.retry_after)
-        else:
-            tokens.add(lc.token_hash)
-    if not tokens:
-        if held:
-            reason = max(held.items(), key=lambda kv: kv[1])[0]
-            return result("skip", reason, min(next_at, default=None))
-        if not in_scope:
-            return result("skip", "no_connection")
-        return result("none", "not_stale", min(next_at, default=None))
-    check = ledger.check(
-        s,
-        loan_id=loan.loan_id,
-        gse=loan.gse,
-        tokens=sorted(tokens),
-        limits=services.limits,
+    base = {"policy": policy.name, "product": policy.product, "data_as_of": loan.data_date(scope)}
+    selected = _selection(loan, policy, base, now, in_flight=reading.in_flight)
+    if selected is not None:
+        return selected
+    refresh = reading.to_refresh.get(scope)
+    if refresh is None:
+        return _result(base, "skip", SkipReason.DETAILS_UNKNOWN)
+    choice = choose(
+        refresh,
+        product=policy.product,
+        max_age=policy.max_age,
+        pre_closing_business_days=policy.pre_closing_business_days,
         now=now,
-        gse_window_start=loan.gse_window_start,
     )
+    if isinstance(choice, Skip):
+        if choice.reason == SkipReason.PRODUCT_NOT_ALLOWED:
+            return _result(base, "skip", choice.reason, order_products=choice.detail.get("order_products"))
+        if choice.reason == SkipReason.NO_CONNECTION:
+            return _result(base, "skip", choice.reason)
+        return _result(base, "skip", choice.reason, _next_eligible(refresh.connections, loan, policy, now))
+    if isinstance(choice, Fresh):
+        return _result(base, "none", "not_stale", _next_eligible(refresh.connections, loan, policy, now))
+    check = reading.usage.decide(
+        tokens=choice.tokens, gse=loan.gse, limits=limits, now=now, gse_window_start=loan.gse_window_start
+    )
+    return _budget(base, choice, check, now)
+
+
+def _budget(base: dict[str, Any], choice: Choice, check: Decision, now: datetime) -> dict[str, Any]:
     if not check.go:
-        return result("skip", check.skip_reason or "budget", check.next_free_at)
-    return result(
+        return _result(base, "skip", check.skip_reason or SkipReason.BUDGET, check.next_free_at)
+    return _result(
+        base,
         "refresh",
         "stale",
         now,
         tokens=sorted(short(t) for t in check.allowed_tokens),
         billable=check.billable,
-        held=dict(held),
+        held=dict(choice.held),
     )
-
-
-def _loan(s: Any, loan_id: str) -> Loan:
-    loan = s.get(Loan, loan_id)
-    if loan is None:
-        raise InputError("loan", loan_id, "no such loan (see monitor loans list)")
-    return loan
 
 
 def _detail(text: str | None) -> Any:
@@ -185,118 +159,144 @@ def _detail(text: str | None) -> Any:
         return text
 
 
-def loan_show(services: Services, loan_id: str, *, now: datetime) -> dict[str, Any]:
-    policies = services.config.policies
+def _connection(
+    lc: LoanConnectionRow, conn: ConnectionStateRow | None, use: TokenUsage, limits: Limits, now: datetime
+) -> dict[str, Any]:
+    return {
+        "kind": lc.kind,
+        "suborder_id": lc.suborder_id,
+        "order_id": lc.order_id,
+        "token": short(lc.token_hash),
+        "data_as_of": lc.data_as_of,
+        "state": conn.state if conn else None,
+        "reason": conn.reason if conn else None,
+        "retry_after": conn.retry_after if conn else None,
+        "truv_blocked_until": conn.blocked_until if conn else None,
+        "uses_24h": len(use.uses),
+        "limit": limits.per_token,
+        # When the pass may spend on it again: its 24 h budget and any Truv block, as the pass judges.
+        "next_slot_frees": usage.token_frees_at(use, limits, now),
+    }
+
+
+def _loan(loan: LoanRow, fields: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "loan_id": loan.loan_id,
+        "gse": loan.gse,
+        "status": loan.status,
+        "closing_date": loan.closing_date,
+        "order_id": loan.order_id,
+        "original_order_id": loan.original_order_id,
+        "data_as_of": loan.data_as_of,
+        "details_fetched_at": loan.details_fetched_at,
+        "gse_window_start": loan.gse_window_start,
+        "hold": loan.hold,
+        "hold_reason": loan.hold_reason,
+        "hold_since": loan.hold_since,
+        "next_attempt_at": loan.next_attempt_at,
+        "attributes": {k: v for k, v in fields.items() if k not in _HIDDEN_FIELDS},
+    }
+
+
+def _order(o: OrderRow) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "initial_order": o.initial_order,
+        "refresh_order": o.refresh_order,
+        "products": o.products,
+        "created_at": o.created_at,
+        "voie_report_id": o.voie_report_id,
+        "voa_report_id": o.voa_report_id,
+    }
+
+
+def _outcome(r: ReservationRow) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "policy": r.policy,
+        "product": r.product,
+        "state": r.state,
+        "outcome": r.outcome,
+        "reserved_at": r.reserved_at,
+        "settled_at": r.settled_at,
+        "refresh_order_id": r.refresh_order_id,
+    }
+
+
+def _entry(e: EventRow) -> dict[str, Any]:
+    return {"at": e.at, "kind": e.kind, "run_id": e.run_id, "detail": _detail(e.detail)}
+
+
+def loan_show(services: Context, loan_id: str, *, now: datetime) -> dict[str, Any]:
+    limits = services.limits
     with session(read_only(services.engine)) as s:
-        loan = _loan(s, loan_id)
-        fields = _fields(loan, _attributes(s, [loan_id])[loan_id])
-        matched = [p for p in policies if matches(p.match, fields)]
+        loan = loan_rows.loan(s, loan_id)
+        if loan is None:
+            raise InputError("loan", loan_id, "no such loan (see monitor loans list)")
+        fields = _fields(loan, loan_rows.attributes(s, [loan_id]).get(loan_id, {}))
+        matched = [p for p in services.config.policies if matches(p.match, fields)]
         conns = loan_connections(s, loan_id)
-        rt = ReservationToken.__table__.c
-        uses: dict[str, list[datetime]] = defaultdict(list)
-        for token, at in s.execute(
-            select(rt.token_hash, rt.reserved_at).where(
-                rt.token_hash.in_([lc.token_hash for lc, _ in conns]),
-                rt.counts.is_(True),
-                rt.reserved_at > now - TOKEN_WINDOW,
-            )
-        ):
-            uses[token].append(at)
-        limit = services.limits.per_token
-        connections = []
-        for lc, conn in conns:
-            token_uses = uses.get(lc.token_hash, [])
-            connections.append(
-                {
-                    "kind": lc.kind,
-                    "suborder_id": lc.suborder_id,
-                    "order_id": lc.order_id,
-                    "token": short(lc.token_hash),
-                    "data_as_of": lc.data_as_of,
-                    "state": conn.state if conn else None,
-                    "reason": conn.reason if conn else None,
-                    "retry_after": conn.retry_after if conn else None,
-                    "truv_blocked_until": conn.blocked_until if conn else None,
-                    "uses_24h": len(token_uses),
-                    "limit": limit,
-                    "next_slot_frees": next_free(token_uses, limit, TOKEN_WINDOW, now),
-                }
-            )
-        decisions = [decide(s, services, loan, p, conns, now) for p in matched]
-        chain = [
-            {
-                "id": o.id,
-                "initial_order": o.initial_order,
-                "refresh_order": o.refresh_order,
-                "products": o.products,
-                "created_at": o.created_at,
-                "voie_report_id": o.voie_report_id,
-                "voa_report_id": o.voa_report_id,
-            }
-            for o in s.execute(
-                select(TruvOrder).where(TruvOrder.loan_id == loan_id).order_by(TruvOrder.created_at, TruvOrder.id)  # type: ignore[arg-type]
-            ).scalars()
-        ]
-        outcomes = [
-            {
-                "id": r.id,
-                "policy": r.policy,
-                "product": r.product,
-                "state": r.state,
-                "outcome": r.outcome,
-                "reserved_at": r.reserved_at,
-                "settled_at": r.settled_at,
-                "refresh_order_id": r.refresh_order_id,
-            }
-            for r in s.execute(
-                select(Reservation)
-                .where(Reservation.loan_id == loan_id)
-                .order_by(Reservation.reserved_at.desc(), Reservation.id)  # type: ignore[attr-defined]
-                .limit(TIMELINE)
-            ).scalars()
-        ]
+        tokens = sorted({lc.token_hash for lc, _ in conns})
+        scopes = [scope_of(p.product) for p in matched]
+        reading = loan_rows.pass_reading(s, loan, scopes=scopes, tokens=tokens, limits=limits, now=now)
+        chain = loan_rows.loan_orders(s, loan_id)
+        outcomes = ledger_rows.loan_reservations(s, loan_id, limit=TIMELINE)
         found = findings(s, loan_id=loan_id)
-        timeline = [
-            {"at": e.at, "kind": e.kind, "run_id": e.run_id, "detail": _detail(e.detail)}
-            for e in s.execute(
-                select(Event)
-                .where(Event.loan_id == loan_id)
-                .order_by(Event.at.desc(), Event.id.desc())  # type: ignore[attr-defined,union-attr]
-                .limit(TIMELINE)
-            ).scalars()
-        ]
-    eligible = [d["next_eligible"] for d in decisions if d["next_eligible"] is not None]
+        timeline = loan_rows.loan_events(s, loan_id, limit=TIMELINE)
+    decisions = [decide(loan, reading, p, limits, now) for p in matched]
+    by_token = {u.token_hash: u for u in reading.usage.tokens}
     return {
         "now": now,
-        "loan": {
-            "loan_id": loan.loan_id,
-            "gse": loan.gse,
-            "status": loan.status,
-            "closing_date": loan.closing_date,
-            "order_id": loan.order_id,
-            "original_order_id": loan.original_order_id,
-            "data_as_of": loan.data_as_of,
-            "details_fetched_at": loan.details_fetched_at,
-            "gse_window_start": loan.gse_window_start,
-            "hold": loan.hold,
-            "hold_reason": loan.hold_reason,
-            "hold_since": loan.hold_since,
-            "next_attempt_at": loan.next_attempt_at,
-            "attributes": {k: v for k, v in fields.items() if k not in ("gse", "status", "loan_id", "order_id")},
-        },
+        "loan": _loan(loan, fields),
         "policies": [p.name for p in matched],
-        "connections": connections,
+        "connections": [_connection(lc, conn, by_token[lc.token_hash], limits, now) for lc, conn in conns],
         "decisions": decisions,
-        "next_eligible": min(eligible, default=None),
-        "orders": chain,
-        "outcomes": outcomes,
+        "next_eligible": min((d["next_eligible"] for d in decisions if d["next_eligible"] is not None), default=None),
+        "orders": [_order(o) for o in chain],
+        "outcomes": [_outcome(r) for r in outcomes],
         "findings": found,
-        "timeline": timeline,
+        "timeline": [_entry(e) for e in timeline],
+    }
+
+
+def _policies(services: Context, policy: str | None) -> list[PolicyConfig]:
+    policies = list(services.config.policies)
+    if policy is None:
+        return policies
+    known = [p.name for p in policies]
+    if policy not in known:
+        raise InputError("--policy", "", f"no policy {policy!r} in jobs.yaml (policies: {', '.join(known) or 'none'})")
+    return [p for p in policies if p.name == policy]
+
+
+def _skip_reason(entry: EventRow | None) -> str | None:
+    if entry is None:
+        return None
+    detail = _detail(entry.detail)
+    return detail.get("reason") if isinstance(detail, dict) else None
+
+
+def _list_row(
+    loan: LoanRow, matched: list[PolicyConfig], stale_for: list[str], last: LastOutcome | None, skip: str | None
+) -> dict[str, Any]:
+    return {
+        "loan_id": loan.loan_id,
+        "status": loan.status,
+        "gse": loan.gse,
+        "closing_date": loan.closing_date,
+        "data_as_of": loan.data_as_of_employers if loan.details_fetched_at else loan.data_as_of,
+        "hold": loan.hold,
+        "hold_reason": loan.hold_reason,
+        "policies": [p.name for p in matched],
+        "stale_for": stale_for,
+        "last_outcome": last.outcome if last else None,
+        "last_outcome_at": last.at if last else None,
+        "last_skip_reason": skip,
     }
 
 
 def loan_list(
-    services: Services,
+    services: Context,
     *,
     now: datetime,
     stale: bool = False,
@@ -305,65 +305,23 @@ def loan_list(
     limit: int = 200,
 ) -> dict[str, Any]:
     """One line per loan; `stale` keeps loans stale for a matching policy (by their data date)."""
-    policies = services.config.policies
-    if policy is not None:
-        known = [p.name for p in policies]
-        if policy not in known:
-            raise InputError(
-                "--policy", "", f"no policy {policy!r} in jobs.yaml (policies: {', '.join(known) or 'none'})"
-            )
-        policies = [p for p in policies if p.name == policy]
+    policies = _policies(services, policy)
     with session(read_only(services.engine)) as s:
-        loans = list(s.execute(select(Loan).order_by(Loan.loan_id)).scalars())
-        attributes = _attributes(s, None)
-        last_outcome: dict[str, tuple[datetime, str | None]] = {}
-        for loan_id, at, state, outcome in s.execute(
-            select(Reservation.loan_id, Reservation.reserved_at, Reservation.state, Reservation.outcome)
-        ):
-            if loan_id not in last_outcome or at > last_outcome[loan_id][0]:
-                last_outcome[loan_id] = (at, outcome or state)
-        last_skip: dict[str, tuple[datetime, int, str | None]] = {}
-        for loan_id, eid, at, detail in s.execute(
-            select(Event.loan_id, Event.id, Event.at, Event.detail).where(
-                Event.kind == "skipped", Event.loan_id.is_not(None)
-            )  # type: ignore[union-attr]
-        ):
-            key = (at, eid or 0)
-            if loan_id not in last_skip or key > last_skip[loan_id][:2]:
-                d = _detail(detail)
-                last_skip[loan_id] = (at, eid or 0, d.get("reason") if isinstance(d, dict) else None)
+        loans = loan_rows.loans(s)
+        attributes = loan_rows.attributes(s)
+        last_outcome = loan_rows.last_outcomes(s)
+        last_skip = loan_rows.last_skips(s)
     rows = []
     for loan in loans:
-        fields = _fields(loan, attributes.get(loan.loan_id, {}))
-        matched = [p for p in policies if matches(p.match, fields)]
+        matched = [p for p in policies if matches(p.match, _fields(loan, attributes.get(loan.loan_id, {})))]
         if policy is not None and not matched:
             continue
-        stale_for = [
-            p.name
-            for p in matched
-            if _stale(_data_date(loan, scope_of(p.product)), loan, p, now, read=loan.details_fetched_at is not None)
-        ]
+        read = loan.details_fetched_at is not None
+        stale_for = [p.name for p in matched if _stale(loan.data_date(scope_of(p.product)), loan, p, now, read=read)]
         if stale and not stale_for:
             continue
-        skip = last_skip.get(loan.loan_id)
-        skip_reason = skip[2] if skip else None
+        skip_reason = _skip_reason(last_skip.get(loan.loan_id))
         if reason is not None and skip_reason != reason:
             continue
-        outcome = last_outcome.get(loan.loan_id)
-        rows.append(
-            {
-                "loan_id": loan.loan_id,
-                "status": loan.status,
-                "gse": loan.gse,
-                "closing_date": loan.closing_date,
-                "data_as_of": loan.data_as_of_employers if loan.details_fetched_at else loan.data_as_of,
-                "hold": loan.hold,
-                "hold_reason": loan.hold_reason,
-                "policies": [p.name for p in matched],
-                "stale_for": stale_for,
-                "last_outcome": outcome[1] if outcome else None,
-                "last_outcome_at": outcome[0] if outcome else None,
-                "last_skip_reason": skip_reason,
-            }
-        )
+        rows.append(_list_row(loan, matched, stale_for, last_outcome.get(loan.loan_id), skip_reason))
     return {"now": now, "loans": rows[:limit], "total": len(rows), "truncated": len(rows) > limit}

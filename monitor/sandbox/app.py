@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 import uvicorn
 from starlette.applications import Starlette
@@ -66,7 +67,7 @@ class SandboxServer(uvicorn.Server):
         self.pump = pump
         self.announce = announce
 
-    async def startup(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if not self.started:
             return
@@ -77,7 +78,7 @@ class SandboxServer(uvicorn.Server):
             if self.announce:
                 print(f"sandbox webhooks go to {self.pump.url}", flush=True)
 
-    async def shutdown(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         if self.pump is not None:
             # Joining may wait for one in-flight POST; keep the event loop free meanwhile.
             await asyncio.to_thread(self.pump.stop)

@@ -25,8 +25,20 @@ from sqlmodel import Session
 from monitor import __version__
 from monitor.core.audit import GENESIS, Walk, chain_hash, keyed_hash, same, seal_head, sign_checkpoint, walk
 from monitor.errors import MonitorError
-from monitor.store.db import upsert_insert
-from monitor.store.tables import AuditCheckpoint, AuditHead, Event, WebhookEvent
+from monitor.store.db import rows_affected, upsert_insert
+from monitor.store.tables import (
+    AuditCheckpoint,
+    AuditHead,
+    Event,
+    audit_checkpoint_table,
+    audit_head_table,
+    event_table,
+    finding_table,
+    link_snapshot_table,
+    loan_table,
+    report_due_table,
+    webhook_event_table,
+)
 
 log = structlog.get_logger("monitor.audit")
 KEY_ENV = "MONITOR_AUDIT_KEY"
@@ -106,14 +118,13 @@ def _lock_head(session: Session) -> tuple[AuditHead, AuditHead | None]:
     """The head and the seal, locked (in id order, by one statement) until the caller commits."""
     insert = partial(upsert_insert, session)
     session.execute(
-        insert(AuditHead.__table__)
-        .values(id=HEAD_ROW, seq=0, hash=GENESIS)
-        .on_conflict_do_nothing(index_elements=["id"])
+        insert(audit_head_table).values(id=HEAD_ROW, seq=0, hash=GENESIS).on_conflict_do_nothing(index_elements=["id"])
     )
+    head_id = audit_head_table.c.id
     rows = session.execute(
         select(AuditHead)
-        .where(AuditHead.id.in_((HEAD_ROW, SEAL_ROW)))  # type: ignore[attr-defined]
-        .order_by(AuditHead.id)  # type: ignore[arg-type]
+        .where(head_id.in_((HEAD_ROW, SEAL_ROW)))
+        .order_by(head_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).scalars()
@@ -145,7 +156,7 @@ def _warn_unkeyed(*, sealed: bool, key: str | None) -> None:
 
 
 def _rows(session: Session, after_seq: int, until_seq: int) -> Iterator[Mapping[str, Any]]:
-    t = Event.__table__.c
+    t = event_table.c
     columns = [
         t.seq,
         t.at,
@@ -163,7 +174,7 @@ def _rows(session: Session, after_seq: int, until_seq: int) -> Iterator[Mapping[
     last = after_seq
     while True:
         query = select(*columns).where(t.seq > last, t.seq <= until_seq).order_by(t.seq).limit(5000)
-        batch = session.execute(query).mappings().all()
+        batch = [row._asdict() for row in session.execute(query)]
         if not batch:
             return
         yield from batch
@@ -178,7 +189,7 @@ def _chain_state(session: Session) -> tuple[AuditHead | None, AuditHead | None]:
 
 
 def _newest_checkpoint(session: Session) -> AuditCheckpoint | None:
-    query = select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)  # type: ignore[union-attr]
+    query = select(AuditCheckpoint).order_by(audit_checkpoint_table.c.id.desc()).limit(1)
     return session.execute(query).scalars().first()
 
 
@@ -212,7 +223,7 @@ def verify(session: Session, *, key: str | None) -> dict[str, Any]:
         keyed_from=seal.seq if seal else None,
         key=key,
     )
-    beyond = session.execute(select(func.max(Event.seq))).scalar() or 0  # type: ignore[arg-type]
+    beyond = session.execute(select(func.max(event_table.c.seq))).scalar() or 0
     head_now, _ = _chain_state(session)  # read after `beyond`: an entry committed since moved the head too
     facts = _Facts(
         key=key,
@@ -413,16 +424,16 @@ def purge(session: Session, *, before: datetime, key: str, now: datetime, forced
 
 
 def _purge_entries(session: Session, *, before: datetime, key: str, now: datetime) -> tuple[int, int | None]:
-    t = Event.__table__.c
+    t = event_table.c
     previous = _newest_checkpoint(session)
     floor = previous.through_seq if previous else 0
     first_kept = session.execute(select(func.min(t.seq)).where(t.seq > floor, t.at >= before)).scalar()
     last_removed = (first_kept - 1) if first_kept is not None else session.execute(select(func.max(t.seq))).scalar()
-    session.execute(delete(Event.__table__).where(t.seq.is_(None), t.at < before))  # unchained, older rows
+    session.execute(delete(event_table).where(t.seq.is_(None), t.at < before))  # unchained, older rows
     if not last_removed or last_removed <= floor:  # nothing left before `before` past the last checkpoint
         return 0, None
     boundary = session.execute(select(t.hash).where(t.seq == last_removed)).scalar_one()
-    removed = session.execute(delete(Event.__table__).where(t.seq <= last_removed)).rowcount or 0
+    removed = rows_affected(session.execute(delete(event_table).where(t.seq <= last_removed)))
     signature = sign_checkpoint(
         key, through_seq=last_removed, through_hash=boundary, removed_before=before.isoformat(), removed_count=removed
     )
@@ -446,25 +457,21 @@ def _purge_monitoring(session: Session, *, before: datetime) -> dict[str, int]:
     An active loan's newest snapshot per connection stays whatever its age: it is the baseline the
     next report is compared with, and dropping it would turn the next change into a silent baseline.
     """
-    from monitor.store.tables import Finding, LinkSnapshot, Loan, ReportDue
-
-    snap = LinkSnapshot.__table__
+    snap, found, due = link_snapshot_table, finding_table, report_due_table
     newest = select(func.max(snap.c.id)).group_by(snap.c.loan_id, snap.c.token_hash).scalar_subquery()
-    active = select(Loan.loan_id).where(Loan.status == "active")  # type: ignore[arg-type]
+    active = select(loan_table.c.loan_id).where(loan_table.c.status == "active")
     superseded = or_(snap.c.id.not_in(newest), snap.c.loan_id.not_in(active))
-    snapshots = session.execute(delete(snap).where(snap.c.taken_at < before, superseded)).rowcount or 0
-    found = Finding.__table__
-    findings = session.execute(delete(found).where(found.c.detected_at < before)).rowcount or 0
-    due = ReportDue.__table__
-    reports = session.execute(delete(due).where(due.c.created_at < before, due.c.state != "due")).rowcount or 0
+    snapshots = rows_affected(session.execute(delete(snap).where(snap.c.taken_at < before, superseded)))
+    findings = rows_affected(session.execute(delete(found).where(found.c.detected_at < before)))
+    reports = rows_affected(session.execute(delete(due).where(due.c.created_at < before, due.c.state != "due")))
     return {"snapshots_removed": snapshots, "findings_removed": findings, "reports_due_removed": reports}
 
 
 def _purge_webhook_events(session: Session, *, before: datetime) -> tuple[int, int]:
     """Raw webhook bodies hold borrowers' data: settled events received before `before` go. One still
     `received` (not applied yet) is kept, so a purge never loses an event that has not taken effect."""
-    t = WebhookEvent.__table__.c
+    t = webhook_event_table.c
     old = t.received_at < before
-    removed = session.execute(delete(WebhookEvent.__table__).where(old, t.state != "received")).rowcount or 0
+    removed = rows_affected(session.execute(delete(webhook_event_table).where(old, t.state != "received")))
     kept = session.execute(select(func.count()).where(old, t.state == "received")).scalar_one()
     return removed, kept

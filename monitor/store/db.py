@@ -8,10 +8,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, CursorResult, Result, make_url
+from sqlalchemy.engine import Engine as Engine  # re-exported: code above store types its engine with it
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
@@ -138,6 +139,26 @@ def _sqlite_engine(parsed: Any, source: str) -> Engine:
     return engine
 
 
+def open_database(url: str, *, auto_upgrade: bool = True, source: str = "database url") -> Engine:
+    """SQLite (one machine, one file) upgrades itself; a shared server is upgraded on purpose.
+
+    On Postgres several instances share the schema, so an old binary must not migrate it under
+    a newer one: it says what to run instead.
+    """
+    engine = make_engine(url, source=source)
+    if engine.dialect.name == "sqlite":
+        if auto_upgrade:
+            upgrade(engine)
+        return engine
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise StorageError(
+            f"the database schema is at {current or 'nothing (empty database)'}, this monitor needs {head}: "
+            "run `monitor db upgrade` once, then retry"
+        )
+    return engine
+
+
 def read_only(engine: Engine) -> Engine:
     """An engine view for long reads (plan, reports) that must not hold SQLite's write lock."""
     return engine.execution_options(sqlite_begin="DEFERRED")
@@ -211,6 +232,14 @@ def head_revision() -> str | None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def rows_affected(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE run through `Session.execute` changed.
+
+    SQLModel's `Session.execute` types every result as a plain `Result`; for DML it is a `CursorResult`.
+    """
+    return cast("CursorResult[Any]", result).rowcount or 0
 
 
 def upsert_insert(bind: Any, table: Any) -> Any:

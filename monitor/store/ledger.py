@@ -10,26 +10,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import text, update
 from sqlmodel import Session
 
-from monitor.core.budget import (
-    BILLABLE_WINDOW,
-    GSE_WINDOW,
-    TOKEN_WINDOW,
-    Decision,
-    GseTerms,
-    Limits,
-    TokenUsage,
-    counts_from,
-    decide,
-    gse_terms,
-)
-from monitor.store.loans import IN_FLIGHT
-from monitor.store.tables import Connection, Loan, Reservation, ReservationToken
+from monitor.core.budget import GSE_WINDOW, Decision, Limits, TokenUsage, counts_from, decide
+from monitor.core.states import ReservationState, SkipReason
+from monitor.store import usage
+from monitor.store.tables import Reservation, ReservationToken, reservation_table, reservation_token_table
+from monitor.store.usage import NOT_COUNTING
 
-# States in which a reservation no longer counts against any budget: it provably never left.
-NOT_COUNTING = ("released",)
+_r = reservation_table.c
+_rt = reservation_token_table.c
 
 
 def _lock_key(name: str) -> int:
@@ -74,44 +65,31 @@ def add_event(
     )
 
 
-def gse_uses(session: Session, *, loan_id: str, since: datetime) -> list[datetime]:
-    """The loan's GSE reservations that count (every one that may have reached Truv) since `since`."""
-    r = Reservation.__table__.c
-    return list(
-        session.execute(
-            select(r.reserved_at).where(
-                r.loan_id == loan_id, r.gse.is_(True), r.state.not_in(NOT_COUNTING), r.reserved_at >= since
-            )
-        ).scalars()
-    )
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What one loan's budget decision is made on."""
+
+    tokens: list[TokenUsage]
+    gse_uses: list[datetime]
+    billable_uses: list[datetime]
+
+    def decide(
+        self, *, tokens: Sequence[str], gse: bool, limits: Limits, now: datetime, gse_window_start: datetime | None
+    ) -> Decision:
+        """The budget decision for `tokens`, some of the ones read (a loan's chosen connections)."""
+        wanted = set(tokens)
+        return decide(
+            tokens=[u for u in self.tokens if u.token_hash in wanted],
+            gse=gse,
+            gse_uses=self.gse_uses,
+            billable_uses=self.billable_uses,
+            limits=limits,
+            now=now,
+            gse_window_start=gse_window_start,
+        )
 
 
-def gse_standing(
-    session: Session, *, limits: Limits, now: datetime, since: datetime | None = None, loan_id: str | None = None
-) -> dict[str, GseTerms]:
-    """Each GSE loan with counting uses (since `since`) and where it stands in its own free window.
-
-    The one reading of rule 2 that `ledger`, `status` and the report share with the pass.
-    """
-    r = Reservation.__table__.c
-    q = (
-        select(r.loan_id, r.reserved_at, Loan.gse_window_start)
-        .join(Loan, Loan.loan_id == r.loan_id)  # type: ignore[arg-type]
-        .where(r.gse.is_(True), r.state.not_in(NOT_COUNTING))
-    )
-    if since is not None:
-        q = q.where(r.reserved_at > since)
-    if loan_id is not None:
-        q = q.where(r.loan_id == loan_id)
-    uses: dict[str, list[datetime]] = {}
-    starts: dict[str, datetime | None] = {}
-    for lid, at, start in session.execute(q):
-        uses.setdefault(lid, []).append(at)
-        starts[lid] = start
-    return {lid: gse_terms(window_start=starts[lid], uses=times, limits=limits, now=now) for lid, times in uses.items()}
-
-
-def usage(
+def read_usage(
     session: Session,
     *,
     tokens: Sequence[str],
@@ -120,39 +98,13 @@ def usage(
     limits: Limits,
     now: datetime,
     gse_window_start: datetime | None = None,
-) -> dict[str, Any]:
-    rt = ReservationToken.__table__.c
-    token_rows = session.execute(
-        select(rt.token_hash, rt.reserved_at).where(
-            rt.token_hash.in_(list(tokens)), rt.counts.is_(True), rt.reserved_at > now - TOKEN_WINDOW
-        )
-    ).all()
-    uses: dict[str, list[datetime]] = {t: [] for t in tokens}
-    for token, at in token_rows:
-        uses[token].append(at)
-    blocked = dict(
-        session.execute(
-            select(Connection.token_hash, Connection.blocked_until).where(Connection.token_hash.in_(list(tokens)))  # type: ignore[attr-defined]
-        ).all()
+) -> Usage:
+    """Every use the loan's budget decision counts (`monitor.store.usage` says which rows those are)."""
+    return Usage(
+        tokens=usage.token_usage(session, tokens=tokens, now=now),
+        gse_uses=usage.gse_uses(session, loan_id=loan_id, since=gse_window_start or now - GSE_WINDOW) if gse else [],
+        billable_uses=usage.billable_uses(session, now=now) if limits.billable_per_day is not None else [],
     )
-    r = Reservation.__table__.c
-    gse_list: list[datetime] = []
-    if gse:
-        gse_list = gse_uses(session, loan_id=loan_id, since=gse_window_start or now - GSE_WINDOW)
-    billable_uses: list[datetime] = []
-    if limits.billable_per_day is not None:
-        billable_uses = list(
-            session.execute(
-                select(r.reserved_at).where(
-                    r.billable.is_(True), r.state.not_in(NOT_COUNTING), r.reserved_at > now - BILLABLE_WINDOW
-                )
-            ).scalars()
-        )
-    return {
-        "tokens": [TokenUsage(t, uses[t], blocked.get(t)) for t in tokens],
-        "gse_uses": gse_list,
-        "billable_uses": billable_uses,
-    }
 
 
 @dataclass(frozen=True)
@@ -172,18 +124,10 @@ def check(
     gse_window_start: datetime | None = None,
 ) -> Decision:
     """The decision a reservation would make now, without reserving (plan, dry runs)."""
-    u = usage(
+    u = read_usage(
         session, tokens=tokens, loan_id=loan_id, gse=gse, limits=limits, now=now, gse_window_start=gse_window_start
     )
-    return decide(
-        tokens=u["tokens"],
-        gse=gse,
-        gse_uses=u["gse_uses"],
-        billable_uses=u["billable_uses"],
-        limits=limits,
-        now=now,
-        gse_window_start=gse_window_start,
-    )
+    return u.decide(tokens=tokens, gse=gse, limits=limits, now=now, gse_window_start=gse_window_start)
 
 
 def reserve(
@@ -214,10 +158,8 @@ def reserve(
     if limits.billable_per_day is not None:
         names.append("billable")
     lock(session, names)
-    r = Reservation.__table__.c
-    busy = session.execute(select(r.id).where(r.loan_id == loan_id, r.state.in_(IN_FLIGHT)).limit(1)).first()
-    if busy is not None:
-        return Reserved(Decision((), skip_reason="in_flight"), None)
+    if usage.loan_in_flight(session, loan_id):
+        return Reserved(Decision((), skip_reason=SkipReason.IN_FLIGHT.value), None)
     decision = check(
         session, loan_id=loan_id, gse=gse, tokens=tokens, limits=limits, now=now, gse_window_start=gse_window_start
     )
@@ -237,7 +179,7 @@ def reserve(
             parent_order_id=parent_order_id,
             gse=gse,
             billable=decision.billable,
-            state="reserved",
+            state=ReservationState.RESERVED.value,
             reserved_at=now,
             suborders=json.dumps(picked, sort_keys=True),
         )
@@ -265,28 +207,22 @@ def reserve(
 
 
 def set_state(session: Session, reservation_id: str, *, state: str, now: datetime, **values: Any) -> None:
-    session.execute(
-        update(Reservation.__table__).where(Reservation.__table__.c.id == reservation_id).values(state=state, **values)
-    )
+    session.execute(update(reservation_table).where(_r.id == reservation_id).values(state=state, **values))
     if state in NOT_COUNTING:
-        rt = ReservationToken.__table__.c
         session.execute(
-            update(ReservationToken.__table__).where(rt.reservation_id == reservation_id).values(counts=False)
+            update(reservation_token_table).where(_rt.reservation_id == reservation_id).values(counts=False)
         )
 
 
 def count_from(session: Session, reservation_id: str, at: datetime, *, sent: datetime | None = None) -> None:
     """Move the moment a reservation's token uses count from forward to `at` (never back, rule 12)."""
-    rt = ReservationToken.__table__.c
     session.execute(
-        update(ReservationToken.__table__)
-        .where(rt.reservation_id == reservation_id, rt.reserved_at < at)
+        update(reservation_token_table)
+        .where(_rt.reservation_id == reservation_id, _rt.reserved_at < at)
         .values(reserved_at=at)
     )
     if sent is not None:
-        session.execute(
-            update(Reservation.__table__).where(Reservation.__table__.c.id == reservation_id).values(sent_at=sent)
-        )
+        session.execute(update(reservation_table).where(_r.id == reservation_id).values(sent_at=sent))
 
 
 def block_tokens(session: Session, tokens: Sequence[str], *, until: datetime, now: datetime) -> None:

@@ -8,7 +8,21 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Column, MetaData, Table, and_, case, delete, exists, func, not_, or_, select, true, update
+from sqlalchemy import (
+    Column,
+    MetaData,
+    Table,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection as SAConnection
 from sqlmodel import Session
@@ -18,13 +32,22 @@ from monitor.core.staleness import pre_closing_windows, start_of_day_utc
 from monitor.errors import ImportFileError, StorageError
 from monitor.loans_file import LoanRow, shown_column
 from monitor.store.db import upsert_insert
-from monitor.store.tables import Connection, Loan, LoanAttribute, LoanClaim, LoanConnection, Reservation
+from monitor.store.tables import (
+    connection_table,
+    loan_attribute_table,
+    loan_claim_table,
+    loan_connection_table,
+    loan_table,
+    reservation_table,
+    run_table,
+)
 
 IN_FLIGHT = ("reserved", "sent", "unknown", "accepted")
 BATCH = 2000
 # Postgres loads through COPY, where a batch costs a few round trips whatever its size: bigger is cheaper.
 BATCH_POSTGRES = 20_000
-_COLUMNS = {"gse": Loan.gse, "status": Loan.status, "loan_id": Loan.loan_id, "order_id": Loan.order_id}
+_L = loan_table.c
+_COLUMNS = {"gse": _L.gse, "status": _L.status, "loan_id": _L.loan_id, "order_id": _L.order_id}
 
 
 @dataclass
@@ -41,13 +64,21 @@ DEFAULT_MAX_CLOSE = 0.10
 # system's clock or time-zone slip. Past that it would stop refreshes for good: the data date never
 # moves backwards, so 9999-12-31 could never be corrected by a later import.
 FUTURE_ALLOWANCE = timedelta(days=1)
-_LOAN_WIDTHS = {name: Loan.__table__.c[name].type.length for name in ("loan_id", "order_id")}
-_KEY_WIDTH = LoanAttribute.__table__.c.key.type.length
-_VALUE_WIDTH = LoanAttribute.__table__.c.value.type.length
+
+
+def _width(column: Any) -> int:
+    length = getattr(column.type, "length", None)  # SQLModel's string type passes it on from its String
+    assert isinstance(length, int), column
+    return length
+
+
+_LOAN_WIDTHS = {name: _width(_L[name]) for name in ("loan_id", "order_id")}
+_KEY_WIDTH = _width(loan_attribute_table.c.key)
+_VALUE_WIDTH = _width(loan_attribute_table.c.value)
 
 
 def _insert(conn: SAConnection) -> Any:
-    return upsert_insert(conn, Loan.__table__)
+    return upsert_insert(conn, loan_table)
 
 
 def import_loans(
@@ -72,8 +103,8 @@ def import_loans(
     """
     result = ImportResult()
     conn = session.connection()
-    existing = session.execute(select(func.count()).select_from(Loan)).scalar_one()
-    active_before = _count(conn, Loan.__table__.c.status == "active") if full_snapshot else 0
+    existing = session.execute(select(func.count()).select_from(loan_table)).scalar_one()
+    active_before = _count(conn, _L.status == "active") if full_snapshot else 0
     seen: dict[str, int] = {}
     batch: list[LoanRow] = []
     for row in rows:
@@ -90,7 +121,7 @@ def import_loans(
     if batch:
         _flush(conn, batch, now)
     result.rows = len(seen)
-    after = session.execute(select(func.count()).select_from(Loan)).scalar_one()
+    after = session.execute(select(func.count()).select_from(loan_table)).scalar_one()
     result.inserted = after - existing
     result.updated = result.rows - result.inserted
     if full_snapshot:
@@ -98,19 +129,18 @@ def import_loans(
             _check_snapshot(
                 conn, rows=result.rows, active_before=active_before, now=now, max_close=max_close, source=source
             )
-        closed = conn.execute(update(Loan.__table__).where(_absent(now)).values(status="closed", updated_at=now))
+        closed = conn.execute(update(loan_table).where(_absent(now)).values(status="closed", updated_at=now))
         result.closed = closed.rowcount or 0
     return result
 
 
 def _absent(now: datetime) -> Any:
     """Active loans this import did not touch: the ones a full snapshot closes."""
-    t = Loan.__table__.c
-    return and_(t.status == "active", t.imported_at < now)
+    return and_(_L.status == "active", _L.imported_at < now)
 
 
 def _count(conn: SAConnection, where: Any) -> int:
-    return int(conn.execute(select(func.count()).select_from(Loan.__table__).where(where)).scalar_one())
+    return int(conn.execute(select(func.count()).select_from(loan_table).where(where)).scalar_one())
 
 
 def _check_snapshot(
@@ -163,7 +193,7 @@ _STAGING = Table("loan_import", MetaData(), *(Column(c) for c in _COPY_COLUMNS))
 
 
 def _upsert_set(stmt: Any) -> dict[str, Any]:
-    table = Loan.__table__
+    table = loan_table
     ex = stmt.excluded
     changed_order = ex.order_id != table.c.order_id
     return {
@@ -219,9 +249,9 @@ def _copy_upsert(conn: SAConnection, batch: Sequence[LoanRow], now: datetime) ->
         with cur.copy(f"COPY loan_import ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
             for r in batch:
                 copy.write_row((r.loan_id, r.order_id, r.gse, r.status, r.closing_date, r.data_as_of, now, now))
-        stmt = postgresql.insert(Loan.__table__).from_select(list(_COPY_COLUMNS), select(*_STAGING.c))
-        conn.execute(stmt.on_conflict_do_update(index_elements=[Loan.__table__.c.loan_id], set_=_upsert_set(stmt)))
-        attrs = LoanAttribute.__table__
+        stmt = postgresql.insert(loan_table).from_select(list(_COPY_COLUMNS), select(*_STAGING.c))
+        conn.execute(stmt.on_conflict_do_update(index_elements=[_L.loan_id], set_=_upsert_set(stmt)))
+        attrs = loan_attribute_table
         conn.execute(delete(attrs).where(attrs.c.loan_id.in_(select(_STAGING.c.loan_id))))
         with cur.copy("COPY loan_attribute (loan_id, key, value) FROM STDIN") as copy:
             for r in batch:
@@ -248,10 +278,10 @@ def _flush(conn: SAConnection, batch: Sequence[LoanRow], now: datetime) -> None:
         }
         for r in batch
     ]
-    stmt = stmt.on_conflict_do_update(index_elements=[Loan.__table__.c.loan_id], set_=_upsert_set(stmt))
+    stmt = stmt.on_conflict_do_update(index_elements=[_L.loan_id], set_=_upsert_set(stmt))
     conn.execute(stmt, values)
     ids = [r.loan_id for r in batch]
-    attrs = LoanAttribute.__table__
+    attrs = loan_attribute_table
     conn.execute(delete(attrs).where(attrs.c.loan_id.in_(ids)))
     attr_rows = [
         {"loan_id": r.loan_id, "key": k, "value": normalise(v)}
@@ -275,25 +305,25 @@ class Candidate:
 
 
 def _match_clause(match: dict[str, Any]) -> Any:
-    clauses = []
+    clauses: list[Any] = []
     for key, wanted in match.items():
         options = wanted if isinstance(wanted, list) else [wanted]
         values = [normalise(o) for o in options]
         if key == "gse":
             flags = {v in ("true", "1", "yes") for v in values}
-            clauses.append(Loan.gse.in_(list(flags)))  # type: ignore[attr-defined]
+            clauses.append(_L.gse.in_(list(flags)))
         elif key in _COLUMNS:
             clauses.append(func.lower(_COLUMNS[key]).in_(values))
         else:
-            a = LoanAttribute.__table__.c
-            clauses.append(exists().where(a.loan_id == Loan.loan_id, a.key == key, a.value.in_(values)))
+            a = loan_attribute_table.c
+            clauses.append(exists().where(a.loan_id == _L.loan_id, a.key == key, a.value.in_(values)))
     return and_(true(), *clauses)
 
 
 _SCOPE_DATES = {
-    "employer": Loan.data_as_of_employers,
-    "account": Loan.data_as_of_accounts,
-    "insurance": Loan.data_as_of_insurance,
+    "employer": _L.data_as_of_employers,
+    "account": _L.data_as_of_accounts,
+    "insurance": _L.data_as_of_insurance,
 }
 
 
@@ -302,12 +332,12 @@ def data_date(scope: str) -> Any:
 
     Before its order has been read: the imported `data_as_of`; after: the scope's own date.
     """
-    return case((Loan.details_fetched_at.is_(None), Loan.data_as_of), else_=_SCOPE_DATES[scope])  # type: ignore[union-attr]
+    return case((_L.details_fetched_at.is_(None), _L.data_as_of), else_=_SCOPE_DATES[scope])
 
 
 def unknown_clause() -> Any:
     """Loans whose data date nobody knows yet: the order must be read before anything is decided."""
-    return and_(Loan.details_fetched_at.is_(None), Loan.data_as_of.is_(None))  # type: ignore[union-attr]
+    return and_(_L.details_fetched_at.is_(None), _L.data_as_of.is_(None))
 
 
 def stale_clause(
@@ -319,10 +349,10 @@ def stale_clause(
     see `unknown_clause`. Once read, a product with a connection that never completed is.
     """
     when = data_date(scope)
-    clauses = [and_(Loan.details_fetched_at.is_not(None), when.is_(None)), when < max_age_cutoff]  # type: ignore[union-attr]
+    clauses = [and_(_L.details_fetched_at.is_not(None), when.is_(None)), when < max_age_cutoff]
     if pre_closing_days:
         for closing, start in pre_closing_windows(today, pre_closing_days):
-            clauses.append(and_(Loan.closing_date == closing, when < start_of_day_utc(start)))  # type: ignore[arg-type]
+            clauses.append(and_(_L.closing_date == closing, when < start_of_day_utc(start)))
     return or_(*clauses)
 
 
@@ -332,6 +362,11 @@ def _workable(*, max_age_cutoff: datetime, pre_closing_days: int | None, today: 
         stale_clause(max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, today=today, scope=scope),
         unknown_clause(),
     )
+
+
+def _in_flight() -> Any:
+    r = reservation_table.c
+    return exists().where(r.loan_id == _L.loan_id, r.state.in_(IN_FLIGHT))
 
 
 def select_stale(
@@ -353,39 +388,37 @@ def select_stale(
     selecting at the same moment take different loans; on SQLite the write transaction already
     excludes a second selector.
     """
-    r = Reservation.__table__.c
-    in_flight = exists().where(r.loan_id == Loan.loan_id, r.state.in_(IN_FLIGHT))
     query = (
         select(
-            Loan.loan_id,
-            Loan.order_id,
-            Loan.base_order_id,
-            Loan.gse,
-            Loan.closing_date,
+            _L.loan_id,
+            _L.order_id,
+            _L.base_order_id,
+            _L.gse,
+            _L.closing_date,
             data_date(scope),
-            Loan.details_fetched_at,
+            _L.details_fetched_at,
         )
         .where(
-            Loan.status == "active",
-            Loan.hold.is_(None),  # type: ignore[union-attr]
+            _L.status == "active",
+            _L.hold.is_(None),
             _match_clause(match),
             _workable(max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, today=now.date(), scope=scope),
-            not_(in_flight),
-            or_(Loan.next_attempt_at.is_(None), Loan.next_attempt_at <= now),  # type: ignore[union-attr,operator]
+            not_(_in_flight()),
+            or_(_L.next_attempt_at.is_(None), _L.next_attempt_at <= now),
         )
         .order_by(
-            Loan.closing_date.is_(None),  # type: ignore[union-attr]
-            Loan.closing_date,
+            _L.closing_date.is_(None),
+            _L.closing_date,
             data_date(scope).is_not(None),
             data_date(scope),
-            Loan.loan_id,
+            _L.loan_id,
         )
     )
     if claim is not None:
-        c = LoanClaim.__table__.c
-        query = query.where(not_(exists().where(c.loan_id == Loan.loan_id, c.expires_at > now)))
+        c = loan_claim_table.c
+        query = query.where(not_(exists().where(c.loan_id == _L.loan_id, c.expires_at > now)))
         if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=Loan.__table__)
+            query = query.with_for_update(skip_locked=True, of=loan_table)
     if limit is not None:
         query = query.limit(limit)
     found = [Candidate(*row) for row in session.execute(query)]
@@ -408,7 +441,7 @@ def _claim(session: Session, loan_ids: list[str], claim: Claim, now: datetime) -
     The row lock above is not the guarantee on Postgres: a row freed by a committing instance
     is re-checked without re-running the NOT EXISTS, so the conditional upsert decides.
     """
-    t = LoanClaim.__table__
+    t = loan_claim_table
     insert = partial(upsert_insert, session)
     won: set[str] = set()
     for loan_id in loan_ids:
@@ -430,29 +463,39 @@ def _claim(session: Session, loan_ids: list[str], claim: Claim, now: datetime) -
 
 
 def renew_claims(session: Session, run_id: str, until: datetime) -> None:
-    t = LoanClaim.__table__
+    t = loan_claim_table
     session.execute(update(t).where(t.c.run_id == run_id).values(expires_at=until))
 
 
 def release_job_claims(session: Session, *, job: str, keep_run_id: str) -> None:
-    from monitor.store.tables import Run
-
-    t = LoanClaim.__table__
-    others = select(Run.run_id).where(Run.job == job, Run.run_id != keep_run_id)  # type: ignore[arg-type]
+    """Claims of the job's other passes: holding the job's lease, this pass knows them dead."""
+    t, r = loan_claim_table, run_table.c
+    others = select(r.run_id).where(r.job == job, r.run_id != keep_run_id)
     session.execute(delete(t).where(t.c.run_id.in_(others)))
 
 
 def release_loan_claims(session: Session, run_id: str, loan_ids: Iterable[str]) -> None:
     """Give back some of this pass's loans, e.g. for the job's next policy to select."""
-    t = LoanClaim.__table__
+    t = loan_claim_table
     ids = list(loan_ids)
     if ids:
         session.execute(delete(t).where(t.c.run_id == run_id, t.c.loan_id.in_(ids)))
 
 
 def release_claims(session: Session, run_id: str) -> None:
-    t = LoanClaim.__table__
+    t = loan_claim_table
     session.execute(delete(t).where(t.c.run_id == run_id))
+
+
+@dataclass(frozen=True, slots=True)
+class StaleCounts:
+    """How many loans a policy finds stale, and how many of those the selection leaves out and why."""
+
+    stale: int = 0
+    in_flight: int = 0
+    backoff: int = 0
+    held: int = 0
+    unknown: int = 0  # data date nobody knows yet: their order is read before anything is decided
 
 
 def count_stale(
@@ -463,13 +506,12 @@ def count_stale(
     pre_closing_days: int | None,
     now: datetime,
     scope: str = "employer",
-) -> dict[str, int]:
+) -> StaleCounts:
     """How many loans a policy finds stale, how many of those are held back and why, and how many
     have a data date nobody knows yet (their order is read before anything is decided)."""
-    r = Reservation.__table__.c
-    in_flight = exists().where(r.loan_id == Loan.loan_id, r.state.in_(IN_FLIGHT))
-    backoff = and_(Loan.next_attempt_at.is_not(None), Loan.next_attempt_at > now)  # type: ignore[union-attr,operator]
-    held = Loan.hold.is_not(None)  # type: ignore[union-attr]
+    in_flight = _in_flight()
+    backoff = and_(_L.next_attempt_at.is_not(None), _L.next_attempt_at > now)
+    held = _L.hold.is_not(None)
     stale = stale_clause(
         max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, today=now.date(), scope=scope
     )
@@ -480,23 +522,58 @@ def count_stale(
             func.sum(case((and_(stale, not_(in_flight), not_(held), backoff), 1), else_=0)),
             func.sum(case((and_(stale, held), 1), else_=0)),
             func.sum(case((unknown_clause(), 1), else_=0)),
-        ).where(Loan.status == "active", _match_clause(match))
+        ).where(_L.status == "active", _match_clause(match))
     ).one()
-    return {
-        "stale": row[0] or 0,
-        "in_flight": row[1] or 0,
-        "backoff": row[2] or 0,
-        "held": row[3] or 0,
-        "unknown": row[4] or 0,
-    }
+    return StaleCounts(*(int(n or 0) for n in row))
 
 
-def loan_connections(session: Session, loan_id: str) -> list[tuple[LoanConnection, Connection | None]]:
-    lc = LoanConnection
+@dataclass(frozen=True, slots=True)
+class LoanConnectionRow:
+    """One of a loan's connections as its original order names it."""
+
+    loan_id: str
+    suborder_id: str
+    order_id: str
+    kind: str
+    suborder_number: str | None
+    token_hash: str
+    link_id: str | None
+    status: str | None
+    data_as_of: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStateRow:
+    """What the job knows of a connection (shared by every loan whose orders name its token)."""
+
+    token_hash: str
+    state: str
+    reason: str | None
+    retry_after: datetime | None
+    blocked_until: datetime | None
+
+
+def loan_connections(session: Session, loan_id: str) -> list[tuple[LoanConnectionRow, ConnectionStateRow | None]]:
+    lc, c = loan_connection_table.c, connection_table.c
     rows = session.execute(
-        select(lc, Connection)
-        .join(Connection, Connection.token_hash == lc.token_hash, isouter=True)  # type: ignore[arg-type]
+        select(
+            lc.loan_id,
+            lc.suborder_id,
+            lc.order_id,
+            lc.kind,
+            lc.suborder_number,
+            lc.token_hash,
+            lc.link_id,
+            lc.status,
+            lc.data_as_of,
+            c.token_hash,
+            c.state,
+            c.reason,
+            c.retry_after,
+            c.blocked_until,
+        )
+        .select_from(loan_connection_table.outerjoin(connection_table, c.token_hash == lc.token_hash))
         .where(lc.loan_id == loan_id)
         .order_by(lc.suborder_id)
     ).all()
-    return [(a, b) for a, b in rows]
+    return [(LoanConnectionRow(*row[:9]), ConnectionStateRow(*row[9:]) if row[9] is not None else None) for row in rows]

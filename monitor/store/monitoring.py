@@ -13,7 +13,7 @@ from sqlmodel import Session
 from monitor.core.changes import HANDOFF_SEVERITIES, Finding, Snapshot, snapshot_from_dict, snapshot_to_dict
 from monitor.store.outbox import enqueue
 from monitor.store.tables import Finding as FindingRow
-from monitor.store.tables import LinkSnapshot, ReportDue
+from monitor.store.tables import LinkSnapshot, ReportDue, link_snapshot_table, report_due_table
 
 # Products whose refresh is followed by reading the connection's income or employment report.
 MONITORED_PRODUCTS = frozenset({"income", "employment"})
@@ -63,7 +63,7 @@ def enqueue_report(
 
 
 def due_reports(session: Session, *, limit: int = 5000) -> list[Due]:
-    t = ReportDue.__table__.c
+    t = report_due_table.c
     rows = session.execute(
         select(t.id, t.loan_id, t.token_hash, t.link_id, t.product, t.policy, t.refresh_order_id, t.completed_at)
         .where(t.state == "due")
@@ -74,13 +74,13 @@ def due_reports(session: Session, *, limit: int = 5000) -> list[Due]:
 
 
 def mark_report(session: Session, due_id: int, *, state: str) -> None:
-    t = ReportDue.__table__
+    t = report_due_table
     session.execute(update(t).where(t.c.id == due_id).values(state=state, attempts=t.c.attempts + 1))
 
 
 def failed_attempt(session: Session, due_id: int) -> None:
     """A read that failed is tried again by later passes, a few times, then given up on."""
-    t = ReportDue.__table__
+    t = report_due_table
     row = session.execute(select(t.c.attempts).where(t.c.id == due_id)).scalar_one_or_none()
     attempts = (row or 0) + 1
     state = "failed" if attempts >= MAX_ATTEMPTS else "due"
@@ -95,7 +95,7 @@ class Previous:
 
 def previous_snapshot(session: Session, *, loan_id: str, token_hash: str, before: datetime) -> Previous | None:
     """The same connection's newest snapshot taken of data older than `before`."""
-    t = LinkSnapshot.__table__.c
+    t = link_snapshot_table.c
     row = session.execute(
         select(t.body, t.refresh_order_id)
         .where(t.loan_id == loan_id, t.token_hash == token_hash, t.as_of < before)
@@ -108,7 +108,7 @@ def previous_snapshot(session: Session, *, loan_id: str, token_hash: str, before
 def already_seen(session: Session, due: Due, as_of: datetime) -> bool:
     """The report holds data already compared (same moment), or newer data that a later completed
     refresh of the same connection will read and be credited with: either way, not this one's."""
-    snap = LinkSnapshot.__table__.c
+    snap = link_snapshot_table.c
     same = session.execute(
         select(snap.id).where(snap.loan_id == due.loan_id, snap.token_hash == due.token_hash, snap.as_of == as_of)
     ).first()
@@ -116,7 +116,7 @@ def already_seen(session: Session, due: Due, as_of: datetime) -> bool:
         return True
     if as_of <= due.completed_at:
         return False
-    t = ReportDue.__table__.c
+    t = report_due_table.c
     later = session.execute(
         select(t.id).where(
             t.loan_id == due.loan_id,

@@ -9,14 +9,23 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlmodel import Session
 
 from monitor.store.db import upsert_insert
-from monitor.store.tables import Connection, Loan, LoanConnection, TruvOrder
+from monitor.store.tables import (
+    Connection,
+    Loan,
+    LoanConnection,
+    OrderSuborder,
+    TruvOrder,
+    connection_table,
+    loan_connection_table,
+)
 from monitor.truv.wire import OrderInfo
 
 
 def save_order(session: Session, loan_id: str, info: OrderInfo, *, now: datetime) -> None:
     row = session.get(TruvOrder, info.id) or TruvOrder(id=info.id, loan_id=loan_id, products="", fetched_at=now)
     row.loan_id = loan_id
-    # An order rebuilt from webhooks knows less than one read from Truv: never forget what we knew.
+    # Truv's answers differ in what they carry (a refresh POST's answer, a GET of the order): a field one
+    # leaves out does not erase what another recorded.
     row.initial_order = info.initial_order or row.initial_order
     row.refresh_order = info.refresh_order or row.refresh_order
     row.products = ",".join(info.products) or row.products
@@ -50,14 +59,13 @@ def learn_order(session: Session, loan: Loan, original: OrderInfo, newest: Order
     connection's date is the newest of: Truv's date for it, what an earlier pass recorded, and
     the imported `data_as_of` (which never moves a loan backwards).
     """
+    lc = loan_connection_table.c
     previous = {
-        (c.kind, c.token_hash): c.data_as_of
-        for c in session.exec(
-            select(LoanConnection).where(LoanConnection.loan_id == loan.loan_id)  # type: ignore[arg-type]
-        ).scalars()
+        (row.kind, row.token_hash): row.data_as_of
+        for row in session.execute(select(lc.kind, lc.token_hash, lc.data_as_of).where(lc.loan_id == loan.loan_id))
     }
     truv_dates = _newest_dates(original, newest)
-    session.execute(delete(LoanConnection.__table__).where(LoanConnection.__table__.c.loan_id == loan.loan_id))
+    session.execute(delete(loan_connection_table).where(lc.loan_id == loan.loan_id))
     for sub in original.suborders:
         if not sub.token_hash:
             continue  # a suborder with no connection (e.g. documents) cannot be refreshed
@@ -109,7 +117,7 @@ def refresh_data_date(session: Session, loan: Loan) -> None:
 
     A connection with no date (never completed) makes its product's date unknown.
     """
-    lc = LoanConnection.__table__.c
+    lc = loan_connection_table.c
     rows = session.execute(
         select(lc.kind, func.min(lc.data_as_of), func.count(), func.count(lc.data_as_of))
         .where(lc.loan_id == loan.loan_id)
@@ -128,11 +136,11 @@ def refresh_data_date(session: Session, loan: Loan) -> None:
 
 
 def mark_connection_data(session: Session, loan_id: str, token: str, at: datetime, *, kind: str | None = None) -> None:
-    lc = LoanConnection.__table__.c
+    lc = loan_connection_table.c
     where = [lc.loan_id == loan_id, lc.token_hash == token, or_(lc.data_as_of.is_(None), lc.data_as_of < at)]
     if kind is not None:
         where.append(lc.kind == kind)
-    session.execute(update(LoanConnection.__table__).where(*where).values(data_as_of=at))
+    session.execute(update(loan_connection_table).where(*where).values(data_as_of=at))
 
 
 def ensure_connection(
@@ -141,7 +149,7 @@ def ensure_connection(
     """Insert the connection row unless it exists; loans sharing a token may race to create it."""
     insert = partial(upsert_insert, session)
     session.execute(
-        insert(Connection.__table__)
+        insert(connection_table)
         .values(token_hash=token, link_id=link_id, user_id=user_id, state="ok", failures=0, updated_at=now)
         .on_conflict_do_nothing(index_elements=["token_hash"])
     )
@@ -149,46 +157,13 @@ def ensure_connection(
 
 def locked_connection(session: Session, token: str, *, now: datetime) -> Connection:
     ensure_connection(session, token, now=now)
-    row = (
-        session.execute(
-            select(Connection).where(Connection.token_hash == token).with_for_update()  # type: ignore[arg-type]
-        )
-        .scalars()
-        .one()
-    )
-    return row
-
-
-def set_connection_state(
-    session: Session,
-    token: str,
-    *,
-    state: str,
-    reason: str | None,
-    now: datetime,
-    retry_after: datetime | None = None,
-    failed: bool = False,
-) -> Connection:
-    row = locked_connection(session, token, now=now)
-    if row.state != state:
-        row.since = now
-        if state == "needs_reauth":
-            from monitor.store.outbox import enqueue_reauth
-
-            enqueue_reauth(session, token=token, reason=reason, since=now, now=now)
-    row.state = state
-    row.reason = reason
-    row.retry_after = retry_after
-    row.failures = (row.failures or 0) + 1 if failed else 0
-    row.updated_at = now
-    session.add(row)
+    c = connection_table.c
+    row: Connection = session.execute(select(Connection).where(c.token_hash == token).with_for_update()).scalars().one()
     return row
 
 
 def save_suborders(session: Session, info: OrderInfo) -> None:
     """Remember a refresh order's employers/accounts: webhooks name them by id, not by token."""
-    from monitor.store.tables import OrderSuborder
-
     for sub in info.suborders:
         row = session.get(OrderSuborder, (info.id, sub.id)) or OrderSuborder(
             order_id=info.id, suborder_id=sub.id, kind=sub.kind
@@ -198,36 +173,3 @@ def save_suborders(session: Session, info: OrderInfo) -> None:
         row.status = sub.status
         row.updated_at = sub.updated_at
         session.add(row)
-
-
-def refreshes_missing_report_ids(session: Session, *, since: datetime, limit: int = 1000) -> list[tuple[str, str]]:
-    """(loan_id, refresh order id) of completed refreshes of mortgage orders whose new report ids we
-    have not read: webhooks say a refresh completed, not which report ids it made (truv-api.md 4, 8)."""
-    from sqlalchemy.orm import aliased
-
-    from monitor.store.tables import Outbox, Reservation
-
-    refresh, original = aliased(TruvOrder), aliased(TruvOrder)
-    r = Reservation.__table__.c
-    rows = session.execute(
-        select(r.loan_id, r.refresh_order_id)
-        .join(refresh, refresh.id == r.refresh_order_id)
-        .join(original, original.id == r.parent_order_id)
-        .where(
-            r.state == "completed",
-            r.settled_at >= since,
-            refresh.voie_report_id.is_(None),  # type: ignore[union-attr]
-            refresh.voa_report_id.is_(None),  # type: ignore[union-attr]
-            or_(original.voie_report_id.is_not(None), original.voa_report_id.is_not(None)),  # type: ignore[union-attr]
-        )
-        .order_by(r.settled_at)
-        .limit(limit)
-    ).all()
-    handed = set(
-        session.execute(
-            select(Outbox.idempotency_key).where(
-                Outbox.idempotency_key.in_([f"refresh_completed:{o}" for _, o in rows])  # type: ignore[attr-defined]
-            )
-        ).scalars()
-    )
-    return [(loan_id, order_id) for loan_id, order_id in rows if f"refresh_completed:{order_id}" not in handed]

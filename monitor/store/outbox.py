@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult, Engine
 from sqlmodel import Session
 
+from monitor.clock import Clock
+from monitor.store import db
 from monitor.store.db import upsert_insert
-from monitor.store.tables import Loan, LoanConnection, Outbox, TruvOrder
+from monitor.store.tables import Loan, TruvOrder, loan_connection_table, loan_table, outbox_table
 from monitor.truv.secrets import short
-from monitor.truv.wire import OrderInfo
 
 
 def enqueue(session: Session, *, kind: str, key: str, payload: dict[str, Any], now: datetime) -> None:
     insert = partial(upsert_insert, session)
     session.execute(
-        insert(Outbox.__table__)
+        insert(outbox_table)
         .values(
             kind=kind,
             idempotency_key=key[:160],
@@ -34,10 +37,11 @@ def enqueue(session: Session, *, kind: str, key: str, payload: dict[str, Any], n
 
 def enqueue_reauth(session: Session, *, token: str, reason: str | None, since: datetime, now: datetime) -> None:
     """A connection now needs the borrower: tell the lender which loans, why, and since when."""
+    lc, lt = loan_connection_table.c, loan_table.c
     rows = session.execute(
-        select(LoanConnection.loan_id, Loan.closing_date)
-        .join(Loan, Loan.loan_id == LoanConnection.loan_id)  # type: ignore[arg-type]
-        .where(LoanConnection.token_hash == token, Loan.status == "active")
+        select(lc.loan_id, lt.closing_date)
+        .join(loan_table, lt.loan_id == lc.loan_id)
+        .where(lc.token_hash == token, lt.status == "active")
     ).all()
     if not rows:
         return
@@ -54,11 +58,14 @@ def enqueue_reauth(session: Session, *, token: str, reason: str | None, since: d
     )
 
 
-def enqueue_refresh_completed(session: Session, *, loan: Loan, order: OrderInfo, product: str, now: datetime) -> None:
-    """A refresh completed: the lender gets the new report ids to resubmit to DU / LPA."""
-    row = session.get(TruvOrder, order.id)
-    voie = order.voie_report_id or (row.voie_report_id if row else None)
-    voa = order.voa_report_id or (row.voa_report_id if row else None)
+def enqueue_refresh_completed(session: Session, *, loan: Loan, order_id: str, product: str, now: datetime) -> None:
+    """A refresh completed: the lender gets the new report ids to resubmit to DU / LPA.
+
+    The ids are the refresh order's as recorded (`save_order` keeps what Truv's reads carried).
+    """
+    row = session.get(TruvOrder, order_id)
+    voie = row.voie_report_id if row else None
+    voa = row.voa_report_id if row else None
     original = session.get(TruvOrder, loan.original_order_id or loan.order_id)
     if not (voie or voa) and original is not None and (original.voie_report_id or original.voa_report_id):
         return  # a mortgage order's new report ids are not known yet: the next pass reads them, then hands off
@@ -66,14 +73,14 @@ def enqueue_refresh_completed(session: Session, *, loan: Loan, order: OrderInfo,
         "type": "refresh.completed",
         "loan_id": loan.loan_id,
         "product": product,
-        "refresh_order_id": order.id,
+        "refresh_order_id": order_id,
         "original_order_id": loan.original_order_id or loan.order_id,
         "voie_report_id": voie,
         "voa_report_id": voa,
         "data_as_of": loan.data_as_of,
         "next_step": "resubmit the newest report id to DU / LPA" if (voie or voa) else None,
     }
-    enqueue(session, kind="refresh_completed", key=f"refresh_completed:{order.id}", payload=payload, now=now)
+    enqueue(session, kind="refresh_completed", key=f"refresh_completed:{order_id}", payload=payload, now=now)
 
 
 def enqueue_needs_new_order(
@@ -95,3 +102,54 @@ def enqueue_needs_new_order(
             payload=payload,
             now=now,
         )
+
+
+# -- delivery: each hand-off claimed in one short transaction, its result recorded in another -------------
+
+_O = outbox_table.c
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    id: int
+    key: str
+    payload: str
+    attempts: int
+
+
+def claim_next(engine: Engine, clock: Clock, *, lease: timedelta) -> Claim | None:
+    """The oldest due hand-off, claimed by moving its next attempt to the end of the lease: another pass
+    skips it while it is in flight, and takes it up again only if this process dies."""
+    for _ in range(100):  # each retry means another pass claimed the row first: take the next one
+        now = clock.now()
+        with db.session(engine) as s:
+            due = select(_O.id, _O.idempotency_key, _O.payload, _O.attempts).where(
+                _O.delivered_at.is_(None), _O.next_attempt_at <= now
+            )
+            if s.get_bind().dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            row = s.execute(due.order_by(_O.id).limit(1)).first()
+            if row is None:
+                return None
+            # The condition is checked again by the UPDATE itself: the claim, not the read, is the guarantee.
+            claimed = s.execute(
+                update(outbox_table)
+                .where(_O.id == row.id, _O.delivered_at.is_(None), _O.next_attempt_at <= now)
+                .values(next_attempt_at=now + lease)
+            )
+            if cast("CursorResult[Any]", claimed).rowcount:
+                return Claim(id=row.id, key=row.idempotency_key, payload=row.payload, attempts=row.attempts)
+    return None
+
+
+def delivered(engine: Engine, claim: Claim, *, now: datetime) -> None:
+    with db.session(engine) as s:
+        done = update(outbox_table).where(_O.id == claim.id, _O.delivered_at.is_(None))
+        s.execute(done.values(delivered_at=now, attempts=claim.attempts + 1, last_error=None))
+
+
+def not_delivered(engine: Engine, claim: Claim, *, error: str, next_attempt_at: datetime) -> None:
+    with db.session(engine) as s:
+        # Only while the row is still ours: if the lease ran out and another pass took it, its word stands.
+        retry = update(outbox_table).where(_O.id == claim.id, _O.delivered_at.is_(None), _O.attempts == claim.attempts)
+        s.execute(retry.values(attempts=claim.attempts + 1, last_error=error, next_attempt_at=next_attempt_at))

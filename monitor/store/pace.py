@@ -8,25 +8,26 @@ next to an HTTP round trip, and it needs no new infrastructure.
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
-from functools import partial
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from monitor.clock import Clock
 from monitor.store.db import session, upsert_insert
-from monitor.store.tables import Pace
-from monitor.truv.pacer import HEADROOM
+from monitor.store.tables import pace_table
+from monitor.truv.pacer import HEADROOM, interval_for
 
 
 class SharedPacer:
+    """`monitor.truv.pacer.Pacer` over the `pace` row named by `key` (one per secret)."""
+
     def __init__(
         self, engine: Engine, *, key: str, requests_per_minute: int, clock: Clock, headroom: float = HEADROOM
     ) -> None:
         self.engine = engine
         self.key = key
-        self.interval = 60.0 / (requests_per_minute * headroom)
+        self.interval = interval_for(requests_per_minute, headroom)
         self._clock = clock
         self._local = threading.Lock()  # one DB round trip at a time from this process
         self.waited = 0.0
@@ -34,25 +35,27 @@ class SharedPacer:
 
     def _ensure_row(self) -> None:
         with session(self.engine) as s:
-            insert = partial(upsert_insert, s)
             s.execute(
-                insert(Pace.__table__)
+                upsert_insert(s, pace_table)
                 .values(key=self.key, next_slot=self._clock.now())
                 .on_conflict_do_nothing(index_elements=["key"])
             )
 
     def _take(self, *, hold: float | None = None) -> float:
+        """Seconds until this request's slot (0 for a hold, which only moves the next slot on)."""
+        row = pace_table.c
         with self._local, session(self.engine) as s:
-            row = s.execute(select(Pace).where(Pace.key == self.key).with_for_update()).scalars().one()  # type: ignore[arg-type]
+            next_slot: datetime = s.execute(
+                select(row.next_slot).where(row.key == self.key).with_for_update()
+            ).scalar_one()
             now = self._clock.now()
             if hold is not None:
-                row.next_slot = max(row.next_slot, now + timedelta(seconds=hold))
-                s.add(row)
-                return 0.0
-            slot = max(now, row.next_slot)
-            row.next_slot = slot + timedelta(seconds=self.interval)
-            s.add(row)
-            return (slot - now).total_seconds()
+                moved, delay = max(next_slot, now + timedelta(seconds=hold)), 0.0
+            else:
+                slot = max(now, next_slot)
+                moved, delay = slot + timedelta(seconds=self.interval), (slot - now).total_seconds()
+            s.execute(update(pace_table).where(row.key == self.key).values(next_slot=moved))
+            return delay
 
     def acquire(self) -> None:
         delay = self._take()

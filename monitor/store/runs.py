@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
-from monitor.store.tables import Lease, Run
+from monitor.store.tables import Lease, Run, lease_table, run_table
 
 LEASE_TTL = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldLease:
+    """The live lease of another pass of the job."""
+
+    job: str
+    holder: str
+    run_id: str
+    expires_at: datetime
 
 
 def start_run(session: Session, *, run_id: str, job: str, holder: str, now: datetime) -> None:
@@ -20,13 +31,12 @@ def start_run(session: Session, *, run_id: str, job: str, holder: str, now: date
 
 
 def finish_run(session: Session, *, run_id: str, status: str, summary: dict[str, Any], now: datetime) -> None:
-    run = session.get(Run, run_id)
-    if run is None:
-        return
-    run.status = status
-    run.finished_at = now
-    run.summary = json.dumps(summary, default=str, sort_keys=True)
-    session.add(run)
+    t = run_table.c
+    session.execute(
+        update(run_table)
+        .where(t.run_id == run_id)
+        .values(status=status, finished_at=now, summary=json.dumps(summary, default=str, sort_keys=True))
+    )
 
 
 def acquire_lease(
@@ -38,34 +48,37 @@ def acquire_lease(
     now: datetime,
     ttl: timedelta = LEASE_TTL,
     holder_is_dead: Callable[[str], bool] = lambda _holder: False,
-) -> Lease | None:
+) -> HeldLease | None:
     """Take the job's lease, or return the live lease someone else holds.
 
     Runs inside an IMMEDIATE (SQLite) transaction; on Postgres the row is locked FOR UPDATE,
     and a first insert racing another one fails on the primary key and is retried by the caller.
     """
-    query = select(Lease).where(Lease.job == job)  # type: ignore[arg-type]
+    t = lease_table.c
+    query = select(t.job, t.holder, t.run_id, t.expires_at).where(t.job == job)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
-    lease = session.execute(query).scalars().first()
+    row = session.execute(query).first()
+    lease = HeldLease(*row) if row is not None else None
     if lease is not None and lease.expires_at > now and lease.run_id != run_id and not holder_is_dead(lease.holder):
         return lease
     if lease is None:
         session.add(Lease(job=job, holder=holder, run_id=run_id, expires_at=now + ttl))
     else:
-        lease.holder, lease.run_id, lease.expires_at = holder, run_id, now + ttl
-        session.add(lease)
+        session.execute(
+            update(lease_table).where(t.job == job).values(holder=holder, run_id=run_id, expires_at=now + ttl)
+        )
     return None
 
 
 def renew_lease(session: Session, *, job: str, run_id: str, now: datetime, ttl: timedelta = LEASE_TTL) -> bool:
-    lease = session.get(Lease, job)
-    if lease is None or lease.run_id != run_id:
-        return False
-    lease.expires_at = now + ttl
-    session.add(lease)
-    return True
+    t = lease_table.c
+    renewed = session.connection().execute(
+        update(lease_table).where(t.job == job, t.run_id == run_id).values(expires_at=now + ttl)
+    )
+    return renewed.rowcount > 0
 
 
 def release_lease(session: Session, *, job: str, run_id: str) -> None:
-    session.execute(delete(Lease.__table__).where(Lease.__table__.c.job == job, Lease.__table__.c.run_id == run_id))
+    t = lease_table.c
+    session.execute(delete(lease_table).where(t.job == job, t.run_id == run_id))

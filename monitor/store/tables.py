@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 from monitor.store.types import UTCDateTime
 
 
-def _ts(nullable: bool = True, index: bool = False) -> Column:  # type: ignore[type-arg]
+def _ts(nullable: bool = True, index: bool = False) -> Column[datetime]:
     return Column(UTCDateTime(), nullable=nullable, index=index)
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Final, TypeVar
 
 import httpx
 import structlog
@@ -27,10 +27,8 @@ from monitor.errors import (
     TruvUnreachable,
     is_refresh_limit_message,
 )
+from monitor.truv.call_count import CallCount, note_request, note_throttled
 from monitor.truv.pacer import Pacer
-
-if TYPE_CHECKING:
-    from monitor.store.pace import SharedPacer
 from monitor.truv.report_wire import parse_report
 from monitor.truv.secrets import redact_text, token_hash
 from monitor.truv.wire import LinkInfo, OrderInfo, parse_link, parse_order
@@ -47,12 +45,39 @@ FORBIDDEN_PROBE = 5
 MAX_CONSECUTIVE_FAILURES = 10
 
 
-@dataclass
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
 class CallStats:
+    """Every call this client made since it was built, whichever pass made it (a pass counts its own with
+    `monitor.truv.call_count.counting`)."""
+
     requests: int = 0
     throttled: int = 0
     retries: int = 0
-    by_endpoint: dict[str, int] = field(default_factory=dict)
+    by_endpoint: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    path: str
+    json_body: Any
+    idempotent: bool
+    endpoint: str  # the label the statistics count it under
+    before_send: Callable[[], None] | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+class _Retry:
+    """The answer an attempt gives when the next attempt should be made."""
+
+
+_RETRY: Final = _Retry()
 
 
 def build_http(base_url: str, client_id: str, secret: str, timeout: float, **kwargs: Any) -> httpx.Client:
@@ -113,7 +138,7 @@ class TruvClient:
         self,
         http: httpx.Client,
         *,
-        pacer: Pacer | SharedPacer,
+        pacer: Pacer,
         clock: Clock,
         max_attempts: int = 5,
         backoff_base: float = 1.0,
@@ -126,7 +151,9 @@ class TruvClient:
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
-        self.stats = CallStats()
+        self._totals = CallCount()
+        self._retries = 0
+        self._retries_lock = threading.Lock()
         # Until some call is answered with anything but 403, calls go one at a time, so a key that
         # is 403 everywhere is found within FORBIDDEN_PROBE calls, not after a burst of them.
         self._probe = threading.Lock()
@@ -209,8 +236,28 @@ class TruvClient:
 
     # -- machinery ----------------------------------------------------------------------------
 
+    @property
+    def stats(self) -> CallStats:
+        """A snapshot of the calls made so far."""
+        with self._retries_lock:
+            retries = self._retries
+        return CallStats(
+            requests=self._totals.requests,
+            throttled=self._totals.throttled,
+            retries=retries,
+            by_endpoint=self._totals.by_endpoint,
+        )
+
+    def _count_request(self, endpoint: str) -> None:
+        self._totals.request(endpoint)
+        note_request(endpoint)
+
+    def _count_retry(self) -> None:
+        with self._retries_lock:
+            self._retries += 1
+
     @staticmethod
-    def _parsed(parser: Any, data: Any) -> Any:
+    def _parsed(parser: Callable[[Any], T], data: Any) -> T:
         try:
             return parser(data)
         except ValueError as exc:
@@ -229,10 +276,11 @@ class TruvClient:
         endpoint: str,
         before_send: Callable[[], None] | None = None,
     ) -> Any:
+        request = _Request(method, path, json_body, idempotent, endpoint, before_send)
         if self._key_ok:
-            return self._attempts(method, path, json_body, idempotent, endpoint, before_send)
+            return self._attempts(request)
         with self._probe:
-            return self._attempts(method, path, json_body, idempotent, endpoint, before_send)
+            return self._attempts(request)
 
     @property
     def unreachable(self) -> str | None:
@@ -285,99 +333,118 @@ class TruvClient:
         elif status != 401:
             self._key_ok = True
 
-    def _attempts(
-        self,
-        method: str,
-        path: str,
-        json_body: Any,
-        idempotent: bool,
-        endpoint: str,
-        before_send: Callable[[], None] | None,
-    ) -> Any:
+    def _attempts(self, request: _Request) -> Any:
         attempt = 0
         while True:
             attempt += 1
-            self._check_reachable()  # nothing is sent once Truv is taken as unreachable
-            self.pacer.acquire()
-            self._check_reachable()
-            self.stats.requests += 1
-            self.stats.by_endpoint[endpoint] = self.stats.by_endpoint.get(endpoint, 0) + 1
-            if before_send is not None:
-                before_send()
-            try:
-                response = self.http.request(method, path, json=json_body)
-            except _NOT_SENT as exc:
-                if self._transport_failed(exc):
-                    raise TruvUnreachable(self._unreachable or "Truv is unreachable") from None
-                if not idempotent:
-                    raise TruvNotSent(f"{method} {path}: not sent ({type(exc).__name__})") from None
-                if not self._ever_answered:
-                    raise TruvUnavailable(f"{method} {path}: cannot connect ({type(exc).__name__})") from None
-                self._give_up_or_wait(attempt, None, f"{method} {path}: cannot connect ({type(exc).__name__})")
+            response = self._send(request, attempt)
+            if response is None:
                 continue
-            except httpx.TransportError as exc:
-                # A POST may have landed: it stays "unknown" (reconciled), and the next call is refused.
-                tripped = self._transport_failed(exc)
-                if not idempotent:
-                    raise TruvOutcomeUnknown(
-                        f"{method} {path}: no answer ({type(exc).__name__}); reconciling, not resending"
-                    ) from None
-                if tripped:
-                    raise TruvUnreachable(self._unreachable or "Truv is unreachable") from None
-                if not self._ever_answered:
-                    raise TruvUnavailable(f"{method} {path}: no answer ({type(exc).__name__})") from None
-                self._give_up_or_wait(attempt, None, f"{method} {path}: no answer ({type(exc).__name__})")
-                continue
+            answer = self._read_answer(request, attempt, response)
+            if answer is not _RETRY:
+                return answer
 
-            self._reachable()  # any answer, whatever its status, means Truv is there
-            status = response.status_code
-            self._answered(status)
-            if 200 <= status < 300:
-                try:
-                    return response.json()
-                except ValueError:
-                    if not idempotent:
-                        raise TruvOutcomeUnknown(f"{method} {path}: unreadable answer; reconciling") from None
-                    self._give_up_or_wait(attempt, None, f"{method} {path}: unreadable JSON")
-                    continue
-            code, message = _error_fields(response)
-            if 400 <= status < 500 and status != 401 and is_refresh_limit_message(message):
-                # Truv's per-token refusal: never a throttle to wait out, whatever status carries it.
-                raise TruvRefused(message, status=status, code=code)
-            if status == 401 or (status == 403 and not self._key_ok and self._forbidden_streak >= FORBIDDEN_PROBE):
-                raise TruvAuthError(
-                    f"Truv refused the credentials ({status} {code or ''}): {message}. "
-                    + (f"The first {self._forbidden_streak} calls all got 403. " if status == 403 else "")
-                    + "Check TRUV_CLIENT_ID and TRUV_SECRET (the secret picks the environment).",
-                    status=status,
-                    code=code,
-                )
-            if status == 403:
-                raise TruvForbidden(f"{method} {path}: 403 {code or ''}: {message}", status=403, code=code)
-            if status == 404:
-                raise TruvNotFound(f"{method} {path}: not found", status=404, code=code)
-            if status == 429:
-                # A throttled request was not processed, so re-sending even a refresh is safe.
-                self.stats.throttled += 1
-                wait = retry_after_seconds(response)
-                self.pacer.hold(wait if wait is not None else self._backoff(attempt))
-                if attempt >= self.max_attempts:
-                    raise TruvThrottled(f"{method} {path}: still throttled after {attempt} attempts", status=429)
-                self.stats.retries += 1
-                log.warning("truv_throttled", path=path, wait=wait, attempt=attempt)
-                continue
-            if status >= 500:
-                if not idempotent:
-                    raise TruvOutcomeUnknown(f"{method} {path}: Truv answered {status}; reconciling", status=status)
-                self._give_up_or_wait(attempt, response, f"{method} {path}: Truv answered {status}")
-                continue
-            raise TruvRefused(message or f"{method} {path}: {status}", status=status, code=code)
+    def _send(self, request: _Request, attempt: int) -> httpx.Response | None:
+        """One attempt on the wire: the response, or None when a failure before any answer is worth a retry."""
+        self._check_reachable()  # nothing is sent once Truv is taken as unreachable
+        self.pacer.acquire()
+        self._check_reachable()
+        self._count_request(request.endpoint)
+        if request.before_send is not None:
+            request.before_send()
+        try:
+            return self.http.request(request.method, request.path, json=request.json_body)
+        except _NOT_SENT as exc:
+            self._not_sent(request, attempt, exc)
+        except httpx.TransportError as exc:
+            self._no_answer(request, attempt, exc)
+        return None
+
+    def _not_sent(self, request: _Request, attempt: int, exc: Exception) -> None:
+        """The connection was never made, so the request never left: a POST may be released, a GET retried."""
+        if self._transport_failed(exc):
+            raise TruvUnreachable(self._unreachable or "Truv is unreachable") from None
+        why = f"{request.label}: cannot connect ({type(exc).__name__})"
+        if not request.idempotent:
+            raise TruvNotSent(f"{request.label}: not sent ({type(exc).__name__})") from None
+        if not self._ever_answered:
+            raise TruvUnavailable(why) from None
+        self._give_up_or_wait(attempt, None, why)
+
+    def _no_answer(self, request: _Request, attempt: int, exc: Exception) -> None:
+        """The request may have landed: a POST stays "unknown" (reconciled), and the next call is refused."""
+        tripped = self._transport_failed(exc)
+        why = f"{request.label}: no answer ({type(exc).__name__})"
+        if not request.idempotent:
+            raise TruvOutcomeUnknown(f"{why}; reconciling, not resending") from None
+        if tripped:
+            raise TruvUnreachable(self._unreachable or "Truv is unreachable") from None
+        if not self._ever_answered:
+            raise TruvUnavailable(why) from None
+        self._give_up_or_wait(attempt, None, why)
+
+    def _read_answer(self, request: _Request, attempt: int, response: httpx.Response) -> Any:
+        """The answer's JSON, `_RETRY`, or the typed error the status means."""
+        self._reachable()  # any answer, whatever its status, means Truv is there
+        status = response.status_code
+        self._answered(status)
+        if 200 <= status < 300:
+            return self._json(request, attempt, response)
+        code, message = _error_fields(response)
+        self._raise_for_refusal(request, status, code, message)
+        if status == 429:
+            self._wait_out_throttle(request, attempt, response)
+            return _RETRY
+        if status >= 500:
+            if not request.idempotent:
+                raise TruvOutcomeUnknown(f"{request.label}: Truv answered {status}; reconciling", status=status)
+            self._give_up_or_wait(attempt, response, f"{request.label}: Truv answered {status}")
+            return _RETRY
+        raise TruvRefused(message or f"{request.label}: {status}", status=status, code=code)
+
+    def _json(self, request: _Request, attempt: int, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            if not request.idempotent:
+                raise TruvOutcomeUnknown(f"{request.label}: unreadable answer; reconciling") from None
+            self._give_up_or_wait(attempt, None, f"{request.label}: unreadable JSON")
+            return _RETRY
+
+    def _raise_for_refusal(self, request: _Request, status: int, code: str | None, message: str) -> None:
+        """The answers that concern the request itself, or the credentials: never retried."""
+        if 400 <= status < 500 and status != 401 and is_refresh_limit_message(message):
+            # Truv's per-token refusal: never a throttle to wait out, whatever status carries it.
+            raise TruvRefused(message, status=status, code=code)
+        if status == 401 or (status == 403 and not self._key_ok and self._forbidden_streak >= FORBIDDEN_PROBE):
+            raise TruvAuthError(
+                f"Truv refused the credentials ({status} {code or ''}): {message}. "
+                + (f"The first {self._forbidden_streak} calls all got 403. " if status == 403 else "")
+                + "Check TRUV_CLIENT_ID and TRUV_SECRET (the secret picks the environment).",
+                status=status,
+                code=code,
+            )
+        if status == 403:
+            raise TruvForbidden(f"{request.label}: 403 {code or ''}: {message}", status=403, code=code)
+        if status == 404:
+            raise TruvNotFound(f"{request.label}: not found", status=404, code=code)
+
+    def _wait_out_throttle(self, request: _Request, attempt: int, response: httpx.Response) -> None:
+        """A throttled request was not processed, so re-sending even a refresh is safe."""
+        self._totals.throttle()
+        note_throttled()
+        wait = retry_after_seconds(response)
+        self.pacer.hold(wait if wait is not None else self._backoff(attempt))
+        if attempt >= self.max_attempts:
+            raise TruvThrottled(f"{request.label}: still throttled after {attempt} attempts", status=429)
+        self._count_retry()
+        log.warning("truv_throttled", path=request.path, wait=wait, attempt=attempt)
 
     def _give_up_or_wait(self, attempt: int, response: httpx.Response | None, message: str) -> None:
         if attempt >= self.max_attempts:
             raise TruvUnavailable(f"{message}; gave up after {attempt} attempts")
         wait = retry_after_seconds(response) if response is not None else None
-        self.stats.retries += 1
+        self._count_retry()
         log.info("truv_retry", reason=message, attempt=attempt)
         self.clock.sleep(wait if wait is not None else self._backoff(attempt))
 

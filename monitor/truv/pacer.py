@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Protocol
 
 from monitor.clock import Clock
 
@@ -11,11 +12,27 @@ from monitor.clock import Clock
 HEADROOM = 0.98
 
 
-class Pacer:
+class Pacer(Protocol):
+    """What the client needs of pacing. `monitor.store.pace.SharedPacer` shares the slots through the
+    database, so every process using one secret keeps to Truv's one limit."""
+
+    def acquire(self) -> None:
+        """Wait for this request's slot."""
+
+    def hold(self, seconds: float) -> None:
+        """Truv said wait (429): no slot is handed out before `seconds` from now."""
+
+
+def interval_for(requests_per_minute: int, headroom: float = HEADROOM) -> float:
+    """Seconds between two request slots."""
+    return 60.0 / (requests_per_minute * headroom)
+
+
+class LocalPacer:
     """Evenly spaced request slots shared by every thread of this process."""
 
     def __init__(self, requests_per_minute: int, clock: Clock, headroom: float = HEADROOM) -> None:
-        self.interval = 60.0 / (requests_per_minute * headroom)
+        self.interval = interval_for(requests_per_minute, headroom)
         self._clock = clock
         self._lock = threading.Lock()
         self._next = clock.monotonic()
@@ -32,6 +49,5 @@ class Pacer:
             self._clock.sleep(delay)
 
     def hold(self, seconds: float) -> None:
-        """Truv said wait (429): every thread's next slot moves past the wait."""
         with self._lock:
             self._next = max(self._next, self._clock.monotonic() + seconds)

@@ -32,7 +32,8 @@ def _statement(item: dict[str, Any]) -> Statement:
 
 
 def _employment(item: dict[str, Any]) -> Employment:
-    company = item.get("company") if isinstance(item.get("company"), dict) else {}
+    given = item.get("company")
+    company: dict[str, Any] = given if isinstance(given, dict) else {}
     statements = [_statement(s) for s in item.get("statements") or () if isinstance(s, dict)]
     statements.sort(key=lambda s: s.pay_date.toordinal() if s.pay_date else 0, reverse=True)
     active = item.get("is_active")

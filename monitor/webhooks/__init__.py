@@ -1,1 +1,2 @@
-"""Truv webhooks: signature check, the receiver, and applying events to loans and connections."""
+"""Truv webhooks' HTTP face: verify the signature, store the raw event, answer (monitor.store.webhook_events
+applies it)."""

@@ -2,8 +2,8 @@
 
 The raw event is committed before the 2xx (Truv retries anything unanswered within 10 s, and
 rule 9 says nothing is acted on before it is stored). Applying happens right after, in the same
-request; an event stored but not applied (the process died in between) is applied at the next
-start or pass.
+request, through `monitor.store.webhook_events` (the pipeline every pass uses too), and never calls
+Truv; an event stored but not applied (the process died in between) is applied at the next start or pass.
 
 The port faces the internet, so nothing is read before it is bounded: the body is read as a stream,
 cut at `max_body` (413) and given `body_timeout` seconds (408); `uvicorn_options` bounds the rest
@@ -26,11 +26,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from monitor.app import Services
-from monitor.core.webhook_events import envelope_problem
+from monitor.core.signature import verify
+from monitor.core.webhook_events import envelope_problem, event_type_label
 from monitor.errors import MonitorError
-from monitor.webhooks import apply as applying
-from monitor.webhooks.signature import verify
+from monitor.services import Context
+from monitor.store import webhook_events
 
 log = structlog.get_logger("monitor.webhooks")
 MAX_BODY = 256 * 1024  # Truv's events are a few hundred bytes; anything this large is not one
@@ -87,7 +87,7 @@ def parse(body: bytes) -> tuple[str, dict[str, Any]]:
 
 
 def create_app(
-    services: Services,
+    services: Context,
     *,
     secret: str | None,
     path: str = "/webhooks/truv",
@@ -115,11 +115,11 @@ def create_app(
             log.debug("webhook_client_disconnected")
             return Response(status_code=400)
         try:
-            state, reason = await run_in_threadpool(applying.receive, services, text, event)
+            state, reason = await run_in_threadpool(webhook_events.receive, services, text, event)
         except MonitorError as exc:
             log.error("webhook_store_failed", error=str(exc))
             return JSONResponse({"error": "not stored; retry"}, status_code=503)
-        log.info("webhook", event_type=applying.event_type_label(event["event_type"]), state=state)
+        log.info("webhook", event_type=event_type_label(event["event_type"]), state=state)
         # 2xx for an invalid event too: it is kept, and Truv retrying it would not make it valid.
         return JSONResponse({"status": state, **({"reason": reason} if reason else {})})
 
@@ -132,7 +132,7 @@ def create_app(
 
     async def healthz(_request: Request) -> JSONResponse:
         try:
-            stats: dict[str, Any] = await run_in_threadpool(applying.counts, services)
+            stats: dict[str, Any] = await run_in_threadpool(webhook_events.counts, services)
             if health is not None:  # the daemon: its jobs' next fire and last pass
                 healthy, scheduler = await run_in_threadpool(health)
                 return JSONResponse({"ok": healthy, **stats, **scheduler}, status_code=200 if healthy else 503)
@@ -142,7 +142,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        done = await run_in_threadpool(applying.apply_pending, services)
+        done = await run_in_threadpool(webhook_events.apply_pending, services)
         if done:
             log.info("webhooks_applied_at_start", **done)
         yield

@@ -18,7 +18,7 @@ import pytest
 from monitor.clock import FixedClock
 from monitor.errors import TruvNotFound, TruvUnavailable, TruvUnreachable
 from monitor.truv.client import TruvClient, build_http
-from monitor.truv.pacer import Pacer
+from monitor.truv.pacer import LocalPacer
 from tests.live import cli_env
 
 JOBS = """\
@@ -57,7 +57,9 @@ def closed_port() -> int:
 
 def _client(handler, clock: FixedClock, threshold: int = 10) -> TruvClient:
     http = build_http("https://user:pw@prod.truv.com/v1/", "cid", SECRET, 5.0, transport=httpx.MockTransport(handler))
-    return TruvClient(http, pacer=Pacer(60000, clock), clock=clock, max_attempts=4, max_consecutive_failures=threshold)
+    return TruvClient(
+        http, pacer=LocalPacer(60000, clock), clock=clock, max_attempts=4, max_consecutive_failures=threshold
+    )
 
 
 def test_counter_trips_after_consecutive_failures_and_any_answer_resets_it():

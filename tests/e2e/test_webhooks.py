@@ -142,6 +142,33 @@ def test_refresh_failure_by_webhook_marks_reauth(world, clock):
     assert reservation(svc, "B").state == "failed"
 
 
+def test_an_employer_in_error_is_left_to_the_poll_which_reads_its_link(world, clock):
+    """The receiver never calls Truv: an `error` says nothing about why, so the refresh stays accepted and
+    the next pass's poll judges it by the link's last task status, however the receiver was started."""
+    svc, sandbox, client = world
+    res = reservation(svc, "B")
+    sub = suborder_of(sandbox, res.refresh_order_id)
+    clock.advance(10)
+    failed = event(
+        "order-refresh-failed",
+        clock.now(),
+        order_id=res.refresh_order_id,
+        employer_id=sub["id"],
+        link_id=sub["link_id"],
+        product="income",
+        status="error",
+    )
+    assert post(client, failed).json()["status"] == "applied"
+    assert reservation(svc, "B").state == "accepted"
+    links_before = svc.client.stats.by_endpoint.get("get_link", 0)
+    RefreshPass(svc, svc.config.job("nightly")).run()
+    assert svc.client.stats.by_endpoint.get("get_link", 0) == links_before + 1
+    with session(svc.engine) as s:
+        conn = s.execute(select(Connection).where(Connection.link_id == sub["link_id"])).scalars().one()
+    assert conn.state == "needs_reauth" and conn.reason == "login_error"
+    assert reservation(svc, "B").state == "failed"
+
+
 def test_reordered_link_events_end_in_the_newest_state(world, clock):
     svc, sandbox, client = world
     res = reservation(svc, "B")
@@ -234,7 +261,7 @@ def test_an_event_that_outruns_our_record_of_the_order_is_applied_once_we_have_i
     """A fast refresh can finish, and Truv can say so, before our POST's answer is written down."""
     from monitor.store import orders
     from monitor.store.tables import OrderSuborder
-    from monitor.webhooks.apply import reapply_unmatched
+    from monitor.store.webhook_events import reapply_unmatched
 
     svc, sandbox, client = world
     res = reservation(svc, "W")

@@ -30,11 +30,11 @@ from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
 from monitor.jobs.refresh_pass import RefreshPass
+from monitor.store import webhook_events as applying
 from monitor.store.db import session
 from monitor.store.tables import Connection, Run, WebhookCursor, WebhookEvent
-from monitor.webhooks import apply as applying
+from monitor.store.webhook_events import apply_pending
 from monitor.webhooks import receiver as receiving
-from monitor.webhooks.apply import apply_pending
 from monitor.webhooks.receiver import MAX_BODY, create_app, uvicorn_options
 from tests.e2e import test_webhooks as base
 from tests.e2e.test_webhooks import SECRET, event, post, reservation, suborder_of, truv_sign

@@ -19,7 +19,7 @@ from monitor.errors import (
     TruvUnavailable,
 )
 from monitor.truv.client import TruvClient, build_http, retry_after_seconds
-from monitor.truv.pacer import Pacer
+from monitor.truv.pacer import LocalPacer
 
 ORDER = {
     "id": "o1",
@@ -46,7 +46,7 @@ def make(
         return answer
 
     http = build_http("https://prod.truv.com/v1/", "cid", "sandbox-secret", 5.0, transport=httpx.MockTransport(handler))
-    return TruvClient(http, pacer=Pacer(rpm, clock), clock=clock, max_attempts=4), seen
+    return TruvClient(http, pacer=LocalPacer(rpm, clock), clock=clock, max_attempts=4), seen
 
 
 def js(status: int, body: object, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -205,7 +205,7 @@ def test_404_is_not_found(clock):
 
 
 def test_pacer_spaces_requests_to_the_limit(clock):
-    pacer = Pacer(300, clock)
+    pacer = LocalPacer(300, clock)
     start = clock.monotonic()
     for _ in range(301):
         pacer.acquire()

@@ -262,10 +262,10 @@ def test_config_validation_uses_standard_cron_days():
 )
 def test_status_lists_fire_times_on_the_days_cron_means(tmp_path, schedule, weekdays):
     """What the operator reads in `monitor status`: the next fires fall on the schedule's own weekdays."""
-    from monitor.app import Services
     from monitor.clock import FixedClock
     from monitor.config import parse_config
     from monitor.reports.status import status
+    from monitor.services import Context
     from monitor.store.db import make_engine, upgrade
 
     cfg = parse_config(
@@ -275,7 +275,7 @@ def test_status_lists_fire_times_on_the_days_cron_means(tmp_path, schedule, week
     engine = make_engine(f"sqlite:///{tmp_path / 'status.db'}")
     upgrade(engine)
     now = datetime(2026, 11, 30, 17, 0, tzinfo=UTC)  # a Monday, after 03:00 in New York
-    svc = Services(config=cfg, engine=engine, clock=FixedClock(now), client=None)
+    svc = Context(config=cfg, engine=engine, clock=FixedClock(now))
     fires = status(svc, now=now)["jobs"][0]["next_fire_times"]
     local = [f.astimezone(ZoneInfo("America/New_York")) for f in fires]
     assert local and {f.weekday() for f in local} <= weekdays

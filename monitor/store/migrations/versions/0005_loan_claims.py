@@ -6,7 +6,7 @@ Create Date: 2026-11-27 09:02:32.740843
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import monitor.store.types

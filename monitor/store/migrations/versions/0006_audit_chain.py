@@ -6,7 +6,7 @@ Create Date: 2026-11-27 09:26:12.997659
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import monitor.store.types

@@ -8,7 +8,7 @@ Create Date: 2026-11-30 21:00:00
 from datetime import timedelta
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import monitor.store.types

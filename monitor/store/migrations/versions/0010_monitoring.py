@@ -5,8 +5,10 @@ Revises: 0008
 Create Date: 2026-11-30 20:00:00
 """
 
+from datetime import datetime
+
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import monitor.store.types
@@ -17,11 +19,11 @@ branch_labels = None
 depends_on = None
 
 
-def _s(length: int) -> sa.types.TypeEngine:  # type: ignore[type-arg]
+def _s(length: int) -> sa.types.TypeEngine[str]:
     return sqlmodel.sql.sqltypes.AutoString(length=length)
 
 
-def _ts() -> sa.types.TypeEngine:  # type: ignore[type-arg]
+def _ts() -> sa.types.TypeEngine[datetime]:
     return monitor.store.types.UTCDateTime(timezone=True)
 
 

@@ -1,4 +1,8 @@
-"""X-WEBHOOK-SIGN: `v1=` + hex HMAC-SHA256 of the raw body, keyed with the access secret."""
+"""`v1=` + hex HMAC-SHA256 of the raw body, keyed with a shared secret.
+
+Truv signs its webhooks so (X-WEBHOOK-SIGN) and monitor signs its hand-offs to the lender the same way
+(X-MONITOR-SIGN), so one implementation serves the receiver and the outbox.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,160 @@
+"""What a pass (or a plan) reports, and the thread-safe counting its workers do into it."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from monitor.store.loans import StaleCounts
+
+# The fields the `pass_finished` log line carries; the run row keeps the whole summary.
+LOGGED_FIELDS = (
+    "status",
+    "selected",
+    "submitted",
+    "skipped",
+    "completed",
+    "failed",
+    "needs_reauth",
+    "unknown",
+    "requests",
+)
+
+
+@dataclass
+class PassSummary:
+    run_id: str
+    job: str
+    dry_run: bool
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: str = "running"  # finished | stopped | lease_held | failed | truv_unreachable
+    selected: int = 0
+    submitted: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    completed: int = 0
+    failed: Counter[str] = field(default_factory=Counter)
+    needs_reauth: int = 0
+    unknown: int = 0
+    reconciled: int = 0
+    partial: int = 0
+    details_needed: int = 0  # plan only: loans whose order details must be fetched before budgets decide
+    data_date_unknown: int = 0  # loans whose order has not been read yet: their data date is Truv's to tell
+    reports_read: int = 0  # link reports read after completed refreshes (income monitoring)
+    findings: int = 0  # changes found in them (see `monitor changes`)
+    not_stale: int = 0  # read for their data date, which Truv showed to be fresh: nothing spent
+    stale_total: int = 0
+    requests: int = 0
+    requests_by_endpoint: dict[str, int] = field(default_factory=dict)
+    throttled: int = 0
+    handoffs_delivered: int = 0
+    handoffs_failed: int = 0
+    error: str | None = None
+    lease_holder: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["skipped"] = dict(sorted(self.skipped.items()))
+        out["failed"] = dict(sorted(self.failed.items()))
+        out["started_at"] = self.started_at.isoformat()
+        out["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
+        return out
+
+    def logged(self) -> dict[str, Any]:
+        return {k: v for k, v in self.as_dict().items() if k in LOGGED_FIELDS}
+
+
+class Tally:
+    """The counts a pass's workers add to its summary, each under one lock."""
+
+    def __init__(self, summary: PassSummary) -> None:
+        self.summary = summary
+        self._lock = threading.Lock()
+
+    def skip(self, reason: str, n: int = 1) -> None:
+        with self._lock:
+            self.summary.skipped[reason] += n
+
+    def stale_counts(self, counts: StaleCounts) -> None:
+        """A policy's stale loans, and those the selection leaves out (held, in flight, backing off)."""
+        with self._lock:
+            self.summary.stale_total += counts.stale
+            self.summary.data_date_unknown += counts.unknown
+            for reason, n in (
+                ("on_hold", counts.held),
+                ("in_flight", counts.in_flight),
+                ("retry_backoff", counts.backoff),
+            ):
+                if n:
+                    self.summary.skipped[reason] += n
+
+    def settled(self, *, completed: int, failed: Mapping[str, int], needs_reauth: int, reconciled: int = 0) -> None:
+        """Outcomes of earlier refreshes (this pass's or before) that settled during the pass."""
+        with self._lock:
+            self.summary.completed += completed
+            self.summary.failed.update(failed)
+            self.summary.needs_reauth += needs_reauth
+            self.summary.reconciled += reconciled
+
+    def monitored(self, *, reports_read: int, findings: int) -> None:
+        with self._lock:
+            self.summary.reports_read += reports_read
+            self.summary.findings += findings
+
+    def selected(self, n: int) -> int:
+        with self._lock:
+            self.summary.selected += n
+            return self.summary.selected
+
+    def submitted(self, *, partial: bool) -> None:
+        with self._lock:
+            self.summary.submitted += 1
+            self.summary.partial += int(partial)
+
+    def not_submitted(self, reason: str | None = None) -> None:
+        """A counted submission that Truv did not take; `reason` is its skip reason when it has one."""
+        with self._lock:
+            self.summary.submitted -= 1
+            if reason is not None:
+                self.summary.skipped[reason] += 1
+
+    def unknown(self) -> None:
+        with self._lock:
+            self.summary.unknown += 1
+
+    def not_stale(self) -> None:
+        with self._lock:
+            self.summary.not_stale += 1
+
+    def details_needed(self) -> None:
+        with self._lock:
+            self.summary.details_needed += 1
+
+
+class RefreshBudget:
+    """The job's `max_refreshes` for one pass: a unit is taken before a loan is reserved, and given
+    back when it is not spent after all."""
+
+    def __init__(self, units: int) -> None:
+        self._left = units
+        self._lock = threading.Lock()
+
+    @property
+    def left(self) -> int:
+        with self._lock:
+            return self._left
+
+    def take(self) -> bool:
+        with self._lock:
+            if self._left <= 0:
+                return False
+            self._left -= 1
+            return True
+
+    def give_back(self) -> None:
+        with self._lock:
+            self._left += 1
