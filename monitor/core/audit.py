@@ -14,6 +14,7 @@ import hmac
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 GENESIS = "0" * 64
@@ -25,8 +26,15 @@ _SEAL_DOMAIN = "monitor-audit-seal"
 
 def canonical(entry: Mapping[str, Any]) -> bytes:
     """The bytes an entry's hash covers: its fields in a fixed order, times as ISO-8601 UTC."""
-    values = {k: (entry[k].isoformat() if hasattr(entry.get(k), "isoformat") else entry.get(k)) for k in FIELDS}
+    values = {k: _text(entry.get(k)) for k in FIELDS}
     return json.dumps(values, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def _text(value: Any) -> Any:
+    # The database hands times back in UTC: an instant written with another offset must hash the same.
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).isoformat()
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def chain_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:

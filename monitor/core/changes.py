@@ -256,7 +256,10 @@ def _missed_pay(old: Employment, new: Employment, as_of: datetime, previous_as_o
     interval = pay_interval(new)
     if latest is None or interval is None or (previous is not None and latest > previous):
         return None
-    overdue = latest + interval * 1.5 + timedelta(days=3)
+    try:
+        overdue = latest + interval * 1.5 + timedelta(days=3)
+    except OverflowError:  # a pay date near year 9999 in a report: never overdue, never a crash
+        return None
     if as_of.date() <= overdue or (previous == latest and previous_as_of.date() > overdue):
         return None
     return Finding(

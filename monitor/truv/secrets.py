@@ -20,7 +20,7 @@ def short(token_hash_value: str | None) -> str:
 
 
 _INLINE = re.compile(
-    r'(?i)("?(?:access_token|bridge_token|x-access-secret|public_token)"?(?:\s*[:=]\s*"?|\s+["\'`]))([^"\'`,\s}]+)'
+    r'(?i)(["\']?(?:access_token|bridge_token|x-access-secret|public_token)["\']?(?:\s*[:=]\s*["\']?|\s+["\'`]))([^"\'`,\s}]+)'
 )
 
 
