@@ -32,7 +32,7 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     rich_markup_mode=None,
 )
 loans_app = typer.Typer(help="Import and inspect the loans monitor keeps fresh.", no_args_is_help=True)
@@ -186,6 +186,53 @@ def check_config(ctx: typer.Context) -> None:
     )
 
 
+@app.command("init")
+def init_cmd(
+    ctx: typer.Context,
+    from_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--from", help="A loans file (CSV or JSONL): its columns beyond the known ones are declared as attributes."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where to write it [default: --config, else ./jobs.yaml].")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starting jobs.yaml (a policy, a job, the database and truv sections).
+
+    An existing file is left alone (exit 2) unless --force. The file written passes check-config.
+    """
+    from monitor.errors import ConfigError
+    from monitor.starter import extra_columns, render
+
+    target = out or _ctx(ctx).config_path
+    attributes = extra_columns(from_file) if from_file is not None else []
+    text = render(attributes, origin=from_file)
+    try:
+        with target.open("w" if force else "x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        raise ConfigError(
+            str(target), "", "already exists; nothing was written (pass --force to overwrite it)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(str(target), "", f"cannot be written: {exc.strerror}") from None
+    declared = f"; attributes declared from {from_file}: {', '.join(attributes)}" if attributes else ""
+    typer.echo(f"wrote {target}{declared}. Edit it, then run `monitor --config {target} check-config`")
+
+
+def _declared(c: Ctx, config: JobsFile, file: Path) -> Any:
+    """What `loans import` accepts beyond the known columns: jobs.yaml's `loans.attributes`."""
+    from monitor.loans_file import Declared
+
+    hint = (
+        "" if c.config_path.exists() else f" ({c.config_path} does not exist: `monitor init --from {file}` writes one)"
+    )
+    return Declared(frozenset(config.loans.attributes), str(c.config_path), hint)
+
+
 # -- loans ---------------------------------------------------------------------------------------
 
 
@@ -224,16 +271,19 @@ def loans_import(
     """
     from monitor.app import build
     from monitor.loans_file import read_rows
+    from monitor.progress import counted, for_terminal
     from monitor.store.db import session
     from monitor.store.loans import FUTURE_ALLOWANCE, import_loans
 
     c = _ctx(ctx)
     services = build(c.config(required=False), c.settings, database=c.database)
     now = services.clock.now()
+    progress = for_terminal(services.clock, f"import {file.name}", sys.stderr)
+    progress.expect(_data_lines(file))
     with session(services.engine) as s:
         result = import_loans(
             s,
-            read_rows(file),
+            counted(read_rows(file, _declared(c, services.config, file)), progress),
             now=now,
             full_snapshot=full_snapshot,
             source=str(file),
@@ -270,6 +320,16 @@ def loans_import(
             + (f", {result.closed} closed as absent" if full_snapshot else "")
             + ")"
         )
+
+
+def _data_lines(path: Path) -> int:
+    """About how many loans a file holds, for the progress total (a quoted newline counts twice)."""
+    try:
+        with path.open("rb") as handle:
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    except OSError:
+        return 0  # read_rows says what is wrong with the file
+    return max(lines - (0 if path.suffix.lower() == ".jsonl" else 1), 0)
 
 
 @loans_app.command("show")
@@ -318,30 +378,56 @@ def loans_list(
 # -- plan / run ----------------------------------------------------------------------------------
 
 
-def _summary_out(summary: Any, as_json: bool) -> None:
+def _summary_out(summary: Any, as_json: bool, extra: dict[str, Any] | None = None) -> None:
     from monitor.render import print_summary
 
     if as_json:
-        typer.echo(json.dumps(summary.as_dict(), sort_keys=True, default=str))
-    else:
-        print_summary(summary)
+        typer.echo(json.dumps({**summary.as_dict(), **(extra or {})}, sort_keys=True, default=str))
+        return
+    print_summary(summary)
+    for policy, line in summary.backlog.items():
+        typer.echo(_backlog_line(policy, line))
+    for warning in summary.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+
+
+def _backlog_line(policy: str, line: dict[str, Any]) -> str:
+    """One policy's backlog in a sentence: what is left after this pass, what blocks the rest."""
+    blocked = ", ".join(f"{n} {reason}" for reason, n in line["blocked"].items())
+    nights = line.get("nights_to_clear")
+    clear = "" if not line["not_reached"] else f"; about {nights} night(s) to reach them" if nights else "; no capacity"
+    return (
+        f"backlog {policy}: {line['stale']} stale, {line['submitted']} submitted, "
+        f"{line['not_reached']} not reached (max_refreshes){clear}" + (f"; blocked: {blocked}" if blocked else "")
+    )
 
 
 @app.command("plan")
 def plan(
     ctx: typer.Context,
     job: Annotated[str | None, typer.Argument(help="Job name from jobs.yaml (default: the first job).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object, with each loan's decision and reason under `loans`.")
+    ] = False,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=0, help="With --json: list at most N loans (the totals count all).")
+    ] = None,
 ) -> None:
-    """Show what a pass of JOB would do now and why. Sends nothing to Truv and changes nothing."""
+    """Show what a pass of JOB would do now, loan by loan, and why. Sends nothing to Truv and changes nothing.
+
+    The totals are the pass's: loans past the job's max_refreshes are listed as not_reached.
+    """
     from monitor.app import build
     from monitor.jobs.plan import Plan
 
     c = _ctx(ctx)
     cfg = c.config()
     context = build(cfg, c.settings, database=c.database)
-    summary = Plan(context, cfg.job(job)).run()
-    _summary_out(summary, as_json)
+    the_plan = Plan(context, cfg.job(job))
+    summary = the_plan.run()
+    shown = the_plan.loans if limit is None else the_plan.loans[:limit]
+    listing = {"loans": shown, "loans_total": len(the_plan.loans), "loans_truncated": len(shown) < len(the_plan.loans)}
+    _summary_out(summary, as_json, listing)
 
 
 @app.command("run")
@@ -401,8 +487,11 @@ def run(
 
         notify_secret(services)  # a missing secret is a config error before anything is sent
     stop = _stop_on_signals()
+    from monitor.progress import for_terminal
+
+    progress = for_terminal(services.clock, f"run {the_job.name}", sys.stderr)
     try:
-        summary = JobPass(services, the_job, wait_seconds=wait, stop=stop).run()
+        summary = JobPass(services, the_job, wait_seconds=wait, stop=stop, progress=progress).run()
     finally:
         if metrics_file is not None:
             from monitor.metrics import write_textfile
@@ -477,23 +566,41 @@ def schedule(
         server.should_exit = True
 
 
+def _zone(name: str) -> Any:
+    """`--tz`: the one zone a command's tables show times in (JSON stays ISO 8601 with its offset)."""
+    from monitor.core.readable import zone
+
+    try:
+        return zone(name)
+    except ValueError as exc:
+        raise InputError("--tz", "", str(exc)) from None
+
+
+TzOption = Annotated[
+    str, typer.Option("--tz", help="Time zone of the tables' times (IANA name, e.g. America/New_York).")
+]
+
+
 @app.command("status")
 def status_cmd(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    tz: TzOption = "UTC",
 ) -> None:
     """Each job's last passes, the lease holder, next fire times, re-auth backlog and budget headroom."""
     from monitor.app import build
+    from monitor.core.readable import dumps
     from monitor.render import print_status
     from monitor.reports.status import status
 
+    zone = _zone(tz)
     c = _ctx(ctx)
     services = build(c.config(), c.settings, database=c.database)
     data = status(services, now=services.clock.now())
     if as_json:
-        typer.echo(json.dumps(data, default=str, sort_keys=True))
+        typer.echo(dumps(data, sort_keys=True))
     else:
-        print_status(data)
+        print_status(data, zone)
 
 
 # -- ledger --------------------------------------------------------------------------------------
@@ -508,13 +615,16 @@ def ledger_cmd(
     exhausted: Annotated[bool, typer.Option("--exhausted", help="Only tokens and GSE loans at their limit.")] = False,
     token: Annotated[str | None, typer.Option("--token", help="Only tokens whose hash starts with this.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Reservations from this date (YYYY-MM-DD).")] = None,
+    tz: TzOption = "UTC",
 ) -> None:
     """Reservations (the write-ahead ledger), use per token and per GSE loan, and when slots free."""
     from monitor.app import build
+    from monitor.core.readable import dumps
     from monitor.core.staleness import start_of_day_utc
     from monitor.render import print_ledger, print_ledger_totals
     from monitor.reports.ledger_view import ledger_view
 
+    zone = _zone(tz)
     c = _ctx(ctx)
     since_at = start_of_day_utc(_date(since, "--since")) if since else None
     services = build(c.config(required=False), c.settings, database=c.database)
@@ -528,9 +638,9 @@ def ledger_cmd(
         since=since_at,
     )
     if as_json:
-        typer.echo(json.dumps(view, default=str, sort_keys=True))
+        typer.echo(dumps(view, sort_keys=True))
     else:
-        print_ledger(view)
+        print_ledger(view, zone)
         print_ledger_totals(view)
 
 
@@ -635,8 +745,14 @@ def report_cmd(
         ),
     ] = None,
     pre_closing_days: Annotated[
-        int, typer.Option(min=1, max=60, help="Business days of the pre-closing window (as in jobs.yaml).")
-    ] = 10,
+        int | None,
+        typer.Option(
+            min=1,
+            max=60,
+            help="Business days of the pre-closing window for every loan, overriding each policy's "
+            "pre_closing_business_days (default: the policy's, else 10).",
+        ),
+    ] = None,
 ) -> None:
     """Per-loan pulls, budgets and outcomes for a period, the exceptions, and totals with charts (HTML)."""
     from monitor.app import build
@@ -885,15 +1001,23 @@ def webhooks_serve(
 
 
 @webhooks_app.command("status")
-def webhooks_status(ctx: typer.Context) -> None:
+def webhooks_status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Webhooks received, by state (applied, stale, unmatched, ignored, recorded, invalid) and by type, and why
-    events are invalid, as JSON."""
+    events are invalid. Webhooks refused before storing (bad signature, too large) are counted by the receiver's
+    /metrics (monitor_webhooks_rejected_total)."""
     from monitor.app import build
+    from monitor.render import print_webhooks
     from monitor.store.webhook_events import counts
 
     c = _ctx(ctx)
     services = build(c.config(required=False), c.settings, database=c.database)
-    typer.echo(json.dumps(counts(services), sort_keys=True))
+    if as_json:
+        typer.echo(json.dumps(counts(services), sort_keys=True))
+    else:
+        print_webhooks(counts(services))
 
 
 @reauth_app.command("list")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import gc
 import os
 import re
+import typing
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,11 +27,15 @@ from pydantic import (
 )
 
 from monitor.errors import ConfigError
+from monitor.loans_file import KNOWN
 
 DEFAULT_DATABASE_URL = "sqlite:///monitor.db"
 DEFAULT_BASE_URL = "https://prod.truv.com/v1/"
 PRODUCTS = ("income", "employment", "assets", "insurance", "transactions")
+# What a policy's `match` may name besides the attributes jobs.yaml declares (`loans: {attributes: [...]}`).
 LOAN_FIELDS = ("gse", "status", "loan_id", "order_id")
+# As wide as the store's attribute key column.
+MAX_ATTRIBUTE_NAME = 128
 DEFAULT_PURPOSE = "FCRA 604(a)(3)(A): credit transaction with the consumer (review of an active loan)"
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -126,6 +132,27 @@ class MonitoringConfig(_Strict):
         return self
 
 
+class LoansConfig(_Strict):
+    """The loans file's columns beyond the known ones: each must be declared to be imported or matched on."""
+
+    attributes: list[str] = Field(default_factory=list)
+
+    @field_validator("attributes")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not name or name != name.strip() or any(c in name for c in "\r\n\x00"):
+                raise ValueError(f"expected column names as in the file's header (no surrounding spaces), got {name!r}")
+            if len(name) > MAX_ATTRIBUTE_NAME:
+                raise ValueError(f"expected names of at most {MAX_ATTRIBUTE_NAME} characters, got {len(name)}")
+            if name in KNOWN:
+                raise ValueError(f"{name!r} is a loan field ({', '.join(KNOWN)}), not an attribute: leave it out")
+        dupes = sorted(n for n, count in Counter(value).items() if count > 1)
+        if dupes:
+            raise ValueError(f"names must be unique, repeated: {_some(dupes)}")
+        return value
+
+
 class PolicyConfig(_Strict):
     name: str = Field(min_length=1)
     match: dict[str, Any] = Field(default_factory=dict)
@@ -199,6 +226,7 @@ class JobsFile(_Strict):
     truv: TruvConfig = Field(default_factory=TruvConfig)
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
     notify: NotifyConfig | None = None
+    loans: LoansConfig = Field(default_factory=LoansConfig)
     policies: list[PolicyConfig] = Field(default_factory=list)
     jobs: list[JobConfig] = Field(default_factory=list)
 
@@ -219,6 +247,12 @@ class JobsFile(_Strict):
                         ("jobs", i, "policies", k),
                         f"names policy {name!r}, which is not defined (policies: {known})",
                     )
+        attributes = set(self.loans.attributes)
+        for i, policy in enumerate(self.policies):
+            for key, wanted in policy.match.items():
+                problem = _match_problem(key, wanted, attributes)
+                if problem:
+                    raise _RefError(("policies", i, "match", key), problem)
         return self
 
     def policy(self, name: str) -> PolicyConfig:
@@ -240,6 +274,37 @@ def _some(names: list[str], shown: int = 10) -> str:
     """A list for a message: the first few names, and how many more."""
     more = f" and {len(names) - shown} more" if len(names) > shown else ""
     return ", ".join(names[:shown]) + more
+
+
+def _match_problem(key: str, wanted: Any, attributes: set[str]) -> str | None:
+    """Why `match: {key: wanted}` would match nothing, or None.
+
+    A key that is neither a loan field nor a declared attribute, or a value the loans file can never
+    hold, passed silently before and left the policy selecting no loan at all.
+    """
+    if key not in LOAN_FIELDS and key not in attributes:
+        if key in KNOWN:
+            return f"{key!r} cannot be matched on (use max_age and pre_closing_business_days for dates)"
+        declared = ", ".join(sorted(attributes)) or "none"
+        close = difflib.get_close_matches(key, [*LOAN_FIELDS, *sorted(attributes)], n=1, cutoff=0.6)
+        if close:
+            return f"unknown match key {key!r}; did you mean {close[0]!r}? (loan fields: {', '.join(LOAN_FIELDS)}; attributes: {declared})"
+        wanted_list = ", ".join([*sorted(attributes), key])
+        return (
+            f"unknown match key {key!r}: not a loan field ({', '.join(LOAN_FIELDS)}) nor a declared attribute "
+            f"({declared}); to match on an imported column, declare it: `loans: {{attributes: [{wanted_list}]}}`"
+        )
+    for option in wanted if isinstance(wanted, list) else [wanted]:
+        if key == "gse":
+            if not isinstance(option, bool):
+                return f"expected true or false (unquoted), got {option!r}"
+        elif isinstance(option, bool):
+            return f"expected text, got the boolean {option!r}: YAML reads yes/no/on/off/true/false unquoted as one; quote it"
+        elif isinstance(option, float):
+            return f"expected text or a whole number, got {option!r}: quote it as the file writes it"
+        elif key == "status" and str(option).strip().lower() not in ("active", "closed"):
+            return f"expected active or closed, got {option!r}"
+    return None
 
 
 class _RefError(ValueError):
@@ -385,7 +450,7 @@ def _parse_config(text: str, source: str) -> JobsFile:
             loc = (*loc, *ctx_error.loc)
         message = str(ctx_error) if ctx_error is not None else err["msg"]
         if err["type"] == "extra_forbidden":
-            message = f"unknown key {loc[-1]!r}; check the spelling (see README, jobs.yaml reference)"
+            message = _unknown_key(loc)
         elif err["type"] == "missing":
             message = "required key is missing"
         elif err["type"] == "literal_error":
@@ -393,6 +458,36 @@ def _parse_config(text: str, source: str) -> JobsFile:
         line = _line_at(root, loc)
         where = _loc_text(loc) + (f" (line {line})" if line else "")
         raise ConfigError(source, where, message) from None
+
+
+def _unknown_key(loc: tuple[str | int, ...]) -> str:
+    """An unknown key, with the nearest allowed one and the keys allowed there."""
+    keys = _keys_at(loc[:-1])
+    key = str(loc[-1])
+    close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown key {key!r}{hint} (keys here: {', '.join(keys)})" if keys else f"unknown key {key!r}"
+
+
+def _keys_at(loc: tuple[str | int, ...]) -> list[str]:
+    """The keys the model at `loc` (a path into JobsFile) accepts; [] when it is not a model."""
+    model: type[BaseModel] | None = JobsFile
+    for part in loc:
+        if isinstance(part, int):
+            continue  # a list's item: its model was taken from the list's annotation
+        field = model.model_fields.get(part) if model is not None else None
+        model = _model_in(field.annotation) if field is not None else None
+    return list(model.model_fields) if model is not None else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model in an annotation such as `list[PolicyConfig]` or `NotifyConfig | None`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        if found := _model_in(arg):
+            return found
+    return None
 
 
 def _yaml_problem(exc: yaml.YAMLError, text: str) -> tuple[str, str]:

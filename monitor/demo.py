@@ -42,6 +42,7 @@ DEMO_CONFIG = """\
 database: {url: "sqlite:///DEMO_DB"}
 truv: {base_url: "https://prod.truv.com/v1/", requests_per_minute: 300, concurrency: 1}
 budgets: {per_token_per_24h: 3, gse_per_90d: 5, gse_overage: block}
+loans: {attributes: [program]}  # loans.csv's columns beyond the known ones: imported, and matched on below
 policies:
   - name: gse-weekly            # periodic income monitoring on GSE loans
     match: {program: gse-weekly}
@@ -297,9 +298,15 @@ def _print(
         c.print(f"  {h.started_at:%Y-%m-%d}  submitted {h.submitted}, skipped: {skipped}")
     c.print("\nTonight's nightly pass:")
     print_summary(result)
+    outcomes = Counter(row["outcome"] for row in loans_table if row["outcome"] != "-")
+    if result.completed < outcomes.get("completed", 0):
+        # The pass ends once Truv has accepted its refreshes; their outcomes come later, by webhook.
+        c.print(
+            f"The pass counted {result.completed} completed: it ends when Truv accepts its refreshes, and their "
+            "outcomes arrive afterwards, by webhook (below), or at the next pass's poll."
+        )
     arrived = ", ".join(f"{state} {n}" for state, n in sorted(webhooks.items()))
     c.print(f"Outcomes arrived by webhook ({sum(webhooks.values())} signed events, verified and stored: {arrived}).")
-    outcomes = Counter(row["outcome"] for row in loans_table if row["outcome"] != "-")
     failed = {k: v for k, v in outcomes.items() if k != "completed"}
     skipped = ", ".join(f"{k} {v}" for k, v in sorted(result.skipped.items()))
     c.print(

@@ -9,10 +9,11 @@ widths) and when (a data date in the future) is checked by the store, which know
 from __future__ import annotations
 
 import csv
+import difflib
 import itertools
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -129,21 +130,86 @@ def shown_column(name: str) -> str:
     return repr(name) if len(name) <= _SHOWN else shown(name)
 
 
-def read_rows(path: Path) -> Iterator[LoanRow]:
+@dataclass(frozen=True)
+class Declared:
+    """The attribute columns jobs.yaml declares (`loans: {attributes: [...]}`) and where it said so.
+
+    Any other column beyond KNOWN is refused: a misspelt `closing_dt` imported as an attribute would
+    silently switch the pre-closing rule off for every loan.
+    """
+
+    attributes: frozenset[str]
+    config: str = "jobs.yaml"
+    hint: str = ""  # appended to the refusal, e.g. how to write a jobs.yaml that does not exist yet
+
+    def check(self, columns: Iterable[str], *, source: str, where: str) -> None:
+        extra = [c for c in columns if c and c not in KNOWN and c not in self.attributes]
+        if extra:
+            raise self._refusal(extra, source=source, where=where)
+
+    def _refusal(self, extra: list[str], *, source: str, where: str) -> ImportFileError:
+        candidates = [*KNOWN, *sorted(self.attributes)]
+        declared = ", ".join(sorted(self.attributes)) or "none"
+        for column in extra:  # a typo of a known column first: it is the costly one
+            close = difflib.get_close_matches(column, candidates, n=1, cutoff=0.6)
+            if close:
+                return ImportFileError(
+                    source,
+                    f"{where}, column {shown_column(column)}",
+                    f"unknown column; did you mean {close[0]!r}? Nothing was imported "
+                    f"(known columns: {', '.join(KNOWN)}; attributes {self.config} declares: {declared})",
+                )
+        wanted = ", ".join([*sorted(self.attributes), *dict.fromkeys(extra)])
+        unique = list(dict.fromkeys(extra))
+        listed = ", ".join(shown_column(c) for c in unique)
+        return ImportFileError(
+            source,
+            f"{where}, column{'s' if len(unique) > 1 else ''} {listed}",
+            f"not a loan field ({', '.join(KNOWN)}) nor an attribute declared in {self.config}; "
+            f"to import {'them' if len(unique) > 1 else 'it'}, add to {self.config}: `loans: {{attributes: [{wanted}]}}`. Nothing was imported{self.hint}",
+        )
+
+
+def read_rows(path: Path, declared: Declared | None = None) -> Iterator[LoanRow]:
     """Rows in file order; the first bad row raises ImportFileError naming row and column.
 
-    Row numbers are the line numbers a spreadsheet shows: the CSV header is row 1.
+    Row numbers are the line numbers a spreadsheet shows: the CSV header is row 1. With `declared`
+    (what `loans import` passes from jobs.yaml), a column that is neither KNOWN nor declared is
+    refused before any row is read; without it (tests, the demo's own file) every column is taken.
     """
     source = str(path)
     if not path.exists():
         raise ImportFileError(source, "", "file not found")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
-        yield from _read_jsonl(path, source)
+        yield from _read_jsonl(path, source, declared)
     elif suffix in (".csv", ".txt", ""):
-        yield from _read_csv(path, source)
+        yield from _read_csv(path, source, declared)
     else:
         raise ImportFileError(source, "", f"expected a .csv or .jsonl file, got {suffix!r}")
+
+
+def columns(path: Path, *, sample: int = 1000) -> list[str]:
+    """The columns of a loans file in first-seen order: the CSV header, or the keys of the first
+    `sample` JSONL objects. Rows are not validated; an unreadable file is an ImportFileError."""
+    source = str(path)
+    if not path.exists():
+        raise ImportFileError(source, "", "file not found")
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        seen: dict[str, None] = {}
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            for _, line in itertools.islice(_jsonl_lines(handle, path, source), sample):
+                try:
+                    raw = json.loads(line) if line.strip() else {}
+                except (RecursionError, ValueError):
+                    continue  # `loans import` names the bad row; here only the columns matter
+                if isinstance(raw, dict):
+                    seen.update(dict.fromkeys(str(k).strip() for k in raw))
+        return list(seen)
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle, strict=True)
+        header = _csv_step(lambda: next(reader, []), path, source, 1)
+    return [h.strip() for h in header]
 
 
 def _not_utf8(path: Path, source: str) -> ImportFileError:
@@ -162,13 +228,15 @@ def _not_utf8(path: Path, source: str) -> ImportFileError:
     return ImportFileError(source, "", "not UTF-8 text; save it as UTF-8")
 
 
-def _read_csv(path: Path, source: str) -> Iterator[LoanRow]:
+def _read_csv(path: Path, source: str, declared: Declared | None) -> Iterator[LoanRow]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         # strict: a stray quote is an error instead of a guess; a quote left open to the end of the
         # file is "unexpected end of data" instead of the rest of the file as one field.
         reader = csv.DictReader(handle, strict=True)
         header = [h.strip() for h in _csv_step(lambda: reader.fieldnames or [], path, source, 1)]
         _check_header(header, source)
+        if declared is not None:
+            declared.check(header, source=source, where="row 1 (header)")
         reader.fieldnames = header
         for index in itertools.count(2):
             raw = _csv_step(lambda: next(reader, None), path, source, index)
@@ -202,7 +270,7 @@ def _check_header(header: list[str], source: str) -> None:
             raise ImportFileError(source, "row 1 (header)", f"expected column names as {expected}, got {shown(name)}")
 
 
-def _read_jsonl(path: Path, source: str) -> Iterator[LoanRow]:
+def _read_jsonl(path: Path, source: str, declared: Declared | None) -> Iterator[LoanRow]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         for index, line in _jsonl_lines(handle, path, source):
             if not line.strip():
@@ -215,6 +283,8 @@ def _read_jsonl(path: Path, source: str) -> Iterator[LoanRow]:
                 raise ImportFileError(source, f"row {index}", f"not valid JSON ({getattr(exc, 'msg', exc)})") from None
             if not isinstance(raw, dict):
                 raise ImportFileError(source, f"row {index}", "expected a JSON object per line")
+            if declared is not None:
+                declared.check((str(k).strip() for k in raw), source=source, where=f"row {index}")
             yield parse_row(raw, row=index, source=source)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 
+from monitor.core.readable import isoformat_all
 from monitor.truv.secrets import redact
 
 LEVELS = ("debug", "info", "warning", "error")
@@ -23,6 +24,12 @@ _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)\S*@")
 def _redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
     masked: dict[str, Any] = _mask_urls(redact(event))
     return masked
+
+
+def _iso_times(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    # Both renderers fall back to repr: a lease's expiry would read `datetime.datetime(2026, 11, ...)`.
+    # exc_info stays as given: format_exc_info reads its tuple.
+    return {k: v if k == "exc_info" else isoformat_all(v) for k, v in event.items()}
 
 
 def _mask_urls(value: Any) -> Any:
@@ -45,6 +52,7 @@ def configure(*, json_logs: bool | None = None, level: str = "info") -> None:
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _iso_times,
         _redact,
     ]
     renderer: Any = structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer(colors=False)

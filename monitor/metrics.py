@@ -6,7 +6,7 @@ textfile by one-shot passes (`monitor run --metrics-file PATH`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest, write_to_textf
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from monitor.core.readable import failures_by_status
 from monitor.core.states import RunState
 from monitor.services import Context
 from monitor.store.db import read_only, session
@@ -30,6 +31,7 @@ class DatabaseCollector(Collector):
             facts = metric_facts(s)
         yield from _ledger_families(facts)
         yield from _pass_families(facts.last_finished, facts.last_success)
+        yield _backlog_family(facts.last_finished)
 
 
 def _ledger_families(facts: MetricFacts) -> Iterator[Any]:
@@ -37,9 +39,12 @@ def _ledger_families(facts: MetricFacts) -> Iterator[Any]:
     for state, n in facts.reservations_by_state.items():
         refreshes.add_metric([state], n)
     yield refreshes
-    failures = CounterMetricFamily("monitor_refresh_failures", "Failed refreshes by Truv status.", labels=["status"])
-    for outcome, n in facts.failures_by_outcome.items():
-        failures.add_metric([outcome or "unknown"], n)
+    failures = CounterMetricFamily(
+        "monitor_refresh_failures", "Failed refreshes by the Truv status of each failed suborder.", labels=["status"]
+    )
+    # One label per status: a refresh whose employers ended `completed` and `mfa_error` counts under mfa_error.
+    for status, n in failures_by_status(facts.failures_by_outcome).items():
+        failures.add_metric([status], n)
     yield failures
     yield GaugeMetricFamily(
         "monitor_connections_needing_reauth",
@@ -88,14 +93,36 @@ def _pass_families(last: dict[str, RunRow], last_ok: dict[str, datetime]) -> Ite
     yield from (duration, skipped, submitted, throttled, failed, success)
 
 
-def registry(services: Context) -> CollectorRegistry:
+def _backlog_family(last: dict[str, RunRow]) -> GaugeMetricFamily:
+    """The backlog each policy's last pass left: stale, not reached (max_refreshes), and blocked by reason."""
+    backlog = GaugeMetricFamily(
+        "monitor_backlog_loans",
+        "Loans the last pass of each policy left: stale, not_reached (max_refreshes), or blocked by reason.",
+        labels=["policy", "reason"],
+    )
+    # A policy two jobs run is reported once, as the newer pass left it (a label set appears once).
+    lines: dict[str, dict[str, Any]] = {}
+    for run in sorted(last.values(), key=lambda r: r.started_at):
+        lines.update(run.summary.get("backlog") or {})
+    for policy, line in sorted(lines.items()):
+        backlog.add_metric([policy, "stale"], line.get("stale", 0))
+        backlog.add_metric([policy, "not_reached"], line.get("not_reached", 0))
+        for reason, n in (line.get("blocked") or {}).items():
+            backlog.add_metric([policy, reason], n)
+    return backlog
+
+
+def registry(services: Context, extra: Iterable[Collector] = ()) -> CollectorRegistry:
+    """`extra`: a process's own collectors (the receiver's rejected-webhook counter) beside the database's."""
     reg = CollectorRegistry(auto_describe=False)
     reg.register(DatabaseCollector(services))
+    for collector in extra:
+        reg.register(collector)
     return reg
 
 
-def render(services: Context) -> bytes:
-    return generate_latest(registry(services))
+def render(services: Context, extra: Iterable[Collector] = ()) -> bytes:
+    return generate_latest(registry(services, extra))
 
 
 def write_textfile(services: Context, path: Path) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from monitor.core.readable import count_lines, zone_label
 
 
 def _console() -> Console:
@@ -17,12 +19,18 @@ def _console() -> Console:
     return console
 
 
-def _t(value: Any) -> str:
+def _t(value: Any, tz: tzinfo | None = None) -> str:
+    """A cell. Times are shown in `tz` (the table's one zone, named in its title), else as they are."""
     if value is None:
         return "-"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        shown: datetime = value.astimezone(tz) if tz is not None and value.tzinfo is not None else value
+        return shown.strftime("%Y-%m-%d %H:%M")
     return str(value)
+
+
+def _in(tz: tzinfo) -> str:
+    return f"times {zone_label(tz)}"
 
 
 def print_summary(summary: Any) -> None:
@@ -59,15 +67,15 @@ def print_summary(summary: Any) -> None:
         c.print(f"error: {d['error']}")
 
 
-def print_ledger(view: dict[str, Any]) -> None:
+def print_ledger(view: dict[str, Any], tz: tzinfo = UTC) -> None:
     c = _console()
-    c.print(_reservations(view))
-    c.print(_token_use(view["tokens"]))
-    c.print(_gse_use(view["gse_loans"]))
+    c.print(_reservations(view, tz))
+    c.print(_token_use(view["tokens"], tz))
+    c.print(_gse_use(view["gse_loans"], tz))
 
 
-def _reservations(view: dict[str, Any]) -> Table:
-    res = Table(title=f"reservations, newest first (times UTC, now {_t(view['now'])})")
+def _reservations(view: dict[str, Any], tz: tzinfo) -> Table:
+    res = Table(title=f"reservations, newest first ({_in(tz)}, now {_t(view['now'], tz)})")
     for col in ("loan", "product", "tokens", "state", "outcome", "reserved", "refresh order", "report ids", "billable"):
         res.add_column(col)
     for r in view["reservations"]:
@@ -77,7 +85,7 @@ def _reservations(view: dict[str, Any]) -> Table:
             ",".join(r["tokens"]),
             r["state"],
             _t(r["outcome"]),
-            _t(r["reserved_at"]),
+            _t(r["reserved_at"], tz),
             (r["refresh_order_id"] or "-")[:12],
             " ".join(x for x in (r.get("voie_report_id"), r.get("voa_report_id")) if x) or "-",
             "yes" if r["billable"] else "no",
@@ -85,8 +93,8 @@ def _reservations(view: dict[str, Any]) -> Table:
     return res
 
 
-def _token_use(tokens: list[dict[str, Any]]) -> Table:
-    tok = Table(title="use per access token (rolling 24 h; hashes, never tokens)")
+def _token_use(tokens: list[dict[str, Any]], tz: tzinfo) -> Table:
+    tok = Table(title=f"use per access token (rolling 24 h; hashes, never tokens; {_in(tz)})")
     for col in ("token", "used", "limit", "exhausted", "next slot frees", "Truv blocked until"):
         tok.add_column(col)
     for t in tokens:
@@ -95,20 +103,20 @@ def _token_use(tokens: list[dict[str, Any]]) -> Table:
             str(t["used_24h"]),
             str(t["limit"]),
             "yes" if t["exhausted"] else "no",
-            _t(t["next_slot_frees"]),
-            _t(t["truv_blocked_until"]),
+            _t(t["next_slot_frees"], tz),
+            _t(t["truv_blocked_until"], tz),
         )
     return tok
 
 
-def _gse_use(loans: list[dict[str, Any]]) -> Table:
-    gse = Table(title="GSE free re-verifications per loan (90 days from the original order)")
+def _gse_use(loans: list[dict[str, Any]], tz: tzinfo) -> Table:
+    gse = Table(title=f"GSE free re-verifications per loan (90 days from the original order; {_in(tz)})")
     for col in ("loan", "window ends", "used", "limit", "free left", "exhausted"):
         gse.add_column(col)
     for g in loans:
         gse.add_row(
             g["loan_id"],
-            _t(g["window_ends"]) if g["in_window"] else f"ended {_t(g['window_ends'])}: billable",
+            _t(g["window_ends"], tz) if g["in_window"] else f"ended {_t(g['window_ends'], tz)}: billable",
             str(g["used_in_window"]),
             str(g["limit"]),
             str(g["free_left"]),
@@ -165,40 +173,98 @@ def print_changes(rows: list[dict[str, Any]]) -> None:
         c.print("none")
 
 
-def print_status(data: dict[str, Any]) -> None:
+def print_status(data: dict[str, Any], tz: tzinfo = UTC) -> None:
     c = _console()
+    c.print(f"now {_t(data['now'], tz)} ({_in(tz)})", highlight=False)
     for job in data["jobs"]:
         lease = job["lease"]
         c.print(
             f"job {job['job']} ({job['schedule']}); next: "
-            + ", ".join(t.strftime("%Y-%m-%d %H:%M %Z") for t in job["next_fire_times"])
+            + (", ".join(_t(t, tz) for t in job["next_fire_times"]) or "-")
             + (
-                f"; lease held by {lease['holder']} until {_t(lease['expires_at'])} UTC"
+                f"; lease held by {lease['holder']} until {_t(lease['expires_at'], tz)}"
                 if lease
                 else "; no pass running"
-            )
+            ),
+            highlight=False,
         )
-        t = Table(show_header=True, title="last passes (times UTC)")
-        for col in ("run", "status", "started", "finished", "submitted", "completed", "failed", "skipped"):
-            t.add_column(col)
-        for r in job["last_passes"]:
-            t.add_row(
-                r["run_id"][:12],
-                r["status"],
-                _t(r["started_at"]),
-                _t(r["finished_at"]),
-                _t(r["submitted"]),
-                _t(r["completed"]),
-                _t(r["failed"] or "-"),
-                _t(r["skipped"] or "-"),
-            )
-        c.print(t)
+        c.print(_passes(job["last_passes"], tz))
+        if job.get("backlog"):
+            c.print(_backlog(job["backlog"]))
     b = data["budget"]
     c.print(
         f"connections needing re-auth: {data['connections_needing_reauth']}; tokens at the 24 h limit: "
         f"{b['tokens_at_24h_limit']} (Truv-blocked {b['tokens_blocked_by_truv']}); GSE loans with no free re-verification left: "
         f"{b['gse_loans_at_90d_limit']}"
     )
+
+
+def _passes(passes: list[dict[str, Any]], tz: tzinfo) -> Table:
+    """The last passes: failed and skipped as `reason count` lines, biggest first."""
+    t = Table(show_header=True, title=f"last passes ({_in(tz)})")
+    for col in ("run", "status", "started", "finished", "submitted", "completed", "failed", "skipped"):
+        t.add_column(col)
+    for r in passes:
+        t.add_row(
+            r["run_id"][:12],
+            r["status"],
+            _t(r["started_at"], tz),
+            _t(r["finished_at"], tz),
+            _t(r["submitted"]),
+            _t(r["completed"]),
+            count_lines(r["failed"]),
+            count_lines(r["skipped"]),
+        )
+    return t
+
+
+def _counts_cell(value: Any) -> str:
+    """A number, or a reason -> count mapping as lines."""
+    return count_lines(value) if isinstance(value, dict) else _t(value)
+
+
+def _backlog(backlog: dict[str, Any]) -> Table:
+    """Per policy: what is stale, what a pass would take, what holds the rest, what the last pass left."""
+    t = Table(title=f"backlog per policy (a pass can take about {_t(backlog.get('capacity_per_night'))} a night)")
+    for col in ("policy", "stale", "waiting", "in flight", "backoff", "held", "last pass", "nights to clear"):
+        t.add_column(col)
+    for name, b in backlog.get("policies", {}).items():
+        last = b.get("last_pass") or {}
+        # `not_reached N`, then the blocked reasons as lines; an empty mapping says nothing.
+        left = "\n".join(count_lines(v) if isinstance(v, dict) else f"{k} {_t(v)}" for k, v in last.items() if v != {})
+        t.add_row(
+            name,
+            _t(b.get("stale")),
+            _t(b.get("waiting")),
+            _t(b.get("in_flight")),
+            _t(b.get("retry_backoff")),
+            _counts_cell(b.get("held")),
+            left or "-",
+            _t(b.get("nights_to_clear")),
+        )
+    return t
+
+
+def print_webhooks(counts: dict[str, Any]) -> None:
+    """`monitor webhooks status`: one table per view of the stored events."""
+    c = _console()
+    for key, title, what in (
+        ("by_state", "webhooks by state", "state"),
+        ("by_type", "webhooks by event type", "event type"),
+        ("invalid_by_reason", "invalid webhooks (kept, never applied)", "reason"),
+        ("rejected_by_reason", "rejected before storing (this process only)", "reason"),
+    ):
+        if key not in counts:
+            continue
+        t = Table(title=title)
+        t.add_column(what)
+        t.add_column("count", justify="right")
+        for name, n in sorted(counts[key].items(), key=lambda kv: (-kv[1], kv[0])):
+            t.add_row(name, str(n))
+        if not counts[key]:
+            t.add_row("none", "0")
+        c.print(t)
+    c.print(f"duplicate deliveries (applied once): {counts['duplicate_deliveries']['count']}", highlight=False)
 
 
 def print_ledger_totals(view: dict[str, Any]) -> None:
@@ -210,55 +276,59 @@ def print_ledger_totals(view: dict[str, Any]) -> None:
     _console().print("shown: " + "; ".join(parts), highlight=False)
 
 
-def print_loan(view: dict[str, Any]) -> None:
+def print_loan(view: dict[str, Any], tz: tzinfo = UTC) -> None:
     c = _console()
-    c.print(f"loan {view['loan']['loan_id']} (times UTC, now {_t(view['now'])})", highlight=False)
-    c.print(_loan_facts(view))
-    c.print(_decisions(view["decisions"]))
-    c.print(_loan_connections(view["connections"]))
-    c.print(_orders(view["orders"]))
-    c.print(_outcomes(view["outcomes"]))
+    c.print(f"loan {view['loan']['loan_id']} ({_in(tz)}, now {_t(view['now'], tz)})", highlight=False)
+    c.print(_loan_facts(view, tz))
+    c.print(_decisions(view["decisions"], tz))
+    c.print(_loan_connections(view["connections"], tz))
+    c.print(_orders(view["orders"], tz))
+    c.print(_outcomes(view["outcomes"], tz))
     if view["findings"]:
-        c.print(_findings(view["findings"]))
-    c.print(_timeline(view["timeline"]))
+        c.print(_findings(view["findings"], tz))
+    c.print(_timeline(view["timeline"], tz))
 
 
-def _loan_facts(view: dict[str, Any]) -> Table:
+def _loan_facts(view: dict[str, Any], tz: tzinfo) -> Table:
     loan = view["loan"]
-    facts = Table(show_header=False)
+    facts = Table(show_header=False, title=_in(tz))
     facts.add_column("field")
     facts.add_column("value")
     hold = (
-        "-" if loan["hold"] is None else f"{loan['hold']} ({loan['hold_reason'] or '-'}) since {_t(loan['hold_since'])}"
+        "-"
+        if loan["hold"] is None
+        else f"{loan['hold']} ({loan['hold_reason'] or '-'}) since {_t(loan['hold_since'], tz)}"
     )
     for key, value in (
         ("gse", "yes" if loan["gse"] else "no"),
         ("status", loan["status"]),
         ("closing date", _t(loan["closing_date"])),
         ("order / original", f"{loan['order_id']} / {loan['original_order_id'] or '-'}"),
-        ("data date (oldest connection)", _t(loan["data_as_of"])),
-        ("order read", _t(loan["details_fetched_at"])),
-        ("GSE window start", _t(loan["gse_window_start"])),
+        ("data date (oldest connection)", _t(loan["data_as_of"], tz)),
+        ("order read", _t(loan["details_fetched_at"], tz)),
+        ("GSE window start", _t(loan["gse_window_start"], tz)),
         ("hold", hold),
         ("attributes", ", ".join(f"{k}={v}" for k, v in sorted(loan["attributes"].items())) or "-"),
         ("policies matched", ", ".join(view["policies"]) or "none"),
-        ("next eligible", _t(view["next_eligible"])),
+        ("next eligible", _t(view["next_eligible"], tz)),
     ):
         facts.add_row(key, value)
     return facts
 
 
-def _decisions(decisions: list[dict[str, Any]]) -> Table:
-    dec = Table(title="what the next pass would do (max_refreshes not applied)")
+def _decisions(decisions: list[dict[str, Any]], tz: tzinfo) -> Table:
+    dec = Table(title=f"what the next pass would do (max_refreshes not applied; {_in(tz)})")
     for col in ("policy", "product", "data date", "decision", "reason", "next eligible"):
         dec.add_column(col)
     for d in decisions:
-        dec.add_row(d["policy"], d["product"], _t(d["data_as_of"]), d["decision"], d["reason"], _t(d["next_eligible"]))
+        dec.add_row(
+            d["policy"], d["product"], _t(d["data_as_of"], tz), d["decision"], d["reason"], _t(d["next_eligible"], tz)
+        )
     return dec
 
 
-def _loan_connections(connections: list[dict[str, Any]]) -> Table:
-    con = Table(title="connections (token hashes; use in the rolling 24 h)")
+def _loan_connections(connections: list[dict[str, Any]], tz: tzinfo) -> Table:
+    con = Table(title=f"connections (token hashes; use in the rolling 24 h; {_in(tz)})")
     for col in ("kind", "suborder", "token", "data date", "state", "uses", "next slot frees"):
         con.add_column(col)
     for x in connections:
@@ -269,16 +339,16 @@ def _loan_connections(connections: list[dict[str, Any]]) -> Table:
             x["kind"],
             x["suborder_id"],
             x["token"],
-            _t(x["data_as_of"]),
+            _t(x["data_as_of"], tz),
             state,
             f"{x['uses_24h']}/{x['limit']}",
-            _t(x["next_slot_frees"]),
+            _t(x["next_slot_frees"], tz),
         )
     return con
 
 
-def _orders(orders: list[dict[str, Any]]) -> Table:
-    table = Table(title="orders")
+def _orders(orders: list[dict[str, Any]], tz: tzinfo) -> Table:
+    table = Table(title=f"orders ({_in(tz)})")
     for col in ("order", "refresh of", "products", "created", "VOIE report", "VOA report"):
         table.add_column(col)
     for o in orders:
@@ -286,44 +356,44 @@ def _orders(orders: list[dict[str, Any]]) -> Table:
             o["id"],
             o["initial_order"] or "-",
             o["products"],
-            _t(o["created_at"]),
+            _t(o["created_at"], tz),
             _t(o["voie_report_id"]),
             _t(o["voa_report_id"]),
         )
     return table
 
 
-def _outcomes(outcomes: list[dict[str, Any]]) -> Table:
-    out = Table(title="refreshes, newest first")
+def _outcomes(outcomes: list[dict[str, Any]], tz: tzinfo) -> Table:
+    out = Table(title=f"refreshes, newest first ({_in(tz)})")
     for col in ("policy", "state", "outcome", "reserved", "refresh order"):
         out.add_column(col)
     for r in outcomes:
-        out.add_row(r["policy"], r["state"], _t(r["outcome"]), _t(r["reserved_at"]), _t(r["refresh_order_id"]))
+        out.add_row(r["policy"], r["state"], _t(r["outcome"]), _t(r["reserved_at"], tz), _t(r["refresh_order_id"]))
     return out
 
 
-def _findings(findings: list[dict[str, Any]]) -> Table:
-    fnd = Table(title="findings")
+def _findings(findings: list[dict[str, Any]], tz: tzinfo) -> Table:
+    fnd = Table(title=f"findings ({_in(tz)})")
     for col in ("detected", "rule", "severity", "field", "before", "after"):
         fnd.add_column(col)
     for f in findings:
-        fnd.add_row(*(_t(f.get(k)) for k in ("detected_at", "rule", "severity", "field", "before", "after")))
+        fnd.add_row(*(_t(f.get(k), tz) for k in ("detected_at", "rule", "severity", "field", "before", "after")))
     return fnd
 
 
-def _timeline(timeline: list[dict[str, Any]]) -> Table:
-    tl = Table(title="audit timeline, newest first")
+def _timeline(timeline: list[dict[str, Any]], tz: tzinfo) -> Table:
+    tl = Table(title=f"audit timeline, newest first ({_in(tz)})")
     for col in ("at", "kind", "detail"):
         tl.add_column(col)
     for e in timeline:
         detail = e["detail"]
         text = ", ".join(f"{k}={v}" for k, v in detail.items()) if isinstance(detail, dict) else str(detail)
-        tl.add_row(_t(e["at"]), e["kind"], text[:100])
+        tl.add_row(_t(e["at"], tz), e["kind"], text[:100])
     return tl
 
 
-def print_loans(view: dict[str, Any]) -> None:
-    t = Table(title=f"loans (times UTC, now {_t(view['now'])})")
+def print_loans(view: dict[str, Any], tz: tzinfo = UTC) -> None:
+    t = Table(title=f"loans ({_in(tz)}, now {_t(view['now'], tz)})")
     for col in ("loan", "status", "gse", "closing", "data date", "hold", "stale for", "last outcome", "last skip"):
         t.add_column(col)
     for r in view["loans"]:
@@ -332,7 +402,7 @@ def print_loans(view: dict[str, Any]) -> None:
             r["status"],
             "yes" if r["gse"] else "no",
             _t(r["closing_date"]),
-            _t(r["data_as_of"]),
+            _t(r["data_as_of"], tz),
             r["hold_reason"] or r["hold"] or "-",
             ",".join(r["stale_for"]) or "-",
             _t(r["last_outcome"]),

@@ -35,6 +35,7 @@ from sqlalchemy import create_engine, text
 PG_URL = os.environ.get("MONITOR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CONFIG = """\
 truv: {requests_per_minute: 300, concurrency: 8, timeout_seconds: 30}
+loans: {attributes: [program]}
 policies:
   - {name: income-30d, match: {}, product: income, max_age: 30d, pre_closing_business_days: 10}
 jobs:
@@ -107,7 +108,7 @@ def bench_import_plan(backend: str, n: int, workdir: Path) -> dict[str, Any]:
     cfg.write_text(CONFIG.replace("MAXREF", "1000"))
     with database(backend, workdir) as url:
         measured(["--database", url, "db", "upgrade"], workdir)
-        imp = measured(["--database", url, "loans", "import", str(csv_path), "--json"], workdir)
+        imp = measured(["--database", url, "--config", str(cfg), "loans", "import", str(csv_path), "--json"], workdir)
         plan = measured(["--database", url, "--config", str(cfg), "plan", "--json"], workdir)
     summary = json.loads(plan["stdout"])
     return {
@@ -181,6 +182,7 @@ def bench_pass(backend: str, n: int, workdir: Path, latency: float = 1.0) -> dic
 
 UNKNOWN_DATES_CONFIG = """\
 truv: {requests_per_minute: 6000, concurrency: 8, timeout_seconds: 30}
+loans: {attributes: [program]}
 policies:
   - {name: employment-30d, match: {}, product: employment, max_age: 30d}
 jobs:
@@ -209,7 +211,7 @@ def bench_unknown_dates(backend: str, n: int, workdir: Path, latency: float = 0.
     with database(backend, workdir) as url, served(sandbox, latency=latency) as base:
         env = {"TRUV_BASE_URL": base, "TRUV_CLIENT_ID": "bench", "TRUV_SECRET": "sandbox-bench"}
         measured(["--database", url, "db", "upgrade"], workdir)
-        measured(["--database", url, "loans", "import", str(loans)], workdir)
+        measured(["--database", url, "--config", str(cfg), "loans", "import", str(loans)], workdir)
         run = measured(["--database", url, "--config", str(cfg), "run", "--json"], workdir, env)
     s = json.loads(run["stdout"])
     posted = [e["parent_order_id"] for e in sandbox.journal() if e.get("method") == "POST"]
@@ -507,7 +509,9 @@ def _seed_history(url: str, loans_csv: Path, n_events: int, workdir: Path) -> No
     from monitor.store.db import make_engine
     from monitor.store.tables import AuditHead, Event, Reservation
 
-    measured(["--database", url, "loans", "import", str(loans_csv)], workdir)
+    cfg = workdir / "report.yaml"
+    cfg.write_text(CONFIG.replace("MAXREF", "1000"))  # declares the file's program column
+    measured(["--database", url, "--config", str(cfg), "loans", "import", str(loans_csv)], workdir)
     engine = make_engine(url)
     now = datetime.now(UTC)
     rng = random.Random(7)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from monitor.config import PolicyConfig
+from monitor.config import JobConfig, PolicyConfig
+from monitor.core.backlog import job_capacity
+from monitor.core.budget import Limits
 from monitor.core.products import scope_of
 from monitor.core.refresh_choice import Choice, Fresh, LoanToRefresh, Skip, choose
 from monitor.store import loans
+from monitor.store.backlog import PolicyBacklog, policy_backlog
 from monitor.store.db import Engine, read_only, session
 
 LOOKAHEAD = 4  # a plan reads at most this many candidates per refresh it may submit
@@ -34,10 +38,9 @@ class Criteria:
             scope=scope_of(policy.product),
         )
 
-    def count(self, engine: Engine, *, now: datetime) -> loans.StaleCounts:
-        """How many loans the policy finds stale, and why some of them will not be selected."""
+    def backlog(self, engine: Engine, *, now: datetime) -> PolicyBacklog:
         with session(read_only(engine)) as s:
-            return loans.count_stale(
+            return policy_backlog(
                 s,
                 match=self.match,
                 max_age_cutoff=self.max_age_cutoff,
@@ -46,8 +49,36 @@ class Criteria:
                 scope=self.scope,
             )
 
+    def among(self, engine: Engine, *, now: datetime, loan_ids: Collection[str]) -> int:
+        """How many of `loan_ids` the policy would select now."""
+        if not loan_ids:
+            return 0
+        with session(read_only(engine)) as s:
+            return loans.count_selectable(
+                s,
+                match=self.match,
+                max_age_cutoff=self.max_age_cutoff,
+                pre_closing_days=self.pre_closing_days,
+                now=now,
+                scope=self.scope,
+                among=loan_ids,
+            )
+
+    def unclaimed(self, engine: Engine, *, now: datetime) -> int:
+        """Loans a pass would still select that no live pass has claimed: what this one did not reach."""
+        with session(read_only(engine)) as s:
+            return loans.count_selectable(
+                s,
+                match=self.match,
+                max_age_cutoff=self.max_age_cutoff,
+                pre_closing_days=self.pre_closing_days,
+                now=now,
+                scope=self.scope,
+                unclaimed=True,
+            )
+
     def select(
-        self, engine: Engine, *, now: datetime, limit: int, claim: loans.Claim | None = None
+        self, engine: Engine, *, now: datetime, limit: int | None, claim: loans.Claim | None = None
     ) -> list[loans.Candidate]:
         """Up to `limit` loans to work, in the order they should be worked; claimed when `claim` is given
         (then `engine` must be able to write)."""
@@ -71,4 +102,31 @@ def choose_for(loan: LoanToRefresh, policy: PolicyConfig, now: datetime) -> Choi
         max_age=policy.max_age,
         pre_closing_business_days=policy.pre_closing_business_days,
         now=now,
+    )
+
+
+def batch_limit(room: int, workers: int) -> int:
+    """How many loans a pass claims next, with `room` refreshes left of its max_refreshes."""
+    return min(BATCH, max(room, workers * 2))
+
+
+def capacity(job: JobConfig, limits: Limits, backlogs: Mapping[str, PolicyBacklog], now: datetime) -> int:
+    """Refreshes a day of the job's schedule can take, at its max_refreshes and the billable cap."""
+    return job_capacity(
+        max_refreshes=job.max_refreshes,
+        schedule=job.schedule,
+        timezone=job.timezone,
+        billable_per_day=limits.billable_per_day,
+        waiting=sum(b.waiting for b in backlogs.values()),
+        waiting_gse=sum(b.waiting_gse for b in backlogs.values()),
+        now=now,
+    )
+
+
+def starved(policy: str, earlier: Mapping[str, int], max_refreshes: int, waiting: int) -> str:
+    """The warning for a policy that got nothing: the earlier policies used the pass's max_refreshes."""
+    used = ", ".join(f"{name} {n}" for name, n in earlier.items() if n)
+    return (
+        f"policy {policy} got no refresh: the job's max_refreshes ({max_refreshes}) was used by earlier policies "
+        f"({used or 'none'}); {waiting} of its loans wait"
     )

@@ -9,6 +9,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from monitor.core.backlog import nights_to_clear
+from monitor.core.states import SkipReason
+from monitor.store.backlog import PolicyBacklog
 from monitor.store.loans import StaleCounts
 
 # The fields the `pass_finished` log line carries; the run row keeps the whole summary.
@@ -55,6 +58,11 @@ class PassSummary:
     handoffs_failed: int = 0
     error: str | None = None
     lease_holder: str | None = None
+    # Stale loans no batch reached: the job's max_refreshes ran out first (also in `backlog`).
+    not_reached: int = 0
+    # Per policy, in the job's order: what was stale, what the pass took, what is left and why.
+    backlog: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -68,16 +76,75 @@ class PassSummary:
         return {k: v for k, v in self.as_dict().items() if k in LOGGED_FIELDS}
 
 
+@dataclass
+class _PolicyCounts:
+    backlog: PolicyBacklog
+    selected: int = 0
+    submitted: int = 0
+    details_needed: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
 class Tally:
-    """The counts a pass's workers add to its summary, each under one lock."""
+    """The counts a pass's workers add to its summary, each under one lock.
+
+    Policies are worked one after the other, so what is counted between `policy_started` and
+    `policy_done` is that policy's too (its line in the summary's backlog).
+    """
 
     def __init__(self, summary: PassSummary) -> None:
         self.summary = summary
         self._lock = threading.Lock()
+        self._policy: _PolicyCounts | None = None
+        self._policies: dict[str, _PolicyCounts] = {}
 
     def skip(self, reason: str, n: int = 1) -> None:
         with self._lock:
             self.summary.skipped[reason] += n
+            if self._policy is not None:
+                self._policy.skipped[reason] += n
+
+    def policy_started(self, name: str, backlog: PolicyBacklog) -> None:
+        with self._lock:
+            self._policy = self._policies[name] = _PolicyCounts(backlog)
+
+    def policy_done(self, name: str, *, not_reached: int) -> dict[str, Any]:
+        """The policy's backlog line; `not_reached`: loans its batches never got to."""
+        with self._lock:
+            pc = self._policies[name]
+            self._policy = None
+            b = pc.backlog
+            blocked: Counter[str] = Counter(b.held)
+            blocked[SkipReason.RETRY_BACKOFF] += b.retry_backoff
+            blocked.update({r: n for r, n in pc.skipped.items() if r != SkipReason.MAX_REFRESHES})
+            line = {
+                "stale": b.stale,
+                "data_date_unknown": b.data_date_unknown,
+                "waiting": b.waiting,
+                "in_flight": b.in_flight,
+                "selected": pc.selected,
+                "submitted": pc.submitted,
+                "details_needed": pc.details_needed,  # plan only: orders to read before deciding
+                # selected after the budget ran out, or never selected: both wait for the next pass
+                "not_reached": not_reached + pc.skipped[SkipReason.MAX_REFRESHES],
+                "blocked": {r: n for r, n in sorted(blocked.items()) if n},
+            }
+            self.summary.not_reached += not_reached
+            self.summary.backlog[name] = line
+            return line
+
+    def backlog_estimate(self, capacity: int) -> None:
+        """Nights each policy's not-reached loans need at `capacity` refreshes a night, after this pass."""
+        with self._lock:
+            lines = list(self.summary.backlog.values())
+            for line, nights in zip(
+                lines, nights_to_clear([x["not_reached"] for x in lines], capacity=capacity), strict=True
+            ):
+                line["nights_to_clear"] = nights
+
+    def warn(self, message: str) -> None:
+        with self._lock:
+            self.summary.warnings.append(message)
 
     def stale_counts(self, counts: StaleCounts) -> None:
         """A policy's stale loans, and those the selection leaves out (held, in flight, backing off)."""
@@ -108,19 +175,27 @@ class Tally:
     def selected(self, n: int) -> int:
         with self._lock:
             self.summary.selected += n
+            if self._policy is not None:
+                self._policy.selected += n
             return self.summary.selected
 
     def submitted(self, *, partial: bool) -> None:
         with self._lock:
             self.summary.submitted += 1
             self.summary.partial += int(partial)
+            if self._policy is not None:
+                self._policy.submitted += 1
 
     def not_submitted(self, reason: str | None = None) -> None:
         """A counted submission that Truv did not take; `reason` is its skip reason when it has one."""
         with self._lock:
             self.summary.submitted -= 1
+            if self._policy is not None:
+                self._policy.submitted -= 1
             if reason is not None:
                 self.summary.skipped[reason] += 1
+                if self._policy is not None:
+                    self._policy.skipped[reason] += 1
 
     def unknown(self) -> None:
         with self._lock:
@@ -133,6 +208,8 @@ class Tally:
     def details_needed(self) -> None:
         with self._lock:
             self.summary.details_needed += 1
+            if self._policy is not None:
+                self._policy.details_needed += 1
 
 
 class RefreshBudget:

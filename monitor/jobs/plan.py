@@ -1,29 +1,43 @@
-"""`monitor plan`: what a pass of a job would do now, and why. It reads and decides as the pass does,
-and sends nothing, records nothing, takes no lease and claims no loan.
+"""`monitor plan`: what a pass of a job would do now, loan by loan, and why. It reads and decides as
+the pass does, and sends nothing, records nothing, takes no lease and claims no loan.
 
-Loans whose order was never read are counted (`details_needed`), not read: their data date and
-connections are Truv's to tell, and a plan makes no request. Budgets are checked, not reserved, so
-loans sharing a token each see the budget the pass would find before its first reservation.
+It walks the pass's own batches (`candidates.batch_limit` over the same ordered selection) until the
+job's `max_refreshes` runs out, so its totals are the pass's: the loans past that point are listed
+as `not_reached`. Budgets are checked, not reserved; each refresh the plan would send is counted
+against its tokens and the billable cap in memory, so a loan sharing a token with an earlier one
+sees the budget the pass would find after that loan's reservation.
+
+Loans whose order was never read are listed as `read_order` (`details_needed`), not read: their data
+date and connections are Truv's to tell, and a plan makes no request. Each is assumed to take one of
+`max_refreshes`, as it would if Truv shows it stale, so the plan never promises more than the pass
+can do.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
+from collections import Counter
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import structlog
 
 from monitor.config import JobConfig, PolicyConfig
+from monitor.core.backlog import LoanDecision
+from monitor.core.budget import Decision, counts_from
 from monitor.core.products import scope_of
-from monitor.core.refresh_choice import Fresh, Skip
+from monitor.core.refresh_choice import Choice, Fresh, LoanToRefresh, Skip
 from monitor.core.states import RunState, SkipReason
 from monitor.errors import MonitorError
-from monitor.jobs.candidates import LOOKAHEAD, Criteria, choose_for
+from monitor.jobs.candidates import Criteria, batch_limit, capacity, choose_for, starved
 from monitor.jobs.pass_summary import PassSummary, RefreshBudget, Tally
 from monitor.services import Context
 from monitor.store import ledger, loan_refresh
+from monitor.store.backlog import PolicyBacklog
 from monitor.store.db import read_only, session
+from monitor.store.ledger import Usage
 from monitor.store.loans import Candidate
 
 log = structlog.get_logger("monitor.pass")
@@ -37,10 +51,16 @@ class Plan:
         self.summary = PassSummary(self.run_id, job.name, True, ctx.clock.now())
         self.tally = Tally(self.summary)
         self.budget = RefreshBudget(job.max_refreshes)
+        self.loans: list[dict[str, Any]] = []  # one decision per loan looked at, in the pass's order
         self._stop = stop or threading.Event()  # the operator asked (SIGTERM)
         self._engine = read_only(ctx.engine)
         self._seen: set[str] = set()  # loans decided under an earlier policy of the job
         self._passed_on: set[str] = set()
+        # What the refreshes this plan would send spend, as the pass's reservations would.
+        self._token_uses: Counter[str] = Counter()
+        self._sent: set[str] = set()
+        self._sent_gse: set[str] = set()
+        self._billable = 0
         self.log = log.bind(run_id=self.run_id, job=job.name)
 
     def run(self) -> PassSummary:
@@ -48,10 +68,12 @@ class Plan:
         self.log.info("pass_started", dry_run=True)
         tokens = structlog.contextvars.bind_contextvars(run_id=self.run_id, job=self.job.name)
         try:
+            backlogs: dict[str, PolicyBacklog] = {}
             for name in self.job.policies:
                 if self._stop.is_set():
                     break
-                self._policy(self.ctx.config.policy(name), now)
+                backlogs[name] = self._policy(self.ctx.config.policy(name), now)
+            self.tally.backlog_estimate(capacity(self.job, self.ctx.limits, backlogs, now))
             self.summary.status = RunState.STOPPED if self._stop.is_set() else RunState.FINISHED
         except MonitorError as exc:
             self.summary.status, self.summary.error = RunState.FAILED, str(exc)
@@ -64,60 +86,138 @@ class Plan:
             structlog.contextvars.reset_contextvars(**tokens)
         return self.summary
 
-    def _policy(self, policy: PolicyConfig, now: datetime) -> None:
-        """One list of candidates, in the order a pass would work them, each decided in turn."""
+    def _policy(self, policy: PolicyConfig, now: datetime) -> PolicyBacklog:
+        """The policy's candidates, in the order a pass would work them, batch by batch as it claims them."""
         criteria = Criteria.of(policy, now)
-        self.tally.stale_counts(criteria.count(self.ctx.engine, now=now))
-        limit = max(1000, LOOKAHEAD * self.job.max_refreshes)
-        fresh = [c for c in criteria.select(self._engine, now=now, limit=limit) if c.loan_id not in self._seen]
-        self._seen.update(c.loan_id for c in fresh)
-        selected = self.tally.selected(len(fresh))
-        for cand in fresh:
-            if self._stop.is_set():
-                break
-            try:
-                self._decide(cand, policy)
-            except MonitorError as exc:
-                self.log.error("loan_failed", error_type=type(exc).__name__)
-                self.tally.skip(SkipReason.ERROR)
+        backlog = criteria.backlog(self.ctx.engine, now=now)
+        counts = backlog.counts()
+        # The pass would find the refreshes this plan sent under earlier policies in flight.
+        flying = criteria.among(self.ctx.engine, now=now, loan_ids=self._sent)
+        flying_gse = criteria.among(self.ctx.engine, now=now, loan_ids=self._sent_gse)
+        counts = replace(counts, in_flight=counts.in_flight + flying)
+        backlog = replace(
+            backlog,
+            waiting=backlog.waiting - flying,
+            waiting_gse=backlog.waiting_gse - flying_gse,
+            in_flight=backlog.in_flight + flying,
+        )
+        self.tally.stale_counts(counts)
+        self.tally.policy_started(policy.name, backlog)
+        fresh = [c for c in criteria.select(self._engine, now=now, limit=None) if c.loan_id not in self._seen]
+        workers = self.ctx.config.truv.concurrency
+        at = 0
+        while at < len(fresh) and self.budget.left > 0 and not self._stop.is_set():
+            batch = fresh[at : at + batch_limit(self.budget.left, workers)]
+            at += len(batch)
+            self._seen.update(c.loan_id for c in batch)
+            self.tally.selected(len(batch))
+            for cand in batch:
+                self._one(cand, policy)
+        for cand in fresh[at:]:
+            self._note(cand.loan_id, policy, LoanDecision.NOT_REACHED, SkipReason.MAX_REFRESHES)
         self._seen -= self._passed_on  # a later policy of the job may fit their orders
         self._passed_on.clear()
-        self.log.info("policy_done", policy=policy.name, selected=selected)
+        line = self.tally.policy_done(policy.name, not_reached=len(fresh) - at)
+        if line["selected"] == 0 and len(fresh) > at and self.budget.left <= 0:
+            earlier = {p: b["submitted"] + b["details_needed"] for p, b in self.summary.backlog.items()}
+            earlier.pop(policy.name, None)
+            self.tally.warn(starved(policy.name, earlier, self.job.max_refreshes, len(fresh) - at))
+            self.log.warning("policy_starved", policy=policy.name, waiting=len(fresh) - at)
+        self.log.info("policy_done", policy=policy.name, selected=self.summary.selected)
+        return backlog
+
+    def _one(self, cand: Candidate, policy: PolicyConfig) -> None:
+        if self._stop.is_set():
+            return
+        try:
+            self._decide(cand, policy)
+        except MonitorError as exc:
+            self.log.error("loan_failed", error_type=type(exc).__name__)
+            self.tally.skip(SkipReason.ERROR)
+            self._note(cand.loan_id, policy, LoanDecision.SKIP, SkipReason.ERROR)
+
+    def _note(
+        self, loan_id: str, policy: PolicyConfig, decision: LoanDecision, reason: str | None, **extra: Any
+    ) -> None:
+        self.loans.append({"loan_id": loan_id, "policy": policy.name, "decision": decision, "reason": reason, **extra})
 
     def _decide(self, cand: Candidate, policy: PolicyConfig) -> None:
         if cand.details_fetched_at is None:
-            self.tally.details_needed()  # a plan sends nothing, not even a GET
+            # A plan sends nothing, not even a GET; the pass's read would likely end in a refresh,
+            # or, with max_refreshes spent, in that skip.
+            self.tally.details_needed()
+            if not self.budget.take():
+                self.tally.skip(SkipReason.MAX_REFRESHES)
+                reason = SkipReason.MAX_REFRESHES.value
+            else:
+                reason = "details_unknown" if cand.data_as_of is None else "stale_order_not_read"
+            self._note(cand.loan_id, policy, LoanDecision.READ_ORDER, reason)
             return
         now = self.ctx.clock.now()
         with session(self._engine) as s:
             loan = loan_refresh.to_refresh(s, cand.loan_id, scope=scope_of(policy.product))
             if loan is None:
-                self.tally.skip(SkipReason.DETAILS_UNKNOWN)
+                self._skip(cand.loan_id, policy, SkipReason.DETAILS_UNKNOWN)
                 return
             choice = choose_for(loan, policy, now)
             if isinstance(choice, Fresh):
                 self.tally.not_stale()
+                self._note(loan.loan_id, policy, LoanDecision.NONE, "not_stale")
                 return
             if isinstance(choice, Skip):
-                self.tally.skip(choice.reason)
+                self._skip(loan.loan_id, policy, choice.reason)
                 if choice.pass_on:
                     self._passed_on.add(loan.loan_id)
                 return
             if not self.budget.take():
-                self.tally.skip(SkipReason.MAX_REFRESHES)
+                self._skip(loan.loan_id, policy, SkipReason.MAX_REFRESHES)
                 return
-            decision = ledger.check(
-                s,
-                loan_id=loan.loan_id,
-                gse=loan.gse,
+            decision = self._usage(s, loan, choice, now).decide(
                 tokens=choice.tokens,
+                gse=loan.gse,
                 limits=self.ctx.limits,
                 now=now,
                 gse_window_start=loan.gse_window_start,
             )
+        self._budgeted(loan, policy, choice, decision, now)
+
+    def _skip(self, loan_id: str, policy: PolicyConfig, reason: str, **extra: Any) -> None:
+        self.tally.skip(reason)
+        self._note(loan_id, policy, LoanDecision.SKIP, reason, **extra)
+
+    def _usage(self, s: Any, loan: LoanToRefresh, choice: Choice, now: datetime) -> Usage:
+        """The ledger's usage, plus what this plan's earlier refreshes would have reserved."""
+        read = ledger.read_usage(
+            s,
+            tokens=choice.tokens,
+            loan_id=loan.loan_id,
+            gse=loan.gse,
+            limits=self.ctx.limits,
+            now=now,
+            gse_window_start=loan.gse_window_start,
+        )
+        start = counts_from(now, self.ctx.limits)
+        return Usage(
+            tokens=[replace(u, uses=[*u.uses, *[start] * self._token_uses[u.token_hash]]) for u in read.tokens],
+            gse_uses=read.gse_uses,  # a pass refreshes a loan once: its own GSE uses are all on record
+            billable_uses=[*read.billable_uses, *[now] * self._billable],
+        )
+
+    def _budgeted(
+        self, loan: LoanToRefresh, policy: PolicyConfig, choice: Choice, decision: Decision, now: datetime
+    ) -> None:
         if not decision.go:
             self.budget.give_back()
-            self.tally.skip(decision.skip_reason or SkipReason.BUDGET)
+            self._skip(
+                loan.loan_id, policy, decision.skip_reason or SkipReason.BUDGET, next_free_at=decision.next_free_at
+            )
             return
+        self._token_uses.update(decision.allowed_tokens)
+        self._sent.add(loan.loan_id)
+        if loan.gse:
+            self._sent_gse.add(loan.loan_id)
+        self._billable += int(decision.billable)
         picked = choice.picked(decision.allowed_tokens)
-        self.tally.submitted(partial=choice.partial(picked, exhausted=bool(decision.exhausted_tokens)))
+        partial = choice.partial(picked, exhausted=bool(decision.exhausted_tokens))
+        self.tally.submitted(partial=partial)
+        self._note(loan.loan_id, policy, LoanDecision.REFRESH, None, connections=len(picked), partial=partial)

@@ -16,14 +16,16 @@ from monitor.config import JobConfig, PolicyConfig
 from monitor.core.states import RunState, SkipReason
 from monitor.errors import MonitorError, TruvAuthError, TruvUnreachable
 from monitor.jobs import outcomes
-from monitor.jobs.candidates import BATCH, Criteria
+from monitor.jobs.candidates import Criteria, batch_limit, capacity, starved
 from monitor.jobs.monitoring import read_reports
 from monitor.jobs.pass_lease import Heartbeat, begin, holder_is_dead, this_holder
 from monitor.jobs.pass_summary import PassSummary, RefreshBudget, Tally
 from monitor.jobs.plan import Plan
 from monitor.jobs.refresh_one import LoanRefresh
+from monitor.progress import LogProgress, Progress
 from monitor.services import Context, Services
 from monitor.store import loans, runs
+from monitor.store.backlog import PolicyBacklog
 from monitor.store.db import session
 from monitor.truv.call_count import CallCount, counting
 
@@ -36,7 +38,13 @@ class JobPass:
     """A pass that sends: it holds the job's lease, spends budget and records every outcome."""
 
     def __init__(
-        self, services: Services, job: JobConfig, *, wait_seconds: float = 0.0, stop: threading.Event | None = None
+        self,
+        services: Services,
+        job: JobConfig,
+        *,
+        wait_seconds: float = 0.0,
+        stop: threading.Event | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.s = services
         self.job = job
@@ -52,6 +60,7 @@ class JobPass:
         self._stop = threading.Event()  # this pass must end (Truv refused the credentials, or is unreachable)
         self._requested = stop or threading.Event()  # the operator asked (SIGTERM, daemon shutdown)
         self.log = log.bind(run_id=self.run_id, job=job.name)
+        self.progress = progress if progress is not None else LogProgress(services.clock, "run")
 
     def run(self) -> PassSummary:
         now = self.s.clock.now()
@@ -117,6 +126,7 @@ class JobPass:
             )
 
     def _finish(self) -> None:
+        self.progress.close()
         self.heartbeat.stop()
         end = self.s.clock.now()
         self.summary.finished_at = end
@@ -164,30 +174,47 @@ class JobPass:
 
     def _work(self, now: datetime) -> None:
         seen: set[str] = set()
-        workers = self.s.config.truv.concurrency
+        backlogs: dict[str, PolicyBacklog] = {}
         for name in self.job.policies:
             if self._halted():
                 break
-            policy = self.s.config.policy(name)
-            criteria = Criteria.of(policy, now)
-            self.tally.stale_counts(criteria.count(self.s.engine, now=now))
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresh") as pool:
-                # Each task runs in a copy of this context: every log line carries run_id and job, and
-                # every Truv call counts into this pass's CallCount.
-                context = contextvars.copy_context()
-                for batch in self._batches(criteria, workers):
-                    fresh = [c for c in batch if c.loan_id not in seen]
-                    seen.update(c.loan_id for c in fresh)
-                    self.tally.selected(len(fresh))
-                    # A worker's TruvAuthError or TruvUnreachable comes out here, once the others stopped.
-                    for _ in pool.map(lambda c, p=policy, ctx=context: ctx.copy().run(self._one, c, p), fresh):
-                        pass
-            passed_on = self.loan.take_passed_on()
-            if passed_on:
-                seen -= passed_on
-                with session(self.s.engine) as s:
-                    loans.release_loan_claims(s, self.run_id, passed_on)
-            self.log.info("policy_done", policy=policy.name, selected=self.summary.selected)
+            backlogs[name] = self._policy(self.s.config.policy(name), now, seen)
+        self.tally.backlog_estimate(capacity(self.job, self.s.limits, backlogs, now))
+
+    def _policy(self, policy: PolicyConfig, now: datetime, seen: set[str]) -> PolicyBacklog:
+        """One policy's batches; returns its backlog as it stood at its start."""
+        workers = self.s.config.truv.concurrency
+        criteria = Criteria.of(policy, now)
+        backlog = criteria.backlog(self.s.engine, now=now)
+        self.tally.stale_counts(backlog.counts())
+        self.tally.policy_started(policy.name, backlog)
+        self.progress.expect(backlog.waiting, cap=self.job.max_refreshes)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresh") as pool:
+            # Each task runs in a copy of this context: every log line carries run_id and job, and
+            # every Truv call counts into this pass's CallCount.
+            context = contextvars.copy_context()
+            for batch in self._batches(criteria, workers):
+                fresh = [c for c in batch if c.loan_id not in seen]
+                seen.update(c.loan_id for c in fresh)
+                self.tally.selected(len(fresh))
+                # A worker's TruvAuthError or TruvUnreachable comes out here, once the others stopped.
+                for _ in pool.map(lambda c, p=policy, ctx=context: ctx.copy().run(self._one, c, p), fresh):
+                    pass
+        # Counted before the passed-on loans are released: those were worked, not left.
+        out_of_budget = self.budget.left <= 0 or self._halted()
+        not_reached = criteria.unclaimed(self.s.engine, now=self.s.clock.now()) if out_of_budget else 0
+        passed_on = self.loan.take_passed_on()
+        if passed_on:
+            seen -= passed_on
+            with session(self.s.engine) as s:
+                loans.release_loan_claims(s, self.run_id, passed_on)
+        line = self.tally.policy_done(policy.name, not_reached=not_reached)
+        if line["selected"] == 0 and not_reached and self.budget.left <= 0:
+            earlier = {p: b["submitted"] for p, b in self.summary.backlog.items() if p != policy.name}
+            self.tally.warn(starved(policy.name, earlier, self.job.max_refreshes, not_reached))
+            self.log.warning("policy_starved", policy=policy.name, waiting=not_reached)
+        self.log.info("policy_done", policy=policy.name, selected=self.summary.selected)
+        return backlog
 
     def _batches(self, criteria: Criteria, workers: int) -> Iterator[list[loans.Candidate]]:
         """A batch at a time, claimed: instances sharing a job (`parallel: true`) split the loans, and
@@ -197,7 +224,7 @@ class JobPass:
             room = self.budget.left
             if room <= 0:
                 return
-            limit = min(BATCH, max(room, workers * 2))
+            limit = batch_limit(room, workers)
             batch = criteria.select(self.s.engine, now=self.s.clock.now(), limit=limit, claim=claim)
             if not batch:
                 return
@@ -208,6 +235,7 @@ class JobPass:
             return
         try:
             self.loan.refresh(cand, policy)
+            self._stepped()
             self._raise_if_unreachable()  # e.g. a refresh POST timed out as the last straw
         except (TruvAuthError, TruvUnreachable):
             self._stop.set()  # the other workers take no new loan
@@ -216,6 +244,11 @@ class JobPass:
             # Loan ids are PII: the log names the failure, the audit entry names the loan.
             self.log.error("loan_failed", error_type=type(exc).__name__)
             self.loan.skip(SkipReason.ERROR, cand.loan_id, None, error=str(exc)[:300])
+            self._stepped()
+
+    def _stepped(self) -> None:
+        summary = self.summary  # read without the tally's lock: a progress line may lag by a loan
+        self.progress.step(submitted=summary.submitted, skipped=sum(summary.skipped.values()))
 
 
 def _failure(exc: Exception) -> tuple[RunState, str]:
@@ -239,12 +272,13 @@ class RefreshPass:
         dry_run: bool = False,
         wait_seconds: float = 0.0,
         stop: threading.Event | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.runner: JobPass | Plan
         if dry_run:
             self.runner = Plan(services, job, stop=stop)
         elif isinstance(services, Services):
-            self.runner = JobPass(services, job, wait_seconds=wait_seconds, stop=stop)
+            self.runner = JobPass(services, job, wait_seconds=wait_seconds, stop=stop, progress=progress)
         else:
             raise TypeError("a pass sends to Truv: it needs Services (with a client), not a Context")
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, assert_never
 
 from monitor import __version__
+from monitor.config import PolicyConfig
 from monitor.core.budget import GseTerms, Limits, gse_terms
 from monitor.core.calendar import subtract_business_days
+from monitor.core.readable import duration_text, failures_by_status, json_default
 from monitor.core.staleness import start_of_day_utc
 from monitor.core.states import ConnectionState, ReservationState, SkipReason
 from monitor.reports import evidence
+from monitor.reports.loan_view import loan_list
 from monitor.reports.safe_text import csv_writer, html_text
 from monitor.services import Context
 from monitor.store import report_rows, usage
@@ -31,7 +34,13 @@ BUDGET_REASONS = (
     SkipReason.BILLABLE_CAP,
     SkipReason.TRUV_REFRESH_LIMIT,
 )
+# Skips that no later pass ends by itself: someone must change the policy, the order or the loan.
+PERSISTENT_REASONS = (SkipReason.PRODUCT_NOT_ALLOWED, SkipReason.MANUAL_REVIEW, SkipReason.FORBIDDEN)
+NOT_REACHED = "not_reached"  # stale, and no pass said why: max_refreshes ran out first, or no pass ran
 NONE_8 = '<tr><td colspan="8">none</td></tr>'
+NONE_2 = '<tr><td colspan="2">none</td></tr>'
+MAX_HTML_ROWS = 5000
+ALL = 2**62  # `loan_list`'s limit when every row is wanted
 CHANGE_COLUMNS = ("loan_id", "rule", "severity", "field", "before", "after", "order_id", "detected_at")
 NONE_CHANGES = f'<tr><td colspan="{len(CHANGE_COLUMNS)}">none</td></tr>'
 LOAN_COLUMNS = (
@@ -51,28 +60,33 @@ LOAN_COLUMNS = (
     "data_as_of",
     "closing_date",
     "pre_closing_window_start",
+    "pre_closing_window_days",
     "data_inside_pre_closing_window",
 )
 
 
-def build(services: Context, *, start: date, end: date, now: datetime, pre_closing_days: int = 10) -> dict[str, Any]:
+def build(
+    services: Context, *, start: date, end: date, now: datetime, pre_closing_days: int | None = None
+) -> dict[str, Any]:
+    """`pre_closing_days` overrides every policy's `pre_closing_business_days` (None: each loan's policy's)."""
     lo, hi = start_of_day_utc(start), start_of_day_utc(end) + timedelta(days=1)
     with session(read_only(services.engine)) as s:
         rows = report_rows.period(s, lo=lo, hi=hi, closing_from=start, closing_to=end)
         standing = usage.gse_standing(s, limits=services.limits, now=now)
-    per_loan = _loans(rows, standing, services.limits, now=now, pre_closing_days=pre_closing_days)
+    policies = list(services.config.policies)
+    windows = _Windows(policies, pre_closing_days, rows.attributes)
+    per_loan = _loans(rows, standing, services.limits, now=now, windows=windows)
     blocked = _blocked(rows)
     reauth = _needs_reauth(rows.needs_reauth, now)
     aside = _set_aside(rows)
     changed = evidence.changes(rows.findings)
     closing = evidence.pre_closing(
-        rows.closings,
-        report_ids=rows.report_ids,
-        policies=list(services.config.policies),
-        default_days=pre_closing_days,
-        now=now,
+        rows.closings, report_ids=rows.report_ids, policies=policies, override=pre_closing_days, now=now
     )
     late = [c for c in closing if c["exception"]]
+    backlog = _backlog(services, rows, now=now)
+    persistent = _persistent(rows)
+    failures = failures_by_status(rows.failures)
     totals = {
         "loans": len(per_loan),
         "refreshes": sum(rows.refreshed.values()),
@@ -82,6 +96,8 @@ def build(services: Context, *, start: date, end: date, now: datetime, pre_closi
         ),
         "failures": sum(rows.failures.values()),
         "blocked": len(blocked),
+        "backlog": backlog["total"],
+        "persistent_skips": len(persistent),
         "needs_reauth": len(reauth),
         "set_aside": len(aside),
         "findings": len(changed["findings"]),
@@ -92,28 +108,51 @@ def build(services: Context, *, start: date, end: date, now: datetime, pre_closi
         "period": {"from": start, "to": end},
         "generated_at": now,
         "version": __version__,
+        # The override, else None: each loan's first matching policy's window (DEFAULT_WINDOW where none sets one).
         "pre_closing_business_days": pre_closing_days,
+        "pre_closing_windows": windows.by_policy(),
         "totals": totals,
         "loans": per_loan,
         "exceptions": {
             "blocked": blocked,
+            "backlog": backlog,
+            "persistent_skips": persistent,
             "needs_reauth": reauth,
             "set_aside": aside,
             "closed_without_verification": late,
-            "failures_by_status": rows.failures,
+            # One label per failed suborder's status: `completed,mfa_error` counts as mfa_error.
+            "failures_by_status": failures,
         },
         "changes": changed,
         "pre_closing": closing,
-        "daily": _daily(rows.days),
+        "daily": _daily(rows.days, start, end),
     }
 
 
+class _Windows:
+    """Each loan's pre-closing window, in business days: the override, else its policy's."""
+
+    def __init__(self, policies: list[PolicyConfig], override: int | None, attributes: dict[str, dict[str, str]]):
+        self.policies, self.override, self.attributes = policies, override, attributes
+
+    def days(self, loan: ReportLoan) -> int:
+        fields = {"gse": loan.gse, "status": loan.status, "loan_id": loan.loan_id, "order_id": loan.order_id}
+        merged = {**fields, **self.attributes.get(loan.loan_id, {})}
+        return evidence.window_days(merged, self.policies, override=self.override)
+
+    def by_policy(self) -> dict[str, int]:
+        if self.override is not None:
+            return {"all loans (--pre-closing-days)": self.override}
+        windows = {p.name: p.pre_closing_business_days for p in self.policies if p.pre_closing_business_days}
+        return {**windows, "loans no policy gives a window": evidence.DEFAULT_WINDOW}
+
+
 def _loans(
-    rows: PeriodRows, standing: dict[str, GseTerms], limits: Limits, *, now: datetime, pre_closing_days: int
+    rows: PeriodRows, standing: dict[str, GseTerms], limits: Limits, *, now: datetime, windows: _Windows
 ) -> list[dict[str, Any]]:
     """Active loans, and loans refreshed in the period whatever their status now."""
     return [
-        _loan(loan, rows, standing, limits, now=now, pre_closing_days=pre_closing_days)
+        _loan(loan, rows, standing, limits, now=now, window_days=windows.days(loan))
         for loan in rows.loans
         if loan.status == "active" or loan.loan_id in rows.refreshed
     ]
@@ -126,10 +165,10 @@ def _loan(
     limits: Limits,
     *,
     now: datetime,
-    pre_closing_days: int,
+    window_days: int,
 ) -> dict[str, Any]:
     root = loan.order_id
-    window = subtract_business_days(loan.closing_date, pre_closing_days) if loan.closing_date else None
+    window = subtract_business_days(loan.closing_date, window_days) if loan.closing_date else None
     terms = None
     if loan.gse:
         terms = standing.get(loan.loan_id) or gse_terms(
@@ -152,6 +191,7 @@ def _loan(
         "data_as_of": loan.data_as_of,
         "closing_date": loan.closing_date,
         "pre_closing_window_start": window,
+        "pre_closing_window_days": window_days if window else None,
         "data_inside_pre_closing_window": (
             (loan.data_as_of is not None and loan.data_as_of >= start_of_day_utc(window)) if window else None
         ),
@@ -192,17 +232,60 @@ def _blocked(rows: PeriodRows) -> list[dict[str, Any]]:
     ]
 
 
-def _needs_reauth(waiting: list[ConnectionWait], now: datetime) -> list[dict[str, Any]]:
-    return [
+def _backlog(services: Context, rows: PeriodRows, *, now: datetime) -> dict[str, Any]:
+    """Active loans stale now (for a policy they match) that no refresh reached in the period, by why: the
+    hold that keeps them out, else the last reason a pass gave, else `not_reached` (no pass said: the job's
+    max_refreshes ran out before them, or no pass ran)."""
+    every = loan_list(services, now=now, stale=True, limit=ALL)["loans"]
+    loans = [
         {
-            "loan_id": w.loan_id,
-            "connection": short(w.token_hash),
-            "reason": w.reason,
-            "since": w.since,
-            "days": round((now - w.since).total_seconds() / 86400, 1) if w.since else None,
+            "loan_id": r["loan_id"],
+            "policies": r["stale_for"],
+            "reason": r["hold_reason"] or r["hold"] or r["last_skip_reason"] or NOT_REACHED,
+            "data_as_of": r["data_as_of"],
         }
-        for w in waiting
+        for r in every
+        if r["status"] == "active" and r["loan_id"] not in rows.refreshed
     ]
+    by_reason = Counter(x["reason"] for x in loans)
+    return {
+        "total": len(loans),
+        "by_reason": dict(sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "loans": loans,
+    }
+
+
+def _persistent(rows: PeriodRows) -> list[dict[str, Any]]:
+    """Loans a pass skipped for a reason no later pass ends by itself, not refreshed since: how often, since when."""
+    seen: dict[str, dict[str, Any]] = {}
+    for entry in rows.skips:
+        if entry.loan_id is None:
+            continue
+        d = json.loads(entry.detail)
+        if d.get("reason") not in PERSISTENT_REASONS:
+            continue
+        x = seen.setdefault(entry.loan_id, {"loan_id": entry.loan_id, "times": 0, "first": entry.at})
+        x.update(reason=d["reason"], policy=d.get("policy"), last=entry.at, times=x["times"] + 1)
+    return [
+        x for loan_id, x in sorted(seen.items()) if not (loan_id in rows.last and rows.last[loan_id].at > x["last"])
+    ]
+
+
+def _needs_reauth(waiting: list[ConnectionWait], now: datetime) -> list[dict[str, Any]]:
+    out = []
+    for w in waiting:
+        seconds = (now - w.since).total_seconds() if w.since else None
+        out.append(
+            {
+                "loan_id": w.loan_id,
+                "connection": short(w.token_hash),
+                "reason": w.reason,
+                "since": w.since,
+                "waiting_seconds": seconds,
+                "waiting": duration_text(seconds),  # "5 h", "2.3 d": a fraction of a day never reads 0.0
+            }
+        )
+    return out
 
 
 def _set_aside(rows: PeriodRows) -> list[dict[str, Any]]:
@@ -217,11 +300,13 @@ def _set_aside(rows: PeriodRows) -> list[dict[str, Any]]:
     ]
 
 
-def _daily(days: list[DayOutcome]) -> dict[str, dict[str, int]]:
+def _daily(days: list[DayOutcome], start: date, end: date) -> dict[str, dict[str, int]]:
+    """Every day of the period (UTC), those without a refresh too: one bar per day."""
     daily: dict[str, Counter[str]] = defaultdict(Counter)
     for d in days:
-        daily[d.reserved_at.date().isoformat()][_bucket(d.state)] += 1
-    return {day: dict(c) for day, c in sorted(daily.items())}
+        daily[d.reserved_at.astimezone(UTC).date().isoformat()][_bucket(d.state)] += 1
+    every = (start + timedelta(days=i) for i in range((end - start).days + 1))
+    return {day.isoformat(): dict(daily.get(day.isoformat(), {})) for day in every}
 
 
 def _bucket(state: str) -> str:
@@ -245,7 +330,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
     return str(value)
 
 
@@ -254,7 +339,7 @@ def write(report: dict[str, Any], fmt: str, out: Path) -> list[Path]:
     tmp = out.with_suffix(out.suffix + ".tmp")
     written = [out]
     if fmt == "json":
-        tmp.write_text(json.dumps(report, default=str, indent=2, sort_keys=True), encoding="utf-8")
+        tmp.write_text(json.dumps(report, default=json_default, indent=2, sort_keys=True), encoding="utf-8")
     elif fmt == "csv":
         with tmp.open("w", newline="", encoding="utf-8") as handle:
             w = csv_writer(handle)  # every cell neutralised: the report is opened in spreadsheets
@@ -264,20 +349,8 @@ def write(report: dict[str, Any], fmt: str, out: Path) -> list[Path]:
         exceptions = out.with_name(out.stem + "-exceptions.csv")
         with exceptions.open("w", newline="", encoding="utf-8") as handle:
             w = csv_writer(handle)  # every cell neutralised: the report is opened in spreadsheets
-            w.writerow(["kind", "loan_id", "detail", "since_or_at", "next_eligible_or_days"])
-            for b in report["exceptions"]["blocked"]:
-                w.writerow(["blocked", b["loan_id"], b["rule"], _cell(b["at"]), _cell(b["next_eligible"])])
-            for a in report["exceptions"]["needs_reauth"]:
-                w.writerow(
-                    ["needs_reauth", a["loan_id"], f"{a['reason']} ({a['connection']})", _cell(a["since"]), a["days"]]
-                )
-            for x in report["exceptions"]["set_aside"]:
-                w.writerow([x["needs"], x["loan_id"], x["reason"], _cell(x["since"]), ""])
-            for c in report["exceptions"]["closed_without_verification"]:
-                detail = f"closed without a verification in its {c['window_days']} business-day window"
-                w.writerow(["closed_unverified", c["loan_id"], detail, _cell(c["closing_date"]), ""])
-            for status, n in report["exceptions"]["failures_by_status"].items():
-                w.writerow(["failures", "", status, "", n])
+            w.writerow(["kind", "loan_id", "detail", "since_or_at", "next_eligible_or_waiting_hours"])
+            _write_exceptions(w, report["exceptions"])
         changes_csv = out.with_name(out.stem + "-changes.csv")
         with changes_csv.open("w", newline="", encoding="utf-8") as handle:
             w = csv_writer(handle)
@@ -289,6 +362,39 @@ def write(report: dict[str, Any], fmt: str, out: Path) -> list[Path]:
         tmp.write_text(render_html(report), encoding="utf-8")
     tmp.replace(out)  # a half-written report never stands under the final name
     return written
+
+
+def _write_exceptions(w: Any, e: dict[str, Any]) -> None:
+    """The exceptions CSV: one row per loan and exception, then the counts."""
+    for b in e["blocked"]:
+        w.writerow(["blocked", b["loan_id"], b["rule"], _cell(b["at"]), _cell(b["next_eligible"])])
+    for x in e["backlog"]["loans"]:
+        w.writerow(["backlog", x["loan_id"], x["reason"], _cell(x["data_as_of"]), ""])
+    for p in e["persistent_skips"]:
+        detail = f"{p['reason']} ({p['times']}x, policy {p['policy'] or '-'})"
+        w.writerow(["persistent_skip", p["loan_id"], detail, _cell(p["first"]), ""])
+    for a in e["needs_reauth"]:
+        w.writerow(
+            [
+                "needs_reauth",
+                a["loan_id"],
+                f"{a['reason']} ({a['connection']})",
+                _cell(a["since"]),
+                _hours(a["waiting_seconds"]),
+            ]
+        )
+    for x in e["set_aside"]:
+        w.writerow([x["needs"], x["loan_id"], x["reason"], _cell(x["since"]), ""])
+    for c in e["closed_without_verification"]:
+        detail = f"closed without a verification in its {c['window_days']} business-day window"
+        w.writerow(["closed_unverified", c["loan_id"], detail, _cell(c["closing_date"]), ""])
+    for status, n in e["failures_by_status"].items():
+        w.writerow(["failures", "", status, "", n])
+
+
+def _hours(seconds: float | None) -> float | None:
+    """A number for spreadsheets (hours, one decimal), where HTML shows "5 h" or "2.3 d"."""
+    return None if seconds is None else round(seconds / 3600, 1)
 
 
 def _bars(title: str, data: dict[str, float], colour: str = "#2b6cb0") -> str:
@@ -313,30 +419,36 @@ def _bars(title: str, data: dict[str, float], colour: str = "#2b6cb0") -> str:
 
 
 def _stacked_daily(daily: dict[str, dict[str, int]]) -> str:
+    """One bar per day of the period (an empty day is an empty slot), stacked by outcome."""
     colours = {"completed": "#2f855a", "failed": "#c53030", "not created": "#975a16", "pending": "#718096"}
     if not daily:
         return "<figure><figcaption>Refreshes per day by outcome</figcaption><p>none</p></figure>"
     width, height, pad = 680, 220, 30
     peak = max(sum(d.values()) for d in daily.values()) or 1
     step = (width - 2 * pad) / len(daily)
+    every = max(1, -(-len(daily) // 15))  # at most ~15 date labels: 9 px text needs ~25 px
     parts = []
     for i, (day, counts) in enumerate(daily.items()):
+        x = pad + i * step
+        bars = [f"<title>{day}: {sum(counts.values())} refreshes</title>"]
         y: float = height - pad
         for kind, colour in colours.items():
             h = (height - 2 * pad) * counts.get(kind, 0) / peak
             if h:
-                parts.append(
-                    f'<rect x="{pad + i * step:.1f}" y="{y - h:.1f}" width="{max(step - 2, 1):.1f}" height="{h:.1f}" '
+                bars.append(
+                    f'<rect x="{x:.1f}" y="{y - h:.1f}" width="{max(step - 2, 1):.1f}" height="{h:.1f}" '
                     f'fill="{colour}"><title>{day} {kind}: {counts[kind]}</title></rect>'
                 )
                 y -= h
-        if len(daily) <= 31 or i % max(1, len(daily) // 15) == 0:
-            parts.append(f'<text x="{pad + i * step:.1f}" y="{height - 10}" font-size="9">{day[5:]}</text>')
+        parts.append(f'<g class="day" data-day="{day}">{"".join(bars)}</g>')
+        if i % every == 0:
+            parts.append(f'<text x="{x:.1f}" y="{height - 10}" font-size="9">{day[5:]}</text>')
+    axis = f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#a0aec0"/>'
     legend = "".join(f'<span class="key" style="background:{c}"></span>{k} ' for k, c in colours.items())
     return (
-        f'<figure><figcaption>Refreshes per day by outcome</figcaption><svg role="img" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif">{"".join(parts)}</svg>'
-        f'<div class="legend">{legend}</div></figure>'
+        f"<figure><figcaption>Refreshes per day by outcome ({len(daily)} days, UTC; peak {peak})</figcaption>"
+        f'<svg role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'font-family="sans-serif">{axis}{"".join(parts)}</svg><div class="legend">{legend}</div></figure>'
     )
 
 
@@ -350,17 +462,54 @@ def _tr(*cells: Any) -> str:
 
 
 def _table_rows(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
-    return "".join(_tr(*(_cell(row[c]) for c in columns)) for row in rows[:5000])
+    return "".join(_tr(*(_cell(row[c]) for c in columns)) for row in rows[:MAX_HTML_ROWS])
 
 
 def _exception_rows(e: dict[str, Any]) -> tuple[str, str, str]:
     """The blocked, needing re-auth and set-aside tables' rows."""
     blocked = "".join(_tr(b["loan_id"], b["rule"], _cell(b["at"]), _cell(b["next_eligible"])) for b in e["blocked"])
     reauth = "".join(
-        _tr(a["loan_id"], a["connection"], a["reason"], _cell(a["since"]), a["days"]) for a in e["needs_reauth"]
+        _tr(a["loan_id"], a["connection"], a["reason"], _cell(a["since"]), a["waiting"]) for a in e["needs_reauth"]
     )
     aside = "".join(_tr(x["loan_id"], x["needs"], x["reason"], _cell(x["since"])) for x in e["set_aside"])
     return blocked, reauth, aside
+
+
+def _backlog_html(backlog: dict[str, Any], persistent: list[dict[str, Any]]) -> str:
+    """The stale loans no refresh reached, by reason (the loans behind a <details>), and the persistent skips."""
+    by_reason = "".join(_tr(reason, n) for reason, n in backlog["by_reason"].items())
+    loans = "".join(
+        _tr(x["loan_id"], ", ".join(x["policies"]), x["reason"], _cell(x["data_as_of"]))
+        for x in backlog["loans"][:MAX_HTML_ROWS]
+    )
+    listed = (
+        f'<details><summary>the {backlog["total"]} loans</summary><div class="scroll"><table class="nowrap">'
+        f"<tr><th>loan</th><th>stale for</th><th>why</th><th>data as of</th></tr>{loans}</table></div></details>"
+        if backlog["loans"]
+        else ""
+    )
+    kept = "".join(
+        _tr(p["loan_id"], p["reason"], p["policy"] or "-", p["times"], _cell(p["first"]), _cell(p["last"]))
+        for p in persistent[:MAX_HTML_ROWS]
+    )
+    return f"""<h2>Exceptions: backlog (stale now, no refresh in the period): {backlog["total"]}</h2>
+<p>Active loans stale for a policy they match and not refreshed in the period, by why: a hold, the last reason a
+pass gave, or <code>{NOT_REACHED}</code> (no pass said why: the job's <code>max_refreshes</code> ran out before
+them, or no pass ran).</p>
+<table class="narrow"><tr><th>why</th><th>loans</th></tr>{by_reason or NONE_2}</table>
+{listed}
+<h2>Exceptions: persistent skips (no later pass ends them by itself)</h2>
+<p>Skipped in the period as <code>product_not_allowed</code> (fix the policy's <code>match</code> or
+<code>product</code>), <code>manual_review</code> or <code>forbidden</code> (a person decides), not refreshed since.</p>
+<table><tr><th>loan</th><th>why</th><th>policy</th><th>times</th><th>first</th><th>last</th></tr>
+{kept or '<tr><td colspan="6">none</td></tr>'}</table>"""
+
+
+def _window_note(report: dict[str, Any]) -> str:
+    if report["pre_closing_business_days"] is not None:
+        return f"{report['pre_closing_business_days']} business days before closing for every loan (--pre-closing-days)"
+    windows = ", ".join(f"{name} {days}" for name, days in report["pre_closing_windows"].items())
+    return f"each loan's first matching policy's, in business days ({html_text(windows)})"
 
 
 def _closing_rows(closings: list[dict[str, Any]]) -> str:
@@ -378,7 +527,7 @@ def render_html(report: dict[str, Any]) -> str:
     e = report["exceptions"]
     esc = html_text  # bidi controls shown, then HTML-escaped: outside text never reorders the page
     loan_rows = _table_rows(report["loans"], LOAN_COLUMNS)
-    more = len(report["loans"]) - 5000
+    more = len(report["loans"]) - MAX_HTML_ROWS
     blocked_rows, reauth_rows, aside_rows = _exception_rows(e)
     change_rows = _table_rows(report["changes"]["findings"], CHANGE_COLUMNS)
     closing_rows = _closing_rows(report["pre_closing"])
@@ -397,23 +546,27 @@ table {{ border-collapse: collapse; width: 100%; font-size: 11px; }}
 th, td {{ border: 1px solid #e2e8f0; padding: 3px 5px; text-align: left; }} th {{ background: #edf2f7; }}
 .totals td {{ font-size: 14px; }} figure {{ margin: 12px 0; }} figcaption {{ font-weight: 600; margin-bottom: 4px; }}
 .key {{ display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 10px; }}
-@media print {{ body {{ margin: 0; }} h2 {{ break-after: avoid; }} tr {{ break-inside: avoid; }} }}
+.nowrap td, .nowrap th {{ white-space: nowrap; }} .scroll {{ overflow-x: auto; }} table.narrow {{ width: auto; }}
+summary {{ cursor: pointer; margin: 6px 0; }}
+@media print {{ body {{ margin: 0; }} h2 {{ break-after: avoid; }} tr {{ break-inside: avoid; }} details > * {{ display: block; }} }}
 </style></head><body>
 <h1>{esc(report["title"])}</h1>
 <p>Period {period["from"]} to {period["to"]} (UTC). Generated {esc(_cell(report["generated_at"]))} UTC by monitor
-{esc(report["version"])}. Access tokens appear only as short hashes. Pre-closing window: {report["pre_closing_business_days"]}
-business days before closing (weekends and US federal holidays excluded).</p>
+{esc(report["version"])}. Access tokens appear only as short hashes. Pre-closing window: {_window_note(report)}
+(weekends and US federal holidays excluded).</p>
 <h2>Totals</h2>
 <table class="totals"><tr><th>loans</th><th>refreshes</th><th>billable</th><th>GSE, free</th><th>failures</th>
-<th>blocked by a budget</th><th>needing re-auth</th></tr><tr><td>{t["loans"]}</td><td>{t["refreshes"]}</td>
-<td>{t["billable"]}</td><td>{t["gse_free"]}</td><td>{t["failures"]}</td><td>{t["blocked"]}</td><td>{t["needs_reauth"]}</td></tr></table>
+<th>blocked by a budget</th><th>backlog</th><th>needing re-auth</th></tr><tr><td>{t["loans"]}</td><td>{t["refreshes"]}</td>
+<td>{t["billable"]}</td><td>{t["gse_free"]}</td><td>{t["failures"]}</td><td>{t["blocked"]}</td><td>{t["backlog"]}</td>
+<td>{t["needs_reauth"]}</td></tr></table>
 {_stacked_daily(report["daily"])}
 {_bars("Budget use in the period", budget)}
-{_bars("Failure causes", {k or "unknown": v for k, v in e["failures_by_status"].items()}, "#c53030")}
-<h2>Exceptions: stale but blocked</h2>
+{_bars("Failure causes (each failed connection's status)", e["failures_by_status"], "#c53030")}
+<h2>Exceptions: blocked by a budget (its last word in the period)</h2>
 <table><tr><th>loan</th><th>rule</th><th>at</th><th>next eligible</th></tr>{blocked_rows or NONE_4}</table>
+{_backlog_html(e["backlog"], e["persistent_skips"])}
 <h2>Exceptions: connections needing the borrower</h2>
-<table><tr><th>loan</th><th>connection</th><th>why</th><th>since</th><th>days</th></tr>{reauth_rows or NONE_5}</table>
+<table><tr><th>loan</th><th>connection</th><th>why</th><th>since</th><th>waiting</th></tr>{reauth_rows or NONE_5}</table>
 <h2>Exceptions: loans set aside (a new order, or a person, is needed)</h2>
 <table><tr><th>loan</th><th>needs</th><th>why</th><th>since</th></tr>{aside_rows or NONE_4}</table>
 <h2>Changes since the last verification (income monitoring)</h2>
@@ -426,7 +579,8 @@ within its policy's pre-closing window (business days before closing). "no" is a
 <table><tr><th>loan</th><th>closing</th><th>window (business days)</th><th>window starts</th>
 <th>last verification</th><th>refresh order</th><th>VOIE report id</th><th>in window</th></tr>{closing_rows or NONE_8}</table>
 <h2>Per loan</h2>
-<table><tr>{header}</tr>{loan_rows}</table>
-{more_note}
+<details><summary>{t["loans"]} loans, one row each (open to list them; the CSV and JSON reports hold the same)</summary>
+<div class="scroll"><table class="nowrap"><tr>{header}</tr>{loan_rows}</table></div>
+{more_note}</details>
 </body></html>
 """

@@ -2,8 +2,8 @@
 
 Pre-closing (Fannie Mae B3-3.1-07, Freddie Mac 5102.4, FHA): the verification must fall within N
 business days before the note date. N is the first matching policy's `pre_closing_business_days`
-(the report's `--pre-closing-days` when no policy sets one); a loan that closed without a completed
-verification inside its window is an exception.
+(DEFAULT_WINDOW when no policy sets one), unless the report's `--pre-closing-days` overrides it for
+every loan; a loan that closed without a completed verification inside its window is an exception.
 """
 
 from __future__ import annotations
@@ -44,7 +44,15 @@ def changes(rows: Sequence[FindingRow]) -> dict[str, Any]:
     }
 
 
-def _window_days(fields: dict[str, Any], policies: list[PolicyConfig], default: int) -> int:
+DEFAULT_WINDOW = 10  # business days: Fannie Mae's verbal VOE window, for loans no policy gives one
+
+
+def window_days(
+    fields: dict[str, Any], policies: Sequence[PolicyConfig], *, default: int = DEFAULT_WINDOW, override: int | None
+) -> int:
+    """The loan's pre-closing window: the override, else its first matching policy's that sets one."""
+    if override is not None:
+        return override
     for policy in policies:
         if policy.pre_closing_business_days and matches(policy.match, fields):
             return policy.pre_closing_business_days
@@ -80,13 +88,13 @@ def pre_closing(
     *,
     report_ids: dict[str, ReportIds],
     policies: list[PolicyConfig],
-    default_days: int,
+    override: int | None,
     now: datetime,
 ) -> list[dict[str, Any]]:
     """Loans closing in the period: their last completed verification and whether it was in time."""
     out = []
     for loan in sorted(closings, key=lambda c: (c.closing_date, c.loan_id)):
         fields = {"gse": loan.gse, "status": loan.status, "loan_id": loan.loan_id, "order_id": loan.order_id}
-        days = _window_days({**fields, **loan.attributes}, policies, default_days)
+        days = window_days({**fields, **loan.attributes}, policies, override=override)
         out.append(_evidence(loan, days, report_ids, now))
     return out

@@ -8,6 +8,7 @@ from typing import Any
 from monitor.config import JobConfig
 from monitor.core.budget import GSE_WINDOW
 from monitor.core.schedule import fire_times, trigger
+from monitor.reports.backlog import job_backlog
 from monitor.services import Context
 from monitor.store import status_rows, usage
 from monitor.store.db import read_only, session
@@ -21,6 +22,8 @@ def status(services: Context, *, now: datetime, passes: int = 5) -> dict[str, An
         for job in services.config.jobs:
             runs = status_rows.recent_runs(s, job.name, limit=passes)
             out["jobs"].append(_job(job, runs, status_rows.live_lease(s, job.name, now=now), now))
+            last = next((r.summary for r in runs if "backlog" in r.summary), None)
+            out["jobs"][-1]["backlog"] = job_backlog(services, job, last, now)  # per policy (issue 14)
         tokens_at_limit = usage.tokens_at_limit(s, per_token=limits.per_token, now=now)
         blocked = usage.tokens_blocked(s, now=now)
         # A loan whose free window is still open and used up (rule 2); after the window it is billable.

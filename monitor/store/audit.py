@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from monitor import __version__
 from monitor.core.audit import GENESIS, Walk, chain_hash, keyed_hash, same, seal_head, sign_checkpoint, walk
+from monitor.core.readable import json_default
 from monitor.errors import MonitorError
 from monitor.store.db import rows_affected, upsert_insert
 from monitor.store.tables import (
@@ -101,7 +102,7 @@ def _append(session: Session, *, key: str | None, at: datetime, kind: str, **fie
         "actor": ACTOR.get(),
         "purpose": fields.get("purpose"),
         "version": __version__,
-        "detail": json.dumps(fields.get("detail") or {}, default=str, sort_keys=True),
+        "detail": json.dumps(fields.get("detail") or {}, default=json_default, sort_keys=True),
     }
     if seal is not None and key is not None:
         digest = keyed_hash(key, head.hash, entry)

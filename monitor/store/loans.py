@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -310,8 +310,9 @@ def _match_clause(match: dict[str, Any]) -> Any:
         options = wanted if isinstance(wanted, list) else [wanted]
         values = [normalise(o) for o in options]
         if key == "gse":
-            flags = {v in ("true", "1", "yes") for v in values}
-            clauses.append(_L.gse.in_(list(flags)))
+            # As core.matching reads it: the text "true" or "false" (jobs.yaml only lets booleans through).
+            flags = {v == "true" for v in values if v in ("true", "false")}
+            clauses.append(_L.gse.in_(sorted(flags)))
         elif key in _COLUMNS:
             clauses.append(func.lower(_COLUMNS[key]).in_(values))
         else:
@@ -399,12 +400,9 @@ def select_stale(
             _L.details_fetched_at,
         )
         .where(
-            _L.status == "active",
-            _L.hold.is_(None),
-            _match_clause(match),
-            _workable(max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, today=now.date(), scope=scope),
-            not_(_in_flight()),
-            or_(_L.next_attempt_at.is_(None), _L.next_attempt_at <= now),
+            selectable(
+                match=match, max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, now=now, scope=scope
+            )
         )
         .order_by(
             _L.closing_date.is_(None),
@@ -415,8 +413,7 @@ def select_stale(
         )
     )
     if claim is not None:
-        c = loan_claim_table.c
-        query = query.where(not_(exists().where(c.loan_id == _L.loan_id, c.expires_at > now)))
+        query = query.where(not_(_claimed(now)))
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True, of=loan_table)
     if limit is not None:
@@ -426,6 +423,49 @@ def select_stale(
         won = _claim(session, [x.loan_id for x in found], claim, now)
         found = [x for x in found if x.loan_id in won]
     return found
+
+
+def selectable(
+    *, match: dict[str, Any], max_age_cutoff: datetime, pre_closing_days: int | None, now: datetime, scope: str
+) -> Any:
+    """What a pass selects, claims aside: active, matching, stale (or not yet read), no hold, nothing
+    in flight, no backoff. `select_stale` and `count_selectable` share it, so a count is a selection."""
+    return and_(
+        _L.status == "active",
+        _L.hold.is_(None),
+        _match_clause(match),
+        _workable(max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, today=now.date(), scope=scope),
+        not_(_in_flight()),
+        or_(_L.next_attempt_at.is_(None), _L.next_attempt_at <= now),
+    )
+
+
+def _claimed(now: datetime) -> Any:
+    c = loan_claim_table.c
+    return exists().where(c.loan_id == _L.loan_id, c.expires_at > now)
+
+
+def count_selectable(
+    session: Session,
+    *,
+    match: dict[str, Any],
+    max_age_cutoff: datetime,
+    pre_closing_days: int | None,
+    now: datetime,
+    scope: str = "employer",
+    unclaimed: bool = False,
+    among: Collection[str] | None = None,
+) -> int:
+    """How many loans `select_stale` would return without a limit; with `unclaimed`, only those no
+    live pass has claimed (what a pass that stopped early left unread); with `among`, only those."""
+    where = selectable(
+        match=match, max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, now=now, scope=scope
+    )
+    if unclaimed:
+        where = and_(where, not_(_claimed(now)))
+    if among is not None:
+        where = and_(where, _L.loan_id.in_(list(among)))
+    return int(session.execute(select(func.count()).select_from(loan_table).where(where)).scalar_one())
 
 
 @dataclass(frozen=True, slots=True)

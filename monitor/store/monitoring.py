@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from monitor.core.changes import HANDOFF_SEVERITIES, Finding, Snapshot, snapshot_from_dict, snapshot_to_dict
+from monitor.core.readable import json_default
 from monitor.store.outbox import enqueue
 from monitor.store.tables import Finding as FindingRow
 from monitor.store.tables import LinkSnapshot, ReportDue, link_snapshot_table, report_due_table
@@ -174,7 +175,7 @@ def record_finding(
         previous_order_id=previous.refresh_order_id if previous else None,
         previous_completed_at=previous.snapshot.as_of if previous else None,
         detected_at=now,
-        detail=json.dumps(finding.detail, sort_keys=True, default=str),
+        detail=json.dumps(finding.detail, sort_keys=True, default=json_default),
     )
     session.add(row)
     session.flush()

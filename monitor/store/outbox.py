@@ -13,6 +13,7 @@ from sqlalchemy.engine import CursorResult, Engine
 from sqlmodel import Session
 
 from monitor.clock import Clock
+from monitor.core.readable import json_default
 from monitor.store import db
 from monitor.store.db import upsert_insert
 from monitor.store.tables import Loan, TruvOrder, loan_connection_table, loan_table, outbox_table
@@ -26,7 +27,7 @@ def enqueue(session: Session, *, kind: str, key: str, payload: dict[str, Any], n
         .values(
             kind=kind,
             idempotency_key=key[:160],
-            payload=json.dumps(payload, default=str, sort_keys=True),
+            payload=json.dumps(payload, default=json_default, sort_keys=True),
             created_at=now,
             attempts=0,
             next_attempt_at=now,

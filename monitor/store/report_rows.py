@@ -136,6 +136,7 @@ class PeriodRows:
     days: list[DayOutcome]
     findings: list[FindingRow]
     closings: list[Closing]
+    attributes: dict[str, dict[str, str]]  # per loan: its imported columns, which policies' `match` reads
 
 
 def _per_loan(session: Session, *where: ColumnElement[bool]) -> dict[str, int]:
@@ -251,4 +252,5 @@ def period(session: Session, *, lo: datetime, hi: datetime, closing_from: date, 
         ],
         findings=_findings(session, lo, hi),
         closings=_closings(session, closing_from, closing_to),
+        attributes=loan_rows.attributes(session),
     )

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
+from monitor.core.readable import json_default
 from monitor.store.tables import Lease, Run, lease_table, run_table
 
 LEASE_TTL = timedelta(minutes=10)
@@ -35,7 +36,7 @@ def finish_run(session: Session, *, run_id: str, status: str, summary: dict[str,
     session.execute(
         update(run_table)
         .where(t.run_id == run_id)
-        .values(status=status, finished_at=now, summary=json.dumps(summary, default=str, sort_keys=True))
+        .values(status=status, finished_at=now, summary=json.dumps(summary, default=json_default, sort_keys=True))
     )
 
 

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import structlog
+from prometheus_client import Counter
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -38,6 +39,23 @@ BODY_TIMEOUT = 10.0  # seconds to send a whole body; Truv sends a few hundred by
 MAX_CONNECTIONS = 512  # beyond this uvicorn answers 503; well under a default 1024 file descriptors
 KEEP_ALIVE = 5  # seconds an idle connection, or one still sending its request head, is kept
 MAX_HEAD = 16 * 1024  # bytes of request line and headers (h11's own default, made explicit)
+
+
+# Why a request was answered without storing anything: nothing of it reaches the database, so only this
+# process's counter knows (per worker process with `--workers N`: Prometheus sums them per scrape target).
+REJECTED_REASONS = {401: "signature", 400: "invalid", 413: "too_large", 408: "timeout"}
+
+
+def rejected_counter() -> Counter:
+    counter = Counter(
+        "monitor_webhooks_rejected",
+        "Webhook requests refused before storing, by reason (signature, invalid, too_large, timeout, disconnected).",
+        labelnames=["reason"],
+        registry=None,  # registered into each scrape's registry beside the database's figures
+    )
+    for label in (*REJECTED_REASONS.values(), "disconnected"):
+        counter.labels(label)  # exported at 0: an alert on a rate must not wait for the first one
+    return counter
 
 
 class _Refused(Exception):
@@ -99,20 +117,24 @@ def create_app(
 
     With `health` (the daemon's), /healthz adds the scheduler's state and answers 503 when it is not ok.
     """
+    rejected = rejected_counter()
 
     async def receive(request: Request) -> Response:
         try:
             body = await read_body(request, max_body=max_body, timeout=body_timeout)
             if not verify(body, request.headers.get("x-webhook-sign"), secret or ""):
                 log.warning("webhook_rejected", reason="signature")
+                rejected.labels("signature").inc()
                 return JSONResponse({"error": "invalid signature"}, status_code=401)
             text, event = parse(body)
         except _Refused as refused:
             log.info("webhook_refused", status=refused.status, error=refused.error)
+            rejected.labels(REJECTED_REASONS.get(refused.status, str(refused.status))).inc()
             return refused.response()
         except ClientDisconnect:
             # Nobody is left to answer: an ordinary event on the internet, not an error.
             log.debug("webhook_client_disconnected")
+            rejected.labels("disconnected").inc()
             return Response(status_code=400)
         try:
             state, reason = await run_in_threadpool(webhook_events.receive, services, text, event)
@@ -128,7 +150,8 @@ def create_app(
 
         from monitor.metrics import render
 
-        return Response(await run_in_threadpool(render, services), media_type=CONTENT_TYPE_LATEST)
+        body = await run_in_threadpool(render, services, (rejected,))
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     async def healthz(_request: Request) -> JSONResponse:
         try:

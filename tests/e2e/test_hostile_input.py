@@ -27,6 +27,7 @@ policies:
   - {name: income-30d, match: {}, product: income, max_age: 30d}
 jobs:
   - {name: nightly, schedule: "0 2 * * *", policies: [income-30d]}
+loans: {attributes: [program, branch]}
 """
 SEED = "loan_id,order_id,gse,data_as_of,program\nL1,o1,true,2026-01-05,fha\nL2,o2,,,va\nL3,o3,,,va\n"
 
@@ -102,6 +103,7 @@ IMPORTS = {
 def test_hostile_import_exits_2_and_changes_nothing(seeded, tmp_path, name):
     body, message = IMPORTS[name]
     (tmp_path / name).write_text(body)
+    (tmp_path / "jobs.yaml").write_text(GOOD)  # declares the files' attribute columns
     before = snapshot(seeded)
     line = one_error_line(monitor("--database", seeded, "loans", "import", name, cwd=tmp_path))
     assert line.startswith(f"error: {name}: {message}"), line
@@ -110,6 +112,7 @@ def test_hostile_import_exits_2_and_changes_nothing(seeded, tmp_path, name):
 
 def test_an_import_that_is_not_utf8_exits_2(seeded, tmp_path):
     (tmp_path / "latin1.csv").write_bytes("loan_id,order_id,branch\nL4,o4,Montr\xe9al\n".encode("latin-1"))
+    (tmp_path / "jobs.yaml").write_text(GOOD)
     before = snapshot(seeded)
     line = one_error_line(monitor("--database", seeded, "loans", "import", "latin1.csv", cwd=tmp_path))
     assert line == "error: latin1.csv: row 2: not UTF-8 text (byte 0xe9); save it as UTF-8"
@@ -244,6 +247,7 @@ def test_a_yaml_file_as_the_database_is_refused_untouched(tmp_path):
 def test_the_url_and_secrets_can_come_from_files(tmp_path):
     (tmp_path / "url").write_text(f"sqlite:///{tmp_path / 'from-file.db'}\n")
     (tmp_path / "loans.csv").write_text(SEED)
+    (tmp_path / "jobs.yaml").write_text(GOOD)
     done = monitor(
         "loans", "import", "loans.csv", cwd=tmp_path, env={"MONITOR_DATABASE_URL_FILE": str(tmp_path / "url")}
     )
@@ -270,6 +274,7 @@ def mode(path: Path) -> int:
 
 def test_database_and_reports_are_created_0600_under_umask_022(tmp_path):
     (tmp_path / "loans.csv").write_text(SEED)
+    (tmp_path / "jobs.yaml").write_text(GOOD)
     assert monitor("loans", "import", "loans.csv", cwd=tmp_path).returncode == 0
     assert mode(tmp_path / "monitor.db") == 0o600
     for fmt, name in (("html", "r.html"), ("csv", "r.csv"), ("json", "r.json")):

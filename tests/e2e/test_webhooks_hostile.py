@@ -102,7 +102,9 @@ def test_signed_malformed_events_are_kept_invalid_acknowledged_and_counted(world
     assert health["ok"] and health["by_state"]["invalid"] == 4 and health["by_state"]["applied"] == 1
     assert sum(health["invalid_by_reason"].values()) == 4
     assert 'monitor_webhooks_total{state="invalid"} 4.0' in client.get("/metrics").text
-    status = json.loads(monitor_ok(["webhooks", "status"], cwd=tmp_path, env=cli_env(MONITOR_DATABASE_URL=db_url)))
+    status = json.loads(
+        monitor_ok(["webhooks", "status", "--json"], cwd=tmp_path, env=cli_env(MONITOR_DATABASE_URL=db_url))
+    )
     assert status["by_state"]["invalid"] == 4 and sum(status["invalid_by_reason"].values()) == 4
     apply_pending(svc)  # nothing left to apply, nothing raised
     a_pass_finishes(svc)

@@ -1,0 +1,93 @@
+"""The backlog of one policy, read in one statement: what is stale, what a pass could take, what holds
+the rest back. `monitor status` reads it live; a pass reads it at the start of each policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, not_, select
+from sqlmodel import Session
+
+from monitor.store.loans import StaleCounts, _in_flight, _match_clause, selectable, stale_clause, unknown_clause
+from monitor.store.tables import loan_table
+
+_L = loan_table.c
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyBacklog:
+    """Counts over the active loans the policy matches (a loan two policies match counts in both)."""
+
+    stale: int = 0  # data date known and stale
+    data_date_unknown: int = 0  # order never read and no imported date: the pass reads it first
+    waiting: int = 0  # what a pass would select now (stale or unread, nothing in the way), claims aside
+    waiting_gse: int = 0  # of those, GSE loans: free in their window, so outside a billable cap
+    in_flight: int = 0  # stale, with a refresh under way
+    retry_backoff: int = 0  # stale, waiting for a backoff to end
+    held: dict[str, int] = field(default_factory=dict)  # stale and set aside, by hold reason
+    stale_in_flight: int = 0  # stale with a refresh under way, set aside or not (`StaleCounts.in_flight`)
+
+    def counts(self) -> StaleCounts:
+        """The same counts `loans.count_stale` reads, without a second scan of the loans."""
+        return StaleCounts(
+            stale=self.stale,
+            in_flight=self.stale_in_flight,
+            backoff=self.retry_backoff,
+            held=sum(self.held.values()),
+            unknown=self.data_date_unknown,
+        )
+
+
+def policy_backlog(
+    session: Session,
+    *,
+    match: dict[str, Any],
+    max_age_cutoff: datetime,
+    pre_closing_days: int | None,
+    now: datetime,
+    scope: str,
+) -> PolicyBacklog:
+    stale = stale_clause(
+        max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, today=now.date(), scope=scope
+    )
+    waiting = selectable(
+        match=match, max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, now=now, scope=scope
+    )
+    in_flight = _in_flight()
+    backoff = and_(_L.next_attempt_at.is_not(None), _L.next_attempt_at > now)
+    free = and_(stale, _L.hold.is_(None))
+
+    def n(where: Any) -> Any:
+        return func.sum(case((where, 1), else_=0))
+
+    row = session.execute(
+        select(
+            n(stale),
+            n(unknown_clause()),
+            n(waiting),
+            n(and_(waiting, _L.gse.is_(True))),
+            n(and_(free, in_flight)),
+            n(and_(free, not_(in_flight), backoff)),
+            n(and_(stale, in_flight)),
+        ).where(_L.status == "active", _match_clause(match))
+    ).one()
+    reason = func.coalesce(_L.hold_reason, _L.hold)
+    held = session.execute(
+        select(reason, func.count())
+        .where(_L.status == "active", _match_clause(match), stale, _L.hold.is_not(None))
+        .group_by(reason)
+        .order_by(reason)
+    ).all()
+    stale_n, unknown, waiting_n, gse, flying, backing_off, stale_flying = (int(x or 0) for x in row)
+    return PolicyBacklog(
+        stale=stale_n,
+        data_date_unknown=unknown,
+        waiting=waiting_n,
+        waiting_gse=gse,
+        in_flight=flying,
+        retry_backoff=backing_off,
+        held={str(r): int(c) for r, c in held},
+        stale_in_flight=stale_flying,
+    )
