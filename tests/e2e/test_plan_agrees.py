@@ -106,6 +106,9 @@ def assert_plan_is_the_run(svc: Any) -> tuple[Any, list[dict[str, Any]]]:
 
 @pytest.mark.parametrize("n", [300, pytest.param(1000, marks=pytest.mark.slow)])
 def test_plan_lists_what_the_next_run_does(n: int, db_url: str, clock: FixedClock, tmp_path: Any) -> None:
+
+    if n > 300 and db_url.startswith("postgres"):
+        pytest.skip("CI time: the 1,000-loan agreement runs on SQLite; Postgres runs the 300-loan portfolio")
     sandbox = Sandbox(seed=5, clock=clock, completion_delay=5.0)
     first = services(db_url, clock, sandbox, cfg(max_refreshes=5000, workers=4))
     import_csv(first, write_csv(tmp_path / "loans.csv", seed_loans(sandbox, portfolio(n), tmp_path, clock)))
