@@ -51,21 +51,13 @@ class Criteria:
 
     def among(self, engine: Engine, *, now: datetime, loan_ids: Collection[str]) -> int:
         """How many of `loan_ids` the policy would select now."""
-        if not loan_ids:
-            return 0
-        with session(read_only(engine)) as s:
-            return loans.count_selectable(
-                s,
-                match=self.match,
-                max_age_cutoff=self.max_age_cutoff,
-                pre_closing_days=self.pre_closing_days,
-                now=now,
-                scope=self.scope,
-                among=loan_ids,
-            )
+        return self._count(engine, now, among=loan_ids) if loan_ids else 0
 
     def unclaimed(self, engine: Engine, *, now: datetime) -> int:
         """Loans a pass would still select that no live pass has claimed: what this one did not reach."""
+        return self._count(engine, now, unclaimed=True)
+
+    def _count(self, engine: Engine, now: datetime, **which: Any) -> int:
         with session(read_only(engine)) as s:
             return loans.count_selectable(
                 s,
@@ -74,7 +66,7 @@ class Criteria:
                 pre_closing_days=self.pre_closing_days,
                 now=now,
                 scope=self.scope,
-                unclaimed=True,
+                **which,
             )
 
     def select(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -199,15 +200,7 @@ def _loan(loan: LoanRow, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _order(o: OrderRow) -> dict[str, Any]:
-    return {
-        "id": o.id,
-        "initial_order": o.initial_order,
-        "refresh_order": o.refresh_order,
-        "products": o.products,
-        "created_at": o.created_at,
-        "voie_report_id": o.voie_report_id,
-        "voa_report_id": o.voa_report_id,
-    }
+    return asdict(o)  # every field of the order row is shown
 
 
 def _outcome(r: ReservationRow) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from monitor.core.matching import normalise
 from monitor.core.staleness import pre_closing_windows, start_of_day_utc
 from monitor.errors import ImportFileError, StorageError
 from monitor.loans_file import LoanRow, shown_column
+from monitor.store import usage
 from monitor.store.db import upsert_insert
 from monitor.store.tables import (
     connection_table,
@@ -42,7 +43,6 @@ from monitor.store.tables import (
     run_table,
 )
 
-IN_FLIGHT = ("reserved", "sent", "unknown", "accepted")
 BATCH = 2000
 # Postgres loads through COPY, where a batch costs a few round trips whatever its size: bigger is cheaper.
 BATCH_POSTGRES = 20_000
@@ -366,8 +366,8 @@ def _workable(*, max_age_cutoff: datetime, pre_closing_days: int | None, today: 
 
 
 def _in_flight() -> Any:
-    r = reservation_table.c
-    return exists().where(r.loan_id == _L.loan_id, r.state.in_(IN_FLIGHT))
+    # The in-flight states are the ledger's (store.usage): one list for the pass, the views and selection.
+    return exists().where(reservation_table.c.loan_id == _L.loan_id, usage.in_flight())
 
 
 def select_stale(
