@@ -15,6 +15,7 @@ import typer
 
 from monitor import __version__
 from monitor.config import JobsFile, Settings, load_config
+from monitor.console_cli import console_app
 from monitor.errors import InputError, MonitorError
 from monitor.log import LEVELS
 
@@ -47,6 +48,7 @@ app.add_typer(reauth_app, name="reauth")
 app.add_typer(loans_app, name="loans")
 app.add_typer(db_app, name="db")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(console_app, name="console")
 
 
 @dataclass
@@ -337,19 +339,22 @@ def loans_show(
     ctx: typer.Context,
     loan_id: Annotated[str, typer.Argument(help="The loan_id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    tz: TzOption = "UTC",
 ) -> None:
     """One loan: policies matched, connections and budget use, what the next pass would do and why, orders, outcomes, findings, audit."""
     from monitor.app import build
+    from monitor.core.readable import dumps
     from monitor.render import print_loan
     from monitor.reports.loan_view import loan_show
 
+    zone = _zone(tz)
     c = _ctx(ctx)
     services = build(c.config(required=False), c.settings, database=c.database)
     view = loan_show(services, loan_id, now=services.clock.now())
     if as_json:
-        typer.echo(json.dumps(view, default=str, sort_keys=True))
+        typer.echo(dumps(view, sort_keys=True))
     else:
-        print_loan(view)
+        print_loan(view, zone)
 
 
 @loans_app.command("list")
@@ -360,46 +365,39 @@ def loans_list(
     reason: Annotated[str | None, typer.Option("--reason", help="Only loans whose last skip reason is this.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=0, help="At most N loans.")] = 200,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    tz: TzOption = "UTC",
 ) -> None:
     """One line per loan: status, data date, hold, last outcome, last skip reason."""
     from monitor.app import build
+    from monitor.core.readable import dumps
     from monitor.render import print_loans
     from monitor.reports.loan_view import loan_list
 
+    zone = _zone(tz)
     c = _ctx(ctx)
     services = build(c.config(required=False), c.settings, database=c.database)
     view = loan_list(services, now=services.clock.now(), stale=stale, policy=policy, reason=reason, limit=limit)
     if as_json:
-        typer.echo(json.dumps(view, default=str, sort_keys=True))
+        typer.echo(dumps(view, sort_keys=True))
     else:
-        print_loans(view)
+        print_loans(view, zone)
 
 
 # -- plan / run ----------------------------------------------------------------------------------
 
 
 def _summary_out(summary: Any, as_json: bool, extra: dict[str, Any] | None = None) -> None:
-    from monitor.render import print_summary
+    from monitor.core.readable import dumps
+    from monitor.render import backlog_line, print_summary
 
     if as_json:
-        typer.echo(json.dumps({**summary.as_dict(), **(extra or {})}, sort_keys=True, default=str))
+        typer.echo(dumps({**summary.as_dict(), **(extra or {})}, sort_keys=True))
         return
     print_summary(summary)
     for policy, line in summary.backlog.items():
-        typer.echo(_backlog_line(policy, line))
+        typer.echo(backlog_line(policy, line))
     for warning in summary.warnings:
         typer.echo(f"warning: {warning}", err=True)
-
-
-def _backlog_line(policy: str, line: dict[str, Any]) -> str:
-    """One policy's backlog in a sentence: what is left after this pass, what blocks the rest."""
-    blocked = ", ".join(f"{n} {reason}" for reason, n in line["blocked"].items())
-    nights = line.get("nights_to_clear")
-    clear = "" if not line["not_reached"] else f"; about {nights} night(s) to reach them" if nights else "; no capacity"
-    return (
-        f"backlog {policy}: {line['stale']} stale, {line['submitted']} submitted, "
-        f"{line['not_reached']} not reached (max_refreshes){clear}" + (f"; blocked: {blocked}" if blocked else "")
-    )
 
 
 @app.command("plan")
@@ -520,6 +518,11 @@ def schedule(
     webhooks: Annotated[
         bool, typer.Option("--webhooks", help="Also receive Truv webhooks at /webhooks/truv (needs TRUV_SECRET).")
     ] = False,
+    console: Annotated[
+        bool, typer.Option("--console", help="Also serve the operator console (see `monitor console --help`).")
+    ] = False,
+    console_host: Annotated[str, typer.Option("--console-host", help="Interface for the console.")] = "127.0.0.1",
+    console_port: Annotated[int, typer.Option("--console-port", min=0, max=65535, help="Port for the console.")] = 8081,
 ) -> None:
     """Run the jobs of jobs.yaml on their cron and timezone until stopped (SIGTERM/SIGINT).
 
@@ -541,6 +544,7 @@ def schedule(
         raise ConfigError("environment", "TRUV_SECRET", "not set; webhooks are verified with the access secret")
     # A port that cannot be bound is an error now (exit 1), not a daemon without /healthz and /metrics.
     sock = bind_port(host, port) if port else None
+    console_sock = bind_port(console_host, console_port) if console else None
     services = build_services(cfg, c.settings, database=c.database)
     stop = threading.Event()
     install_signal_handlers(stop)
@@ -555,6 +559,17 @@ def schedule(
         # uvicorn listens for signals only from the main thread, so ours (SIGTERM/SIGINT) stay in charge.
         threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="http", daemon=True).start()
         typer.echo(listening_line(sock), err=True)
+    if console_sock is not None:
+        from monitor.console.app import create_app as console_app_for
+
+        # Its own port, on 127.0.0.1 by default: the daemon's port may face Truv, the console must not.
+        console_server = uvicorn.Server(
+            uvicorn.Config(console_app_for(services, services=services), log_level="warning", proxy_headers=False)
+        )
+        threading.Thread(
+            target=console_server.run, kwargs={"sockets": [console_sock]}, name="console", daemon=True
+        ).start()
+        typer.echo(f"console {listening_line(console_sock)}", err=True)
     caught_up = daemon.start()
     typer.echo(
         f"scheduling {', '.join(j.name for j in cfg.jobs)}"
@@ -662,6 +677,7 @@ def changes_cmd(
 
     from monitor.app import build
     from monitor.core.changes import SEVERITY_ORDER, Severity
+    from monitor.core.readable import dumps
     from monitor.errors import InputError
     from monitor.render import print_changes
     from monitor.store.db import read_only, session
@@ -683,7 +699,7 @@ def changes_cmd(
     with session(read_only(services.engine)) as s:
         rows = findings(s, since=start, loan_id=loan, severities=wanted)
     if as_json:
-        typer.echo(json.dumps(rows, default=str, sort_keys=True))
+        typer.echo(dumps(rows, sort_keys=True))
     else:
         print_changes(rows)
 
@@ -797,6 +813,7 @@ def audit_verify(
     import os
 
     from monitor.app import build
+    from monitor.core.readable import dumps
     from monitor.errors import ConfigError, MonitorError
     from monitor.store.audit import KEY_ENV, verify
     from monitor.store.db import read_only, session
@@ -812,7 +829,7 @@ def audit_verify(
         _seal_chain(services, key or "", result)
         return
     if as_json:
-        typer.echo(json.dumps(result, default=str, sort_keys=True))
+        typer.echo(dumps(result, sort_keys=True))
     elif result["ok"]:
         typer.echo(_verified_line(result))
     if result["reason"] == "key_required":
@@ -1028,6 +1045,7 @@ def reauth_list(
     """Loans whose connection needs the borrower to reconnect, and loans that need a new order
     (finalized or expired order, deleted connection) or a person (403 `forbidden`): why, since when."""
     from monitor.app import build
+    from monitor.core.readable import dumps
     from monitor.render import print_reauth, print_set_aside
     from monitor.reports.reauth import needing_reauth, set_aside
 
@@ -1039,7 +1057,7 @@ def reauth_list(
     if as_json:
         # Each row says what it needs: "reauth" (the borrower reconnects) or what set the loan aside.
         out = [{"needs": "reauth", **{k: v for k, v in r.items() if k != "token_hash"}} for r in rows]
-        typer.echo(json.dumps(out + aside, default=str))
+        typer.echo(dumps(out + aside))
     else:
         print_reauth(rows)
         print_set_aside(aside)
@@ -1057,6 +1075,7 @@ def reauth_token(
     The token is printed for the lender's borrower-facing system and never stored.
     """
     from monitor.app import build_services
+    from monitor.core.readable import dumps
     from monitor.jobs.reauth import create_tokens
 
     c = _ctx(ctx)
@@ -1064,7 +1083,7 @@ def reauth_token(
     services = build_services(cfg, c.settings, database=c.database)
     tokens = create_tokens(services, loan_id=loan_id, product=product)
     if as_json:
-        typer.echo(json.dumps(tokens, default=str))
+        typer.echo(dumps(tokens))
     else:
         for t in tokens:
             typer.echo(

@@ -7,7 +7,6 @@ re-verifications), then tonight's pass is shown in full.
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 from collections import Counter
 from datetime import datetime, timedelta
@@ -21,14 +20,16 @@ from monitor.app import build_client, open_database
 from monitor.clock import FixedClock, SystemClock
 from monitor.config import Settings, parse_config
 from monitor.core.calendar import add_business_days
+from monitor.core.readable import dumps
 from monitor.jobs.monitoring import read_reports
 from monitor.jobs.outcomes import fetch_report_ids
 from monitor.jobs.pass_summary import PassSummary
 from monitor.jobs.plan import Plan
 from monitor.jobs.refresh_pass import JobPass
 from monitor.loans_file import read_rows
-from monitor.render import print_ledger, print_summary
+from monitor.render import backlog_line, print_ledger, print_loan, print_summary
 from monitor.reports.ledger_view import ledger_view
+from monitor.reports.loan_view import loan_show
 from monitor.sandbox import EmployerSpec, Sandbox, SandboxTransport
 from monitor.services import Services
 from monitor.store.db import session
@@ -64,6 +65,8 @@ jobs:
 """
 
 SHARED_TOKEN = "demo-shared-borrower-token"
+# The loan `monitor loans show` is run on: stale tonight, refreshed, its outcome back by webhook.
+SHOWN_LOAN = "L-1002"
 DEMO_SECRET = "sandbox-demo"
 
 # loan_id, what it shows, scenario(s), gse, days of data age tonight, closing in business days, program, products
@@ -139,6 +142,7 @@ def run_demo(directory: Path, *, as_json: bool = False) -> dict[str, Any]:
     loans_table = _per_loan(services, result.run_id)
     reauth = _reauth(services)
     view = ledger_view(services, loan_id=None, limit=50, now=clock.now())
+    loan_view = loan_show(services, SHOWN_LOAN, now=clock.now())
     out = {
         "directory": str(directory),
         "history": [h.as_dict() for h in history],
@@ -148,11 +152,12 @@ def run_demo(directory: Path, *, as_json: bool = False) -> dict[str, Any]:
         "loans": loans_table,
         "needs_reauth": reauth,
         "changes": changes,
+        "loan_show": loan_view,
     }
     if as_json:
-        print(json.dumps(out, default=str, sort_keys=True))
+        print(dumps(out, sort_keys=True))
         return out
-    _print(directory, history, result, loans_table, reauth, view, webhooks)
+    _print(directory, history, result, loans_table, reauth, view, webhooks, loan_view)
     _print_changes(changes)
     return out
 
@@ -289,6 +294,7 @@ def _print(
     reauth: list[dict[str, Any]],
     view: dict[str, Any],
     webhooks: dict[str, int],
+    loan_view: dict[str, Any],
 ) -> None:
     c = Console(soft_wrap=False, width=max(100, Console().width))
     c.print(f"monitor demo: SQLite at {directory / 'demo.db'}, the built-in Truv sandbox, simulated time.\n")
@@ -298,6 +304,13 @@ def _print(
         c.print(f"  {h.started_at:%Y-%m-%d}  submitted {h.submitted}, skipped: {skipped}")
     c.print("\nTonight's nightly pass:")
     print_summary(result)
+    for policy, line in result.backlog.items():
+        c.print(backlog_line(policy, line), highlight=False, soft_wrap=True)
+    c.print(
+        "(On a long `monitor run` or `loans import`, progress shows as a bar on a terminal, otherwise as a "
+        "structured line every 30 s.)",
+        soft_wrap=True,
+    )
     outcomes = Counter(row["outcome"] for row in loans_table if row["outcome"] != "-")
     if result.completed < outcomes.get("completed", 0):
         # The pass ends once Truv has accepted its refreshes; their outcomes come later, by webhook.
@@ -332,11 +345,14 @@ def _print(
         )
     c.print(r)
     print_ledger(view)
+    c.print(f"\nOne loan, and why: monitor loans show {SHOWN_LOAN} (--tz America/New_York for local times, --json)")
+    print_loan(loan_view)
     cfg = directory / "jobs.yaml"
     c.print("\nLook around (the demo's database stays until the next demo):")
     report = (
         f"report --from {history[0].started_at:%Y-%m-%d} --to {result.started_at:%Y-%m-%d} "
         f"--out {directory / 'report.html'}"
     )
-    for command in ("changes", "reauth list", "ledger --loan L-1004", "status", "audit verify", report):
+    looks = ("changes", "reauth list", "loans list --stale", "ledger --loan L-1004", "status", "audit verify", report)
+    for command in looks:
         c.print(f"  monitor --config {cfg} {command}", soft_wrap=True)

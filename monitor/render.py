@@ -67,6 +67,17 @@ def print_summary(summary: Any) -> None:
         c.print(f"error: {d['error']}")
 
 
+def backlog_line(policy: str, line: dict[str, Any]) -> str:
+    """One policy's backlog after a pass, in a sentence: what is left, what blocks the rest (`run`, the demo)."""
+    blocked = ", ".join(f"{n} {reason}" for reason, n in line["blocked"].items())
+    nights = line.get("nights_to_clear")
+    clear = "" if not line["not_reached"] else f"; about {nights} night(s) to reach them" if nights else "; no capacity"
+    return (
+        f"backlog {policy}: {line['stale']} stale, {line['submitted']} submitted, "
+        f"{line['not_reached']} not reached (max_refreshes){clear}" + (f"; blocked: {blocked}" if blocked else "")
+    )
+
+
 def print_ledger(view: dict[str, Any], tz: tzinfo = UTC) -> None:
     c = _console()
     c.print(_reservations(view, tz))

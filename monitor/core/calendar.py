@@ -18,6 +18,7 @@ def is_business_day(day: date) -> bool:
     return day.weekday() < 5 and day not in _federal(day.year)
 
 
+@lru_cache(maxsize=65536)  # closing dates repeat across a portfolio; every pass and view asks the same days
 def subtract_business_days(day: date, count: int) -> date:
     """The business day `count` business days before `day` (count=0 -> `day` itself)."""
     current = day
@@ -29,6 +30,7 @@ def subtract_business_days(day: date, count: int) -> date:
     return current
 
 
+@lru_cache(maxsize=65536)
 def add_business_days(day: date, count: int) -> date:
     current = day
     remaining = count

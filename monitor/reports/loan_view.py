@@ -10,7 +10,7 @@ same budget decision on the same usage (`store.ledger`), which reserves nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -25,9 +25,10 @@ from monitor.core.staleness import assess, start_of_day_utc
 from monitor.core.states import SkipReason
 from monitor.errors import InputError
 from monitor.services import Context
-from monitor.store import ledger_rows, loan_rows, usage
+from monitor.store import ledger_rows, loan_pages, loan_rows, usage
 from monitor.store.db import read_only, session
 from monitor.store.ledger_rows import ReservationRow
+from monitor.store.loan_pages import PolicyTerms
 from monitor.store.loan_rows import EventRow, LastOutcome, LoanRow, OrderRow, PassReading
 from monitor.store.loans import ConnectionStateRow, LoanConnectionRow, loan_connections
 from monitor.store.monitoring import findings
@@ -296,25 +297,46 @@ def loan_list(
     policy: str | None = None,
     reason: str | None = None,
     limit: int = 200,
+    offset: int = 0,
+    among: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """One line per loan; `stale` keeps loans stale for a matching policy (by their data date)."""
+    """One line per loan, by loan_id; `stale` keeps loans stale for a matching policy (by their data date);
+    `among`, only these loans (the console's "needs" and "with findings" filters).
+
+    Which loans, and how many, is decided in SQL with the pass's own clauses; only the page is read."""
     policies = _policies(services, policy)
+    terms = [
+        PolicyTerms(
+            match=dict(p.match),
+            max_age_cutoff=now - p.max_age,
+            pre_closing_days=p.pre_closing_business_days,
+            scope=scope_of(p.product),
+        )
+        for p in policies
+    ]
     with session(read_only(services.engine)) as s:
-        loans = loan_rows.loans(s)
-        attributes = loan_rows.attributes(s)
-        last_outcome = loan_rows.last_outcomes(s)
-        last_skip = loan_rows.last_skips(s)
+        if reason is not None:  # the newest skip of each loan decides; few loans have one
+            skipped = {loan_id for loan_id, e in loan_rows.last_skips(s).items() if _skip_reason(e) == reason}
+            among = skipped if among is None else skipped & set(among)
+        loans, total = loan_pages.page(
+            s,
+            policies=terms,
+            matching=policy is not None,
+            stale=stale,
+            today=now.date(),
+            offset=offset,
+            limit=limit,
+            among=among,
+        )
+        ids = [loan.loan_id for loan in loans]
+        attributes = loan_rows.attributes(s, ids)
+        last_outcome = loan_rows.last_outcomes(s, ids)
+        last_skip = loan_rows.last_skips(s, ids)
     rows = []
     for loan in loans:
         matched = [p for p in policies if matches(p.match, _fields(loan, attributes.get(loan.loan_id, {})))]
-        if policy is not None and not matched:
-            continue
         read = loan.details_fetched_at is not None
         stale_for = [p.name for p in matched if _stale(loan.data_date(scope_of(p.product)), loan, p, now, read=read)]
-        if stale and not stale_for:
-            continue
         skip_reason = _skip_reason(last_skip.get(loan.loan_id))
-        if reason is not None and skip_reason != reason:
-            continue
         rows.append(_list_row(loan, matched, stale_for, last_outcome.get(loan.loan_id), skip_reason))
-    return {"now": now, "loans": rows[:limit], "total": len(rows), "truncated": len(rows) > limit}
+    return {"now": now, "loans": rows, "total": total, "truncated": total > offset + len(rows)}

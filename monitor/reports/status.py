@@ -28,6 +28,7 @@ def status(services: Context, *, now: datetime, passes: int = 5) -> dict[str, An
         blocked = usage.tokens_blocked(s, now=now)
         # A loan whose free window is still open and used up (rule 2); after the window it is billable.
         standing = usage.gse_standing(s, limits=limits, now=now, since=now - GSE_WINDOW)
+        billable = len(usage.billable_uses(s, now=now))
         new_order = status_rows.loans_needing_new_order(s)
         reauth = status_rows.connections_needing_reauth(s)
     out["connections_needing_reauth"] = reauth
@@ -38,6 +39,9 @@ def status(services: Context, *, now: datetime, passes: int = 5) -> dict[str, An
         "gse_loans_at_90d_limit": sum(1 for t in standing.values() if t.in_window and t.free_left <= 0),
         "per_token_per_24h": limits.per_token,
         "gse_per_90d": limits.gse,
+        # Every non-GSE refresh, and a GSE one past its free window, is billed; the cap is optional.
+        "billable_last_24h": billable,
+        "billable_per_day": limits.billable_per_day,
     }
     return out
 
@@ -69,5 +73,6 @@ def _run(run: RunRow) -> dict[str, Any]:
         "completed": summary.get("completed"),
         "failed": summary.get("failed"),
         "skipped": summary.get("skipped"),
+        "throttled": summary.get("throttled"),
         "error": summary.get("error"),
     }

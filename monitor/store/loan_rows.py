@@ -143,21 +143,26 @@ def loan_events(session: Session, loan_id: str, *, limit: int) -> list[EventRow]
     return [EventRow(*row) for row in session.execute(q)]
 
 
-def last_outcomes(session: Session) -> dict[str, LastOutcome]:
-    """Each loan's newest reservation: its outcome, or its state while it has none."""
+def last_outcomes(session: Session, loan_ids: Sequence[str] | None = None) -> dict[str, LastOutcome]:
+    """Each loan's newest reservation: its outcome, or its state while it has none (of `loan_ids` only)."""
     r = reservation_table.c
     out: dict[str, LastOutcome] = {}
-    for loan_id, at, state, outcome in session.execute(select(r.loan_id, r.reserved_at, r.state, r.outcome)):
+    q = select(r.loan_id, r.reserved_at, r.state, r.outcome)
+    if loan_ids is not None:
+        q = q.where(r.loan_id.in_(list(loan_ids)))
+    for loan_id, at, state, outcome in session.execute(q):
         if loan_id not in out or at > out[loan_id].at:
             out[loan_id] = LastOutcome(at, outcome or state)
     return out
 
 
-def last_skips(session: Session) -> dict[str, EventRow]:
-    """Each loan's newest `skipped` audit entry."""
+def last_skips(session: Session, loan_ids: Sequence[str] | None = None) -> dict[str, EventRow]:
+    """Each loan's newest `skipped` audit entry (of `loan_ids` only)."""
     q = select(_e.id, _e.at, _e.kind, _e.run_id, _e.detail, _e.loan_id).where(
         _e.kind == "skipped", _e.loan_id.is_not(None)
     )
+    if loan_ids is not None:
+        q = q.where(_e.loan_id.in_(list(loan_ids)))
     out: dict[str, EventRow] = {}
     for eid, at, kind, run_id, detail, loan_id in session.execute(q):
         seen = out.get(loan_id)

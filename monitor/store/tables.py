@@ -19,6 +19,8 @@ class Loan(SQLModel, table=True):
     __table_args__ = (
         Index("ix_loan_status_data", "status", "data_as_of"),
         Index("ix_loan_status_closing", "status", "closing_date"),
+        # Loans set aside (a few among many): `reauth list`, status and the console find them without a scan.
+        Index("ix_loan_status_hold", "status", "hold"),
     )
     loan_id: str = Field(primary_key=True, max_length=128)
     # The order as imported. Every refresh is a POST to the original order (DESIGN.md rule 6): this one,
@@ -95,6 +97,7 @@ class Connection(SQLModel, table=True):
     """State of one borrower connection (one access token), shared by every loan that uses it."""
 
     __tablename__ = "connection"
+    __table_args__ = (Index("ix_connection_state", "state"),)  # the few needing someone, among every connection
     token_hash: str = Field(primary_key=True, max_length=64)
     link_id: str | None = Field(default=None, max_length=64)
     user_id: str | None = Field(default=None, max_length=64)
@@ -349,6 +352,29 @@ class Finding(SQLModel, table=True):
     detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))
 
 
+class ConsoleUser(SQLModel, table=True):
+    """A person who may open the web console. Only an scrypt hash of the password is kept."""
+
+    __tablename__ = "console_user"
+    name: str = Field(primary_key=True, max_length=128)
+    role: str = Field(max_length=16)
+    password_hash: str | None = Field(default=None, max_length=256)  # None: signs in only through the proxy
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    disabled_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random id; only its SHA-256 is kept, so a copy of the
+    database cannot be replayed as a session."""
+
+    __tablename__ = "console_session"
+    id_hash: str = Field(primary_key=True, max_length=64)
+    user_name: str = Field(index=True, max_length=128)
+    csrf: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    expires_at: datetime = Field(sa_column=_ts(nullable=False, index=True))
+
+
 def table_of(model: type[SQLModel]) -> Table:
     """The Core table behind a model, typed: SQLModel sets `__table__` at class creation, unseen by mypy."""
     return model.__table__  # type: ignore[attr-defined,no-any-return]
@@ -375,3 +401,5 @@ loan_claim_table = table_of(LoanClaim)
 report_due_table = table_of(ReportDue)
 link_snapshot_table = table_of(LinkSnapshot)
 finding_table = table_of(Finding)
+console_user_table = table_of(ConsoleUser)
+console_session_table = table_of(ConsoleSession)

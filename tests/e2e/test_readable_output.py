@@ -14,17 +14,18 @@ import httpx
 import pytest
 import structlog
 
+from monitor.clock import SystemClock
 from monitor.core.calendar import subtract_business_days
 from monitor.core.readable import duration_text, failures_by_status
 from monitor.jobs.refresh_pass import RefreshPass
 from monitor.metrics import render
 from monitor.reports.compliance import build, render_html
-from monitor.sandbox import Sandbox
+from monitor.sandbox import EmployerSpec, Sandbox
 from monitor.webhooks.receiver import create_app
 from tests.e2e.test_webhooks import SECRET, truv_sign
 from tests.e2e.test_webhooks_hostile import serving
 from tests.helpers import CONFIG, config, import_csv, seed_loans, services, write_csv
-from tests.live import cli_env, monitor_ok
+from tests.live import cli_env, monitor_ok, served
 
 # A time as str(datetime) or isoformat() writes it: the first shows a space where ISO 8601 has `T`.
 TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}")
@@ -85,6 +86,69 @@ def test_json_times_are_iso_8601_with_t(sqlite_url, clock, tmp_path):
             assert datetime.fromisoformat(text).tzinfo is not None, (name, text)
 
 
+# `str(datetime)` anywhere in a JSON text, even inside a longer string: the space ISO 8601 has no room for.
+SPACED_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
+
+WATCHED = """\
+truv: {requests_per_minute: 6000}
+policies:
+  - name: watched
+    match: {status: active}
+    product: income
+    max_age: 30d
+    monitoring: {income_drop_review: 5%, income_drop_material: 10%}
+jobs:
+  - {name: nightly, schedule: "0 2 * * *", policies: [watched]}
+"""
+
+
+def test_every_json_output_writes_times_as_iso_8601_with_t(tmp_path):
+    """Each command whose JSON once went through `default=str`, run as a user runs it, over real HTTP."""
+    sandbox = Sandbox(seed=5, clock=SystemClock(), completion_delay=0.0)
+    now = SystemClock().now()
+    rows = ["loan_id,order_id,gse,status,data_as_of"]
+    for loan_id, scenario in (("OK", "ok"), ("LOGIN", "login_error")):
+        order = sandbox.add_order(
+            order_number=loan_id,
+            employers=[EmployerSpec(scenario=scenario, access_token=f"token-{loan_id}")],
+            created_at=now - timedelta(days=60),
+        )
+        rows.append(f"{loan_id},{order['id']},false,active,{(now - timedelta(days=40)).isoformat()}")
+    (tmp_path / "loans.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "jobs.yaml").write_text(WATCHED)
+    with served(sandbox) as url:
+        env = cli_env(TRUV_BASE_URL=url, TRUV_CLIENT_ID="cid", TRUV_SECRET="sandbox-very-secret-value")
+
+        def json_of(*args: str) -> str:
+            return monitor_ok(["--log-level", "error", *args], cwd=tmp_path, env=env, timeout=180)
+
+        monitor_ok(["loans", "import", "loans.csv"], cwd=tmp_path, env=env)
+        texts = {"plan": json_of("plan", "--json"), "run": json_of("run", "--json", "--wait", "20")}
+        texts |= {
+            "loans show": json_of("loans", "show", "LOGIN", "--json"),
+            "loans list": json_of("loans", "list", "--json"),
+            "changes": json_of("changes", "--json"),
+            "audit verify": json_of("audit", "verify", "--json"),
+            "reauth list": json_of("reauth", "list", "--json"),
+            "reauth token": json_of("reauth", "token", "LOGIN", "--json"),
+        }
+    texts["demo"] = json_of("demo", "--dir", str(tmp_path / "demo"), "--json")
+    for name, text in texts.items():
+        assert not SPACED_TIME.search(text), (name, SPACED_TIME.search(text))
+        found = times_in(json.loads(text))
+        # audit verify names entries by number; every other output carries times, so the check has something to check
+        assert found or name == "audit verify", name
+        for value in found:
+            assert "T" in value, (name, value)
+            assert datetime.fromisoformat(value).tzinfo is not None, (name, value)
+    # the pass did what the outputs describe: a failed refresh on a watched loan, needing the borrower
+    assert [f["rule"] for f in json.loads(texts["changes"])] == ["unverified"]
+    assert [t["loan_id"] for t in json.loads(texts["reauth token"])] == ["LOGIN"]
+    # the demo shows `loans show` for a loan tonight's pass refreshed
+    shown = json.loads(texts["demo"])["loan_show"]
+    assert shown["loan"]["loan_id"] == "L-1002" and shown["outcomes"][0]["outcome"] == "completed"
+
+
 @pytest.fixture
 def logging_restored():
     """`configure` binds structlog and the root logger to this test's captured stderr: put them back after."""
@@ -127,6 +191,36 @@ def test_tables_show_one_zone_named_in_their_titles(sqlite_url, clock, tmp_path)
     assert "--tz: expected an IANA time zone like UTC or America/New_York, got 'Mars/Olympus'" in bad.stderr
 
 
+def test_loans_show_and_list_show_their_times_in_the_zone_asked_for(sqlite_url, clock, tmp_path):
+    portfolio(sqlite_url, clock, tmp_path)
+    ny = ZoneInfo("America/New_York")
+    shown = json.loads(cli(tmp_path, sqlite_url, "loans", "show", "L0", "--json"))
+    reserved = datetime.fromisoformat(shown["outcomes"][0]["reserved_at"])
+    assert reserved.utcoffset() == timedelta(0)  # JSON stays UTC whatever --tz says
+    as_json_ny = json.loads(cli(tmp_path, sqlite_url, "loans", "show", "L0", "--json", "--tz", "America/New_York"))
+    assert as_json_ny["outcomes"][0]["reserved_at"] == shown["outcomes"][0]["reserved_at"]
+    utc_text = cli(tmp_path, sqlite_url, "loans", "show", "L0")
+    ny_text = cli(tmp_path, sqlite_url, "loans", "show", "L0", "--tz", "America/New_York")
+    assert "refreshes, newest first (times UTC)" in utc_text
+    assert "refreshes, newest first (times America/New_York)" in ny_text and "times UTC" not in ny_text
+    # June: New York is 4 hours behind, so the two renderings of the reservation differ
+    assert reserved.strftime("%Y-%m-%d %H:%M") in utc_text
+    assert reserved.astimezone(ny).strftime("%Y-%m-%d %H:%M") in ny_text
+    assert reserved.strftime("%Y-%m-%d %H:%M") not in ny_text
+
+    listed = json.loads(cli(tmp_path, sqlite_url, "loans", "list", "--json"))
+    data_as_of = datetime.fromisoformat(next(r for r in listed["loans"] if r["loan_id"] == "L1")["data_as_of"])
+    list_utc = cli(tmp_path, sqlite_url, "loans", "list")
+    list_ny = cli(tmp_path, sqlite_url, "loans", "list", "--tz", "America/New_York")
+    assert "loans (times UTC" in list_utc and "loans (times America/New_York" in list_ny
+    assert data_as_of.strftime("%Y-%m-%d %H:%M") in list_utc
+    assert data_as_of.astimezone(ny).strftime("%Y-%m-%d %H:%M") in list_ny
+    for args in (("loans", "show", "L0"), ("loans", "list")):
+        bad = monitor_status(tmp_path, sqlite_url, *args, "--tz", "Mars/Olympus")
+        assert bad.returncode == 2 and bad.stdout == ""
+        assert "--tz: expected an IANA time zone like UTC or America/New_York, got 'Mars/Olympus'" in bad.stderr
+
+
 def monitor_status(tmp_path: Path, db_url: str, *args: str):
     import subprocess
     import sys
@@ -151,6 +245,40 @@ def test_status_shows_skips_and_failures_as_reason_count_lines(sqlite_url, clock
     assert "{" not in shown and "}" not in shown
     for reason, n in summary.skipped.items():
         assert re.search(rf"\b{reason} {n}\b", shown), (reason, shown)
+
+
+TWO_POLICIES = (
+    CONFIG.replace("OVERAGE", "block")
+    .replace("CONCURRENCY", "1")
+    .replace("MAXREF", "1")
+    .replace("MAXAGE", "30d")
+    .replace("policies: [income-30d]", "policies: [income-30d, employment-30d]")
+    .replace(
+        "policies:\n",
+        "policies:\n  - {name: employment-30d, match: {status: active}, product: employment, max_age: 30d}\n",
+        1,
+    )
+)
+
+
+def test_status_shows_the_backlog_of_each_policy(sqlite_url, clock, tmp_path):
+    from monitor.config import parse_config
+
+    portfolio(sqlite_url, clock, tmp_path, cfg=parse_config(TWO_POLICIES))
+    (tmp_path / "jobs.yaml").write_text(TWO_POLICIES)
+    args = ["--config", str(tmp_path / "jobs.yaml"), "--database", sqlite_url, "status"]
+    backlog = json.loads(monitor_ok([*args, "--json"], cwd=tmp_path, env=cli_env()))["jobs"][0]["backlog"]
+    shown = monitor_ok(args, cwd=tmp_path, env=cli_env())
+    assert f"backlog per policy (a pass can take about {backlog['capacity_per_night']} a night)" in shown
+    policies = backlog["policies"]
+    assert set(policies) == {"income-30d", "employment-30d"}
+    # max_refreshes 1: the first policy took the pass's only refresh, the second was left its whole backlog
+    assert policies["employment-30d"]["last_pass"]["not_reached"] > 0
+    for name, b in policies.items():
+        cells = [c.strip() for c in next(line for line in shown.splitlines() if f" {name} " in line).split("│")]
+        assert cells[1:6] == [name, str(b["stale"]), str(b["waiting"]), str(b["in_flight"]), str(b["retry_backoff"])]
+        assert cells[8] == str(b["nights_to_clear"]), (name, cells)
+        assert f"not_reached {b['last_pass']['not_reached']}" in cells[7], (name, cells)
 
 
 def test_a_failed_refresh_counts_once_per_failed_status(db_url, clock, tmp_path):

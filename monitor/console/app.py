@@ -1,0 +1,254 @@
+"""The console's routes: sign-in, the pages, the one action (an update-mode token), report downloads."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from datetime import date
+from importlib.resources import files
+from typing import Any
+from urllib.parse import parse_qsl
+
+import structlog
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from monitor.console import pages
+from monitor.console.reports_download import download
+from monitor.console.security import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    SESSION_LIFE,
+    Access,
+    SecurityHeaders,
+    client_address,
+    cookie_options,
+    new_token,
+    same,
+)
+from monitor.console.web import Console, safe_next, to_login
+from monitor.core.passwords import verify_password
+from monitor.errors import InputError, MonitorError
+from monitor.reports.reauth import needing_reauth
+from monitor.services import Context, Services
+from monitor.store import console_users
+from monitor.store.audit import ACTOR
+from monitor.store.console_users import SignedIn
+from monitor.store.db import read_only, session
+
+log = structlog.get_logger("monitor.console")
+Handler = Callable[[Console, Request, SignedIn], Response]
+
+
+def _signed_in(console: Console, handler: Handler) -> Callable[[Request], Any]:
+    """A page for any signed-in user; others are sent to the login page."""
+
+    async def endpoint(request: Request) -> Response:
+        me = await run_in_threadpool(console.who, request)
+        if me is None:
+            return to_login(request)
+        try:
+            return await run_in_threadpool(handler, console, request, me)
+        except InputError as exc:
+            return console.page(request, "error.html", me, status=400, title="Bad request", message=str(exc))
+
+    return endpoint
+
+
+MAX_FORM = 16 * 1024  # the largest form here is a login: a few hundred bytes
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """An urlencoded form (the console's only kind), bounded; anything else reads as an empty form."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+        return {}
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            return {}
+    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20))
+
+
+def _login_page(console: Console, request: Request, *, error: str | None = None, status: int = 200) -> Response:
+    token = new_token()
+    response = console.page(
+        request,
+        "login.html",
+        None,
+        status=status,
+        csrf=token,
+        error=error,
+        next=safe_next(request.query_params.get("next")),
+    )
+    response.set_cookie(LOGIN_COOKIE, token, max_age=3600, **cookie_options(request, console.access))
+    return response
+
+
+def _check_password(console: Console, name: str, password: str) -> SignedIn | None:
+    with session(read_only(console.context.engine)) as s:
+        row = console_users.user(s, name)
+    # A missing user costs the same scrypt as a wrong password: response time does not tell which names exist.
+    stored = row.password_hash if row is not None and row.password_hash and row.disabled_at is None else None
+    ok = verify_password(password, stored or _DUMMY)
+    if not ok or row is None or stored is None:
+        return None
+    return SignedIn(user=row.name, role=row.role, csrf=new_token(), expires_at=console.now() + SESSION_LIFE)
+
+
+_DUMMY = "scrypt$131072$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+
+def _login(console: Console) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        if request.method == "GET":
+            if await run_in_threadpool(console.who, request) is not None:
+                return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
+            return _login_page(console, request)
+        form = await _form(request)
+        if not same(form.get("csrf"), request.cookies.get(LOGIN_COOKIE)):
+            return _login_page(console, request, error="The form expired; please sign in again.", status=403)
+        name, now = form.get("name", "").strip(), console.now()
+        keys = (f"addr:{client_address(request)}", f"user:{name.lower()}")
+        wait = console.throttle.retry_after(keys, now)
+        if wait is not None:
+            minutes = max(1, round(wait.total_seconds() / 60))
+            log.warning("console_login_throttled", client=client_address(request))
+            return _login_page(console, request, error=f"Too many attempts; try again in {minutes} min.", status=429)
+        me = await run_in_threadpool(_check_password, console, name, form.get("password", ""))
+        if me is None:
+            console.throttle.failed(keys, now)
+            log.warning("console_login_failed", client=client_address(request))
+            return _login_page(console, request, error="Wrong name or password.", status=401)
+        console.throttle.succeeded(keys)
+        raw = new_token()
+        with session(console.context.engine) as s:
+            console_users.open_session(s, raw=raw, user_name=me.user, csrf=me.csrf, now=now, expires_at=me.expires_at)
+        log.info("console_login", user=me.user, role=me.role)
+        response = RedirectResponse(safe_next(form.get("next")), status_code=303)
+        options = cookie_options(request, console.access)
+        response.set_cookie(SESSION_COOKIE, raw, max_age=int(SESSION_LIFE.total_seconds()), **options)
+        response.delete_cookie(LOGIN_COOKIE, path="/")
+        return response
+
+    return endpoint
+
+
+def _logout(console: Console) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        me = await run_in_threadpool(console.who, request)
+        form = await _form(request)
+        if me is None or not same(form.get("csrf"), me.csrf):
+            return PlainTextResponse("CSRF token missing or wrong", status_code=403)
+        raw = request.cookies.get(SESSION_COOKIE)
+        if raw:
+            with session(console.context.engine) as s:
+                console_users.close_session(s, raw)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    return endpoint
+
+
+def _confirm_token(console: Console, request: Request, me: SignedIn) -> Response:
+    loan_id = request.path_params["loan_id"]
+    if me.role != "operator":
+        return console.page(request, "error.html", me, status=403, title="Not allowed", message=_VIEWER)
+    rows = [r for r in needing_reauth(console.context, now=console.now()) if r["loan_id"] == loan_id]
+    return console.page(request, "token_confirm.html", me, loan_id=loan_id, rows=rows)
+
+
+_VIEWER = (
+    "Viewers read; only an operator may create update-mode tokens (monitor console add-user NAME --role operator)."
+)
+
+
+def _create_token(console: Console) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        me = await run_in_threadpool(console.who, request)
+        if me is None:
+            return to_login(request)
+        form = await _form(request)
+        if not same(form.get("csrf"), me.csrf):
+            log.warning("console_csrf_refused", user=me.user, path=request.url.path)
+            return PlainTextResponse("CSRF token missing or wrong", status_code=403)
+        if me.role != "operator":
+            return console.page(request, "error.html", me, status=403, title="Not allowed", message=_VIEWER)
+        if form.get("confirm") != "yes":
+            return console.page(
+                request, "error.html", me, status=400, title="Not confirmed", message="Tick the box to confirm."
+            )
+        loan_id = request.path_params["loan_id"]
+        product = form.get("product", "income")
+        if product not in ("income", "employment", "assets", "deposit_switch", "insurance"):
+            return console.page(
+                request, "error.html", me, status=400, title="Bad request", message=f"unknown product {product!r}"
+            )
+        try:
+            tokens = await run_in_threadpool(_tokens_as, console, me, loan_id, product)
+        except MonitorError as exc:
+            return console.page(request, "error.html", me, status=409, title="No token created", message=str(exc))
+        console.cached.clear()
+        return console.page(request, "token_created.html", me, loan_id=loan_id, tokens=tokens)
+
+    return endpoint
+
+
+def _tokens_as(console: Console, me: SignedIn, loan_id: str, product: str) -> list[dict[str, Any]]:
+    """Create the tokens with the audit trail naming the operator (this thread's copy of ACTOR only)."""
+    from monitor.jobs.reauth import create_tokens
+
+    if console.services is None:
+        raise MonitorError("this console has no Truv client (TRUV_CLIENT_ID and TRUV_SECRET)")
+    ACTOR.set(f"console:{me.user}")
+    tokens = create_tokens(console.services, loan_id=loan_id, product=product)
+    log.info("console_reauth_token", user=me.user, tokens=len(tokens))
+    return tokens
+
+
+def _report(console: Console, request: Request, me: SignedIn) -> Response:
+    params = request.query_params
+    if "from" not in params:
+        today = console.now().date()
+        return console.page(request, "reports.html", me, start=today.replace(day=1), end=today)
+    try:
+        start, end = date.fromisoformat(params["from"]), date.fromisoformat(params.get("to", ""))
+    except ValueError:
+        raise InputError("from/to", "", "expected dates YYYY-MM-DD") from None
+    if end < start:
+        raise InputError("to", "", f"{end} is before from {start}")
+    return download(console.context, start=start, end=end, fmt=params.get("format", "html"), now=console.now())
+
+
+def create_app(context: Context, *, services: Services | None = None, access: Access | None = None) -> Starlette:
+    """The console over `context` (reads); `services` adds the Truv client the token action needs."""
+    console = Console(context=context, services=services, access=access or Access())
+    read = [
+        ("/", pages.overview),
+        ("/loans", pages.loans),
+        ("/loans/{loan_id:path}", pages.loan),
+        ("/reauth", pages.reauth),
+        ("/reauth/{loan_id:path}/token", _confirm_token),
+        ("/changes", pages.changes),
+        ("/ledger", pages.ledger),
+        ("/audit", pages.audit_page),
+        ("/reports", _report),
+    ]
+    routes: list[BaseRoute] = [Route(path, _signed_in(console, handler)) for path, handler in read]
+    routes += [
+        Route("/reauth/{loan_id:path}/token", _create_token(console), methods=["POST"]),
+        Route("/login", _login(console), methods=["GET", "POST"]),
+        Route("/logout", _logout(console), methods=["POST"]),
+        Route("/healthz", lambda request: PlainTextResponse("ok")),
+        Mount("/static", StaticFiles(directory=str(files("monitor.console") / "static")), name="static"),
+    ]
+    app = Starlette(routes=routes)
+    app.add_middleware(SecurityHeaders)
+    with contextlib.suppress(AttributeError):
+        app.state.console = console  # tests reach the throttle and the cache through it
+    return app

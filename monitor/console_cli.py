@@ -1,0 +1,168 @@
+"""`monitor console`: serve the operator console, and manage who may sign in to it."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from monitor.errors import InputError
+
+if TYPE_CHECKING:
+    from monitor.console.security import Access
+
+console_app = typer.Typer(
+    help=(
+        "The operator console: a web page for passes, budgets, the backlog, the re-auth queue and changes.\n\n"
+        "Add a user first (`monitor console add-user NAME --role viewer|operator`), then `monitor console` "
+        "and open http://127.0.0.1:8081/. Viewers read; operators may also create Bridge update-mode tokens."
+    ),
+    invoke_without_command=True,
+)
+
+ROLE_HELP = "viewer (reads every page) or operator (may also create Bridge update-mode tokens)"
+
+
+def access_from(trusted_user_header: str | None, trusted_proxy: list[str] | None, secure: bool | None) -> Access:
+    from monitor.console.security import Access
+
+    proxies = frozenset(trusted_proxy or ["127.0.0.1", "::1"])
+    return Access(trusted_user_header=trusted_user_header, trusted_proxies=proxies, secure_cookies=secure)
+
+
+@console_app.callback()
+def console(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option(help="Interface to bind. Keep 127.0.0.1 unless a proxy in front needs more.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 picks a free one and prints it).")] = 8081,
+    trusted_user_header: Annotated[
+        str | None,
+        typer.Option(
+            "--trusted-user-header",
+            help="Behind an authenticating proxy: the header naming the signed-in user (e.g. X-Forwarded-User). "
+            "Believed only from --trusted-proxy; the user must exist (add-user NAME --role R --no-password).",
+        ),
+    ] = None,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option("--trusted-proxy", help="Address of the proxy (repeatable; default 127.0.0.1 and ::1)."),
+    ] = None,
+    secure_cookies: Annotated[
+        bool | None,
+        typer.Option(
+            "--secure-cookies/--no-secure-cookies",
+            help="Mark cookies Secure (default: when the request came over HTTPS, or X-Forwarded-Proto from the proxy).",
+        ),
+    ] = None,
+) -> None:
+    """Serve the console until stopped (Ctrl-C, SIGTERM)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import uvicorn
+
+    from monitor.app import build, connect
+    from monitor.cli import _ctx
+    from monitor.console.app import create_app
+    from monitor.scheduler import bind_port, listening_line
+
+    c = _ctx(ctx)
+    cfg = c.config(required=False)
+    context = build(cfg, c.settings, database=c.database)
+    # Credentials are needed only for the token action; without them the console still reads.
+    services = connect(context, c.settings) if c.settings.client_id and c.settings.secret else None
+    access = access_from(trusted_user_header, trusted_proxy, secure_cookies)
+    sock = bind_port(host, port)
+    typer.echo(listening_line(sock), err=True)
+    if services is None:
+        typer.echo("no TRUV_CLIENT_ID: the console reads, but cannot create update-mode tokens", err=True)
+    app = create_app(context, services=services, access=access)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", proxy_headers=False)).run(sockets=[sock])
+
+
+def _password(name: str, from_stdin: bool) -> str:
+    from monitor.core.passwords import password_problem
+
+    if from_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    problem = password_problem(password, name=name)
+    if problem is not None:
+        raise InputError("password", name, problem)
+    return password
+
+
+@console_app.command("add-user")
+def add_user(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The user's name (what they type to sign in, or what the proxy sends).")],
+    role: Annotated[str, typer.Option("--role", help=ROLE_HELP)] = "viewer",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin (no prompt).")
+    ] = False,
+    no_password: Annotated[
+        bool, typer.Option("--no-password", help="Signs in only through --trusted-user-header (no password).")
+    ] = False,
+) -> None:
+    """Add a console user, or change an existing one's role and password (and re-enable it).
+
+    The password (12 characters or more) is asked twice, or read from stdin; only its scrypt hash is kept.
+    """
+    from monitor.app import build
+    from monitor.cli import _ctx
+    from monitor.console.security import ROLES
+    from monitor.core.passwords import hash_password
+    from monitor.store import console_users
+    from monitor.store.db import session
+
+    if role not in ROLES:
+        raise InputError("--role", "", f"expected viewer or operator, got {role!r}")
+    if not name.strip() or len(name) > 128 or any(ch.isspace() or not ch.isprintable() for ch in name):
+        raise InputError("NAME", name[:40], "expected 1 to 128 printable characters without spaces")
+    hashed = None if no_password else hash_password(_password(name, password_stdin))
+    c = _ctx(ctx)
+    context = build(c.config(required=False), c.settings, database=c.database)
+    with session(context.engine) as s:
+        added = console_users.put_user(s, name=name, role=role, password_hash=hashed, now=context.clock.now())
+    typer.echo(f"{'added' if added else 'updated'} console user {name} ({role})")
+
+
+@console_app.command("users")
+def list_users(ctx: typer.Context) -> None:
+    """The console's users: role, how they sign in, whether disabled."""
+    from monitor.app import build
+    from monitor.cli import _ctx
+    from monitor.store import console_users
+    from monitor.store.db import read_only, session
+
+    c = _ctx(ctx)
+    context = build(c.config(required=False), c.settings, database=c.database)
+    with session(read_only(context.engine)) as s:
+        rows = console_users.users(s)
+    if not rows:
+        typer.echo("no console users; add one with `monitor console add-user NAME --role viewer|operator`")
+    for u in rows:
+        how = "password" if u.password_hash else "proxy header only"
+        standing = f"disabled {u.disabled_at:%Y-%m-%d}" if u.disabled_at else "enabled"
+        typer.echo(f"{u.name}\t{u.role}\t{how}\t{standing}")
+
+
+@console_app.command("disable-user")
+def disable_user(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="The user to disable (their sessions end now).")]
+) -> None:
+    """Disable a console user and sign them out everywhere."""
+    from monitor.app import build
+    from monitor.cli import _ctx
+    from monitor.store import console_users
+    from monitor.store.db import session
+
+    c = _ctx(ctx)
+    context = build(c.config(required=False), c.settings, database=c.database)
+    with session(context.engine) as s:
+        if not console_users.disable_user(s, name, now=context.clock.now()):
+            raise InputError("NAME", name, "no such console user (see `monitor console users`)")
+    typer.echo(f"disabled console user {name}")
