@@ -25,7 +25,7 @@ class Cached:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
             hit = self._values.get(key)
-            if hit is not None and now - hit[0] < (ttl or self.ttl):
+            if hit is not None and now - hit[0] < (self.ttl if ttl is None else ttl):
                 return hit
             value = (now, read())
             self._values[key] = value
