@@ -44,6 +44,8 @@ class LoanRow:
 
 
 def _text(value: Any) -> str:
+    if type(value) is str:  # nearly every value (all of a CSV's): the fast path of a 1M-row import
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -66,6 +68,8 @@ def _unreadable(value: Any) -> str | None:
     break: no loan field has one, and it is what an unbalanced quote leaves (the rows after it
     swallowed into one field), which would otherwise import silently as one odd value.
     """
+    if type(value) is str and "\x00" not in value and "\n" not in value and "\r" not in value:
+        return None
     if isinstance(value, dict | list):
         return "a single value (text, number, true or false)"
     text = _text(value)

@@ -1,6 +1,10 @@
 """The benchmark: `python -m tests.bench` (short, as in CI) or `python -m tests.bench --full`.
 
 Prints one JSON object and a table. Measures, on SQLite and Postgres:
+- a lender's first cron job (tests/bench_naive.py) against `monitor run` on one portfolio (500 loans,
+  1,000 with --full; a tenth stale; tokens shared by 5 loans; 50 ms, 300 requests/min), both counted
+  by the sandbox: API calls, 429s, refused refreshes, refreshes made / needed, calls per completed
+  refresh, wall time, and the ratios;
 - `monitor loans import` and `monitor plan` for N loans (10% stale): seconds and peak memory;
 - one pass over stale loans against the sandbox over loopback (1 s latency, 300 requests/min):
   achieved pace as a share of the limit, 429s, API calls per completed refresh;
@@ -178,6 +182,97 @@ def bench_pass(backend: str, n: int, workdir: Path, latency: float = 1.0) -> dic
         "by_endpoint": by,
         "peak_mb": run["peak_mb"],
     }
+
+
+# -- a lender's first cron job against monitor (issue 16, point 1) --------------------------------
+
+NAIVE_LATENCY = 0.05
+NAIVE_RPM = 300
+NAIVE_GROUP = 5  # loans sharing one access_token (one borrower's connection on several loans)
+
+
+def shared_portfolio(sandbox: Any, n: int, stale: int, *, path: Path) -> Path:
+    """`n` orders whose tokens are each shared by NAIVE_GROUP loans, `stale` of them (whole groups,
+    spread over the file) 40 days old and the rest 5; a loans CSV with those data dates."""
+    from monitor.sandbox import EmployerSpec
+
+    now = datetime.now(UTC)
+    groups = n // NAIVE_GROUP
+    every = max(1, groups // max(1, stale // NAIVE_GROUP))
+    rows = [["loan_id", "order_id", "data_as_of"]]
+    for i in range(n):
+        group = i // NAIVE_GROUP
+        is_stale = group % every == 0 and group // every < stale // NAIVE_GROUP
+        done = now - timedelta(days=40 if is_stale else 5)
+        order = sandbox.add_order(
+            order_number=f"N{i}", employers=[EmployerSpec(access_token=f"naive-token-{group}")], completed_at=done
+        )
+        rows.append([f"N{i}", order["id"], done.isoformat()])
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    return path
+
+
+def sandbox_counts(sandbox: Any, stale: int, seconds: float) -> dict[str, Any]:
+    """What the sandbox itself saw: the independent measure for both sides."""
+    journal = sandbox.journal()
+    made = [e["created_order_id"] for e in sandbox.refreshes()]
+    completed = sum(1 for o in made if all(e["status"] == "completed" for e in sandbox.order(o)["employers"]))
+    return {
+        "calls": len(journal),
+        "http_429": sum(1 for e in journal if e.get("status") == 429),
+        "refused_refreshes": sum(1 for e in journal if e.get("method") == "POST" and e.get("refused")),
+        "refreshes_made": len(made),
+        "refreshes_needed": stale,
+        "completed": completed,
+        "calls_per_completed_refresh": round(len(journal) / completed, 2) if completed else None,
+        "wall_s": round(seconds, 1),
+    }
+
+
+def _naive_sandbox() -> Any:
+    from monitor.clock import SystemClock
+    from monitor.sandbox import Sandbox
+
+    return Sandbox(seed=16, clock=SystemClock(), completion_delay=0.0, requests_per_minute=NAIVE_RPM)
+
+
+def bench_naive(n: int, stale: int, workdir: Path) -> dict[str, Any]:
+    """tests/bench_naive.py (GET every order, POST each stale one, retry 429s) over loopback."""
+    from tests.live import served
+
+    sandbox = _naive_sandbox()
+    loans = shared_portfolio(sandbox, n, stale, path=workdir / f"naive-{n}.csv")
+    with served(sandbox, latency=NAIVE_LATENCY) as base:
+        env = {**os.environ, "TRUV_BASE_URL": base, "TRUV_CLIENT_ID": "bench", "TRUV_SECRET": "sandbox-bench"}
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.bench_naive", "--loans", str(loans), "--max-age-days", "30"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
+        seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"tests.bench_naive failed: {done.stderr[-2000:]}")
+    return {"who": "naive", "loans": n, **sandbox_counts(sandbox, stale, seconds), "own_view": json.loads(done.stdout)}
+
+
+def bench_monitor_vs_naive(backend: str, n: int, stale: int, workdir: Path) -> dict[str, Any]:
+    """`monitor run --wait` on the same portfolio (imported with its data dates) and sandbox settings."""
+    from tests.live import served
+
+    sandbox = _naive_sandbox()
+    loans = shared_portfolio(sandbox, n, stale, path=workdir / f"vs-naive-{backend}-{n}.csv")
+    cfg = workdir / "vs-naive.yaml"
+    cfg.write_text(CONFIG.replace("MAXREF", str(n)))
+    with database(backend, workdir) as url, served(sandbox, latency=NAIVE_LATENCY) as base:
+        env = {"TRUV_BASE_URL": base, "TRUV_CLIENT_ID": "bench", "TRUV_SECRET": "sandbox-bench"}
+        measured(["--database", url, "db", "upgrade"], workdir)
+        measured(["--database", url, "--config", str(cfg), "loans", "import", str(loans)], workdir)
+        run = measured(["--database", url, "--config", str(cfg), "run", "--json", "--wait", "600"], workdir, env)
+    return {"who": f"monitor/{backend}", "loans": n, **sandbox_counts(sandbox, stale, run["seconds"])}
 
 
 UNKNOWN_DATES_CONFIG = """\
@@ -714,8 +809,52 @@ def machine() -> dict[str, Any]:
     }
 
 
+def naive_vs_monitor(backends: list[str], n: int, workdir: Path) -> list[dict[str, Any]]:
+    """The naive script once (it keeps no database), then monitor on each backend; a tenth of the loans stale."""
+    return [bench_naive(n, n // 10, workdir), *(bench_monitor_vs_naive(b, n, n // 10, workdir) for b in backends)]
+
+
+def naive_table(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    first = rows[0]
+    lines = [
+        f"a naive cron script against monitor ({first['loans']} loans, {first['refreshes_needed']} stale, tokens "
+        f"shared by {NAIVE_GROUP} loans, {NAIVE_LATENCY * 1000:g} ms, {NAIVE_RPM}/min; counted by the sandbox)",
+        f"{'':16} {'calls':>6} {'429':>5} {'refused':>8} {'made/needed':>12} {'calls/refresh':>14} {'wall s':>7}",
+    ]
+    for r in rows:
+        lines.append(
+            f"{r['who']:16} {r['calls']:>6} {r['http_429']:>5} {r['refused_refreshes']:>8} "
+            f"{str(r['refreshes_made']) + '/' + str(r['refreshes_needed']):>12} "
+            f"{r['calls_per_completed_refresh']!s:>14} {r['wall_s']:>7}"
+        )
+    naive = next((r for r in rows if r["who"] == "naive"), None)
+
+    def ratio(a: Any, b: Any) -> str:
+        if a is None or b is None:
+            return "-"
+        return f"{a / b:.1f}x" if b else ("=" if a == b else "inf")
+
+    for r in rows:
+        if naive is None or r is naive:
+            continue
+        lines.append(
+            f"{'naive/' + r['who'].split('/')[-1]:16} {ratio(naive['calls'], r['calls']):>6} "
+            f"{ratio(naive['http_429'], r['http_429']):>5} {ratio(naive['refused_refreshes'], r['refused_refreshes']):>8} "
+            f"{ratio(naive['refreshes_made'], r['refreshes_made']):>12} "
+            f"{ratio(naive['calls_per_completed_refresh'], r['calls_per_completed_refresh']):>14} "
+            f"{ratio(naive['wall_s'], r['wall_s']):>7}"
+        )
+    return [*lines, ""]
+
+
 def table(results: dict[str, Any]) -> str:
-    lines = ["import / plan", f"{'backend':9} {'loans':>9} {'import s':>9} {'MB':>7} {'plan s':>8} {'MB':>7}"]
+    lines = [
+        *naive_table(results.get("naive", [])),
+        "import / plan",
+        f"{'backend':9} {'loans':>9} {'import s':>9} {'MB':>7} {'plan s':>8} {'MB':>7}",
+    ]
     for r in results["import_plan"]:
         lines.append(
             f"{r['backend']:9} {r['loans']:>9} {r['import_s']:>9} {r['import_peak_mb']:>7} "
@@ -788,18 +927,22 @@ def main() -> int:
     parser.add_argument("--full", action="store_true", help="10k/100k/1M loans and a 2,000-loan pass (about an hour)")
     parser.add_argument("--sizes", help="comma-separated loan counts for import/plan")
     parser.add_argument("--pass-loans", type=int, help="stale loans in the pass benchmark")
+    parser.add_argument(
+        "--naive-loans", type=int, help="loans in the naive-vs-monitor comparison (a tenth of them stale)"
+    )
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated parts to skip: import_plan, pass, pass_webhooks, webhooks, shared, report, unknown_dates, ledger",
+        help="comma-separated parts to skip: naive, import_plan, pass, pass_webhooks, webhooks, shared, report, unknown_dates, ledger",
     )
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args()
     sizes = (
         [int(x) for x in args.sizes.split(",")]
         if args.sizes
-        else ([10_000, 100_000, 1_000_000] if args.full else [10_000])
+        # 10k and 100k by default: enough to see whether import memory grows with the file.
+        else ([10_000, 100_000, 1_000_000] if args.full else [10_000, 100_000])
     )
     pass_loans = args.pass_loans or (2000 if args.full else 40)
     backends = [b for b in args.backends.split(",") if b]
@@ -815,9 +958,14 @@ def main() -> int:
         "report": [],
         "pass_webhooks": [],
         "unknown_dates": [],
+        "naive": [],
     }
+    # 500 loans keep the default run short while the naive script still outruns the limit (550 calls).
+    naive_loans = args.naive_loans or (1000 if args.full else 500)
     with tempfile.TemporaryDirectory(prefix="monitor-bench-") as tmp:
         workdir = Path(tmp)
+        if "naive" not in skip:
+            results["naive"] = naive_vs_monitor(backends, naive_loans, workdir)
         for backend in backends:
             if "import_plan" not in skip:
                 for n in sizes:

@@ -7,10 +7,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, not_, select
+from sqlalchemy import and_, case, func, not_, or_, select
 from sqlmodel import Session
 
-from monitor.store.loans import StaleCounts, _in_flight, _match_clause, selectable, stale_clause, unknown_clause
+from monitor.store.loans import (
+    StaleCounts,
+    _in_flight,
+    _match_clause,
+    active,
+    selectable,
+    stale_clause,
+    unknown_clause,
+)
 from monitor.store.tables import loan_table
 
 _L = loan_table.c
@@ -52,8 +60,14 @@ def policy_backlog(
     stale = stale_clause(
         max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, today=now.date(), scope=scope
     )
+    is_active = active(session)
     waiting = selectable(
-        match=match, max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, now=now, scope=scope
+        match=match,
+        max_age_cutoff=max_age_cutoff,
+        pre_closing_days=pre_closing_days,
+        now=now,
+        scope=scope,
+        is_active=is_active,
     )
     in_flight = _in_flight()
     backoff = and_(_L.next_attempt_at.is_not(None), _L.next_attempt_at > now)
@@ -71,12 +85,15 @@ def policy_backlog(
             n(and_(free, in_flight)),
             n(and_(free, not_(in_flight), backoff)),
             n(and_(stale, in_flight)),
-        ).where(_L.status == "active", _match_clause(match))
+        )
+        # Every count is of stale or unread loans: the rest (most of a portfolio) are passed over by the
+        # WHERE, tested once each, instead of by every CASE above.
+        .where(is_active, _match_clause(match), or_(stale, unknown_clause()))
     ).one()
     reason = func.coalesce(_L.hold_reason, _L.hold)
     held = session.execute(
         select(reason, func.count())
-        .where(_L.status == "active", _match_clause(match), stale, _L.hold.is_not(None))
+        .where(_L.hold.is_not(None), is_active, _match_clause(match), stale)  # SQLite tests them in this order
         .group_by(reason)
         .order_by(reason)
     ).all()

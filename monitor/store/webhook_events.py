@@ -14,6 +14,8 @@ timeout) leaves an event `received`, to be applied at the next start or pass.
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -124,6 +126,64 @@ def _insert(
     return None, WebhookAnswer.DUPLICATE, None
 
 
+def _insert_many(
+    s: Session, events: Sequence[tuple[str, dict[str, Any]]], now: datetime, skew: timedelta
+) -> list[tuple[int | None, str, str | None]]:
+    """`_insert` for a batch in one statement (a statement costs more than the row it writes): each
+    event's (row id, state, reason), in order. A webhook_id seen earlier in the batch or already stored
+    is a duplicate and counts one more delivery, as when the events come one by one."""
+    if len(events) == 1:
+        return [_insert(s, events[0][0], events[0][1], now, skew)]
+    rows: dict[str, dict[str, Any]] = {}
+    repeats: Counter[str] = Counter()
+    for body, event in events:
+        webhook_id = event["webhook_id"]
+        if webhook_id in rows:
+            repeats[webhook_id] += 1
+            continue
+        state, reason, target, updated_at = WebhookState.RECEIVED, None, None, None
+        try:
+            updated_at = validate(event, now=now, skew=skew)
+            target = interpret(event).target
+        except InvalidEvent as exc:
+            state, reason = WebhookState.INVALID, str(exc)
+        rows[webhook_id] = {
+            "webhook_id": webhook_id,
+            "event_type": event_type_label(event["event_type"]),
+            "target": target,
+            "updated_at": updated_at,
+            "received_at": now,
+            "deliveries": 1,
+            "state": state,
+            "reason": reason,
+            "applied_at": now if state == WebhookState.INVALID else None,
+            "body": body,
+        }
+    # executemany with RETURNING: SQLAlchemy sends it as one multi-row INSERT, compiled once for all batches.
+    stmt = (
+        upsert_insert(s, webhook_event_table)
+        .on_conflict_do_nothing(index_elements=["webhook_id"])
+        .returning(_E.webhook_id, _E.id)
+    )
+    inserted = {str(r[0]): int(r[1]) for r in s.execute(stmt, list(rows.values())).all()}
+    for webhook_id in rows:
+        if webhook_id not in inserted:
+            repeats[webhook_id] += 1
+    for webhook_id, n in repeats.items():
+        s.execute(update(webhook_event_table).where(_E.webhook_id == webhook_id).values(deliveries=_E.deliveries + n))
+    answers: list[tuple[int | None, str, str | None]] = []
+    first: set[str] = set()
+    for _body, event in events:
+        webhook_id = event["webhook_id"]
+        row = rows[webhook_id]
+        if webhook_id in inserted and webhook_id not in first:
+            first.add(webhook_id)
+            answers.append((int(inserted[webhook_id]), row["state"], row["reason"]))
+        else:
+            answers.append((None, WebhookAnswer.DUPLICATE, None))
+    return answers
+
+
 def apply_pending(services: WebhookServices, *, limit: int = 10_000) -> dict[str, int]:
     """Apply stored events not yet applied (a receiver stopped between storing and applying).
 
@@ -161,22 +221,92 @@ def receive(services: WebhookServices, body: str, event: dict[str, Any]) -> tupl
 
     Returns the event's state and, for `invalid`, why; "duplicate" for a webhook_id already stored.
     """
-    now = services.clock.now()
-    later: _SettleLater | None = None
-    with session(services.engine) as s:
-        event_id, state, reason = _insert(s, body, event, now, _skew(services))
-        if event_id is None:
-            return state, None
-        if state == WebhookState.INVALID:
-            _log_invalid(event_id, event["event_type"], reason)
-            return state, reason
+    return _receive_many(services, [(body, event)])[0]
+
+
+def receive_batch(
+    services: WebhookServices, events: Sequence[tuple[str, dict[str, Any]]]
+) -> list[tuple[str, str | None] | Exception]:
+    """`receive` for several events with one commit (the receiver's batches): each event's answer, in
+    order, or the exception that kept it from being stored. Nothing is answered before the commit.
+
+    The database failing (a lost connection, a lock) fails the whole batch, each event with it: every
+    one is retried by its sender. Any other failure is retried event by event, so that one event the
+    batch cannot store never costs the others theirs.
+    """
+    try:
+        return list(_receive_many(services, events))
+    except Exception as exc:
+        if len(events) == 1 or _transient(exc.__cause__ or exc):
+            return [exc] * len(events)
+        log.warning("webhook_batch_failed", events=len(events), error=_reason(exc))
+    answers: list[tuple[str, str | None] | Exception] = []
+    for one in events:
         try:
-            state, reason, later = _apply_isolated(s, event_id, event, now, _skew(services))
-        except Exception as exc:  # the database: stored, applied later (apply_pending)
-            log.warning("webhook_apply_deferred", row=event_id, error=_reason(exc))
-            return WebhookState.RECEIVED, None
-    _settle(services, later)
-    return state, reason
+            answers.append(_receive_many(services, [one])[0])
+        except Exception as exc:
+            answers.append(exc)
+    return answers
+
+
+class _RedoIsolated(Exception):
+    """An event's apply raised in a batch applied without savepoints: the batch is redone with them."""
+
+
+def _receive_many(
+    services: WebhookServices, events: Sequence[tuple[str, dict[str, Any]]]
+) -> list[tuple[str, str | None]]:
+    # A savepoint per event costs about as much as applying it, and almost no event ever needs one: the
+    # batch goes without, and only if an apply raises is the whole transaction undone and redone with
+    # them (the answers are the same either way; the first attempt is rolled back, nothing of it stays).
+    try:
+        return _receive_once(services, events, isolated=False)
+    except _RedoIsolated:
+        return _receive_once(services, events, isolated=True)
+
+
+def _receive_once(
+    services: WebhookServices, events: Sequence[tuple[str, dict[str, Any]]], *, isolated: bool
+) -> list[tuple[str, str | None]]:
+    now, skew = services.clock.now(), _skew(services)
+    answers: list[tuple[str, str | None]] = []
+    settle_later: list[_SettleLater] = []
+    invalid: list[tuple[int, Any, str | None]] = []
+    deferred = False
+    with session(services.engine) as s:
+        for (_body, event), (event_id, state, reason) in zip(events, _insert_many(s, events, now, skew), strict=True):
+            if event_id is None:
+                answers.append((state, None))
+                continue
+            if state == WebhookState.INVALID:
+                invalid.append((event_id, event["event_type"], reason))
+                answers.append((state, reason))
+                continue
+            if deferred:  # the database failed applying an earlier one: store, apply later
+                answers.append((WebhookState.RECEIVED, None))
+                continue
+            if not isolated:
+                try:
+                    state, later = _apply(s, event_id, event, now, skew)
+                except Exception as exc:
+                    raise _RedoIsolated from exc
+                answers.append((state, None))
+            else:
+                try:
+                    state, reason, later = _apply_isolated(s, event_id, event, now, skew)
+                except Exception as exc:  # the database: stored, applied later (apply_pending)
+                    log.warning("webhook_apply_deferred", row=event_id, error=_reason(exc))
+                    deferred = True
+                    answers.append((WebhookState.RECEIVED, None))
+                    continue
+                answers.append((state, reason))
+            if later is not None:
+                settle_later.append(later)
+    for row in invalid:  # once, after the commit: a first attempt redone would have logged them twice
+        _log_invalid(*row)
+    for later in settle_later:
+        _settle(services, later)
+    return answers
 
 
 def apply_event(services: WebhookServices, event_id: int) -> str:

@@ -1,9 +1,15 @@
 """The webhook receiver: verify, store, acknowledge, apply. Starlette under uvicorn.
 
 The raw event is committed before the 2xx (Truv retries anything unanswered within 10 s, and
-rule 9 says nothing is acted on before it is stored). Applying happens right after, in the same
-request, through `monitor.store.webhook_events` (the pipeline every pass uses too), and never calls
-Truv; an event stored but not applied (the process died in between) is applied at the next start or pass.
+rule 9 says nothing is acted on before it is stored). Applying happens in the same transaction,
+through `monitor.store.webhook_events` (the pipeline every pass uses too), and never calls Truv; an
+event stored but not applied (the process died in between) is applied at the next start or pass.
+
+Requests do not commit one by one: each verified event is queued for one writer task, which stores
+and applies whatever is queued (up to BATCH events) in one transaction in a thread, and only then
+answers each request. A commit costs the same for one event or sixty, so under load the events that
+arrived while one batch was committing share the next commit; alone, an event waits for nobody. If
+the batch's transaction fails, every request in it gets the 503 and Truv sends them again.
 
 The port faces the internet, so nothing is read before it is bounded: the body is read as a stream,
 cut at `max_body` (413) and given `body_timeout` seconds (408); `uvicorn_options` bounds the rest
@@ -15,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import structlog
@@ -39,6 +45,7 @@ BODY_TIMEOUT = 10.0  # seconds to send a whole body; Truv sends a few hundred by
 MAX_CONNECTIONS = 512  # beyond this uvicorn answers 503; well under a default 1024 file descriptors
 KEEP_ALIVE = 5  # seconds an idle connection, or one still sending its request head, is kept
 MAX_HEAD = 16 * 1024  # bytes of request line and headers (h11's own default, made explicit)
+BATCH = 64  # events per commit at most: enough to amortise the commit, few enough to keep p99 short
 
 
 # Why a request was answered without storing anything: nothing of it reaches the database, so only this
@@ -104,6 +111,57 @@ def parse(body: bytes) -> tuple[str, dict[str, Any]]:
     return text, event
 
 
+_Answer = tuple[str, str | None]
+_Store = Callable[[Any, Sequence[tuple[str, dict[str, Any]]]], list[_Answer | Exception]]
+
+
+class BatchWriter:
+    """The one writer of an event loop: stores what requests queue, a batch per transaction, and resolves
+    each request's future only once its batch is committed (or with the error that kept it out)."""
+
+    def __init__(self, services: Context, store: _Store = webhook_events.receive_batch, batch: int = BATCH) -> None:
+        self._services, self._store, self._batch = services, store, batch
+        self._queue: asyncio.Queue[tuple[str, dict[str, Any], asyncio.Future[_Answer]]] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def receive(self, text: str, event: dict[str, Any]) -> _Answer:
+        loop = asyncio.get_running_loop()
+        # Started here rather than only at startup: an app driven without its lifespan (httpx's ASGI
+        # transport, the demo) still gets its writer, on the loop that serves it.
+        if self._queue is None or self._task is None or self._task.done() or self._loop is not loop:
+            self._loop, self._queue = loop, asyncio.Queue()
+            self._task = loop.create_task(self._run(self._queue))
+        answer: asyncio.Future[_Answer] = loop.create_future()
+        self._queue.put_nowait((text, event, answer))
+        return await answer
+
+    async def stop(self) -> None:
+        """At shutdown, once no request is left waiting (uvicorn finishes them before the lifespan ends)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self, queue: asyncio.Queue[tuple[str, dict[str, Any], asyncio.Future[_Answer]]]) -> None:
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < self._batch and not queue.empty():
+                batch.append(queue.get_nowait())
+            try:
+                answers = await run_in_threadpool(self._store, self._services, [(t, e) for t, e, _ in batch])
+            except Exception as exc:  # the store answers per event; this is only a fault of the store itself
+                answers = [exc] * len(batch)
+            for (_, _, future), answer in zip(batch, answers, strict=True):
+                if future.done():  # the client went away; its event is stored or not, and it will retry
+                    continue
+                if isinstance(answer, Exception):
+                    future.set_exception(answer)
+                else:
+                    future.set_result(answer)
+
+
 def create_app(
     services: Context,
     *,
@@ -112,12 +170,14 @@ def create_app(
     max_body: int = MAX_BODY,
     body_timeout: float = BODY_TIMEOUT,
     health: Callable[[], tuple[bool, dict[str, Any]]] | None = None,
+    writer: BatchWriter | None = None,
 ) -> Starlette:
     """Without a secret there is no webhook route: /healthz and /metrics only (the daemon's own port).
 
     With `health` (the daemon's), /healthz adds the scheduler's state and answers 503 when it is not ok.
     """
     rejected = rejected_counter()
+    writer = writer or BatchWriter(services)
 
     async def receive(request: Request) -> Response:
         try:
@@ -137,7 +197,7 @@ def create_app(
             rejected.labels("disconnected").inc()
             return Response(status_code=400)
         try:
-            state, reason = await run_in_threadpool(webhook_events.receive, services, text, event)
+            state, reason = await writer.receive(text, event)
         except MonitorError as exc:
             log.error("webhook_store_failed", error=str(exc))
             return JSONResponse({"error": "not stored; retry"}, status_code=503)
@@ -168,7 +228,10 @@ def create_app(
         done = await run_in_threadpool(webhook_events.apply_pending, services)
         if done:
             log.info("webhooks_applied_at_start", **done)
-        yield
+        try:
+            yield
+        finally:
+            await writer.stop()
 
     return Starlette(
         routes=[

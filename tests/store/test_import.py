@@ -350,3 +350,23 @@ def test_a_snapshot_within_max_close_closes_the_absent(db_url, clock, tmp_path):
     f.write_text("loan_id,order_id\n" + "".join(f"L{i},o{i}\n" for i in range(9)) + "N1,n1\n")
     result = import_file(svc, f, full_snapshot=True)  # 1 of 10 closed: exactly 10%
     assert (result.closed, result.inserted) == (1, 1)
+
+
+def test_a_repeat_in_a_later_batch_is_found_in_the_database(db_url, clock, tmp_path, monkeypatch):
+    """Only one batch's loan_ids are held in memory (issue 16): a repeat of an earlier batch's loan is
+    found in the database, named by both rows, and nothing is imported; the next import is unaffected."""
+    import monitor.store.loans as loans_module
+
+    monkeypatch.setattr(loans_module, "BATCH", 2)
+    monkeypatch.setattr(loans_module, "BATCH_POSTGRES", 2)
+    svc = services(db_url, clock, None)
+    f = tmp_path / "repeat.csv"
+    f.write_text("loan_id,order_id\nL0,o0\nL1,o1\nL2,o2\nL3,o3\nL4,o4\nL1,o5\nL0,o6\n")
+    with pytest.raises(ImportFileError) as info:
+        import_csv(svc, f)
+    assert str(info.value) == f"{f}: row 7, column 'loan_id': loan 'L1' repeats row 3"
+    assert count(svc) == 0
+    f.write_text("loan_id,order_id\nL0,o0\nL1,o1\nL2,o2\nL3,o3\nL4,o4\n")
+    assert import_csv(svc, f).rows == 5
+    assert import_csv(svc, f).updated == 5  # the same loans again are updates, not repeats
+    assert count(svc) == 5
