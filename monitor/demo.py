@@ -356,3 +356,8 @@ def _print(
     looks = ("changes", "reauth list", "loans list --stale", "ledger --loan L-1004", "status", "audit verify", report)
     for command in looks:
         c.print(f"  monitor --config {cfg} {command}", soft_wrap=True)
+    # The same database in a browser: the console needs a user first (it never serves signed out).
+    c.print(
+        f"  monitor --config {cfg} console add-user me --role operator && monitor --config {cfg} console",
+        soft_wrap=True,
+    )
