@@ -159,6 +159,7 @@ def run_demo(directory: Path, *, as_json: bool = False) -> dict[str, Any]:
         return out
     _print(directory, history, result, loans_table, reauth, view, webhooks, loan_view)
     _print_changes(changes)
+    _print_looks(directory, history[0].started_at, result.started_at)
     return out
 
 
@@ -347,12 +348,14 @@ def _print(
     print_ledger(view)
     c.print(f"\nOne loan, and why: monitor loans show {SHOWN_LOAN} (--tz America/New_York for local times, --json)")
     print_loan(loan_view)
+
+
+def _print_looks(directory: Path, first: datetime, tonight: datetime) -> None:
+    """Last: the commands to look around the demo's database, the console among them."""
+    c = Console()
     cfg = directory / "jobs.yaml"
     c.print("\nLook around (the demo's database stays until the next demo):")
-    report = (
-        f"report --from {history[0].started_at:%Y-%m-%d} --to {result.started_at:%Y-%m-%d} "
-        f"--out {directory / 'report.html'}"
-    )
+    report = f"report --from {first:%Y-%m-%d} --to {tonight:%Y-%m-%d} --out {directory / 'report.html'}"
     looks = ("changes", "reauth list", "loans list --stale", "ledger --loan L-1004", "status", "audit verify", report)
     for command in looks:
         c.print(f"  monitor --config {cfg} {command}", soft_wrap=True)

@@ -334,3 +334,22 @@ def test_pages_are_owner_only_files_nowhere(portfolio, tmp_path):
     day = svc.clock.now().date()
     signed_in(svc, "alice", "viewer").get(f"/reports?from={day}&to={day}&format=csv")
     assert {p.name for p in Path(tempfile.gettempdir()).glob("monitor-console-*")} == before
+
+
+def test_without_truv_credentials_an_operator_reads_and_is_told_why_there_is_no_action(portfolio):
+    from starlette.testclient import TestClient
+
+    from monitor.console.app import create_app
+    from monitor.console.security import SESSION_COOKIE
+
+    svc, _ = portfolio
+    reading = signed_in(svc, "olga", "operator")
+    raw = reading.cookies[SESSION_COOKIE]
+    c = TestClient(create_app(svc, services=None), follow_redirects=False)  # `monitor console` without credentials
+    c.cookies.set(SESSION_COOKIE, raw)
+    queue = c.get("/reauth").text
+    assert 'href="/reauth/L-REAUTH/token"' not in queue
+    assert "started without Truv credentials" in queue
+    csrf = csrf_of(queue)
+    refused = c.post("/reauth/L-REAUTH/token", data={"csrf": csrf, "product": "income", "confirm": "yes"})
+    assert refused.status_code == 409 and "no Truv client" in refused.text
