@@ -1,16 +1,32 @@
 """The benchmark: `python -m tests.bench` (short, as in CI) or `python -m tests.bench --full`.
 
-Prints one JSON object and a table. Measures, on SQLite and Postgres:
+Prints one JSON object, a table, and each target of issue 16 (and the README's) next to its figure
+with PASS or MISS and a command that measures it alone. Measures, on SQLite and Postgres:
 - a lender's first cron job (tests/bench_naive.py) against `monitor run` on one portfolio (500 loans,
   1,000 with --full; a tenth stale; tokens shared by 5 loans; 50 ms, 300 requests/min), both counted
   by the sandbox: API calls, 429s, refused refreshes, refreshes made / needed, calls per completed
   refresh, wall time, and the ratios;
 - `monitor loans import` and `monitor plan` for N loans (10% stale): seconds and peak memory;
 - one pass over stale loans against the sandbox over loopback (1 s latency, 300 requests/min):
-  achieved pace as a share of the limit, 429s, API calls per completed refresh;
+  achieved pace as a share of the limit, 429s, API calls per completed refresh; and the same pass
+  with outcomes pushed by webhook;
+- webhooks verified and stored per second (wrk, 8 connections), p50/p99; on Postgres also with
+  `webhooks serve --workers 2`;
+- one job split by 1, 2 and 4 instances; the compliance report and `audit verify`;
 - 1,000 loans imported without data_as_of, 100 of them stale by Truv's dates: refresh POSTs against
   the truly stale (none needless);
-- ledger reservations per second with 1, 4 and 8 concurrent worker processes.
+- ledger reservations per second with 1, 4 and 8 concurrent worker processes;
+- the console's pages (tests/bench_console.py): cold time and p50/p95 of 40 requests.
+
+`--full` is sized to finish in about 25 minutes on a 2-core machine. It keeps every size a target
+names (1M loans for import and plan, 1,000 loans for the naive comparison, 100k loans and 1M audit
+entries for the report, 100k loans for the console) and cuts the rows that took minutes without
+adding information: the pass at 1 s latency runs 300 stale loans (it was 2,000, 27 minutes per
+database at 300/min; the pace is steady after the first few seconds), the webhook pass 100 (the
+calls per refresh do not depend on the count), the split job 1,000 loans (it was 10,000; the
+finding, CPU-bound on 2 cores, shows at any size). The paced parts (naive comparison, pass, webhook
+pass) spend their time waiting on their sandbox's 300/min, not on the CPU, so they run side by side,
+each with its own sandbox and database, before the CPU-bound parts; `--serial` runs them one by one.
 """
 
 from __future__ import annotations
@@ -22,13 +38,16 @@ import multiprocessing
 import os
 import platform
 import random
+import shlex
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -148,8 +167,8 @@ def bench_pass(backend: str, n: int, workdir: Path, latency: float = 1.0) -> dic
     from tests.live import served
 
     sandbox = Sandbox(seed=1, clock=SystemClock(), completion_delay=0.0, requests_per_minute=300)
-    loans = stale_portfolio(sandbox, n, prefix="P", path=workdir / f"pass-{n}.csv")
-    cfg = workdir / "pass.yaml"
+    loans = stale_portfolio(sandbox, n, prefix="P", path=workdir / f"pass-{backend}-{n}.csv")
+    cfg = workdir / f"pass-{backend}.yaml"
     cfg.write_text(CONFIG.replace("MAXREF", str(n)))
     with database(backend, workdir) as url, served(sandbox, latency=latency) as base:
         env = {"TRUV_BASE_URL": base, "TRUV_CLIENT_ID": "bench", "TRUV_SECRET": "sandbox-bench"}
@@ -265,7 +284,7 @@ def bench_monitor_vs_naive(backend: str, n: int, stale: int, workdir: Path) -> d
 
     sandbox = _naive_sandbox()
     loans = shared_portfolio(sandbox, n, stale, path=workdir / f"vs-naive-{backend}-{n}.csv")
-    cfg = workdir / "vs-naive.yaml"
+    cfg = workdir / f"vs-naive-{backend}.yaml"
     cfg.write_text(CONFIG.replace("MAXREF", str(n)))
     with database(backend, workdir) as url, served(sandbox, latency=NAIVE_LATENCY) as base:
         env = {"TRUV_BASE_URL": base, "TRUV_CLIENT_ID": "bench", "TRUV_SECRET": "sandbox-bench"}
@@ -471,7 +490,8 @@ def _wrk_load(port: int, secret: str, workdir: Path, seconds: int = 8) -> dict[s
     }
 
 
-def bench_webhooks(backend: str, n: int, workdir: Path) -> dict[str, Any]:
+def bench_webhooks(backend: str, n: int, workdir: Path, workers: int = 1) -> dict[str, Any]:
+    """`webhooks serve --workers N` under wrk, 8 connections (a Python loader if wrk is missing)."""
     import socket
 
     import httpx
@@ -483,9 +503,6 @@ def bench_webhooks(backend: str, n: int, workdir: Path) -> dict[str, Any]:
     with database(backend, workdir) as url:
         measured(["--database", url, "db", "upgrade"], workdir)
         env = {**os.environ, "TRUV_SECRET": secret, "MONITOR_DATABASE_URL": url}
-        # One worker: on this 2-core machine a second one only competes with wrk and the database
-        # (measured: Postgres 150/s with two workers against 258/s with one).
-        workers = "1"
         server = subprocess.Popen(
             [
                 sys.executable,
@@ -498,7 +515,7 @@ def bench_webhooks(backend: str, n: int, workdir: Path) -> dict[str, Any]:
                 "--port",
                 str(port),
                 "--workers",
-                workers,
+                str(workers),
             ],
             env=env,
             stdout=subprocess.DEVNULL,
@@ -512,7 +529,7 @@ def bench_webhooks(backend: str, n: int, workdir: Path) -> dict[str, Any]:
                 except httpx.TransportError:
                     time.sleep(0.05)
             if shutil.which("wrk"):
-                return {"backend": backend, "workers": int(workers), **_wrk_load(port, secret, workdir)}
+                return {"backend": backend, "workers": workers, **_wrk_load(port, secret, workdir)}
             ctx = multiprocessing.get_context("spawn")
             queue = ctx.Queue()
             loaders = [ctx.Process(target=_webhook_load, args=(port, n // 2, secret, queue)) for _ in range(2)]
@@ -528,6 +545,8 @@ def bench_webhooks(backend: str, n: int, workdir: Path) -> dict[str, Any]:
             server.wait(timeout=10)
     return {
         "backend": backend,
+        "workers": workers,
+        "loader": "python",
         "events": len(latencies),
         "per_second": round(len(latencies) / elapsed, 1),
         "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
@@ -740,8 +759,8 @@ def bench_pass_webhooks(backend: str, n: int, workdir: Path, latency: float = 1.
 
     secret = "sandbox-bench-hooks"
     sandbox = Sandbox(seed=3, clock=SystemClock(), completion_delay=0.0, requests_per_minute=300, webhook_secret=secret)
-    loans = stale_portfolio(sandbox, n, prefix="W", path=workdir / f"hooks-{n}.csv")
-    cfg = workdir / "hooks.yaml"
+    loans = stale_portfolio(sandbox, n, prefix="W", path=workdir / f"hooks-{backend}-{n}.csv")
+    cfg = workdir / f"hooks-{backend}.yaml"
     cfg.write_text(CONFIG.replace("MAXREF", str(n)))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -794,24 +813,47 @@ def bench_pass_webhooks(backend: str, n: int, workdir: Path, latency: float = 1.
     }
 
 
-def machine() -> dict[str, Any]:
+def machine(backends: list[str]) -> dict[str, Any]:
+    """The machine the figures come from, named in the README with them."""
     mem = 0
+    cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/meminfo", encoding="utf-8") as handle:
             mem = int(handle.readline().split()[1]) // 1024 // 1024
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
     except OSError:
         pass
-    return {
+    found: dict[str, Any] = {
+        "name": platform.node(),
         "cpus": os.cpu_count(),
+        "cpu": cpu,
         "memory_gib": mem,
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
+        "sqlite": sqlite3.sqlite_version,
     }
+    if "postgres" in backends:
+        engine = create_engine(PG_URL)
+        with engine.connect() as conn:
+            found["postgres"] = conn.execute(text("SHOW server_version")).scalar_one().split()[0]
+            found["postgres_host"] = "same host" if "127.0.0.1" in PG_URL or "localhost" in PG_URL else "remote"
+        engine.dispose()
+    return found
 
 
-def naive_vs_monitor(backends: list[str], n: int, workdir: Path) -> list[dict[str, Any]]:
-    """The naive script once (it keeps no database), then monitor on each backend; a tenth of the loans stale."""
-    return [bench_naive(n, n // 10, workdir), *(bench_monitor_vs_naive(b, n, n // 10, workdir) for b in backends)]
+def revision() -> dict[str, Any]:
+    """The commit measured; `dirty` when tracked files differ from it (the figures are then of no commit)."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": None if status is None else bool(status)}
 
 
 def naive_table(rows: list[dict[str, Any]]) -> list[str]:
@@ -849,6 +891,170 @@ def naive_table(rows: list[dict[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
+BENCH = "python -m tests.bench"
+
+
+def _target(
+    name: str,
+    backend: str,
+    figure: str,
+    ok: bool,
+    command: str,
+    *,
+    size: int | None = None,
+    wanted: int | None = None,
+) -> dict[str, Any]:
+    """One target next to its figure; measured at another size than the target names, it is shown but not judged."""
+    status = "PASS" if ok else "MISS"
+    if wanted is not None and size != wanted:
+        status, figure = "-", f"{figure} (at {size:,}; the target is for {wanted:,})"
+    return {"target": name, "backend": backend, "figure": figure, "status": status, "command": command}
+
+
+def _flat(rows: list[dict[str, Any]], key: str) -> tuple[str, bool] | None:
+    """Peak memory at the largest size against the smallest: flat when within a quarter (the interpreter
+    and the libraries alone are most of the smaller figure)."""
+    if len(rows) < 2:
+        return None
+    small, large = min(rows, key=lambda r: r["loans"]), max(rows, key=lambda r: r["loans"])
+    figure = f"{small[key]} MB at {small['loans']:,}, {large[key]} MB at {large['loans']:,}"
+    return figure, large[key] <= small[key] * 1.25
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 16's targets and the README's, each with its figure from `results`, PASS/MISS, and a command
+    that measures it alone."""
+    found: list[dict[str, Any]] = []
+    million = 1_000_000
+    backends = sorted({r["backend"] for r in results.get("import_plan", [])}, key=["sqlite", "postgres"].index)
+    for b in backends:
+        rows = [r for r in results["import_plan"] if r["backend"] == b]
+        top = max(rows, key=lambda r: r["loans"])
+        cmd = f"{BENCH} --only import_plan --backends {b} --sizes 10000,{million}"
+        size = {"size": top["loans"], "wanted": million}
+        found.append(
+            _target("loans import, 1M loans: under 30 s", b, f"{top['import_s']} s", top["import_s"] < 30, cmd, **size)
+        )
+        found.append(
+            _target(
+                "loans import, 1M loans: under 150 MB",
+                b,
+                f"{top['import_peak_mb']} MB",
+                top["import_peak_mb"] < 150,
+                cmd,
+                **size,
+            )
+        )
+        flat = _flat(rows, "import_peak_mb")
+        if flat:
+            found.append(_target("loans import: memory flat (largest within 1.25x of smallest)", b, *flat, cmd))
+        if b == "sqlite":
+            found.append(_target("plan, 1M loans: under 5 s", b, f"{top['plan_s']} s", top["plan_s"] < 5, cmd, **size))
+        flat = _flat(rows, "plan_peak_mb")
+        if flat:
+            found.append(_target("plan: memory flat (largest within 1.25x of smallest)", b, *flat, cmd))
+    naive = next((r for r in results.get("naive", []) if r["who"] == "naive"), None)
+    for r in results.get("naive", []):
+        if r is naive:
+            continue
+        b = r["who"].split("/")[-1]
+        fewer = naive is None or r["calls"] < naive["calls"]
+        found.append(
+            _target(
+                "naive comparison: monitor makes fewer calls, no 429, no refused refresh",
+                b,
+                f"{r['calls']} calls (naive {naive['calls'] if naive else '-'}), {r['http_429']} x 429, "
+                f"{r['refused_refreshes']} refused, {r['refreshes_made']}/{r['refreshes_needed']}",
+                fewer and r["http_429"] == 0 and r["refused_refreshes"] == 0,
+                f"{BENCH} --only naive --backends {b} --naive-loans 1000",
+                size=r["loans"],
+                wanted=1000,
+            )
+        )
+    for r in results.get("webhooks", []):
+        if r["backend"] != "sqlite" or r["workers"] != 1:
+            continue
+        cmd = f"{BENCH} --only webhooks --backends sqlite"
+        found.append(
+            _target(
+                "webhooks, SQLite, 8 connections: at least 1,000 verified and stored per s",
+                "sqlite",
+                f"{r['per_second']}/s",
+                r["per_second"] >= 1000,
+                cmd,
+            )
+        )
+        found.append(_target("webhooks, SQLite: p99 under 50 ms", "sqlite", f"{r['p99_ms']} ms", r["p99_ms"] < 50, cmd))
+    for r in results.get("pass", []):
+        found.append(
+            _target(
+                "pass at 1 s latency: at least 95% of 300/min, no 429",
+                r["backend"],
+                f"{r['share_of_limit']:.1%} ({r['share_while_sending']:.1%} while sending), {r['http_429']} x 429"
+                if r["share_while_sending"] is not None
+                else f"{r['share_of_limit']:.1%}, {r['http_429']} x 429",
+                r["share_of_limit"] >= 0.95 and r["http_429"] == 0,
+                f"{BENCH} --only pass --backends {r['backend']} --pass-loans {r['stale_loans']}",
+            )
+        )
+    for r in results.get("pass_webhooks", []):
+        found.append(
+            _target(
+                "pass by webhook: at most 2.0 calls per completed refresh",
+                r["backend"],
+                f"{r['calls_per_refresh_webhooks']}",
+                r["calls_per_refresh_webhooks"] <= 2.0,
+                f"{BENCH} --only pass_webhooks --backends {r['backend']} --pass-loans {r['stale_loans']}",
+            )
+        )
+    for r in results.get("unknown_dates", []):
+        found.append(
+            _target(
+                "loans without data_as_of: refresh POSTs = truly stale",
+                r["backend"],
+                f"{r['refresh_posts']} POSTs for {r['truly_stale']}, {r['needless']} needless, {r['missed']} missed",
+                r["needless"] == 0 and r["missed"] == 0,
+                f"{BENCH} --only unknown_dates --backends {r['backend']}",
+            )
+        )
+    for r in results.get("report", []):
+        worst_s, worst_mb = max(r["html_s"], r["csv_s"]), max(r["html_peak_mb"], r["csv_peak_mb"])
+        found.append(
+            _target(
+                "report over 100k loans and 1M audit entries: under 30 s and 500 MB",
+                r["backend"],
+                f"{worst_s} s, {worst_mb} MB (slower of HTML and CSV)",
+                worst_s < 30 and worst_mb < 500,
+                f"{BENCH} --only report --backends {r['backend']} --full",
+                size=r["audit_entries"],
+                wanted=million,
+            )
+        )
+    for r in results.get("console", []):
+        found.append(
+            _target(
+                "console, 100k loans: every page's p95 under 200 ms",
+                r["backend"],
+                f"worst p95 {r['worst_p95_ms']} ms",
+                r["worst_p95_ms"] < 200,
+                f"{BENCH} --only console --backends {r['backend']} --console-loans 100000",
+                size=r["loans"],
+                wanted=100_000,
+            )
+        )
+    return found
+
+
+def targets_table(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    lines = ["targets"]
+    for t in rows:
+        lines.append(f"{t['status']:4} {t['backend']:8} {t['target']}: {t['figure']}")
+        lines.append(f"{'':14}{t['command']}")
+    return lines
+
+
 def table(results: dict[str, Any]) -> str:
     lines = [
         *naive_table(results.get("naive", [])),
@@ -883,10 +1089,12 @@ def table(results: dict[str, Any]) -> str:
     lines += [
         "",
         "webhooks (verified and stored; load generator on the same machine)",
-        f"{'backend':9} {'events':>7} {'per s':>8} {'p50 ms':>7} {'p99 ms':>7}",
+        f"{'backend':9} {'workers':>8} {'events':>7} {'per s':>8} {'p50 ms':>7} {'p99 ms':>7}",
     ]
     for r in results.get("webhooks", []):
-        lines.append(f"{r['backend']:9} {r['events']:>7} {r['per_second']:>8} {r['p50_ms']:>7} {r['p99_ms']:>7}")
+        lines.append(
+            f"{r['backend']:9} {r['workers']:>8} {r['events']:>7} {r['per_second']:>8} {r['p50_ms']:>7} {r['p99_ms']:>7}"
+        )
     lines += [
         "",
         "one job split by several instances (sandbox without latency)",
@@ -919,74 +1127,145 @@ def table(results: dict[str, Any]) -> str:
     lines += ["", "ledger reservations", f"{'backend':9} {'workers':>8} {'per s':>8}"]
     for r in results["ledger"]:
         lines.append(f"{r['backend']:9} {r['workers']:>8} {r['per_second']:>8}")
+    if results.get("console"):
+        from tests.bench_console import table as console_table
+
+        lines += ["", *console_table(results["console"])]
+    lines += ["", *targets_table(results.get("targets", []))]
+    rev = results.get("revision", {})
+    lines += [
+        "",
+        f"{results.get('command', BENCH)} on {rev.get('commit')}{' (dirty)' if rev.get('dirty') else ''}, "
+        f"{results.get('when')}, {results.get('seconds', {}).get('total', '-')} s",
+    ]
     return "\n".join(lines)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--full", action="store_true", help="10k/100k/1M loans and a 2,000-loan pass (about an hour)")
-    parser.add_argument("--sizes", help="comma-separated loan counts for import/plan")
-    parser.add_argument("--pass-loans", type=int, help="stale loans in the pass benchmark")
-    parser.add_argument(
-        "--naive-loans", type=int, help="loans in the naive-vs-monitor comparison (a tenth of them stale)"
-    )
-    parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument(
-        "--skip",
-        default="",
-        help="comma-separated parts to skip: naive, import_plan, pass, pass_webhooks, webhooks, shared, report, unknown_dates, ledger",
-    )
-    parser.add_argument("--out", type=Path, help="also write the JSON here")
-    args = parser.parse_args()
+PARTS = (
+    "naive",
+    "import_plan",
+    "pass",
+    "pass_webhooks",
+    "webhooks",
+    "shared",
+    "report",
+    "unknown_dates",
+    "ledger",
+    "console",
+)
+PACED = ("naive", "pass", "pass_webhooks")
+
+
+Job = tuple[str, Callable[..., dict[str, Any]], tuple[Any, ...]]
+
+
+def jobs(args: argparse.Namespace, parts: list[str], backends: list[str], workdir: Path) -> tuple[list[Job], list[Job]]:
+    """The paced jobs (run side by side unless --serial) and the CPU-bound ones, in table order."""
     sizes = (
         [int(x) for x in args.sizes.split(",")]
         if args.sizes
         # 10k and 100k by default: enough to see whether import memory grows with the file.
         else ([10_000, 100_000, 1_000_000] if args.full else [10_000, 100_000])
     )
-    pass_loans = args.pass_loans or (2000 if args.full else 40)
-    backends = [b for b in args.backends.split(",") if b]
-    skip = set(args.skip.split(","))
-    results: dict[str, Any] = {
-        "machine": machine(),
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "import_plan": [],
-        "pass": [],
-        "ledger": [],
-        "webhooks": [],
-        "shared": [],
-        "report": [],
-        "pass_webhooks": [],
-        "unknown_dates": [],
-        "naive": [],
-    }
+    pass_loans = args.pass_loans or (300 if args.full else 40)
+    hooks_loans = args.pass_loans or (100 if args.full else 40)
     # 500 loans keep the default run short while the naive script still outruns the limit (550 calls).
     naive_loans = args.naive_loans or (1000 if args.full else 500)
+    console_loans = args.console_loans or (100_000 if args.full else 10_000)
+    paced: list[Job] = []
+    if "naive" in parts:
+        paced.append(("naive", bench_naive, (naive_loans, naive_loans // 10, workdir)))
+    for b in backends:
+        if "naive" in parts:
+            paced.append(("naive", bench_monitor_vs_naive, (b, naive_loans, naive_loans // 10, workdir)))
+        if "pass" in parts:
+            paced.append(("pass", bench_pass, (b, pass_loans, workdir)))
+        if "pass_webhooks" in parts:
+            paced.append(("pass_webhooks", bench_pass_webhooks, (b, hooks_loans, workdir)))
+    serial: list[Job] = []
+    for b in backends:
+        if "import_plan" in parts:
+            serial += [("import_plan", bench_import_plan, (b, n, workdir)) for n in sizes]
+        if "webhooks" in parts:
+            # A second worker only on Postgres: SQLite has one writer however many processes ask.
+            serial += [
+                ("webhooks", bench_webhooks, (b, 4000 if args.full else 1000, workdir, w))
+                for w in ((1, 2) if b == "postgres" else (1,))
+            ]
+        if "shared" in parts:
+            serial += [("shared", bench_shared, (b, 1000 if args.full else 300, c, workdir)) for c in (1, 2, 4)]
+        if "report" in parts:
+            serial.append(
+                ("report", bench_report, (b, *((100_000, 1_000_000) if args.full else (5_000, 50_000)), workdir))
+            )
+        if "unknown_dates" in parts:
+            serial.append(("unknown_dates", bench_unknown_dates, (b, 1000, workdir)))
+        if "ledger" in parts:
+            serial += [("ledger", bench_ledger, (b, w, 400 if args.full else 100, workdir)) for w in (1, 4, 8)]
+        if "console" in parts:
+            from tests.bench_console import bench_console
+
+            serial.append(("console", bench_console, (b, console_loans, workdir)))
+    return paced, serial
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--full", action="store_true", help="10k/100k/1M loans and every target's size (about 25 minutes on 2 cores)"
+    )
+    parser.add_argument("--sizes", help="comma-separated loan counts for import/plan")
+    parser.add_argument("--pass-loans", type=int, help="stale loans in the pass benchmarks")
+    parser.add_argument(
+        "--naive-loans", type=int, help="loans in the naive-vs-monitor comparison (a tenth of them stale)"
+    )
+    parser.add_argument("--console-loans", type=int, help="loans under the console (10,000; 100,000 with --full)")
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--skip", default="", help=f"comma-separated parts to skip: {', '.join(PARTS)}")
+    parser.add_argument("--only", default="", help="comma-separated parts to run, no others")
+    parser.add_argument("--serial", action="store_true", help="run the paced parts one by one, not side by side")
+    parser.add_argument("--out", type=Path, help="also write the JSON here (for tests.bench_readme)")
+    args = parser.parse_args()
+    chosen = [p for p in args.only.split(",") if p] or list(PARTS)
+    skip = {p for p in args.skip.split(",") if p}
+    unknown = (set(chosen) | skip) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(sorted(unknown))}; parts are {', '.join(PARTS)}")
+    parts = [p for p in chosen if p not in skip]
+    backends = [b for b in args.backends.split(",") if b]
+    begin = time.perf_counter()
+    results: dict[str, Any] = {
+        "command": shlex.join(["python", "-m", "tests.bench", *sys.argv[1:]]),
+        "full": args.full,
+        "revision": revision(),
+        "machine": machine(backends),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds": {},
+        **{p: [] for p in PARTS},
+    }
+    seconds: dict[str, float] = results["seconds"]
+
+    def timed(job: Job) -> dict[str, Any]:
+        part, run, run_args = job
+        start = time.perf_counter()
+        try:
+            return run(*run_args)
+        finally:
+            seconds[part] = round(seconds.get(part, 0.0) + time.perf_counter() - start, 1)
+
     with tempfile.TemporaryDirectory(prefix="monitor-bench-") as tmp:
-        workdir = Path(tmp)
-        if "naive" not in skip:
-            results["naive"] = naive_vs_monitor(backends, naive_loans, workdir)
-        for backend in backends:
-            if "import_plan" not in skip:
-                for n in sizes:
-                    results["import_plan"].append(bench_import_plan(backend, n, workdir))
-            if "pass" not in skip:
-                results["pass"].append(bench_pass(backend, pass_loans, workdir))
-            if "pass_webhooks" not in skip:
-                results["pass_webhooks"].append(bench_pass_webhooks(backend, pass_loans if args.full else 40, workdir))
-            if "webhooks" not in skip:
-                results["webhooks"].append(bench_webhooks(backend, 4000 if args.full else 1000, workdir))
-            if "shared" not in skip:
-                for count in (1, 2, 4):
-                    results["shared"].append(bench_shared(backend, 10_000 if args.full else 300, count, workdir))
-            if "report" not in skip:
-                sizes_r = (100_000, 1_000_000) if args.full else (5_000, 50_000)
-                results["report"].append(bench_report(backend, *sizes_r, workdir))
-            if "unknown_dates" not in skip:
-                results["unknown_dates"].append(bench_unknown_dates(backend, 1000, workdir))
-            if "ledger" not in skip:
-                for workers in (1, 4, 8):
-                    results["ledger"].append(bench_ledger(backend, workers, 400 if args.full else 100, workdir))
+        paced, serial = jobs(args, parts, backends, Path(tmp))
+        start = time.perf_counter()
+        if args.serial or len(paced) < 2:
+            done = [timed(job) for job in paced]
+        else:
+            with ThreadPoolExecutor(len(paced)) as pool:
+                done = list(pool.map(timed, paced))
+            seconds["paced, side by side"] = round(time.perf_counter() - start, 1)
+        for job, row in zip([*paced, *serial], [*done, *(timed(job) for job in serial)], strict=True):
+            results[job[0]].append(row)
+    seconds["total"] = round(time.perf_counter() - begin, 1)
+    results["targets"] = targets(results)
     print(json.dumps(results, indent=2))
     print(table(results))
     if args.out:
