@@ -676,7 +676,7 @@ def changes_cmd(
     from datetime import UTC, datetime
 
     from monitor.app import build
-    from monitor.core.changes import SEVERITY_ORDER, Severity
+    from monitor.core.changes import severities_from
     from monitor.core.readable import dumps
     from monitor.errors import InputError
     from monitor.render import print_changes
@@ -686,10 +686,9 @@ def changes_cmd(
     wanted = None
     if severity is not None:
         try:
-            floor = SEVERITY_ORDER[Severity(severity.lower())]
-        except ValueError:
-            raise InputError("--severity", "", f"expected medium, high or critical, got {severity!r}") from None
-        wanted = frozenset(s.value for s, rank in SEVERITY_ORDER.items() if rank >= floor)
+            wanted = severities_from(severity)
+        except ValueError as exc:
+            raise InputError("--severity", "", str(exc)) from None
     start = None
     if since is not None:
         d = _date(since, "--since")

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from monitor.console.web import Console
-from monitor.core.changes import SEVERITY_ORDER, Severity
+from monitor.core.changes import SEVERITY_ORDER, severities_from
 from monitor.errors import InputError
 from monitor.reports.ledger_view import ledger_view
 from monitor.reports.loan_view import loan_list, loan_show
@@ -179,10 +179,9 @@ def changes(console: Console, request: Request, me: SignedIn) -> Response:
     wanted = None
     if severity is not None:
         try:
-            floor = SEVERITY_ORDER[Severity(severity.lower())]
-        except ValueError:
-            raise InputError("severity", "", f"expected medium, high or critical, got {severity!r}") from None
-        wanted = frozenset(s.value for s, rank in SEVERITY_ORDER.items() if rank >= floor)
+            wanted = severities_from(severity)
+        except ValueError as exc:
+            raise InputError("severity", "", str(exc)) from None
     since = _day(request, "since")
     start = datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None
     with session(read_only(console.context.engine)) as s:

@@ -34,6 +34,17 @@ class Severity(StrEnum):
 
 
 SEVERITY_ORDER = {Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+
+
+def severities_from(floor: str) -> frozenset[str]:
+    """`medium`, `high` or `critical` (any case): that severity and every worse one. ValueError otherwise."""
+    try:
+        rank = SEVERITY_ORDER[Severity(floor.strip().lower())]
+    except ValueError:
+        raise ValueError(f"expected medium, high or critical, got {floor!r}") from None
+    return frozenset(s.value for s, r in SEVERITY_ORDER.items() if r >= rank)
+
+
 # Findings at or above this go to the lender through the outbox.
 HANDOFF_SEVERITIES = frozenset({Severity.HIGH, Severity.CRITICAL})
 

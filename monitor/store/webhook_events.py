@@ -86,6 +86,28 @@ def _skew(services: WebhookServices) -> timedelta:
     return services.limits.clock_skew_margin
 
 
+def _row(body: str, event: dict[str, Any], now: datetime, skew: timedelta) -> dict[str, Any]:
+    """The stored row of a received event: checked first, so an invalid one is kept as `invalid`, settled."""
+    state, reason, target, updated_at = WebhookState.RECEIVED, None, None, None
+    try:
+        updated_at = validate(event, now=now, skew=skew)
+        target = interpret(event).target
+    except InvalidEvent as exc:
+        state, reason = WebhookState.INVALID, str(exc)
+    return {
+        "webhook_id": event["webhook_id"],
+        "event_type": event_type_label(event["event_type"]),
+        "target": target,
+        "updated_at": updated_at,
+        "received_at": now,
+        "deliveries": 1,
+        "state": state,
+        "reason": reason,
+        "applied_at": now if state == WebhookState.INVALID else None,
+        "body": body,
+    }
+
+
 def _insert(
     s: Session, body: str, event: dict[str, Any], now: datetime, skew: timedelta
 ) -> tuple[int | None, str, str | None]:
@@ -95,33 +117,14 @@ def _insert(
     `event` has passed `envelope_problem`. Every value written here is one the schema allows, so the
     insert itself cannot fail on what the event holds (a failing insert is a 503, retried for ever).
     """
-    state, reason, target, updated_at = WebhookState.RECEIVED, None, None, None
-    try:
-        updated_at = validate(event, now=now, skew=skew)
-        target = interpret(event).target
-    except InvalidEvent as exc:
-        state, reason = WebhookState.INVALID, str(exc)
-    webhook_id = event["webhook_id"]
+    row = _row(body, event, now, skew)
+    webhook_id = row["webhook_id"]
     insert = partial(upsert_insert, s)
     result = s.execute(
-        insert(webhook_event_table)
-        .values(
-            webhook_id=webhook_id,
-            event_type=event_type_label(event["event_type"]),
-            target=target,
-            updated_at=updated_at,
-            received_at=now,
-            deliveries=1,
-            state=state,
-            reason=reason,
-            applied_at=now if state == WebhookState.INVALID else None,
-            body=body,
-        )
-        .on_conflict_do_nothing(index_elements=["webhook_id"])
-        .returning(_E.id)
+        insert(webhook_event_table).values(**row).on_conflict_do_nothing(index_elements=["webhook_id"]).returning(_E.id)
     ).first()
     if result is not None:
-        return int(result[0]), state, reason
+        return int(result[0]), row["state"], row["reason"]
     s.execute(update(webhook_event_table).where(_E.webhook_id == webhook_id).values(deliveries=_E.deliveries + 1))
     return None, WebhookAnswer.DUPLICATE, None
 
@@ -141,24 +144,7 @@ def _insert_many(
         if webhook_id in rows:
             repeats[webhook_id] += 1
             continue
-        state, reason, target, updated_at = WebhookState.RECEIVED, None, None, None
-        try:
-            updated_at = validate(event, now=now, skew=skew)
-            target = interpret(event).target
-        except InvalidEvent as exc:
-            state, reason = WebhookState.INVALID, str(exc)
-        rows[webhook_id] = {
-            "webhook_id": webhook_id,
-            "event_type": event_type_label(event["event_type"]),
-            "target": target,
-            "updated_at": updated_at,
-            "received_at": now,
-            "deliveries": 1,
-            "state": state,
-            "reason": reason,
-            "applied_at": now if state == WebhookState.INVALID else None,
-            "body": body,
-        }
+        rows[webhook_id] = _row(body, event, now, skew)
     # executemany with RETURNING: SQLAlchemy sends it as one multi-row INSERT, compiled once for all batches.
     stmt = (
         upsert_insert(s, webhook_event_table)
