@@ -236,28 +236,103 @@ def _read_csv(path: Path, source: str, declared: Declared | None) -> Iterator[Lo
     with path.open(newline="", encoding="utf-8-sig") as handle:
         # strict: a stray quote is an error instead of a guess; a quote left open to the end of the
         # file is "unexpected end of data" instead of the rest of the file as one field.
-        reader = csv.DictReader(handle, strict=True)
-        header = [h.strip() for h in _csv_step(lambda: reader.fieldnames or [], path, source, 1)]
+        reader = csv.reader(handle, strict=True)
+        header = [h.strip() for h in _csv_step(lambda: next(reader, []), path, source, 1)]
         _check_header(header, source)
         if declared is not None:
             declared.check(header, source=source, where="row 1 (header)")
-        reader.fieldnames = header
-        for index in itertools.count(2):
-            raw = _csv_step(lambda: next(reader, None), path, source, index)
-            if raw is None:
-                return
-            if None in raw:
-                raise ImportFileError(source, f"row {index}", f"has more fields than the header's {len(header)}")
-            yield parse_row(raw, row=index, source=source)
+        fast = _FastCsv(header)
+        width = len(header)
+        index = 1
+        try:
+            for values in reader:
+                if not values:  # a blank line is no record (as csv.DictReader skips it)
+                    continue
+                index += 1
+                if len(values) > width:
+                    raise ImportFileError(source, f"row {index}", f"has more fields than the header's {width}")
+                yield fast.parse(values, index) or parse_row(
+                    dict(itertools.zip_longest(header, values)), row=index, source=source
+                )
+        except csv.Error as exc:
+            raise _csv_error(exc, source, index + 1) from None
+        except UnicodeDecodeError:
+            raise _not_utf8(path, source) from None
+
+
+class _FastCsv:
+    """parse_row for the common well-formed CSV row, without building a dict per row.
+
+    `parse` answers None for anything it is not sure of (a missing value, an odd flag, a date it cannot
+    read, a NUL or line break anywhere): parse_row then reads that row and names what is wrong, so the
+    errors and their order stay parse_row's. Where `parse` answers, its LoanRow is parse_row's.
+    """
+
+    def __init__(self, header: list[str]) -> None:
+        at = {name: i for i, name in enumerate(header)}
+        self.width = len(header)
+        self.loan_id, self.order_id = at["loan_id"], at["order_id"]
+        self.gse, self.status = at.get("gse"), at.get("status")
+        self.closing, self.as_of = at.get("closing_date"), at.get("data_as_of")
+        self.attributes = [(name, i) for i, name in enumerate(header) if name and name not in KNOWN]
+
+    def parse(self, values: list[str], row: int) -> LoanRow | None:
+        if len(values) != self.width:
+            return None
+        joined = "".join(values)
+        if "\x00" in joined or "\n" in joined or "\r" in joined:
+            return None
+        loan_id = values[self.loan_id].strip()
+        order_id = values[self.order_id].strip()
+        if not loan_id or not order_id:
+            return None
+        gse = False
+        if self.gse is not None:
+            flag = values[self.gse].strip().lower()
+            if flag in _TRUE:
+                gse = True
+            elif flag not in _FALSE:
+                return None
+        status = "active"
+        if self.status is not None:
+            status = values[self.status].strip().lower() or "active"
+            if status != "active" and status != "closed":
+                return None
+        closing: date | None = None
+        as_of: datetime | None = None
+        try:
+            if self.closing is not None and (text := values[self.closing].strip()):
+                closing = date.fromisoformat(text)
+            if self.as_of is not None and (text := values[self.as_of].strip()):
+                as_of = datetime.fromisoformat(text.replace("Z", "+00:00"))
+                if as_of.tzinfo is not UTC:
+                    as_of = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
+        except (ValueError, OverflowError):
+            return None
+        return LoanRow(
+            row=row,
+            loan_id=loan_id,
+            order_id=order_id,
+            gse=gse,
+            status=status,
+            closing_date=closing,
+            data_as_of=as_of,
+            attributes={name: values[i].strip() for name, i in self.attributes},
+        )
+
+
+def _csv_error(exc: csv.Error, source: str, row: int) -> ImportFileError:
+    """An unbalanced quote, a field past csv.field_size_limit (128 KiB): named by the row being read."""
+    hint = ' (a " quote left open?)' if "end of data" in str(exc) else ""
+    return ImportFileError(source, f"row {row}", f"not valid CSV: {exc}{hint}")
 
 
 def _csv_step(step: Any, path: Path, source: str, row: int) -> Any:
     """One read from the CSV reader, its failures as import errors naming the row being read."""
     try:
         return step()
-    except csv.Error as exc:  # an unbalanced quote, a field past csv.field_size_limit (128 KiB)
-        hint = ' (a " quote left open?)' if "end of data" in str(exc) else ""
-        raise ImportFileError(source, f"row {row}", f"not valid CSV: {exc}{hint}") from None
+    except csv.Error as exc:
+        raise _csv_error(exc, source, row) from None
     except UnicodeDecodeError:
         raise _not_utf8(path, source) from None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import itertools
 import json
 from datetime import UTC, datetime
 
@@ -9,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from monitor.errors import ImportFileError
-from monitor.loans_file import read_rows
+from monitor.loans_file import parse_row, read_rows
 from monitor.store.db import session
 from monitor.store.loans import FUTURE_ALLOWANCE, import_loans
 from monitor.store.tables import Loan, LoanAttribute
@@ -370,3 +372,74 @@ def test_a_repeat_in_a_later_batch_is_found_in_the_database(db_url, clock, tmp_p
     assert import_csv(svc, f).rows == 5
     assert import_csv(svc, f).updated == 5  # the same loans again are updates, not repeats
     assert count(svc) == 5
+
+
+def test_an_earlier_batchs_repeat_wins_over_a_bad_row_read_after_it(db_url, clock, tmp_path, monkeypatch):
+    """On Postgres a batch is loaded while the next is read: the repeat found in batch 2 is still the
+    error, as when each batch was loaded before the next row was read, not the bad row in batch 3."""
+    import monitor.store.loans as loans_module
+
+    monkeypatch.setattr(loans_module, "BATCH", 2)
+    monkeypatch.setattr(loans_module, "BATCH_POSTGRES", 2)
+    svc = services(db_url, clock, None)
+    f = tmp_path / "repeat.csv"
+    f.write_text("loan_id,order_id,gse\nL0,o0,\nL1,o1,\nL2,o2,\nL0,o3,\nL4,o4,\nL5,o5,maybe\n")
+    with pytest.raises(ImportFileError) as info:
+        import_csv(svc, f)
+    assert str(info.value) == f"{f}: row 5, column 'loan_id': loan 'L0' repeats row 2"
+    assert count(svc) == 0
+
+
+def test_tabs_backslashes_and_offsets_are_stored_as_read(db_url, clock, tmp_path, monkeypatch):
+    """Postgres loads through COPY's text format, where a tab or a backslash means something."""
+    import monitor.store.loans as loans_module
+
+    monkeypatch.setattr(loans_module, "BATCH", 2)
+    monkeypatch.setattr(loans_module, "BATCH_POSTGRES", 2)
+    svc = services(db_url, clock, None)
+    f = tmp_path / "loans.csv"
+    f.write_text(
+        HEADER
+        + 'L\\1,o\\N,yes,,2026-07-01,2026-05-01T10:00:00+05:30,"F\tHA",\\N\n'
+        + "L2,o2,,Closed,,2026-05-01,\\\\,\n"
+        + "L3,o3,,,,,İ,x\n"
+    )
+    import_csv(svc, f)
+    with session(svc.engine) as s:
+        loans = {r.loan_id: r for r in s.execute(select(Loan)).scalars()}
+        attrs = set(s.execute(select(LoanAttribute.loan_id, LoanAttribute.key, LoanAttribute.value)).all())
+    assert sorted(loans) == ["L2", "L3", "L\\1"]
+    assert loans["L\\1"].order_id == "o\\N" and loans["L\\1"].gse
+    assert loans["L\\1"].data_as_of == datetime(2026, 5, 1, 4, 30, tzinfo=UTC)
+    assert loans["L2"].status == "closed" and loans["L2"].data_as_of == datetime(2026, 5, 1, tzinfo=UTC)
+    assert loans["L3"].closing_date is None and loans["L3"].data_as_of is None
+    assert attrs == {
+        ("L\\1", "program", "f\tha"),
+        ("L\\1", "branch", "\\n"),
+        ("L2", "program", "\\\\"),
+        ("L3", "program", "i̇"),
+        ("L3", "branch", "x"),
+    }
+
+
+def test_the_csv_fast_path_reads_rows_as_parse_row_does(tmp_path):
+    """`read_rows` takes well-formed CSV rows without parse_row; each must be parse_row's LoanRow."""
+    lines = [
+        " L1 ,o1,TRUE,Active,2026-07-01,2026-05-01T10:00:00Z, FHA ,",
+        "L2,o2,n,,20260702,2026-05-01T10:00:00.5-04:00,va,east",
+        "L3,o3,,closed,,2026-05-01,,",
+        "L4,o4,t,,,,İstanbul",
+        "L5,o5",
+    ]
+    f = tmp_path / "loans.csv"
+    f.write_text(HEADER + "\n".join(lines) + "\n")
+    header = HEADER.strip().split(",")
+    got = list(read_rows(f))
+    rows = list(csv.reader(lines))
+    expected = [
+        parse_row(dict(itertools.zip_longest(header, values)), row=i, source=str(f))
+        for i, values in enumerate(rows, start=2)
+    ]
+    assert got == expected
+    assert got[1].data_as_of == datetime(2026, 5, 1, 14, 0, 0, 500000, tzinfo=UTC)
+    assert got[4].attributes == {"program": "", "branch": ""}
