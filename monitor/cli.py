@@ -421,10 +421,14 @@ def plan(
     c = _ctx(ctx)
     cfg = c.config()
     context = build(cfg, c.settings, database=c.database)
-    the_plan = Plan(context, cfg.job(job))
+    the_plan = Plan(context, cfg.job(job), keep=limit)
     summary = the_plan.run()
-    shown = the_plan.loans if limit is None else the_plan.loans[:limit]
-    listing = {"loans": shown, "loans_total": len(the_plan.loans), "loans_truncated": len(shown) < len(the_plan.loans)}
+    shown = the_plan.loans
+    listing = {
+        "loans": shown,
+        "loans_total": the_plan.loans_total,
+        "loans_truncated": len(shown) < the_plan.loans_total,
+    }
     _summary_out(summary, as_json, listing)
 
 

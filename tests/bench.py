@@ -132,7 +132,7 @@ def bench_import_plan(backend: str, n: int, workdir: Path) -> dict[str, Any]:
     with database(backend, workdir) as url:
         measured(["--database", url, "db", "upgrade"], workdir)
         imp = measured(["--database", url, "--config", str(cfg), "loans", "import", str(csv_path), "--json"], workdir)
-        plan = measured(["--database", url, "--config", str(cfg), "plan", "--json"], workdir)
+        plan = measured(["--database", url, "--config", str(cfg), "plan", "--json", "--limit", "1000"], workdir)
     summary = json.loads(plan["stdout"])
     return {
         "backend": backend,

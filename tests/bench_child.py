@@ -10,11 +10,25 @@ import time
 
 from monitor.cli import main
 
+
+def _own_peak_kib() -> float:
+    """This process's own peak: VmHWM, which starts afresh at exec. ru_maxrss does not: Linux carries the
+    forking parent's peak across exec, so every command measured after the benchmark grew read as big."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
+
+
 if __name__ == "__main__":
     start = time.perf_counter()
     code = main(sys.argv[1:])
     seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    peak_mb = _own_peak_kib() / 1024
     with open(os.environ["BENCH_OUT"], "w", encoding="utf-8") as handle:
         json.dump({"exit": code, "seconds": round(seconds, 2), "peak_mb": round(peak_mb, 1)}, handle)
     sys.exit(code)

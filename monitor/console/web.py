@@ -10,12 +10,14 @@ from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from monitor.console.cache import Cached
 from monitor.console.security import SESSION_COOKIE, Access, LoginThrottle, proxied_user, proxy_csrf
 from monitor.core.readable import duration_text, zone_label
+from monitor.reports.safe_text import show_bidi
 from monitor.services import Context, Services
 from monitor.store import console_users
 from monitor.store.console_users import SignedIn
@@ -43,10 +45,19 @@ def _plain(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+def _shown(value: Any) -> Any:
+    """Every `{{ }}` output: bidi controls written out (as in the reports), so a loan id or a reason from
+    outside cannot reorder what a reader sees; then Jinja escapes it. Markup (a macro's output) is ours."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return show_bidi(value)
+    return value
+
+
 def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
         autoescape=select_autoescape(default=True, default_for_string=True),
+        finalize=_shown,
         trim_blocks=True,
         lstrip_blocks=True,
     )

@@ -44,7 +44,11 @@ log = structlog.get_logger("monitor.pass")
 
 
 class Plan:
-    def __init__(self, ctx: Context, job: JobConfig, *, stop: threading.Event | None = None) -> None:
+    def __init__(
+        self, ctx: Context, job: JobConfig, *, stop: threading.Event | None = None, keep: int | None = None
+    ) -> None:
+        """`keep`: list at most that many loans' decisions (`loans_total` counts them all), so a plan over a
+        million loans holds a page of decisions, not one per loan."""
         self.ctx = ctx
         self.job = job
         self.run_id = uuid.uuid4().hex
@@ -52,6 +56,8 @@ class Plan:
         self.tally = Tally(self.summary)
         self.budget = RefreshBudget(job.max_refreshes)
         self.loans: list[dict[str, Any]] = []  # one decision per loan looked at, in the pass's order
+        self.loans_total = 0
+        self._keep = keep
         self._stop = stop or threading.Event()  # the operator asked (SIGTERM)
         self._engine = read_only(ctx.engine)
         self._seen: set[str] = set()  # loans decided under an earlier policy of the job
@@ -139,7 +145,11 @@ class Plan:
     def _note(
         self, loan_id: str, policy: PolicyConfig, decision: LoanDecision, reason: str | None, **extra: Any
     ) -> None:
-        self.loans.append({"loan_id": loan_id, "policy": policy.name, "decision": decision, "reason": reason, **extra})
+        self.loans_total += 1
+        if self._keep is None or len(self.loans) < self._keep:
+            self.loans.append(
+                {"loan_id": loan_id, "policy": policy.name, "decision": decision, "reason": reason, **extra}
+            )
 
     def _decide(self, cand: Candidate, policy: PolicyConfig) -> None:
         if cand.details_fetched_at is None:

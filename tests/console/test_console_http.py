@@ -353,3 +353,33 @@ def test_without_truv_credentials_an_operator_reads_and_is_told_why_there_is_no_
     csrf = csrf_of(queue)
     refused = c.post("/reauth/L-REAUTH/token", data={"csrf": csrf, "product": "income", "confirm": "yes"})
     assert refused.status_code == 409 and "no Truv client" in refused.text
+
+
+def test_hostile_loan_ids_and_reasons_are_shown_as_text(sqlite_url, clock):
+    """What a lender's file or an employer's name could carry: markup, quotes, bidi overrides."""
+    from monitor.store.tables import Loan
+    from tests.e2e.test_hostile_outputs import RLO, SHOWN_RLO, hostile_portfolio
+
+    svc, _ = hostile_portfolio(sqlite_url, clock)
+    now = clock.now()
+    script = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+    with session(svc.engine) as s:
+        s.add(
+            Loan(
+                loan_id=script,
+                order_id="order-x",
+                hold="manual_review",
+                hold_reason="<b>forbidden</b>",
+                hold_since=now,
+                imported_at=now,
+                updated_at=now,
+            )
+        )
+    c = signed_in(svc, "alice", "viewer")
+    pages = [c.get(p).text for p in ("/loans", "/reauth", "/loans?needs=manual_review")]
+    pages.append(c.get("/loans/" + script.replace("?", "%3F")).text)
+    for html in pages:
+        assert "<script>alert" not in html and "<img src=x" not in html and "<b>forbidden" not in html
+        assert "\u202e" not in html  # the override is written out, never applied
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[0]
+    assert SHOWN_RLO in pages[0] and RLO not in pages[0]
