@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from datetime import date
 from importlib.resources import files
@@ -249,6 +248,4 @@ def create_app(context: Context, *, services: Services | None = None, access: Ac
     ]
     app = Starlette(routes=routes)
     app.add_middleware(SecurityHeaders)
-    with contextlib.suppress(AttributeError):
-        app.state.console = console  # tests reach the throttle and the cache through it
     return app

@@ -315,8 +315,10 @@ def loan_list(
         for p in policies
     ]
     with session(read_only(services.engine)) as s:
+        every_skip = None
         if reason is not None:  # the newest skip of each loan decides; few loans have one
-            skipped = {loan_id for loan_id, e in loan_rows.last_skips(s).items() if _skip_reason(e) == reason}
+            every_skip = loan_rows.last_skips(s)
+            skipped = {loan_id for loan_id, e in every_skip.items() if _skip_reason(e) == reason}
             among = skipped if among is None else skipped & set(among)
         loans, total = loan_pages.page(
             s,
@@ -331,7 +333,7 @@ def loan_list(
         ids = [loan.loan_id for loan in loans]
         attributes = loan_rows.attributes(s, ids)
         last_outcome = loan_rows.last_outcomes(s, ids)
-        last_skip = loan_rows.last_skips(s, ids)
+        last_skip = every_skip if every_skip is not None else loan_rows.last_skips(s, ids)
     rows = []
     for loan in loans:
         matched = [p for p in policies if matches(p.match, _fields(loan, attributes.get(loan.loan_id, {})))]

@@ -62,12 +62,12 @@ def policy_backlog(
     )
     is_active = active(session)
     waiting = selectable(
+        session,
         match=match,
         max_age_cutoff=max_age_cutoff,
         pre_closing_days=pre_closing_days,
         now=now,
         scope=scope,
-        is_active=is_active,
     )
     in_flight = _in_flight()
     backoff = and_(_L.next_attempt_at.is_not(None), _L.next_attempt_at > now)

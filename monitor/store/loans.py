@@ -631,12 +631,12 @@ def select_stale(
         )
         .where(
             selectable(
+                session,
                 match=match,
                 max_age_cutoff=max_age_cutoff,
                 pre_closing_days=pre_closing_days,
                 now=now,
                 scope=scope,
-                is_active=active(session),
             )
         )
         .order_by(
@@ -675,19 +675,18 @@ def active(session: Session) -> Any:
 
 
 def selectable(
+    session: Session,
     *,
     match: dict[str, Any],
     max_age_cutoff: datetime,
     pre_closing_days: int | None,
     now: datetime,
     scope: str,
-    is_active: Any = None,
 ) -> Any:
     """What a pass selects, claims aside: active, matching, stale (or not yet read), no hold, nothing
-    in flight, no backoff. `select_stale` and `count_selectable` share it, so a count is a selection.
-    `is_active` is `active(session)` (the plain test without it)."""
+    in flight, no backoff. `select_stale` and `count_selectable` share it, so a count is a selection."""
     return and_(
-        _L.status == "active" if is_active is None else is_active,
+        active(session),
         _L.hold.is_(None),
         _match_clause(match),
         _workable(max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, today=now.date(), scope=scope),
@@ -715,12 +714,12 @@ def count_selectable(
     """How many loans `select_stale` would return without a limit; with `unclaimed`, only those no
     live pass has claimed (what a pass that stopped early left unread); with `among`, only those."""
     where = selectable(
+        session,
         match=match,
         max_age_cutoff=max_age_cutoff,
         pre_closing_days=pre_closing_days,
         now=now,
         scope=scope,
-        is_active=active(session),
     )
     if unclaimed:
         where = and_(where, not_(_claimed(now)))
