@@ -24,7 +24,7 @@ class ScopedConnection:
     suborder_id: str  # the original order's suborder: what a refresh's filter names (rule 6)
     token_hash: str
     kind: str
-    data_as_of: datetime | None
+    data_as_of: datetime | None  # None: the suborder never completed
     state: str | None = None  # None: no connection record yet, which is as good as `ok`
     retry_after: datetime | None = None
 
@@ -100,16 +100,25 @@ def choose(
     pre_closing_business_days: int | None,
     now: datetime,
 ) -> Choice | Skip | Fresh:
-    """The hold, the product rule (rule 5), then each connection's staleness and state."""
+    """The hold, the product rule (rule 5), then each completed connection's staleness and state.
+
+    A connection with no data date never completed (the order's data date comes from Truv before
+    anything is chosen, rule 11): it is left out of every refresh, and a loan with only such
+    connections is `never_verified`.
+    """
     if loan.hold is not None:
         return Skip(loan.hold_reason or loan.hold)
     if not refresh_product_allowed(loan.order_products, product):
         detail = {"order_products": ",".join(loan.order_products), "product": product}
         return Skip("product_not_allowed", detail, pass_on=True)
+    if loan.connections and all(conn.data_as_of is None for conn in loan.connections):
+        return Skip("never_verified")
     suborders: dict[str, list[str]] = {}
     kinds: dict[str, str] = {}
     held: Counter[str] = Counter()
     for conn in loan.connections:
+        if conn.data_as_of is None:
+            continue  # never completed: nothing of it to refresh (truv-api.md section 10)
         verdict = assess(
             data_as_of=conn.data_as_of,
             closing_date=loan.closing_date,

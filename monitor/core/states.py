@@ -29,9 +29,10 @@ class ConnectionState(StrEnum):
 
 
 class ReservationState(StrEnum):
-    """`reservation.state`: the write-ahead ledger (DESIGN.md rules 3 and 4).
+    """`reservation.state`: the write-ahead ledger (DESIGN.md rules 3, 4 and 15).
 
-    Every state but `released` counts against its budget windows: the request may have reached Truv.
+    Every state but `declined` and `released` counts against its budget windows: the request may have
+    made a refresh at Truv.
     """
 
     # Written, with the budget check, before the POST leaves.
@@ -49,9 +50,13 @@ class ReservationState(StrEnum):
     UNKNOWN = "unknown"
     # Reconciliation found no refresh after the grace period: the loan may be tried again, the use counts.
     LOST = "lost"
-    # Truv said no (limit, 4xx, 403, 429 past every retry, a refused credential).
+    # Truv answered for the request but may have counted it: its own per-token limit, or 429 past every
+    # retry. Counts until its window passes.
     REFUSED = "refused"
-    # The request provably never left (connection refused): the one state that stops counting.
+    # Truv refused it outright (a 4xx with an error body, 401, 403, 404): no order was made, so it spent
+    # nothing (DESIGN.md rule 15) and stops counting against the token, the GSE window and the billable cap.
+    DECLINED = "declined"
+    # The request provably never left (connection refused): it stops counting.
     RELEASED = "released"
 
 
@@ -113,9 +118,9 @@ class ReportState(StrEnum):
 class LoanHold(StrEnum):
     """`loan.hold`: a loan set aside until someone acts (rule 13); `hold_reason` is a `SkipReason`."""
 
-    # A 403 on its order: a person must look (the order may belong to another environment's key).
+    # A 403 on its order, or refreshes Truv refused three times in a row: a person must look.
     MANUAL_REVIEW = "manual_review"
-    # Finalized or expired order: only importing a new order_id for the loan starts it again.
+    # Finalized or canceled order: only importing a new order_id for the loan starts it again.
     NEEDS_NEW_ORDER = "needs_new_order"
 
 
@@ -156,6 +161,10 @@ class SkipReason(StrEnum):
     NEEDS_NEW_ORDER = "needs_new_order"
     # The order has no connection of the policy's product. Check the policy's product against the order.
     NO_CONNECTION = "no_connection"
+    # The order has connections of the product but none ever completed (`expired`, `canceled`,
+    # `skipped`, `no_data`, still `pending`): there is nothing to refresh. The order is read again after
+    # a day; the borrower may need a new order or invitation.
+    NEVER_VERIFIED = "never_verified"
     # The order cannot be refreshed as the policy's product (an employment order as income). A later
     # policy of the job may fit it; otherwise fix the policy's `match` or `product`.
     PRODUCT_NOT_ALLOWED = "product_not_allowed"
@@ -168,8 +177,10 @@ class SkipReason(StrEnum):
     # `order-finalized`, or a refusal naming it: no refresh of that order will ever work
     # (hold `needs_new_order`). Import a new order for the loan.
     ORDER_FINALIZED = "order_finalized"
-    # The order was read with `is_expired: true` (hold `needs_new_order`). Import a new order for the loan.
-    ORDER_EXPIRED = "order_expired"
+    # A refresh was refused and the order, read once after it, shows `canceled_at` (hold
+    # `needs_new_order`). Import a new order for the loan. (`is_expired` is only the borrower
+    # invitation's expiry and never sets a loan aside.)
+    ORDER_CANCELED = "order_canceled"
     # Truv answered 404 for the loan's order; retried after 24 h. Check the imported order_id.
     ORDER_NOT_FOUND = "order_not_found"
     # The loan or its original order was not on record after its order was read (changed mid-pass).
@@ -179,8 +190,9 @@ class SkipReason(StrEnum):
     # Reading the order failed (5xx, timeout, an unreadable answer) before anything was spent.
     # Nothing to do: the next pass tries again.
     TRUV_UNAVAILABLE = "truv_unavailable"
-    # Truv refused the refresh for another reason (a 4xx); retried after 24 h. The audit detail and
-    # `loans show` say what Truv answered.
+    # Truv refused the refresh outright (a 4xx, no order made, nothing spent); retried after 1 day, then
+    # 3 days, then set aside for manual review (hold `manual_review`) with Truv's last message. The audit
+    # detail and `loans show` say what Truv answered.
     TRUV_REFUSED = "truv_refused"
     # 429 past every retry: not processed, but it reached Truv, so its reservation still counts.
     # Lower `truv.requests_per_minute` or find what else uses the secret.

@@ -80,9 +80,7 @@ def _settle_order(services: Services, reservation_id: str, info: OrderInfo) -> S
     """Settle a refresh order as read from Truv (a no-op when something settled it meanwhile)."""
     stats = SettleStats()
     results = [
-        SuborderResult(
-            sub.kind, sub.token_hash, sub.link_id, _verdict(services.client, sub), info.data_date(sub) or sub.updated_at
-        )
+        SuborderResult(sub.kind, sub.token_hash, sub.link_id, _verdict(services.client, sub), info.data_date(sub))
         for sub in info.suborders
     ]
     if pending(results):

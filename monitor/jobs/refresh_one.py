@@ -7,7 +7,7 @@ What Truv says about this loan (404, 403, a refusal, a timeout) is recorded here
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.config import JobConfig, PolicyConfig
@@ -37,8 +37,14 @@ from monitor.truv.wire import OrderInfo
 # How long a token stays blocked after Truv's own refusal for its limit: the refreshes that spent it
 # were made elsewhere, so we cannot know when they age out; a full window is the safe answer.
 _DAY = timedelta(hours=24)
-# Refusals that set a loan aside, which counts their skip already.
-_SET_ASIDE = frozenset({SkipReason.FORBIDDEN, SkipReason.ORDER_EXPIRED, SkipReason.ORDER_FINALIZED})
+# A loan whose refreshes Truv keeps refusing waits this long after each refusal in a row; past the last,
+# a person looks (hold `manual_review`). Refusals spend nothing (rule 15), so the wait is for the lender.
+REFUSAL_BACKOFF = (timedelta(days=1), timedelta(days=3))
+# A wait of N days ends this much early, so that a nightly pass N days later at the same hour takes the
+# loan even when the refusal came some minutes into the pass.
+PASS_SLACK = timedelta(hours=1)
+# A loan none of whose connections ever completed is looked at again (its order read anew) after this.
+NEVER_VERIFIED_RECHECK = timedelta(days=1)
 
 Filters = dict[str, list[dict[str, str]]]
 
@@ -72,6 +78,9 @@ class LoanRefresh:
             self.tally.not_stale()
         elif isinstance(choice, Skip):
             self.skip(choice.reason, loan.loan_id, policy, **choice.detail)
+            if choice.reason == SkipReason.NEVER_VERIFIED:
+                with session(self.s.engine) as s:
+                    loan_refresh.recheck_later(s, loan.loan_id, until=now + NEVER_VERIFIED_RECHECK)
             if choice.pass_on:
                 with self._lock:
                     self._passed_on.add(loan.loan_id)  # a later policy of the job may fit its order
@@ -133,12 +142,8 @@ class LoanRefresh:
             self.skip(SkipReason.TRUV_UNAVAILABLE, cand.loan_id, policy, error=str(exc)[:300])
             return False
         with session(self.s.engine) as s:
-            if not loan_refresh.record_details(s, cand.loan_id, original, newest, run_id=self.run_id, now=now):
-                return False
-        if original.is_expired:  # the order's life is over (truv-api.md section 10)
-            self._set_aside(cand.loan_id, LoanHold.NEEDS_NEW_ORDER, SkipReason.ORDER_EXPIRED, policy)
-            return False
-        return True
+            # `is_expired` is the borrower invitation's expiry, not the end of the order (DESIGN.md rule 13).
+            return loan_refresh.record_details(s, cand.loan_id, original, newest, run_id=self.run_id, now=now)
 
     def _read_orders(self, order_id: str) -> tuple[OrderInfo, OrderInfo | None]:
         """The original order (the imported id may be a refresh: its origin is read then) and its newest refresh."""
@@ -213,7 +218,8 @@ class LoanRefresh:
             self.tally.unknown()
             return
         except TruvAuthError as exc:
-            self._record(reservation_id, loan.loan_id, ReservationState.REFUSED, "auth_failed", str(exc))
+            # Truv did not take the request: no order, nothing spent (rule 15); the pass stops.
+            self._record(reservation_id, loan.loan_id, ReservationState.DECLINED, "auth_failed", str(exc))
             raise
         except TruvUnreachable as exc:
             # Never sent: the reservation is released, as for any POST that provably never left.
@@ -222,9 +228,9 @@ class LoanRefresh:
             self.budget.give_back()
             raise
         except TruvError as exc:
-            state, reason = self._refusal(exc, loan, tokens, policy)
+            state, reason, set_aside = self._refusal(exc, loan, tokens, policy)
             self._record(reservation_id, loan.loan_id, state, reason, str(exc))
-            self.tally.not_submitted(None if reason in _SET_ASIDE else reason)
+            self.tally.not_submitted(None if set_aside else reason)  # setting aside counted its skip
             return
         self._accepted(loan, policy, reservation_id, info, filters)
 
@@ -251,45 +257,61 @@ class LoanRefresh:
 
     def _refusal(
         self, exc: TruvError, loan: LoanToRefresh, tokens: list[str], policy: PolicyConfig
-    ) -> tuple[ReservationState, SkipReason]:
-        """The ledger state and skip reason for a refresh POST that Truv did not accept."""
+    ) -> tuple[ReservationState, SkipReason, bool]:
+        """The ledger state and skip reason for a refresh POST that Truv did not accept, and whether the
+        loan was set aside for it.
+
+        Only answers that may have made a refresh keep counting: Truv's own per-token limit answer and a
+        429 past every retry (`refused`). An outright refusal (403, 404, any other 4xx) made no order and
+        spent nothing (`declined`, DESIGN.md rule 15).
+        """
         if isinstance(exc, TruvNotSent):
-            return ReservationState.RELEASED, SkipReason.NOT_SENT  # provably never left: it stops counting
-        if isinstance(exc, TruvNotFound):
-            return ReservationState.REFUSED, SkipReason.ORDER_NOT_FOUND
+            return ReservationState.RELEASED, SkipReason.NOT_SENT, False  # provably never left
         if isinstance(exc, TruvForbidden):
             self._set_aside(loan.loan_id, LoanHold.MANUAL_REVIEW, SkipReason.FORBIDDEN, policy)
-            return ReservationState.REFUSED, SkipReason.FORBIDDEN
-        if not isinstance(exc, TruvRefused):
-            return ReservationState.REFUSED, SkipReason.THROTTLED  # 429 past every retry: it reached Truv
-        if not exc.is_refresh_limit:
-            ended = self._order_ended(loan, exc)
-            if ended is not None:
-                self._set_aside(loan.loan_id, LoanHold.NEEDS_NEW_ORDER, ended, policy)
-                return ReservationState.REFUSED, ended
+            return ReservationState.DECLINED, SkipReason.FORBIDDEN, True
+        if not isinstance(exc, TruvRefused | TruvNotFound):
+            return ReservationState.REFUSED, SkipReason.THROTTLED, False  # 429 past every retry: it reached Truv
         now = self.s.clock.now()
-        with session(self.s.engine) as s:
-            if exc.is_refresh_limit:
+        if isinstance(exc, TruvRefused) and exc.is_refresh_limit:
+            # Blocks only the tokens of this request, for a whole day: refreshes made elsewhere spent them.
+            with session(self.s.engine) as s:
                 ledger.block_tokens(s, tokens, until=now + _DAY, now=now)
-                return ReservationState.REFUSED, SkipReason.TRUV_REFRESH_LIMIT
-            loan_refresh.put_off(s, loan.loan_id, attention=f"refused:{exc.code or exc.status}", until=now + _DAY)
-        return ReservationState.REFUSED, SkipReason.TRUV_REFUSED
+            return ReservationState.REFUSED, SkipReason.TRUV_REFRESH_LIMIT, False
+        if isinstance(exc, TruvRefused) and self._order_canceled(loan):
+            self._set_aside(loan.loan_id, LoanHold.NEEDS_NEW_ORDER, SkipReason.ORDER_CANCELED, policy)
+            return ReservationState.DECLINED, SkipReason.ORDER_CANCELED, True
+        reason = SkipReason.ORDER_NOT_FOUND if isinstance(exc, TruvNotFound) else SkipReason.TRUV_REFUSED
+        set_aside = self._back_off(loan, policy, reason, f"refused:{exc.code or exc.status}: {exc}", now=now)
+        return ReservationState.DECLINED, reason, set_aside
 
-    def _order_ended(self, loan: LoanToRefresh, exc: TruvRefused) -> SkipReason | None:
-        """Whether a refused refresh means the order's life is over (truv-api.md section 10).
+    def _back_off(
+        self, loan: LoanToRefresh, policy: PolicyConfig, reason: SkipReason, why: str, *, now: datetime
+    ) -> bool:
+        """A refused loan waits 1 day, then 3; refused once more, a person looks, with Truv's last word.
+        True when the loan was set aside."""
+        with session(self.s.engine) as s:
+            in_a_row = ledger.declines_in_a_row(s, loan.loan_id) + 1  # this one is not recorded yet
+            wait = REFUSAL_BACKOFF[in_a_row - 1] - PASS_SLACK if in_a_row <= len(REFUSAL_BACKOFF) else timedelta(0)
+            loan_refresh.put_off(s, loan.loan_id, attention=why, until=now + wait)
+        if in_a_row <= len(REFUSAL_BACKOFF):
+            return False
+        self._set_aside(loan.loan_id, LoanHold.MANUAL_REVIEW, reason, policy, refusals=str(in_a_row), error=why[:300])
+        return True
 
-        Truv's wording for refusing a finalized order is not documented, so the message is only a
-        hint; an expired order is read back to be sure (one GET, only after a refusal).
+    def _order_canceled(self, loan: LoanToRefresh) -> bool:
+        """Whether a refused refresh met an order that was canceled (truv-api.md section 10).
+
+        One GET, only after a refusal. No message text is read: Truv documents none for these refusals.
+        `is_expired` is not an end: it is the borrower invitation's expiry.
         """
-        if "finaliz" in str(exc).lower():
-            return SkipReason.ORDER_FINALIZED
         try:
             info = self.s.client.get_order(loan.original_order_id, purpose="details")
         except TruvAuthError:
             raise
         except TruvError:
-            return None
-        return SkipReason.ORDER_EXPIRED if info.is_expired else None
+            return False
+        return info.canceled_at is not None
 
     def _record(self, reservation_id: str, loan_id: str, state: ReservationState, outcome: str, detail: str) -> None:
         now = self.s.clock.now()

@@ -316,7 +316,7 @@ def _bucket(state: str) -> str:
             return "completed"
         case ReservationState.FAILED:
             return "failed"
-        case ReservationState.REFUSED | ReservationState.RELEASED | ReservationState.LOST:
+        case ReservationState.REFUSED | ReservationState.DECLINED | ReservationState.RELEASED | ReservationState.LOST:
             return "not created"
         case ReservationState.RESERVED | ReservationState.SENT | ReservationState.ACCEPTED | ReservationState.UNKNOWN:
             return "pending"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 from sqlmodel import Session
 
 from monitor.core.budget import GSE_WINDOW, Decision, Limits, TokenUsage, counts_from, decide
@@ -212,6 +212,21 @@ def set_state(session: Session, reservation_id: str, *, state: str, now: datetim
         session.execute(
             update(reservation_token_table).where(_rt.reservation_id == reservation_id).values(counts=False)
         )
+
+
+def declines_in_a_row(session: Session, loan_id: str) -> int:
+    """How many of the loan's latest reservations Truv refused outright, back to the last one it did not."""
+    states = session.execute(
+        select(_r.state).where(_r.loan_id == loan_id).order_by(_r.reserved_at.desc(), _r.id.desc()).limit(50)
+    ).scalars()
+    count = 0
+    for state in states:
+        if state in (ReservationState.RELEASED, ReservationState.RESERVED, ReservationState.SENT):
+            continue  # never left, or the request being answered now: neither says what Truv answered before
+        if state != ReservationState.DECLINED:
+            break
+        count += 1
+    return count
 
 
 def count_from(session: Session, reservation_id: str, at: datetime, *, sent: datetime | None = None) -> None:

@@ -126,6 +126,14 @@ def put_off(session: Session, loan_id: str, *, attention: str, until: datetime) 
     )
 
 
+def recheck_later(session: Session, loan_id: str, *, until: datetime) -> None:
+    """None of the loan's connections ever completed: read its order anew, not before `until`."""
+    lt = loan_table.c
+    session.execute(
+        update(loan_table).where(lt.loan_id == loan_id).values(details_fetched_at=None, next_attempt_at=until)
+    )
+
+
 def record_accepted(
     session: Session, loan_id: str, reservation_id: str, info: OrderInfo, *, limits: Limits, now: datetime
 ) -> None:

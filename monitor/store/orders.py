@@ -70,7 +70,11 @@ def learn_order(session: Session, loan: Loan, original: OrderInfo, newest: Order
         if not sub.token_hash:
             continue  # a suborder with no connection (e.g. documents) cannot be refreshed
         key = (sub.kind, sub.token_hash)
-        known = [d for d in (truv_dates.get(key), previous.get(key), loan.data_as_of) if d is not None]
+        # A suborder that never completed (expired, canceled, skipped, no_data, still pending) has no
+        # data to date or refresh: it is kept for the record with no date (truv-api.md section 10).
+        ever = [d for d in (truv_dates.get(key), previous.get(key)) if d is not None]
+        imported = [loan.data_as_of] if loan.data_as_of is not None and (sub.completed or ever) else []
+        known: list[datetime] = [*ever, *imported]
         session.add(
             LoanConnection(
                 loan_id=loan.loan_id,
@@ -113,20 +117,19 @@ SCOPE_COLUMNS = {
 
 
 def refresh_data_date(session: Session, loan: Loan) -> None:
-    """Each product's data is as old as its oldest connection's; the loan's, as its oldest overall.
+    """Each product's data is as old as its oldest completed connection's; the loan's, as its oldest overall.
 
-    A connection with no date (never completed) makes its product's date unknown.
+    A connection that never completed has no data and no date: it does not make its product's date
+    unknown. A product none of whose connections completed has no date (the choice says `never_verified`).
     """
     lc = loan_connection_table.c
     rows = session.execute(
-        select(lc.kind, func.min(lc.data_as_of), func.count(), func.count(lc.data_as_of))
-        .where(lc.loan_id == loan.loan_id)
-        .group_by(lc.kind)
+        select(lc.kind, func.min(lc.data_as_of)).where(lc.loan_id == loan.loan_id).group_by(lc.kind)
     ).all()
     overall: list[datetime | None] = []
     for kind, column in SCOPE_COLUMNS.items():
         row = next((r for r in rows if r[0] == kind), None)
-        value = None if row is None or row[2] != row[3] else row[1]
+        value = None if row is None else row[1]
         setattr(loan, column, value)
         if row is not None:
             overall.append(value)

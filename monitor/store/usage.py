@@ -31,8 +31,9 @@ _r = reservation_table.c
 _rt = reservation_token_table.c
 _c = connection_table.c
 
-# A reservation stops counting only when its request provably never left (rule 3).
-NOT_COUNTING = (ReservationState.RELEASED.value,)
+# A reservation stops counting only when its request provably never left (rule 3) or Truv refused it
+# outright, making no order (rule 15).
+NOT_COUNTING = (ReservationState.RELEASED.value, ReservationState.DECLINED.value)
 # A refresh still under way: the loan's next one waits for it to settle.
 IN_FLIGHT = (
     ReservationState.RESERVED.value,

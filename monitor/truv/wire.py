@@ -15,6 +15,7 @@ from monitor.truv.secrets import token_hash
 
 # Suborder statuses that say only "not finished yet" while the task behind it may already have ended.
 _NOT_FINAL = frozenset({"sent", "pending"})
+_COMPLETED = frozenset({"completed", "done"})
 _FINAL_TASK = frozenset(
     {
         "done",
@@ -40,7 +41,12 @@ class Suborder:
     token_hash: str | None
     link_id: str | None
     updated_at: datetime | None
-    completed_at: datetime | None = None
+    completed_at: datetime | None = None  # not documented on suborders: a refinement where present
+
+    @property
+    def completed(self) -> bool:
+        """The connection's data came in; `expired`, `canceled`, `skipped`, `no_data` never completed."""
+        return (self.status or "").lower() in _COMPLETED
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,25 +58,41 @@ class OrderInfo:
     initial_order: str | None
     refresh_order: str | None
     created_at: datetime | None
-    updated_at: datetime | None
+    updated_at: datetime | None  # moves for reminders, edits, a refresh made from it: never a data date
     suborders: tuple[Suborder, ...]
+    # The borrower invitation's expiry (72 h by default), not the end of the order's data (truv-api.md 3).
     is_expired: bool = False
     voie_report_id: str | None = None
     voa_report_id: str | None = None
+    completed_at: datetime | None = None  # the documented data date of an order (orders_read)
+    canceled_at: datetime | None = None
 
     def data_date(self, sub: Suborder) -> datetime | None:
         """When a completed suborder's data was collected (truv-api.md section 10), else None.
 
-        Truv's own times only: the suborder's completion, else its last update, else the order's.
+        The order's `completed_at` is the documented date; a suborder-level completion time, where an
+        answer carries one, refines it. An order that shows a completed suborder but no completion time
+        (not the documented shape) falls back to its `created_at`, the older bound: never `updated_at`,
+        never the moment we read it.
         """
-        if (sub.status or "").lower() not in ("completed", "done"):
+        if not sub.completed:
             return None
-        return sub.completed_at or sub.updated_at or self.updated_at or self.created_at
+        return sub.completed_at or self.completed_at or self.created_at
 
     def first_completion(self) -> datetime | None:
-        """The initial report's moment: the earliest completed suborder, else the order's creation."""
-        dates = [d for d in (self.data_date(s) for s in self.suborders) if d is not None]
-        return min(dates) if dates else self.created_at
+        """The initial report's moment (the GSE window's start): when the order's data was first in.
+
+        None while no suborder has completed: the budget then takes the stricter, rolling window.
+        """
+        dates = [d for d in (s.completed_at for s in self.suborders if s.completed) if d is not None]
+        if dates:
+            return min(dates)
+        if not any(s.completed for s in self.suborders):
+            return None
+        return self.completed_at or self.created_at
+
+    def completed_suborders(self) -> tuple[Suborder, ...]:
+        return tuple(s for s in self.suborders if s.completed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +151,7 @@ def _suborder(kind: str, item: dict[str, Any]) -> Suborder:
         token_hash=token_hash(token) if isinstance(token, str) and token else None,
         link_id=_text(item.get("link_id")),
         updated_at=parse_time(item.get("updated_at")),
-        completed_at=parse_time(item.get("completed_at")) or parse_time(item.get("finished_at")),
+        completed_at=parse_time(item.get("completed_at")),
     )
 
 
@@ -161,6 +183,8 @@ def parse_order(body: Any) -> OrderInfo:
         is_expired=body.get("is_expired") is True,
         voie_report_id=_text(body.get("voie_report_id")),
         voa_report_id=_text(body.get("voa_report_id")),
+        completed_at=parse_time(body.get("completed_at")),
+        canceled_at=parse_time(body.get("canceled_at")),
     )
 
 

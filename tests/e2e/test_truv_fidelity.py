@@ -210,27 +210,40 @@ def test_order_finalized_ends_refreshing_of_that_loan(db_url, clock, tmp_path):
     assert run(svc).submitted == 1 and posts_for(sandbox, fresh["id"]) == 1
 
 
-def test_an_expired_order_is_not_refreshed(db_url, clock, tmp_path):
-    sandbox, svc, order = ended_world(db_url, clock, tmp_path, expired=True)
-    summary = run(svc)
-    assert summary.submitted == 1 and posts_for(sandbox, order["id"]) == 0  # read, never POSTed to
-    aside, handoffs = exceptions_and_handoffs(svc)
-    assert [(x["loan_id"], x["reason"]) for x in aside] == [("END", "order_expired")]
-    assert "loan.needs_new_order" in handoffs
+def declined_and_counting(svc, loan_id: str) -> tuple[list[str], int]:
+    with session(svc.engine) as s:
+        states = [r.state for r in s.execute(select(Reservation).where(Reservation.loan_id == loan_id)).scalars()]
+        counting = s.execute(
+            select(ReservationToken)
+            .join(Reservation, Reservation.id == ReservationToken.reservation_id)
+            .where(Reservation.loan_id == loan_id, ReservationToken.counts.is_(True))
+        ).all()
+    return sorted(states), len(counting)
 
 
-def test_an_order_that_expires_later_is_found_out_by_its_refusal(db_url, clock, tmp_path):
+def test_a_refused_refresh_spends_nothing_backs_off_then_asks_a_person(db_url, clock, tmp_path):
+    # Truv refuses the refresh outright (400, no order made); its wording is not documented, so it is not read.
     sandbox, svc, order = ended_world(db_url, clock, tmp_path)
     assert run(svc).submitted == 2
-    sandbox.expire_order(order["id"])
-    clock.advance(31 * 86400)
-    summary = run(svc)
-    assert summary.skipped["order_expired"] == 1
-    clock.advance(31 * 86400)
-    run(svc)
-    assert posts_for(sandbox, order["id"]) == 2  # one refused POST, then never again
+    sandbox.finalize_order(order["id"])  # no webhook delivered: only the refusals tell
+    start = clock.now() + timedelta(days=31)
+    waits = []
+    for day in range(0, 8):
+        clock.set(start + timedelta(days=day))
+        before = posts_for(sandbox, order["id"])
+        run(svc)
+        if posts_for(sandbox, order["id"]) > before:
+            waits.append(day)
+    assert waits == [0, 1, 4]  # refused, then 1 day later, then 3 days later; then a person looks
+    states, counting = declined_and_counting(svc, "END")
+    assert states == ["completed", "declined", "declined", "declined"]
+    assert counting == 1  # only the first, accepted refresh counts against the token
+    with session(svc.engine) as s:
+        loan = s.get(Loan, "END")
+    assert (loan.hold, loan.hold_reason) == ("manual_review", "truv_refused")
+    assert "finalized" in (loan.attention or "")  # Truv's last message, for the person who looks
     aside, _ = exceptions_and_handoffs(svc)
-    assert [(x["loan_id"], x["reason"]) for x in aside] == [("END", "order_expired")]
+    assert [(x["loan_id"], x["reason"]) for x in aside] == [("END", "truv_refused")]
 
 
 def test_link_deleted_stops_refreshes_on_that_connection(db_url, clock, tmp_path):

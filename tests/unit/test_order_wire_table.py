@@ -427,12 +427,13 @@ def test_two_connections_sharing_a_token_share_its_hash():
             datetime(2026, 3, 4, tzinfo=UTC),
             id="both",
         ),
-        pytest.param({"finished_at": "2026-03-04T00:00:00Z"}, None, datetime(2026, 3, 4, tzinfo=UTC), id="finished_at"),
+        # `finished_at` is not documented on a suborder: the client depends on no such field.
+        pytest.param({"finished_at": "2026-03-04T00:00:00Z"}, None, None, id="finished_at-undocumented-ignored"),
         pytest.param(
             {"completed_at": "2026-03-04T00:00:00Z", "finished_at": "2026-03-01T00:00:00Z"},
             None,
             datetime(2026, 3, 4, tzinfo=UTC),
-            id="completed-before-finished",
+            id="completed-not-finished",
         ),
         pytest.param({"completed_at": None, "updated_at": None}, None, None, id="nulls"),
         pytest.param({"completed_at": "soon"}, None, None, id="unreadable"),
@@ -518,37 +519,43 @@ def test_effective_status_odd_values(status, task, expected):
     assert effective_status(status, task) == expected
 
 
-# -- data dates (truv-api.md section 10: the suborder's completion, else its update, else the order's) --
+# -- data dates (truv-api.md section 10: the order's `completed_at`, refined by a suborder's; never `updated_at`) --
 
 
 @pytest.mark.parametrize(
     ("sub_fields", "order_fields", "expected"),
     [
         pytest.param(
+            {},
+            {"completed_at": "2026-03-02T00:00:00Z", "updated_at": "2026-03-05T00:00:00Z"},
+            datetime(2026, 3, 2, tzinfo=UTC),
+            id="documented-order-completed_at",
+        ),
+        pytest.param(
             {"completed_at": "2026-03-03T00:00:00Z", "updated_at": "2026-03-04T00:00:00Z"},
-            {"updated_at": "2026-03-05T00:00:00Z"},
+            {"completed_at": "2026-03-02T00:00:00Z", "updated_at": "2026-03-05T00:00:00Z"},
             datetime(2026, 3, 3, tzinfo=UTC),
-            id="completed_at-first",
+            id="suborder-completed_at-refines",
+        ),
+        pytest.param(
+            {"updated_at": "2026-03-04T00:00:00Z"},
+            {"completed_at": "2026-03-02T00:00:00Z", "updated_at": "2026-03-05T00:00:00Z"},
+            datetime(2026, 3, 2, tzinfo=UTC),
+            id="suborder-updated_at-never",
         ),
         pytest.param(
             {"updated_at": "2026-03-04T00:00:00Z"},
             {"updated_at": "2026-03-05T00:00:00Z"},
-            datetime(2026, 3, 4, tzinfo=UTC),
-            id="else-suborder-updated_at",
-        ),
-        pytest.param(
-            {},
-            {"updated_at": "2026-03-05T00:00:00Z"},
-            datetime(2026, 3, 5, tzinfo=UTC),
-            id="else-order-updated_at",
+            T_CREATED,
+            id="no-completed_at-then-creation-never-updated_at",
         ),
         pytest.param({}, {}, T_CREATED, id="else-order-created_at"),
         pytest.param({}, {"created_at": None}, None, id="no-time-at-all"),
         pytest.param(
             {"finished_at": "2026-03-02T00:00:00Z", "updated_at": "2026-03-04T00:00:00Z"},
-            {},
-            datetime(2026, 3, 2, tzinfo=UTC),
-            id="finished_at-counts-as-completion",
+            {"completed_at": "2026-03-01T00:00:00Z"},
+            datetime(2026, 3, 1, tzinfo=UTC),
+            id="finished_at-undocumented-ignored",
         ),
     ],
 )
@@ -595,12 +602,13 @@ def test_first_completion_is_the_earliest_completed_connection():
 @pytest.mark.parametrize(
     ("employers", "created", "expected"),
     [
-        pytest.param([], CREATED, T_CREATED, id="no-connections"),
-        pytest.param([employer(status="pending")], CREATED, T_CREATED, id="none-completed"),
+        pytest.param([], CREATED, None, id="no-connections"),
+        pytest.param([employer(status="pending")], CREATED, None, id="none-completed"),
+        pytest.param([employer(status="expired")], CREATED, None, id="expired-never-completed"),
         pytest.param([employer(status="pending")], None, None, id="none-completed-no-creation"),
     ],
 )
-def test_first_completion_without_a_completed_connection_is_the_creation(employers, created, expected):
+def test_first_completion_without_a_completed_connection_is_unknown(employers, created, expected):
     info = order(employers=employers, created_at=created)
     assert info.first_completion() == expected
 

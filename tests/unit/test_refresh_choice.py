@@ -82,9 +82,20 @@ def test_choose(target, product, expected):
         assert got == expected
 
 
-def test_a_connection_never_completed_is_stale():
-    got = pick(loan(conn("s1", "t1", None)))
-    assert isinstance(got, Choice) and got.tokens == ["t1"]
+def test_a_loan_whose_connections_never_completed_is_never_verified():
+    # truv-api.md section 10: an expired, canceled, skipped or no_data suborder has nothing to refresh.
+    got = pick(loan(conn("s1", "t1", None), conn("s2", "t2", None)))
+    assert isinstance(got, Skip) and got.reason == "never_verified"
+
+
+def test_a_connection_never_completed_is_left_out_of_the_refresh_of_the_others():
+    got = pick(loan(conn("s1", "t1", None), conn("s2", "t2")))
+    assert isinstance(got, Choice) and got.tokens == ["t2"]
+    assert got.filters(got.picked(got.tokens)) == {"employers": [{"id": "s2"}]}
+
+
+def test_a_never_completed_connection_beside_a_fresh_one_is_fresh():
+    assert isinstance(pick(loan(conn("s1", "t1", None), conn("s2", "t2", NEW))), Fresh)
 
 
 def test_stale_connections_are_grouped_by_token_and_held_ones_left_out():

@@ -267,14 +267,19 @@ def _suborder(style: str, task_status: str, *, finished: bool = True) -> Suborde
 @pytest.mark.parametrize("task_status", TERMINAL)
 def test_monitor_reads_the_sandboxs_suborder_whichever_status_style(style, task_status):
     now = T0 + timedelta(hours=2)
-    body = {"id": "o1", "employers": [_suborder(style, task_status).to_json(now)]}
+    # The data date is the order's documented `completed_at` (truv-api.md section 10), in either style.
+    body = {
+        "id": "o1",
+        "completed_at": "2026-06-05T13:00:00Z",
+        "employers": [_suborder(style, task_status).to_json(now)],
+    }
     (sub,) = truv_wire.parse_order(body).suborders
     expected = suborder_status(task_status) if style == "standard" else task_status
     assert sub.status == expected
     assert sub.token_hash == token_hash("tok-0000-7610")
     info = truv_wire.parse_order(body)
     if task_status == "done":
-        assert info.data_date(sub) == T0 + timedelta(hours=1)  # the task's end, in either style
+        assert info.data_date(sub) == T0 + timedelta(hours=1)
     else:
         assert info.data_date(sub) is None
 

@@ -54,8 +54,9 @@ def test_sent_suborder_is_classified_by_its_last_task_status(status, last_task, 
     assert effective_status(status, last_task) == expected
 
 
-def test_data_date_is_truvs_completion_else_updated_else_the_orders():
+def test_data_date_is_the_orders_completed_at_refined_by_a_suborders_never_updated_at():
     info = order(
+        completed_at="2026-01-02T12:00:00Z",
         updated_at="2026-01-05T00:00:00Z",
         employers=[
             {"id": "e1", "status": "completed", "completed_at": "2026-01-03T00:00:00Z", "updated_at": "2026-01-04"},
@@ -66,17 +67,18 @@ def test_data_date_is_truvs_completion_else_updated_else_the_orders():
     )
     dates = [info.data_date(s) for s in info.suborders]
     assert dates == [
-        datetime(2026, 1, 3, tzinfo=UTC),
-        datetime(2026, 1, 4, tzinfo=UTC),
-        datetime(2026, 1, 5, tzinfo=UTC),
+        datetime(2026, 1, 3, tzinfo=UTC),  # a suborder-level completion time refines the order's
+        datetime(2026, 1, 2, 12, tzinfo=UTC),  # the order's completed_at, not the suborder's updated_at
+        datetime(2026, 1, 2, 12, tzinfo=UTC),
         None,  # not completed: no data date
     ]
     assert info.first_completion() == datetime(2026, 1, 3, tzinfo=UTC)
 
 
-def test_first_completion_falls_back_to_creation():
-    info = order(employers=[{"id": "e1", "status": "pending"}])
-    assert info.first_completion() == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+def test_first_completion_is_unknown_until_a_connection_completed():
+    assert order(employers=[{"id": "e1", "status": "pending"}]).first_completion() is None
+    done = order(completed_at="2026-01-04T00:00:00Z", employers=[{"id": "e1", "status": "completed"}])
+    assert done.first_completion() == datetime(2026, 1, 4, tzinfo=UTC)
 
 
 def test_report_ids_and_expiry():
