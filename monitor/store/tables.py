@@ -38,9 +38,9 @@ class Loan(SQLModel, table=True):
     data_as_of_employers: datetime | None = Field(default=None, sa_column=_ts())
     data_as_of_accounts: datetime | None = Field(default=None, sa_column=_ts())
     data_as_of_insurance: datetime | None = Field(default=None, sa_column=_ts())
-    # The start of Truv's free GSE window: the original order's first completion, else its creation.
+    # The start of Truv's free GSE window: the original order's `completed_at` (None while nothing completed).
     gse_window_start: datetime | None = Field(default=None, sa_column=_ts())
-    # Set aside until someone acts: needs_new_order (finalized, expired, link deleted) or manual_review.
+    # Set aside until someone acts: needs_new_order (finalized, canceled, link deleted) or manual_review.
     hold: str | None = Field(default=None, max_length=32)
     hold_reason: str | None = Field(default=None, max_length=64)
     hold_since: datetime | None = Field(default=None, sa_column=_ts())
@@ -131,7 +131,8 @@ class Reservation(SQLModel, table=True):
     gse: bool = False
     billable: bool = False
     # reserved -> sent -> accepted -> completed | failed ; or unknown -> accepted | lost ;
-    # refused (Truv said no) ; released (provably never sent: the only state that stops counting)
+    # refused (Truv's limit or a 429: counts) ; declined (refused outright, no order made) and released
+    # (provably never sent): the two states that stop counting
     state: str = Field(max_length=16)
     reserved_at: datetime = Field(sa_column=_ts(nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=_ts())
