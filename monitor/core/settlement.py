@@ -116,6 +116,16 @@ class Settlement:
         return [] if self.completed else [w for w in words if w not in _COMPLETED_WORDS]
 
 
+def requested(results: Sequence[SuborderResult], tokens: frozenset[str]) -> list[SuborderResult]:
+    """Only the connections the refresh asked for settle it (issue 21 point 5): a refresh order may list
+    other suborders (another product's, or ones the `employers` filter left out); they get no new data
+    date, no outcome, and do not hold the settlement. An empty `tokens` (a ledger row written before
+    the picked suborders were kept) takes every suborder, as before."""
+    if not tokens:
+        return list(results)
+    return [r for r in results if r.token_hash is not None and r.token_hash in tokens]
+
+
 def pending(results: Sequence[SuborderResult]) -> bool:
     """Some suborder is still working: nothing settles yet."""
     return any(r.verdict.outcome is Outcome.PENDING for r in results)

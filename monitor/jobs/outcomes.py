@@ -79,9 +79,12 @@ def _verdict(client: TruvClient, sub: Suborder) -> Verdict:
 def _settle_order(services: Services, reservation_id: str, info: OrderInfo) -> SettleStats:
     """Settle a refresh order as read from Truv (a no-op when something settled it meanwhile)."""
     stats = SettleStats()
+    asked = settle.requested_tokens(services.engine, reservation_id)
+    # Only what the refresh asked for is judged: another suborder's link is never read for it.
+    subs = [sub for sub in info.suborders if not asked or sub.token_hash in asked]
     results = [
         SuborderResult(sub.kind, sub.token_hash, sub.link_id, _verdict(services.client, sub), info.data_date(sub))
-        for sub in info.suborders
+        for sub in subs
     ]
     if pending(results):
         stats.pending += 1

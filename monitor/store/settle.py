@@ -8,6 +8,7 @@ poll and a webhook, or two webhooks, may settle the same refresh at once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,7 @@ from monitor.core.settlement import (
     SuborderResult,
     awaits_link,
     judge,
+    requested,
     settle,
 )
 from monitor.core.states import ConnectionState, ReservationState
@@ -55,6 +57,21 @@ class _Accepted:
     product: str
     policy: str
     refresh_order_id: str
+    tokens: frozenset[str]  # the connections the refresh asked for
+
+
+def _picked_tokens(suborders: str | None) -> frozenset[str]:
+    try:
+        picked = json.loads(suborders or "{}")
+    except ValueError:
+        return frozenset()
+    return frozenset(picked) if isinstance(picked, dict) else frozenset()
+
+
+def requested_tokens(engine: Engine, reservation_id: str) -> frozenset[str]:
+    """The connections (token hashes) a reservation's refresh asked for."""
+    with session(engine) as s:
+        return _picked_tokens(s.execute(select(_R.suborders).where(_R.id == reservation_id)).scalar())
 
 
 def settle_refresh(
@@ -93,6 +110,8 @@ def settle_from_suborders(engine: Engine, reservation_id: str, *, at: datetime, 
                 st.order_id == res.refresh_order_id
             )
         ).all()
+        if res.tokens:
+            rows = [row for row in rows if row.token_hash in res.tokens]
         if any(awaits_link(row.status, row.link_id) for row in rows):
             return None
         results = [
@@ -110,13 +129,14 @@ def settle_from_suborders(engine: Engine, reservation_id: str, *, at: datetime, 
 
 def _locked_accepted(s: Session, reservation_id: str) -> _Accepted | None:
     row = s.execute(
-        select(_R.id, _R.loan_id, _R.run_id, _R.product, _R.policy, _R.refresh_order_id, _R.state)
+        select(_R.id, _R.loan_id, _R.run_id, _R.product, _R.policy, _R.refresh_order_id, _R.state, _R.suborders)
         .where(_R.id == reservation_id)
         .with_for_update()
     ).first()
     if row is None or row.state != ReservationState.ACCEPTED or row.refresh_order_id is None:
         return None
-    return _Accepted(row.id, row.loan_id, row.run_id, row.product, row.policy, row.refresh_order_id)
+    tokens = _picked_tokens(row.suborders)
+    return _Accepted(row.id, row.loan_id, row.run_id, row.product, row.policy, row.refresh_order_id, tokens)
 
 
 def _record(
@@ -129,6 +149,7 @@ def _record(
     report_ids: tuple[str | None, str | None] = (None, None),
 ) -> Settlement | None:
     """`report_ids`: the DU / LPA ids Truv's read carried (a webhook carries none), for the audit entry."""
+    results = requested(results, res.tokens)
     before = _locked_connections(s, results, now=now)
     settlement = settle(results, before, monitored=res.product in monitoring.MONITORED_PRODUCTS, now=now)
     if settlement is None:
