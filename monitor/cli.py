@@ -1070,7 +1070,13 @@ def reauth_list(
 def reauth_token(
     ctx: typer.Context,
     loan_id: Annotated[str, typer.Argument(help="The loan whose borrower must reconnect.")],
-    product: Annotated[str, typer.Option(help="Bridge product_type.")] = "income",
+    product: Annotated[
+        str | None,
+        typer.Option(
+            help="Bridge product_type (income, employment, assets, transactions, insurance); default: each "
+            "connection's own (income or employment for an employer, assets for a financial account).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a Bridge update-mode token (valid 6 h) for each of the loan's connections needing re-auth.
@@ -1078,9 +1084,12 @@ def reauth_token(
     The token is printed for the lender's borrower-facing system and never stored.
     """
     from monitor.app import build_services
+    from monitor.core.products import BRIDGE_PRODUCTS
     from monitor.core.readable import dumps
     from monitor.jobs.reauth import create_tokens
 
+    if product is not None and product not in BRIDGE_PRODUCTS:
+        raise InputError("--product", "", f"expected one of {', '.join(BRIDGE_PRODUCTS)}, got {product!r}")
     c = _ctx(ctx)
     cfg = c.config(required=False)
     services = build_services(cfg, c.settings, database=c.database)
@@ -1090,7 +1099,8 @@ def reauth_token(
     else:
         for t in tokens:
             typer.echo(
-                f"{t['loan_id']} connection {t['token']} ({t['reason']}): bridge_token {t['bridge_token']} "
+                f"{t['loan_id']} connection {t['token']} ({t['reason']}, {t['product']}): "
+                f"bridge_token {t['bridge_token']} "
                 f"valid until {t['expires_at']:%Y-%m-%d %H:%M} UTC"
             )
 

@@ -183,8 +183,10 @@ def _create_token(console: Console) -> Callable[[Request], Any]:
                 request, "error.html", me, status=400, title="Not confirmed", message="Tick the box to confirm."
             )
         loan_id = request.path_params["loan_id"]
-        product = form.get("product", "income")
-        if product not in ("income", "employment", "assets", "deposit_switch", "insurance"):
+        # No choice (or "auto"): each connection's own product, `assets` for a financial account.
+        chosen = form.get("product") or "auto"
+        product = None if chosen == "auto" else str(chosen)
+        if product not in (None, "income", "employment", "assets", "transactions", "insurance"):
             return console.page(
                 request, "error.html", me, status=400, title="Bad request", message=f"unknown product {product!r}"
             )
@@ -198,7 +200,7 @@ def _create_token(console: Console) -> Callable[[Request], Any]:
     return endpoint
 
 
-def _tokens_as(console: Console, me: SignedIn, loan_id: str, product: str) -> list[dict[str, Any]]:
+def _tokens_as(console: Console, me: SignedIn, loan_id: str, product: str | None) -> list[dict[str, Any]]:
     """Create the tokens with the audit trail naming the operator (this thread's copy of ACTOR only)."""
     from monitor.jobs.reauth import create_tokens
 

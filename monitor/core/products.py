@@ -27,3 +27,21 @@ def refresh_product_allowed(order_products: Iterable[str], product: str) -> bool
     if product in products:
         return True
     return product == "employment" and "income" in products
+
+
+# What `reauth token --product` may ask for: the products whose connections a refresh uses.
+BRIDGE_PRODUCTS = ("income", "employment", "assets", "transactions", "insurance")
+
+
+def bridge_product(kind: str, order_products: Iterable[str]) -> str:
+    """The Bridge `product_type` that reconnects one connection (update mode): its own product.
+
+    A financial account reconnects as `assets` (or `transactions` on an order that has only that), an
+    employer as `income` when the order has it, else `employment` (an insurance item as `insurance`).
+    """
+    products = set(order_products)
+    if kind == "account":
+        return "transactions" if "transactions" in products and "assets" not in products else "assets"
+    if kind == "insurance":
+        return "insurance"
+    return "employment" if "employment" in products and "income" not in products else "income"

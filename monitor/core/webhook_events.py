@@ -29,6 +29,9 @@ class Action(StrEnum):
     TASK_STATUS = "task_status"  # a task finished; `done` after a re-auth makes the link eligible again
     DATA_CHANGED = "data_changed"  # a refresh found new data: kept for reports
     ORDER_FINALIZED = "order_finalized"  # no further refresh of that order: the loan needs a new one
+    # An order event naming no suborder (the data-refresh guide's own `order-status-updated` example):
+    # the order is read once (by the next poll, or the next pass for an original order).
+    ORDER_CHANGED = "order_changed"
     LINK_DELETED = "link_deleted"  # the connection is gone: its loans need a new order
     IGNORE = "ignore"  # a type we do not act on; stored and counted
 
@@ -56,6 +59,8 @@ def interpret(event: dict[str, Any]) -> Instruction:
             link_id=link_id,
             status=str(status).lower(),
         )
+    if kind in ("order-status-updated", "order-refresh-failed") and order_id and not employer_id:
+        return Instruction(Action.ORDER_CHANGED, f"order:{order_id}", order_id=order_id, status=_lower(status))
     if kind == "order-finalized" and order_id:
         return Instruction(Action.ORDER_FINALIZED, f"order:{order_id}", order_id=order_id)
     if kind == "link-deleted" and link_id:
@@ -69,6 +74,10 @@ def interpret(event: dict[str, Any]) -> Instruction:
     if kind in DATA_EVENTS:
         return Instruction(Action.DATA_CHANGED, None, link_id=link_id)
     return Instruction(Action.IGNORE, None)
+
+
+def _lower(value: Any) -> str | None:
+    return str(value).lower() if value else None
 
 
 # Column sizes (monitor.store.tables): a value longer than its column cannot be one of ours, and
@@ -110,11 +119,18 @@ def envelope_problem(event: Any) -> str | None:
     return None
 
 
-def validate(event: dict[str, Any], *, now: datetime, skew: timedelta) -> datetime | None:
-    """Check a stored event's fields; returns its `updated_at` in UTC (None when it has none).
+def ordered_by(event_type: str) -> str:
+    """The field an event is ordered by per target (DESIGN.md rule 9): `updated_at`, except link events,
+    which document none and are ordered by `event_created_at` (truv-api.md section 4)."""
+    return "event_created_at" if event_type.startswith("link-") else "updated_at"
 
-    Raises InvalidEvent. `skew` is budgets.clock_skew_margin: an `updated_at` further ahead of `now`
-    than that would hold the target's cursor in the future and make every genuine event `stale`.
+
+def validate(event: dict[str, Any], *, now: datetime, skew: timedelta) -> datetime | None:
+    """Check a stored event's fields; returns the moment it is ordered by, in UTC (None when it has none):
+    its `updated_at`, or for a link event its `event_created_at`.
+
+    Raises InvalidEvent. `skew` is budgets.clock_skew_margin: a moment further ahead of `now` than that
+    would hold the target's cursor in the future and make every genuine event `stale`.
     """
     _text(event.get("event_type"), "event_type", MAX_EVENT_TYPE)
     for name in ID_FIELDS:
@@ -122,10 +138,13 @@ def validate(event: dict[str, Any], *, now: datetime, skew: timedelta) -> dateti
             _text(event[name], name, MAX_ID)
     if event.get("status") is not None:
         _text(event["status"], "status", MAX_STATUS)
-    updated_at = _updated_at(event.get("updated_at"))
-    if updated_at is not None and updated_at > now + skew:
-        raise InvalidEvent(f"updated_at: more than clock_skew_margin ({skew}) ahead of the receiver's clock")
-    return updated_at
+    updated_at = _moment(event.get("updated_at"), "updated_at")
+    field = ordered_by(str(event["event_type"]))
+    moment = updated_at if field == "updated_at" else _moment(event.get(field), field)
+    for name, value in (("updated_at", updated_at), (field, moment)):
+        if value is not None and value > now + skew:
+            raise InvalidEvent(f"{name}: more than clock_skew_margin ({skew}) ahead of the receiver's clock")
+    return moment
 
 
 def _text(value: Any, name: str, limit: int) -> None:
@@ -137,21 +156,21 @@ def _text(value: Any, name: str, limit: int) -> None:
         raise InvalidEvent(f"{name}: contains control or unencodable characters")
 
 
-def _updated_at(value: Any) -> datetime | None:
+def _moment(value: Any, name: str) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidEvent(f"updated_at: expected an ISO-8601 string, got {_json_type(value)}")
+        raise InvalidEvent(f"{name}: expected an ISO-8601 string, got {_json_type(value)}")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidEvent("updated_at: not an ISO-8601 date and time") from None
+        raise InvalidEvent(f"{name}: not an ISO-8601 date and time") from None
     if parsed.tzinfo is None:
-        raise InvalidEvent("updated_at: has no UTC offset")
+        raise InvalidEvent(f"{name}: has no UTC offset")
     try:
         return parsed.astimezone(UTC)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00 is before datetime.min in UTC
-        raise InvalidEvent("updated_at: out of range") from None
+        raise InvalidEvent(f"{name}: out of range") from None
 
 
 def _json_type(value: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from monitor.core.products import bridge_product
 from monitor.errors import InputError
 from monitor.services import Services
 from monitor.store import ledger, reauth_rows
@@ -14,7 +15,9 @@ from monitor.truv.secrets import short
 BRIDGE_TOKEN_LIFE = timedelta(hours=6)
 
 
-def create_tokens(services: Services, *, loan_id: str, product: str) -> list[dict[str, Any]]:
+def create_tokens(services: Services, *, loan_id: str, product: str | None = None) -> list[dict[str, Any]]:
+    """One update-mode token per connection needing the borrower; `product` None (the default) asks for
+    each connection's own product (`assets` for a financial account), as Bridge needs it."""
     now = services.clock.now()
     with session(read_only(services.engine)) as s:
         base = reauth_rows.loan_base(s, loan_id)
@@ -29,7 +32,8 @@ def create_tokens(services: Services, *, loan_id: str, product: str) -> list[dic
     for row in waiting:
         # The access token is read fresh from Truv for this call only: we never keep it.
         access_token = services.client.access_token_for(base.base_order_id, row.token_hash)
-        answer = services.client.create_bridge_token(base.user_id, product_type=product, access_token=access_token)
+        wanted = product or bridge_product(row.kind, row.order_products.split(","))
+        answer = services.client.create_bridge_token(base.user_id, product_type=wanted, access_token=access_token)
         with session(services.engine) as s:
             ledger.add_event(
                 s,
@@ -38,13 +42,14 @@ def create_tokens(services: Services, *, loan_id: str, product: str) -> list[dic
                 loan_id=loan_id,
                 token=short(row.token_hash),
                 reason=row.reason,
-                product=product,
+                product=wanted,
             )
         out.append(
             {
                 "loan_id": loan_id,
                 "token": short(row.token_hash),
                 "reason": row.reason,
+                "product": wanted,
                 "bridge_token": answer["bridge_token"],
                 "expires_at": now + BRIDGE_TOKEN_LIFE,
             }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from monitor.core.states import ConnectionState
@@ -14,6 +14,7 @@ from monitor.store.tables import connection_table, loan_connection_table, loan_t
 _lc = loan_connection_table.c
 _c = connection_table.c
 _l = loan_table.c
+_o = truv_order_table.c
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,8 @@ class NeedsReauth:
     since: datetime | None
     loan_status: str
     closing_date: date | None
+    kind: str = "employer"  # employer | account | insurance: which Bridge product reconnects it
+    order_products: str = ""  # the original order's products, comma-separated
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +62,18 @@ def needing_reauth(session: Session, *, loan_id: str | None = None) -> list[Need
     """Soonest closing first (loans without a closing date last)."""
     q = (
         select(
-            _lc.loan_id, _lc.suborder_id, _lc.link_id, _c.token_hash, _c.reason, _c.since, _l.status, _l.closing_date
+            _lc.loan_id,
+            _lc.suborder_id,
+            _lc.link_id,
+            _c.token_hash,
+            _c.reason,
+            _c.since,
+            _l.status,
+            _l.closing_date,
+            _lc.kind,
+            func.coalesce(_o.products, ""),
         )
-        .select_from(_LOAN_CONNECTIONS)
+        .select_from(_LOAN_CONNECTIONS.outerjoin(truv_order_table, _o.id == _lc.order_id))
         .where(_c.state == ConnectionState.NEEDS_REAUTH.value)
         .order_by(_l.closing_date.is_(None), _l.closing_date, _lc.loan_id)
     )

@@ -405,6 +405,8 @@ def _act(s: Session, instruction: Instruction, event: dict[str, Any], now: datet
         return _link_event(s, instruction, now)
     if instruction.action is Action.ORDER_FINALIZED:
         return _order_finalized(s, instruction, now)
+    if instruction.action is Action.ORDER_CHANGED:
+        return _order_changed(s, instruction)
     if instruction.action is Action.LINK_DELETED:
         return _link_deleted(s, instruction, now)
     if instruction.action is Action.DATA_CHANGED:
@@ -504,6 +506,28 @@ def _order_finalized(s: Session, ins: Instruction, now: datetime) -> str:
     return WebhookState.APPLIED
 
 
+def _order_changed(s: Session, ins: Instruction) -> str:
+    """An order event that names no suborder: the order is read once, never guessed at (the receiver
+    calls no one). A refresh still accepted is read by the next poll anyway, which settles it; a loan's
+    original order is read again by the loan's next pass, for its connections and data date."""
+    rt = reservation_table.c
+    accepted = s.execute(
+        select(rt.id).where(rt.refresh_order_id == ins.order_id, rt.state == ReservationState.ACCEPTED).limit(1)
+    ).first()
+    if accepted is not None:
+        return WebhookState.RECORDED
+    lt = loan_table.c
+    original = or_(lt.order_id == ins.order_id, lt.original_order_id == ins.order_id)
+    reread = s.execute(
+        update(loan_table).where(original, lt.status == "active").values(details_fetched_at=None).returning(lt.loan_id)
+    ).all()
+    if reread:
+        return WebhookState.APPLIED
+    ot = truv_order_table.c
+    known = s.execute(select(ot.id).where(ot.id == ins.order_id)).first()
+    return WebhookState.RECORDED if known else WebhookState.UNMATCHED
+
+
 def _link_deleted(s: Session, ins: Instruction, now: datetime) -> str:
     """`link-deleted`: data and credentials removed; no refresh can use that connection again."""
     c = connection_table.c
@@ -574,7 +598,10 @@ def reapply_unmatched(services: WebhookServices, order_id: str) -> int:
         ids = list(
             s.execute(
                 update(webhook_event_table)
-                .where(_E.state == WebhookState.UNMATCHED, _E.target.like(f"suborder:{order_id}:%"))
+                .where(
+                    _E.state == WebhookState.UNMATCHED,
+                    or_(_E.target.like(f"suborder:{order_id}:%"), _E.target == f"order:{order_id}"),
+                )
                 .values(state=WebhookState.RECEIVED)
                 .returning(_E.id)
             ).scalars()

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from monitor.jobs.refresh_pass import RefreshPass
 from monitor.sandbox import Sandbox
 from monitor.store.db import session, upgrade
-from monitor.store.tables import Connection, Reservation, WebhookEvent
+from monitor.store.tables import Connection, Loan, Reservation, WebhookEvent
 from monitor.webhooks.receiver import create_app
 from tests.helpers import config, import_csv, seed_loans, services, write_csv
 
@@ -184,6 +184,60 @@ def test_reordered_link_events_end_in_the_newest_state(world, clock):
     with session(svc.engine) as s:
         conn = s.execute(select(Connection).where(Connection.link_id == link_id)).scalars().one()
     assert conn.state == "ok"
+
+
+def link_event(event_type: str, created_at, **fields) -> dict:
+    """A link event as Truv documents it: `event_created_at`, and no `updated_at` (truv-api.md section 4)."""
+    payload = event(event_type, created_at, **fields)
+    del payload["updated_at"]
+    return payload
+
+
+def test_documented_link_events_are_ordered_by_event_created_at(world, clock):
+    svc, sandbox, client = world
+    res = reservation(svc, "B")
+    link_id = suborder_of(sandbox, res.refresh_order_id)["link_id"]
+    t1, t2 = clock.now() + timedelta(seconds=10), clock.now() + timedelta(seconds=20)
+    disconnected = link_event("link-disconnected", t1, link_id=link_id, product="income")
+    connected = link_event("link-connected", t2, link_id=link_id, product="income")
+    # delivered late: the reconnect first, then the older disconnect
+    assert post(client, connected).json()["status"] == "applied"
+    assert post(client, disconnected).json()["status"] == "stale"
+    with session(svc.engine) as s:
+        conn = s.execute(select(Connection).where(Connection.link_id == link_id)).scalars().one()
+    assert conn.state == "ok"
+
+
+def guide_example(order_id: str, at) -> dict:
+    """The data-refresh guide's `order-status-updated` example, whole: it names no employer."""
+    return {
+        "webhook_id": uuid.uuid4().hex,
+        "event_type": "order-status-updated",
+        "event_created_at": at.isoformat(),
+        "order_id": order_id,
+        "status": "completed",
+        "updated_at": at.isoformat(),
+    }
+
+
+def test_an_order_event_without_employer_id_is_read_once_not_ignored(world, clock):
+    svc, _, client = world
+    res = reservation(svc, "W")
+    clock.advance(10)
+    assert post(client, guide_example(res.refresh_order_id, clock.now())).json()["status"] == "recorded"
+    polls = svc.client.stats.by_endpoint.get("get_order_poll", 0)
+    RefreshPass(svc, svc.config.job("nightly")).run()
+    assert svc.client.stats.by_endpoint.get("get_order_poll", 0) > polls
+    assert reservation(svc, "W").state == "completed"
+    # about a loan's original order: its order is read again by the loan's next pass
+    with session(svc.engine) as s:
+        loan = s.get(Loan, "W")
+        original, read_before = loan.order_id, loan.details_fetched_at
+    assert read_before is not None
+    assert post(client, guide_example(original, clock.now())).json()["status"] == "applied"
+    with session(svc.engine) as s:
+        assert s.get(Loan, "W").details_fetched_at is None
+    assert post(client, guide_example("not-ours", clock.now())).json()["status"] == "unmatched"
 
 
 def test_unknown_types_and_untracked_orders_are_kept_and_counted(world, clock):
