@@ -103,8 +103,10 @@ Choices where Truv's documents are silent
   finalizes an original order when its Nth refresh order is created, that refresh still
   running to its end): a refresh POST is 400 `incorrect_parameters` "The order is
   finalized: no further data collection or refresh for order {id}". Finalizing sends
-  `order-finalized` at that moment with the order event fields, `employer_id`, `link_id`,
-  `product` and `data_source` null and `status` "completed". The order JSON has no
+  `order-finalized` at that moment with the common and order fields only (`order_id`,
+  `order_number`, `updated_at`, `template_id`): Truv lists `employer_id`, `link_id`,
+  `product`, `data_source` and `status` only for order-created, order-status-updated and
+  order-refresh-failed. The order JSON has no
   finalized field (none is documented); GET still works. Seeded states send no webhook.
 - Expiry is the borrower invitation's (truv-api.md section 3): every order, original or
   refresh, whatever its status, has `expired_at` = its `created_at` + 72 h ("Date and time
@@ -216,9 +218,9 @@ Webhooks (truv-api.md section 4; built in `webhooks.py`, taken with `due_webhook
   Account Link events (link-connected, link-disconnected, link-deleted), which carry no
   `updated_at` (Truv documents none for them): order them by `event_created_at`.
 - Order events carry `employer_id` (the suborder's id) on order-status-updated and
-  order-refresh-failed, as the reference example does; order-finalized has it null
-  (Truv's order-created has it null too; the data-refresh guide's shorter example leaves it
-  out, so clients must accept null or absent).
+  order-refresh-failed, as the reference example does; order-finalized has none (Truv's
+  order-created has it null; the data-refresh guide's shorter example leaves it out, so
+  clients must accept null or absent).
 - Per finished refresh task (one per link): `task-status-updated` (new `task_id`, final
   status only, no intermediate `login`/`parse` steps); then per suborder of that task
   `order-status-updated` (`completed` or `no_data`); a refresh order with a failed task

@@ -262,15 +262,9 @@ class WebhookOutbox:
             moment,
             "order-finalized",
             order.user_id,
-            {
-                "order_id": order.id,
-                "order_number": order.order_number,
-                "employer_id": None,
-                "link_id": None,
-                "product": None,
-                "data_source": None,
-                "status": "completed",
-            },
+            # employer_id, link_id, product, data_source and status appear only in order-created,
+            # order-status-updated and order-refresh-failed (docs.truv.com/api-reference/orders/events).
+            {"order_id": order.id, "order_number": order.order_number},
         )
 
     # ---- delivery -----------------------------------------------------------------
