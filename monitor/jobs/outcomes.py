@@ -87,6 +87,8 @@ def _settle_order(services: Services, reservation_id: str, info: OrderInfo) -> S
         for sub in subs
     ]
     if pending(results):
+        # Connections completed so far each bring a new report id: handed off now, not at the end.
+        settle.record_progress(services.engine, reservation_id, info, now=services.clock.now())
         stats.pending += 1
         return stats
     settlement = settle.settle_refresh(services.engine, reservation_id, info, results, now=services.clock.now())

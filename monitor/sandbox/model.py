@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from monitor.sandbox.employment import EmployerChange, parse_changes
@@ -23,6 +23,9 @@ PAYROLL_PRODUCTS = frozenset({"income", "employment", "insurance"})
 FINANCIAL_PRODUCTS = frozenset({"assets", "transactions"})
 
 Kind = Literal["employer", "financial_account"]
+# The borrower invitation's default lifetime (truv-api.md section 3): `expired_at` is this long
+# after the order's creation unless something set it earlier.
+INVITATION_LIFETIME = timedelta(hours=72)
 
 
 def iso(moment: datetime) -> str:
@@ -214,29 +217,38 @@ class Suborder:
         return self.task.finishes_at if self.task.finished(now) and self.task.status == "done" else None
 
     def completed_at(self, now: datetime) -> datetime | None:
-        """The JSON `completed_at`: set only while `status` reads `completed`."""
+        """The opt-in suborder `completed_at` (scenario `suborder_completed_at`): set only while
+        `status` reads `completed`. Truv documents none on a suborder."""
         return self.data_completed_at(now) if self.status(now) == "completed" else None
 
+    def ended_at(self, now: datetime) -> datetime | None:
+        """When its task reached a terminal status (any), None while it runs."""
+        return self.task.finishes_at if self.task.finished(now) else None
+
     def updated_at(self, now: datetime) -> datetime:
+        """Not shown (no suborder `updated_at` is documented); it moves the order's `updated_at`."""
         return self.task.finishes_at if self.task.finished(now) else self.created_at
 
-    def to_json(self, now: datetime) -> dict[str, Any]:
+    def to_json(self, now: datetime, *, with_completed_at: bool = False) -> dict[str, Any]:
+        """The documented suborder: `created_at` is its only timestamp (orders_read example);
+        `with_completed_at` adds the opt-in `completed_at` (scenario `suborder_completed_at`)."""
         provider_id, provider_name = provider_of(self.kind)
-        completed = self.completed_at(now)
-        return {
+        body: dict[str, Any] = {
             "id": self.id,
             "suborder_number": self.suborder_number,
             "status": self.status(now),
             "last_task_status": self.last_task_status(now),
             "created_at": iso(self.created_at),
-            "updated_at": iso(self.updated_at(now)),
-            "completed_at": iso(completed) if completed else None,
             "link_id": self.link.id,
             "access_token": self.link.access_token,
             "provider": {"id": provider_id, "name": provider_name},
             "data_source": data_source_of(self.kind),
             "company": {"name": self.company},
         }
+        if with_completed_at:
+            completed = self.completed_at(now)
+            body["completed_at"] = iso(completed) if completed else None
+        return body
 
 
 @dataclass(slots=True)
@@ -257,6 +269,7 @@ class Order:
     # Drawn when the order is made; shown once a suborder of that group has completed data.
     voie_report_id: str | None = None
     voa_report_id: str | None = None
+    # Set by `expire_order` / seeded `expired`: the invitation expired earlier than its 72 h.
     expired_at: datetime | None = None
     finalized_at: datetime | None = None
     forbidden: bool = False
@@ -267,22 +280,42 @@ class Order:
     def suborders(self) -> list[Suborder]:
         return [*self.employers, *self.financial_accounts]
 
+    def invitation_expires_at(self) -> datetime:
+        """The borrower invitation's expiry: 72 h after creation, or earlier when set so."""
+        default = self.created_at + INVITATION_LIFETIME
+        return min(default, self.expired_at) if self.expired_at is not None else default
+
     def is_expired(self, now: datetime) -> bool:
-        return self.expired_at is not None and self.expired_at <= now
+        """The invitation has expired; says nothing about the order's data or its refreshes."""
+        return self.invitation_expires_at() <= now
 
     def is_finalized(self, now: datetime) -> bool:
         return self.finalized_at is not None and self.finalized_at <= now
 
+    def completed_at(self, now: datetime) -> datetime | None:
+        """The order-level `completed_at`: the moment every suborder's task had reached a terminal
+        status with at least one `done` (data in); None while any runs or when none brought data.
+        For a seeded order that is when its data was collected (the latest of its connections)."""
+        ends = [s.ended_at(now) for s in self.suborders()]
+        if not ends or any(end is None for end in ends):
+            return None
+        if not any(s.data_completed_at(now) for s in self.suborders()):
+            return None
+        return max(end for end in ends if end is not None)
+
     def updated_at(self, now: datetime) -> datetime:
+        """Moves for more than data: a suborder's end, a refresh made from it, the invitation's
+        expiry, finalization (so an old order that was refreshed reads later than its completed_at)."""
         moments = [self.created_at, *(s.updated_at(now) for s in self.suborders())]
-        moments += [m for m in (self.touched_at, self.expired_at, self.finalized_at) if m is not None and m <= now]
+        expiry = self.invitation_expires_at()
+        moments += [m for m in (self.touched_at, expiry, self.finalized_at) if m is not None and m <= now]
         return max(moments)
 
     def report_id(self, group: list[Suborder], report_id: str | None, now: datetime) -> str | None:
         return report_id if any(s.data_completed_at(now) for s in group) else None
 
-    def to_json(self, now: datetime) -> dict[str, Any]:
-        expired = self.is_expired(now)
+    def to_json(self, now: datetime, *, suborder_completed_at: bool = False) -> dict[str, Any]:
+        completed = self.completed_at(now)
         return {
             "id": self.id,
             "products": list(self.products),
@@ -293,13 +326,17 @@ class Order:
             "last_name": self.last_name,
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at(now)),
+            "completed_at": iso(completed) if completed else None,
             "canceled_at": None,
-            "expired_at": iso(self.expired_at) if expired and self.expired_at else None,
-            "is_expired": expired,
+            # "Date and time when order would expire": shown before it passes too.
+            "expired_at": iso(self.invitation_expires_at()),
+            "is_expired": self.is_expired(now),
             "initial_order": self.initial_order,
             "refresh_order": self.refresh_order,
             "voie_report_id": self.report_id(self.employers, self.voie_report_id, now),
             "voa_report_id": self.report_id(self.financial_accounts, self.voa_report_id, now),
-            "employers": [s.to_json(now) for s in self.employers],
-            "financial_accounts": [s.to_json(now) for s in self.financial_accounts],
+            "employers": [s.to_json(now, with_completed_at=suborder_completed_at) for s in self.employers],
+            "financial_accounts": [
+                s.to_json(now, with_completed_at=suborder_completed_at) for s in self.financial_accounts
+            ],
         }

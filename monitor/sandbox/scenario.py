@@ -107,8 +107,8 @@ class _Connection:
 class Portfolio(list[dict[str, str]]):
     """The loans-file rows `generate_portfolio` returns, plus what only a test may know.
 
-    `truth_completed_at` maps each loan_id to its order's oldest suborder `completed_at` by
-    Truv's dates (ISO, `Z`); it is never a column of the rows, so it cannot leak into a
+    `truth_completed_at` maps each loan_id to its order's order-level `completed_at` (when its data was
+    collected; ISO, `Z`); it is never a column of the rows, so it cannot leak into a
     loans file. `scripted` maps each loan given a scripted change to its [(kind, at_refresh)],
     and `scripted_detail` to the matching `Sandbox.scripted_changes()` entries (link_id,
     employment_id, new_employment_id, ...); loans not in them are unchanged. Compares equal
@@ -152,7 +152,7 @@ def generate_portfolio(
     """Seed `n` loans' orders and return their loans-file rows (all values are strings).
 
     Columns: loan_id, order_id, gse ("true"/"false"), status ("active"), closing_date (ISO
-    date), program, and only with `include_data_as_of` a data_as_of (the order's oldest
+    date), program, and only with `include_data_as_of` a data_as_of (the order's order-level
     `completed_at`, ISO with `Z`). The order_number is the loan_id. About 15% of orders have
     two employers; `shared_token_share` of orders reuse an earlier order's connection (same
     borrower, same link); `failing_share` get a non-ok scenario.
@@ -324,6 +324,7 @@ _SETTINGS = {
     "webhook_secret": "webhook_secret",
     "webhook_duplicates": "webhook_duplicates",
     "webhook_reorder": "webhook_reorder",
+    "suborder_completed_at": "suborder_completed_at",
 }
 _TOP_KEYS = frozenset({"seed", "settings", "orders", "portfolio"})
 
@@ -339,7 +340,8 @@ def load_scenario_file(
     its Nth refresh order is created), completion_delay, latency, secrets, client_ids, faults
     as a `Faults.parse` string or a mapping, webhook_url (where `serve` POSTs webhooks; also
     `LoadedScenario.webhook_url`), webhook_secret (signs them), webhook_duplicates (a rate),
-    webhook_reorder (a bool));
+    webhook_reorder (a bool), suborder_completed_at (a bool: suborders also show a
+    `completed_at`, which Truv does not document; default false));
     `orders` (a list of `add_order` mappings, explicit ids allowed): order_id, user_id,
     order_number, products, first_name, last_name, created_at, completed_at (ISO timestamps),
     forbidden (bool), finalized / expired (true or an ISO timestamp), finalize_at_refresh (N),
@@ -419,8 +421,8 @@ def _check_webhook_setting(source: Path, key: str, value: Any) -> None:
         raise ValueError(f"{source}: settings.refresh_limit_status: expected 400, 403 or 429, got {value!r}")
     if key == "finalize_at_refresh" and not (whole or value is None):
         raise ValueError(f"{source}: settings.finalize_at_refresh: expected a whole number, got {value!r}")
-    if key == "webhook_reorder" and not isinstance(value, bool):
-        raise ValueError(f"{source}: settings.webhook_reorder: expected true or false, got {value!r}")
+    if key in ("webhook_reorder", "suborder_completed_at") and not isinstance(value, bool):
+        raise ValueError(f"{source}: settings.{key}: expected true or false, got {value!r}")
     if key == "webhook_duplicates" and (
         isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1
     ):

@@ -38,11 +38,12 @@ Choices where Truv's documents are silent
   and keep the original's `suborder_number`, `link_id` and `access_token`. The GSE count is
   kept per original order and never refuses anything (GSE limits are billing).
 - Check order of a refresh POST, after the request checks above: unknown order 404;
-  forbidden 403; body 415; refresh of a refresh order 400; finalized 400; expired 400;
-  body validation 400 (with `extra`); a deleted link among the touched connections 400;
-  the per-token budget; then the new order. Each refusal except 404 and the body checks
-  (415, validation) is journaled with `refused`: forbidden (also on GET), refresh_of_refresh,
-  order_finalized, order_expired, link_deleted, refresh_limit; `refusal_counts()` counts them.
+  forbidden 403; body 415; refresh of a refresh order 400; finalized 400; body validation
+  400 (with `extra`); a deleted link among the touched connections 400; the per-token
+  budget; then the new order. An expired invitation (`is_expired`) is no refusal. Each
+  refusal except 404 and the body checks (415, validation) is journaled with `refused`:
+  forbidden (also on GET), refresh_of_refresh, order_finalized, link_deleted,
+  refresh_limit; `refusal_counts()` counts them.
 - Per-token budget: accepted refreshes per access_token in (now - 24 h, now] on
   `clock.now()`, so a refresh exactly 24 h old no longer counts. One refresh spends one unit
   per distinct token it touches (two employers on one link cost one unit). Over the limit:
@@ -57,25 +58,37 @@ Choices where Truv's documents are silent
   link's status (its last task) changes at the same moment. A failed login_error/mfa_error
   link still accepts refreshes; they fail again until `reconnect_link` (Bridge update mode).
 - Seeded (original) orders' employers are `completed`: each seeded suborder has a `done`
-  task ending at its `completed_at` (the employer spec's, else the order's, else the
-  order's `created_at`; `created_at` defaults to `completed_at`, else now). Neither may be
-  after now, and no completion may precede the order's creation. Their links read `done`.
-- Data dates: every suborder shows `completed_at` (ISO, `Z`) while its `status` is
-  `completed`, else null; for a refresh suborder it is the moment its task finished. There
-  is no order-level `completed_at` (truv-api.md section 3 found none). A suborder's
-  `updated_at` is its task's end once ended, else its `created_at`; the order's is the
-  latest of its creation, its suborders', its latest refresh, its expiry and finalization.
-  `oldest_completed_at()` / `data_as_of()` give the truth by these dates (task ended
-  `done`, whatever `status` shows).
+  task ending at its data moment (the employer spec's `completed_at`, else the order's,
+  else the order's `created_at`; `created_at` defaults to `completed_at`, else now). Neither
+  may be after now, and no completion may precede the order's creation. Their links read
+  `done`.
+- Data dates, as Truv's orders_read example shows them: the ORDER carries `completed_at`
+  (ISO, `Z`): the moment every one of its suborders' tasks had reached a terminal status
+  with at least one `done`; null while any still runs, and null when none brought data
+  (a refresh that failed or came back `no_data` everywhere). For a seeded order that is
+  when its data was collected (the latest of its connections' moments: the order's
+  `completed_at` when no employer names its own). Suborders carry `created_at` as their
+  only timestamp: no suborder `completed_at`, `updated_at` or `finished_at` by default.
+  Option `suborder_completed_at=True` (scenario setting `suborder_completed_at: true`)
+  adds a suborder `completed_at` (its task's end while `status` reads `completed`, else
+  null) so a client's optional refinement can be tested.
+- The order's `updated_at` moves for more than data: the latest of its creation, its
+  suborders' task ends, its latest refresh (a refresh made from it), its invitation's
+  expiry once passed, and its finalization; so an old order that was refreshed reads an
+  `updated_at` later than its `completed_at`. Never a data date.
+- `oldest_completed_at()` / `data_as_of()` give the truth by the documented shape: each
+  connection's data date is the order-level `completed_at` of the order that carried its
+  data (the original, or the newest refresh order whose suborder of that suborder_number
+  ended `done` and which has a `completed_at`), whatever the suborder's `status` shows.
 - `last_task_status`: the status of the suborder's own task once it ended (`done` for a
   seeded one, the refresh task's status for a refresh suborder), null while it runs (no
   intermediate `login`/`parse` steps are modelled). Later tasks on the same link do not
   change it (`GET /v1/links/{id}/` shows those).
-- Employer spec `status_style: "sent_with_last_task"` (seen in an assets sample): the
-  suborder reads `status: "sent"` from creation on, seeded or refreshed, and only
-  `last_task_status` tells the outcome; its `completed_at` is then null (it is not
-  `completed`) and `updated_at` carries the task's end. A refresh suborder keeps its
-  original's style. Webhooks are unchanged by the style.
+- Employer spec `status_style: "sent_with_last_task"` (opt-in; seen in an assets sample):
+  the suborder reads `status: "sent"` from creation on, seeded or refreshed, and only
+  `last_task_status` tells the outcome; the opt-in suborder `completed_at` is then null (it
+  is not `completed`); the order-level `completed_at` still follows the tasks. A refresh
+  suborder keeps its original's style. Webhooks are unchanged by the style.
 - Report ids: an order whose products include income or employment has a
   `voie_report_id`, one with assets a `voa_report_id` (others null; transactions and
   insurance get none). A refresh order has only its product's, new. Ids are drawn when the
@@ -90,13 +103,19 @@ Choices where Truv's documents are silent
   finalizes an original order when its Nth refresh order is created, that refresh still
   running to its end): a refresh POST is 400 `incorrect_parameters` "The order is
   finalized: no further data collection or refresh for order {id}". Finalizing sends
-  `order-finalized` at that moment with the order event fields, `employer_id`, `link_id`,
-  `product` and `data_source` null and `status` "completed". The order JSON has no
+  `order-finalized` at that moment with the common and order fields only (`order_id`,
+  `order_number`, `updated_at`, `template_id`): Truv lists `employer_id`, `link_id`,
+  `product`, `data_source` and `status` only for order-created, order-status-updated and
+  order-refresh-failed. The order JSON has no
   finalized field (none is documented); GET still works. Seeded states send no webhook.
-- Expired (`expire_order`, seeded `expired: true` or a timestamp): `is_expired: true`,
-  `expired_at` (null while not expired), refresh POST 400 "The order is expired: order
-  {id} cannot be refreshed". No webhook; its suborders keep their status and data.
-  `canceled_at` is always null (cancelling is not modelled).
+- Expiry is the borrower invitation's (truv-api.md section 3): every order, original or
+  refresh, whatever its status, has `expired_at` = its `created_at` + 72 h ("Date and time
+  when order would expire": shown before it passes too) and `is_expired` true from that
+  moment on. `expire_order` and seeded `expired: true` (now) or a timestamp only set the
+  expiry earlier (never later than the 72 h). An expired invitation refuses nothing: a
+  refresh of a completed order whose invitation expired is created as usual. No webhook;
+  its suborders keep their status and data. `canceled_at` is always null (cancelling is
+  not modelled).
 - Deleted link (`delete_link`, or employer spec `link_deleted: true` at seeding, no webhook
   then): sends `link-deleted` (link_id, product = the link's last refreshed product or its
   first allowed one, data_source, tracking_info null); `GET /v1/links/{id}/` still answers
@@ -195,12 +214,20 @@ Webhooks (truv-api.md section 4; built in `webhooks.py`, taken with `due_webhook
 - Events are scheduled when the change is decided (the refresh request, `reconnect_link`)
   and become due at the moment it happens on `clock.now()`: a refresh's at its tasks'
   `finishes_at`. Every event of one change has that moment as `updated_at` (written
-  `+00:00`, as the docs' example) and as `event_created_at` (written `Z`).
+  `+00:00`, as the docs' example) and as `event_created_at` (written `Z`), except the
+  Account Link events (link-connected, link-disconnected, link-deleted), which carry no
+  `updated_at` (Truv documents none for them): order them by `event_created_at`.
+- Order events carry `employer_id` (the suborder's id) on order-status-updated and
+  order-refresh-failed, as the reference example does; order-finalized has none (Truv's
+  order-created has it null; the data-refresh guide's shorter example leaves it out, so
+  clients must accept null or absent).
 - Per finished refresh task (one per link): `task-status-updated` (new `task_id`, final
   status only, no intermediate `login`/`parse` steps); then per suborder of that task
-  `order-status-updated` (`completed` or `no_data`) or `order-refresh-failed` (the task's
-  failure status, e.g. `unavailable`, `login_error`); then `link-disconnected` once for
-  login_error / mfa_error / account_locked; for `done`, per suborder `employment-updated`
+  `order-status-updated` (`completed` or `no_data`); a refresh order with a failed task
+  gets exactly one `order-refresh-failed` (not one per suborder), at its first failing
+  task's end, with that task's failure status (e.g. `unavailable`, `login_error`) and the
+  first failing suborder's `employer_id`, `link_id`, `product`, `data_source`; then
+  `link-disconnected` once per link for login_error / mfa_error / account_locked; for `done`, per suborder `employment-updated`
   (employers) or `bank-accounts-updated` (financial accounts, `object_id` instead of
   `employment_id`). The employment id is the link report's (below): stable per link and
   suborder_number across refreshes. For an employer, `employment-updated` goes out on every
@@ -309,6 +336,7 @@ class Sandbox:
         webhook_duplicates: float = 0.0,
         webhook_reorder: bool = False,
         webhook_url: str | None = None,
+        suborder_completed_at: bool = False,
     ) -> None:
         if not 0.0 <= webhook_duplicates <= 1.0:
             raise ValueError(f"webhook_duplicates: expected a rate between 0 and 1, got {webhook_duplicates!r}")
@@ -316,7 +344,11 @@ class Sandbox:
             allowed = ", ".join(map(str, REFRESH_LIMIT_CODES))
             raise ValueError(f"refresh_limit_status: expected one of {allowed}, got {refresh_limit_status!r}")
         _check_finalize_at_refresh(finalize_at_refresh)
+        if not isinstance(suborder_completed_at, bool):
+            raise ValueError(f"suborder_completed_at: expected true or false, got {suborder_completed_at!r}")
         self.refresh_limit_status = refresh_limit_status
+        # Opt-in: suborders also show a `completed_at` (Truv documents none; off by default).
+        self.suborder_completed_at = suborder_completed_at
         self.finalize_at_refresh = finalize_at_refresh
         self.clock: Clock = clock or SystemClock()
         self.completion_delay = completion_delay
@@ -377,40 +409,43 @@ class Sandbox:
 
     def refusal_counts(self) -> dict[str, int]:
         """Journaled refusals by their `refused` reason: refresh_of_refresh, order_finalized,
-        order_expired, link_deleted, refresh_limit, forbidden."""
+        link_deleted, refresh_limit, forbidden."""
         with self._lock:
             return dict(self._refusals)
 
     def oldest_completed_at(self) -> dict[str, str | None]:
-        """Per original (root) order: the oldest moment its own suborders' data was collected
-        (their tasks ended `done`, whatever `status` shows), ISO with `Z`; None if none has data.
-        This is how old each loan's data is by Truv's dates before any refresh."""
+        """Per original (root) order: its order-level `completed_at` as the order JSON shows it
+        now (when its data was collected), ISO with `Z`; None if it has none. This is how old
+        each loan's data is by Truv's documented dates before any refresh."""
         with self._lock:
             now = self.clock.now()
             result: dict[str, str | None] = {}
             for order in self._orders.values():
                 if order.initial_order is None:
-                    dates = [d for d in (s.data_completed_at(now) for s in order.suborders()) if d is not None]
-                    result[order.id] = iso(min(dates)) if dates else None
+                    done = order.completed_at(now)
+                    result[order.id] = iso(done) if done else None
             return result
 
     def data_as_of(self, order_id: str) -> str | None:
-        """How old the loan's data is now, refreshes included: for each suborder of the
-        original order (of `order_id`'s root), the newest data among it and the same
-        suborder_number in its refresh orders; then the oldest of those. None if no data."""
+        """How old the loan's data is now, refreshes included, by the documented shape: for each
+        connection (suborder of the original order of `order_id`'s root), the order-level
+        `completed_at` of the newest order that carried its data (the original, or a refresh
+        order whose suborder of the same suborder_number brought data and which has a
+        `completed_at`); then the oldest of those. None if no connection has data."""
         with self._lock:
             now = self.clock.now()
             root = self._orders[self._orders[order_id].root_id]
             refreshes = [self._orders[i] for i in root.refresh_ids]
             newest: list[datetime] = []
             for suborder in root.suborders():
-                same = [
-                    r.data_completed_at(now)
-                    for order in refreshes
+                carriers = [
+                    order.completed_at(now)
+                    for order in (root, *refreshes)
                     for r in order.suborders()
                     if (r.kind, r.suborder_number) == (suborder.kind, suborder.suborder_number)
+                    and r.data_completed_at(now) is not None
                 ]
-                dates = [d for d in (suborder.data_completed_at(now), *same) if d is not None]
+                dates = [d for d in carriers if d is not None]
                 if dates:
                     newest.append(max(dates))
             return iso(min(newest)) if newest else None
@@ -489,7 +524,7 @@ class Sandbox:
     def order(self, order_id: str) -> dict[str, Any]:
         """An order as `GET /v1/orders/{id}/` would show it now, without a request."""
         with self._lock:
-            return self._orders[order_id].to_json(self.clock.now())
+            return self._order_json(self._orders[order_id], self.clock.now())
 
     def link(self, link_id: str) -> dict[str, Any]:
         with self._lock:
@@ -518,18 +553,27 @@ class Sandbox:
             now = self.clock.now()
             if not order.is_finalized(now):
                 self._finalize(order, now)
-            return order.to_json(now)
+            return self._order_json(order, now)
 
     def expire_order(self, order_id: str) -> dict[str, Any]:
-        """The order expired now: `is_expired: true`, `expired_at`; refresh POSTs get 400.
-
-        No webhook (its suborders do not change); idempotent."""
+        """The borrower invitation expired now (earlier than its 72 h): `is_expired: true`,
+        `expired_at` now. Refreshes still work (the invitation is not the data). No webhook;
+        idempotent (an invitation already expired keeps its moment)."""
         with self._lock:
             order = self._orders[order_id]
             now = self.clock.now()
             if not order.is_expired(now):
                 order.expired_at = now
-            return order.to_json(now)
+            return self._order_json(order, now)
+
+    def remind(self, order_id: str) -> dict[str, Any]:
+        """A reminder (or an edit) now: the order's `updated_at` moves, its data does not (truv-api.md
+        section 3: `updated_at` is never a data date). No webhook."""
+        with self._lock:
+            order = self._orders[order_id]
+            now = self.clock.now()
+            order.touched_at = now
+            return self._order_json(order, now)
 
     def delete_link(self, link_id: str) -> dict[str, Any]:
         """The connection was deleted now: `link-deleted`; `deleted_at` on the link; a refresh
@@ -547,7 +591,7 @@ class Sandbox:
         with self._lock:
             order = self._orders[order_id]
             order.forbidden = forbidden
-            return order.to_json(self.clock.now())
+            return self._order_json(order, self.clock.now())
 
     def _finalize(self, order: Order, now: datetime) -> None:
         order.finalized_at = now
@@ -684,7 +728,7 @@ class Sandbox:
             order.financial_accounts = subs[len(employer_specs) :]
             self._orders[order.id] = order
             self._users.add(user_id)
-            return order.to_json(now)
+            return self._order_json(order, now)
 
     def _draw_report_ids(self, order: Order) -> None:
         """New VOIE / VOA report ids for the products the order covers (truv-api.md section 9)."""
@@ -854,7 +898,7 @@ class Sandbox:
                 return wire.not_found()
             if self._is_forbidden(order):
                 return self._refuse(entry, "forbidden", wire.error(403, "not_authenticated", FORBIDDEN_MESSAGE))
-            return wire.json_response(200, order.to_json(now))
+            return wire.json_response(200, self._order_json(order, now))
         if endpoint == "link_get":
             link = self._links.get(resource_id)
             return wire.json_response(200, link.to_json(now)) if link else wire.not_found()
@@ -867,6 +911,9 @@ class Sandbox:
         if isinstance(payload, wire.Response):
             return payload
         return self._bridge_token(resource_id, payload, now)
+
+    def _order_json(self, order: Order, now: datetime) -> dict[str, Any]:
+        return order.to_json(now, suborder_completed_at=self.suborder_completed_at)
 
     def _is_forbidden(self, order: Order) -> bool:
         return order.forbidden or self._orders[order.root_id].forbidden
@@ -895,9 +942,6 @@ class Sandbox:
         if root.is_finalized(now):
             message = f"The order is finalized: no further data collection or refresh for order {root.id}"
             return self._refuse(entry, "order_finalized", wire.error(400, "incorrect_parameters", message))
-        if root.is_expired(now):
-            message = f"The order is expired: order {root.id} cannot be refreshed"
-            return self._refuse(entry, "order_expired", wire.error(400, "incorrect_parameters", message))
         plan = plan_refresh(root, payload, self._refresh_suborder_ids(root))
         if isinstance(plan, wire.Response):
             return plan
@@ -914,7 +958,7 @@ class Sandbox:
         child = self._create_refresh_order(root, plan, now)
         self._budget.record(tokens, now)
         entry["created_order_id"] = child.id
-        return wire.json_response(200, child.to_json(now))
+        return wire.json_response(200, self._order_json(child, now))
 
     def _refresh_suborder_ids(self, root: Order) -> dict[str, str]:
         return {s.id: order_id for order_id in root.refresh_ids for s in self._orders[order_id].suborders()}

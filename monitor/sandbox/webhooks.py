@@ -44,6 +44,10 @@ DISCONNECTING = frozenset({"login_error", "mfa_error", "account_locked"})
 # bank-accounts-updated objects_count before a link's first refresh (employers use the report's
 # counts instead: see `_employment_data`).
 BASE_OBJECTS_COUNT = 26
+# Account Link events (docs.truv.com/api-reference/links/events): no `updated_at` in their fields.
+LINK_EVENTS = frozenset({"link-connected", "link-disconnected", "link-deleted"})
+# Task statuses that make a refresh order fail (`order-refresh-failed`); done and no_data do not.
+SUCCEEDED = frozenset({"done", "no_data"})
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -105,7 +109,7 @@ class WebhookOutbox:
         webhook_id = f"{self._data_ids.getrandbits(128):032x}" if data else self._new_id()
         if data:
             self._data_webhook_ids.add(webhook_id)
-        payload = {
+        payload: dict[str, Any] = {
             "webhook_id": webhook_id,
             "event_type": event_type,
             "event_created_at": iso(moment),
@@ -114,6 +118,9 @@ class WebhookOutbox:
             **fields,
             "template_id": None,
         }
+        if event_type in LINK_EVENTS:
+            # Link events document no `updated_at`: receivers order them by event_created_at.
+            del payload["updated_at"]
         self._seq += 1
         heapq.heappush(self._pending, (moment, self._seq, payload))
 
@@ -128,8 +135,11 @@ class WebhookOutbox:
         groups: dict[int, tuple[Task, list[Suborder]]] = {}
         for suborder in order.suborders():
             groups.setdefault(id(suborder.task), (suborder.task, []))[1].append(suborder)
+        # Exactly one `order-refresh-failed` per failed refresh order: the first failing task's.
+        failing = [task for task, _ in groups.values() if task.status not in SUCCEEDED]
+        first_failure = min(failing, key=lambda task: task.finishes_at, default=None)
         for task, suborders in groups.values():
-            self._task_finished(order, product, task, suborders, data or {})
+            self._task_finished(order, product, task, suborders, data or {}, reports_failure=task is first_failure)
 
     def _task_finished(
         self,
@@ -138,6 +148,8 @@ class WebhookOutbox:
         task: Task,
         suborders: list[Suborder],
         data: Mapping[str, DataEvents],
+        *,
+        reports_failure: bool = False,
     ) -> None:
         link = suborders[0].link
         moment, status = task.finishes_at, task.status
@@ -151,8 +163,11 @@ class WebhookOutbox:
             order.user_id,
             {"task_id": task_id, **common, "tracking_info": None, "status": status},
         )
-        for suborder in suborders:
-            event_type = "order-status-updated" if status in ("done", "no_data") else "order-refresh-failed"
+        # order-status-updated per suborder that changed to completed / no_data; a failure is one
+        # order-refresh-failed for the whole refresh order (its first failing suborder's).
+        reported = suborders if status in SUCCEEDED else suborders[:1] if reports_failure else []
+        for suborder in reported:
+            event_type = "order-status-updated" if status in SUCCEEDED else "order-refresh-failed"
             self._push(
                 moment,
                 event_type,
@@ -247,15 +262,9 @@ class WebhookOutbox:
             moment,
             "order-finalized",
             order.user_id,
-            {
-                "order_id": order.id,
-                "order_number": order.order_number,
-                "employer_id": None,
-                "link_id": None,
-                "product": None,
-                "data_source": None,
-                "status": "completed",
-            },
+            # employer_id, link_id, product, data_source and status appear only in order-created,
+            # order-status-updated and order-refresh-failed (docs.truv.com/api-reference/orders/events).
+            {"order_id": order.id, "order_number": order.order_number},
         )
 
     # ---- delivery -----------------------------------------------------------------

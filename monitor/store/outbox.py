@@ -59,6 +59,24 @@ def enqueue_reauth(session: Session, *, token: str, reason: str | None, since: d
     )
 
 
+def enqueue_report_ids(
+    session: Session, *, loan_id: str, order_id: str, voie: str | None, voa: str | None, now: datetime
+) -> None:
+    """A refresh's connection completed while others still run: Truv made a new report id for it ("a new
+    VOIE or VOA report ID is generated after every additional connection reaches completed status"), which
+    the lender may resubmit now. Each new id is handed off once."""
+    payload = {
+        "type": "refresh.report_ids",
+        "loan_id": loan_id,
+        "refresh_order_id": order_id,
+        "voie_report_id": voie,
+        "voa_report_id": voa,
+        "complete": False,
+    }
+    key = f"report_ids:{order_id}:{voie or '-'}:{voa or '-'}"
+    enqueue(session, kind="report_ids", key=key, payload=payload, now=now)
+
+
 def enqueue_refresh_completed(session: Session, *, loan: Loan, order_id: str, product: str, now: datetime) -> None:
     """A refresh completed: the lender gets the new report ids to resubmit to DU / LPA.
 

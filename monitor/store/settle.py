@@ -32,9 +32,10 @@ from monitor.core.settlement import (
 from monitor.core.states import ConnectionState, ReservationState
 from monitor.store import ledger, monitoring, orders
 from monitor.store.db import session
-from monitor.store.outbox import enqueue_reauth, enqueue_refresh_completed
+from monitor.store.outbox import enqueue_reauth, enqueue_refresh_completed, enqueue_report_ids
 from monitor.store.tables import (
     Loan,
+    TruvOrder,
     connection_table,
     order_suborder_table,
     outbox_table,
@@ -90,6 +91,37 @@ def settle_refresh(
         orders.save_suborders(s, order)
         report_ids = (order.voie_report_id, order.voa_report_id)
         return _record(s, res, order.id, results, now=now, report_ids=report_ids)
+
+
+def record_progress(engine: Engine, reservation_id: str, order: OrderInfo, *, now: datetime) -> bool:
+    """A refresh still running, read by the poll: keep the read, and hand off any new report id Truv made
+    for the connections that completed so far (truv-api.md section 10). False when there was none new."""
+    if not (order.voie_report_id or order.voa_report_id):
+        return False
+    with session(engine) as s:
+        res = _locked_accepted(s, reservation_id)
+        if res is None:
+            return False
+        row = s.get(TruvOrder, order.id)
+        known = (row.voie_report_id, row.voa_report_id) if row is not None else (None, None)
+        orders.save_order(s, res.loan_id, order, now=now)
+        if (order.voie_report_id, order.voa_report_id) == known:
+            return False
+        enqueue_report_ids(
+            s, loan_id=res.loan_id, order_id=order.id, voie=order.voie_report_id, voa=order.voa_report_id, now=now
+        )
+        ledger.add_event(
+            s,
+            at=now,
+            kind="report_ids",
+            run_id=res.run_id,
+            loan_id=res.loan_id,
+            reservation_id=res.id,
+            refresh_order_id=order.id,
+            voie_report_id=order.voie_report_id,
+            voa_report_id=order.voa_report_id,
+        )
+    return True
 
 
 def settle_from_suborders(engine: Engine, reservation_id: str, *, at: datetime, now: datetime) -> Settlement | None:

@@ -57,13 +57,13 @@ def _employment(item: dict[str, Any]) -> Employment:
 
 
 def parse_report(body: Any, *, fallback_as_of: datetime) -> Snapshot:
-    """A report object -> Snapshot; `as_of` is the report's completion, else the refresh's."""
+    """A report object -> Snapshot; `as_of` is the report's documented `completed_at`, else the refresh's."""
     if not isinstance(body, dict):
         raise ValueError("a report object must be a JSON object")
     items = body.get("employments")
     if not isinstance(items, list):
         raise ValueError("a report object needs an employments list")
-    as_of = parse_time(body.get("completed_at")) or parse_time(body.get("finished_at")) or fallback_as_of
+    as_of = parse_time(body.get("completed_at")) or fallback_as_of
     return Snapshot(
         employments=tuple(_employment(e) for e in items if isinstance(e, dict) and e.get("id") is not None),
         as_of=as_of,

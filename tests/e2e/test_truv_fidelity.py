@@ -210,6 +210,17 @@ def test_order_finalized_ends_refreshing_of_that_loan(db_url, clock, tmp_path):
     assert run(svc).submitted == 1 and posts_for(sandbox, fresh["id"]) == 1
 
 
+def test_an_expired_invitation_does_not_end_the_order(db_url, clock, tmp_path):
+    # truv-api.md section 3: `is_expired` is the borrower invitation's expiry; the documented example is a
+    # completed, refreshed order with `is_expired: true`. Its connections are still refreshed.
+    sandbox, svc, order = ended_world(db_url, clock, tmp_path, expired=True)
+    assert sandbox.order(order["id"])["is_expired"] is True
+    summary = run(svc)
+    assert summary.submitted == 2 and posts_for(sandbox, order["id"]) == 1
+    aside, handoffs = exceptions_and_handoffs(svc)
+    assert aside == [] and "loan.needs_new_order" not in handoffs
+
+
 def declined_and_counting(svc, loan_id: str) -> tuple[list[str], int]:
     with session(svc.engine) as s:
         states = [r.state for r in s.execute(select(Reservation).where(Reservation.loan_id == loan_id)).scalars()]

@@ -53,27 +53,42 @@ def test_seeded_order_verified_45_days_ago(sandbox: Sandbox, client: httpx.Clien
     root = sandbox.add_order(completed_at=ago(45))
     body = client.get(f"orders/{root['id']}/").json()
     [employer] = body["employers"]
-    assert employer["completed_at"] == ago(45)
+    assert body["completed_at"] == ago(45)  # the order-level data date (orders_read example)
     assert (employer["status"], employer["last_task_status"]) == ("completed", "done")
+    # A suborder documents `created_at` as its only timestamp.
+    assert employer["created_at"] == ago(45)
+    assert not {"completed_at", "updated_at", "finished_at"} & set(employer)
     assert body["created_at"] == ago(45)  # created_at defaults to completed_at
-    assert employer["updated_at"] == body["updated_at"] == ago(45)
-    assert "completed_at" not in body  # no order-level completed_at
+    # The invitation expired 72 h after creation; updated_at moved then, not the data date.
+    assert (body["is_expired"], body["expired_at"]) == (True, ago(42))
+    assert body["updated_at"] == ago(42)
     assert client.get(f"links/{employer['link_id']}/").json()["updated_at"] == ago(45)
     assert sandbox.oldest_completed_at() == {root["id"]: ago(45)}
 
 
+def test_suborder_completed_at_is_an_opt_in(clock: FixedClock) -> None:
+    sandbox = Sandbox(clock=clock, suborder_completed_at=True)
+    body = sandbox.add_order(completed_at=ago(45))
+    assert body["employers"][0]["completed_at"] == body["completed_at"] == ago(45)
+    assert "updated_at" not in body["employers"][0]
+    with pytest.raises(ValueError, match="suborder_completed_at"):
+        Sandbox(clock=clock, suborder_completed_at="yes")  # type: ignore[arg-type]
+
+
 def test_completed_at_defaults_to_created_at_and_may_differ_per_employer(sandbox: Sandbox) -> None:
     plain = sandbox.add_order(created_at=ago(10))
-    assert plain["employers"][0]["completed_at"] == ago(10)
+    assert plain["completed_at"] == ago(10)
     now = sandbox.add_order()
-    assert now["employers"][0]["completed_at"] == iso(T0)
+    assert now["completed_at"] == iso(T0)
     mixed = sandbox.add_order(
         created_at=ago(60),
         completed_at=ago(59),
         employers=[EmployerSpec(), {"completed_at": ago(20)}],
     )
-    assert [e["completed_at"] for e in mixed["employers"]] == [ago(59), ago(20)]
-    assert sandbox.oldest_completed_at()[mixed["id"]] == ago(59)
+    # The order completed when its last connection's data was in; the links keep their own moments.
+    assert mixed["completed_at"] == ago(20)
+    assert [sandbox.link(e["link_id"])["updated_at"] for e in mixed["employers"]] == [ago(59), ago(20)]
+    assert sandbox.oldest_completed_at()[mixed["id"]] == ago(20)
 
 
 @pytest.mark.parametrize(
@@ -101,19 +116,37 @@ def test_refresh_suborder_completed_at_is_when_its_task_finished(
         employers=[EmployerSpec(company="A"), EmployerSpec(company="B", scenario="unavailable")],
     )
     child = refresh(root["id"]).json()
-    assert [(e["completed_at"], e["last_task_status"]) for e in child["employers"]] == [(None, None)] * 2
-    clock.advance(5)
+    assert child["completed_at"] is None
+    assert [(e["status"], e["last_task_status"]) for e in child["employers"]] == [("pending", None)] * 2
+    clock.advance(4)
+    assert client.get(f"orders/{child['id']}/").json()["completed_at"] is None  # still running
+    clock.advance(1)
     done = client.get(f"orders/{child['id']}/").json()
     finished = iso(T0 + timedelta(seconds=5))
-    assert [(e["status"], e["completed_at"], e["last_task_status"]) for e in done["employers"]] == [
-        ("completed", finished, "done"),
-        ("error", None, "unavailable"),
+    # Every suborder terminal, one completed: the refresh order completed then.
+    assert done["completed_at"] == finished
+    assert [(e["status"], e["last_task_status"]) for e in done["employers"]] == [
+        ("completed", "done"),
+        ("error", "unavailable"),
     ]
-    # The original order's data dates do not move; the loan's newest data does, per connection.
-    assert client.get(f"orders/{root['id']}/").json()["employers"][0]["completed_at"] == ago(45)
+    # The original order's data date does not move (its updated_at did: a refresh was made from it).
+    original = client.get(f"orders/{root['id']}/").json()
+    assert (original["completed_at"], original["refresh_order"]) == (ago(45), child["id"])
+    assert original["updated_at"] == iso(T0) > original["completed_at"]
     assert sandbox.oldest_completed_at() == {root["id"]: ago(45)}  # refresh orders are not listed
     assert sandbox.data_as_of(root["id"]) == ago(45)  # employer B's refresh failed: still 45 days
     assert sandbox.data_as_of(child["id"]) == ago(45)  # a refresh order's id names the same loan
+
+
+def test_a_refresh_that_brought_no_data_has_no_completed_at(
+    sandbox: Sandbox, clock: FixedClock, client: httpx.Client, refresh: Refresh
+) -> None:
+    root = sandbox.add_order(completed_at=ago(45), employers=[EmployerSpec(scenario="login_error")])
+    child = refresh(root["id"]).json()
+    clock.advance(60)
+    body = client.get(f"orders/{child['id']}/").json()
+    assert (body["employers"][0]["status"], body["completed_at"]) == ("error", None)
+    assert sandbox.data_as_of(root["id"]) == ago(45)
 
 
 def test_data_as_of_takes_the_newest_data_per_connection(sandbox: Sandbox, clock: FixedClock, refresh: Refresh) -> None:
@@ -146,7 +179,8 @@ orders:
       - {{access_token: tok-old, completed_at: "{ago(44)}", status_style: sent_with_last_task}}
   - {{order_id: "gone", forbidden: true}}
   - {{order_id: "done", finalized: true, finalize_at_refresh: 1}}
-  - {{order_id: "late", created_at: "{ago(5)}", expired: "{ago(1)}"}}
+  - {{order_id: "late", created_at: "{ago(2)}", expired: "{ago(1)}"}}
+  - {{order_id: "later", created_at: "{ago(5)}", expired: "{ago(1)}"}}
   - order_id: "cut"
     employers: [{{link_deleted: true}}]
 """
@@ -155,20 +189,25 @@ orders:
     assert (sandbox.refresh_limit_status, sandbox.finalize_at_refresh) == (429, 2)
     old = sandbox.order("old")
     assert (old["created_at"], old["employers"][0]["status"]) == (ago(46), "sent")
-    assert (old["employers"][0]["last_task_status"], old["employers"][0]["completed_at"]) == ("done", None)
-    assert old["employers"][0]["updated_at"] == ago(44)
+    assert old["employers"][0]["last_task_status"] == "done"
+    # The order-level date follows the data, whatever the suborder's status reads.
+    assert old["completed_at"] == ago(44)
     assert sandbox.oldest_completed_at()["old"] == ago(44)
     late = sandbox.order("late")
-    assert (late["is_expired"], late["expired_at"]) == (True, ago(1))
+    assert (late["is_expired"], late["expired_at"]) == (True, ago(1))  # earlier than its 72 h
+    # A seeded expiry never makes the invitation last longer than its 72 h.
+    assert sandbox.order("later")["expired_at"] == ago(2)
     link_id = sandbox.order("cut")["employers"][0]["link_id"]
     assert sandbox.link(link_id)["deleted_at"] == iso(T0)
     assert sandbox.due_webhooks() == []  # seeded states send no webhooks
     with make_client(sandbox) as client:
         assert client.get("orders/gone/").json() == FORBIDDEN
-        for order_id, reason in [("done", "order_finalized"), ("late", "order_expired"), ("cut", "link_deleted")]:
+        for order_id, reason in [("done", "order_finalized"), ("cut", "link_deleted")]:
             response = client.post(f"orders/{order_id}/", json={"products": ["income"]})
             assert response.status_code == 400, order_id
             assert sandbox.journal()[-1]["refused"] == reason
+        # An expired invitation refuses no refresh.
+        assert client.post("orders/late/", json={"products": ["income"]}).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -207,7 +246,7 @@ def test_portfolio_with_a_known_stale_share(clock: FixedClock) -> None:
     for row in rows:
         order = sandbox.order(row["order_id"])
         assert truth[row["order_id"]] == rows.truth_completed_at[row["loan_id"]]
-        assert {e["completed_at"] for e in order["employers"]} == {rows.truth_completed_at[row["loan_id"]]}
+        assert order["completed_at"] == rows.truth_completed_at[row["loan_id"]]
         assert order["created_at"] < rows.truth_completed_at[row["loan_id"]]
     again = generate_portfolio(Sandbox(seed=4, clock=FixedClock(T0)), 200, seed=3, stale_share=0.1)
     assert again == rows and again.truth_completed_at == rows.truth_completed_at
@@ -320,12 +359,14 @@ def test_sent_with_last_task_style(
     root = sandbox.add_order(products=("assets",), employers=[], financial_accounts=[spec], completed_at=ago(40))
     child = refresh(root["id"], "assets").json()
     [account] = child["financial_accounts"]
-    assert (account["status"], account["last_task_status"], account["completed_at"]) == ("sent", None, None)
+    assert (account["status"], account["last_task_status"], child["completed_at"]) == ("sent", None, None)
     clock.advance(5)
-    [account] = client.get(f"orders/{child['id']}/").json()["financial_accounts"]
+    body = client.get(f"orders/{child['id']}/").json()
+    [account] = body["financial_accounts"]
     assert (account["status"], account["last_task_status"]) == ("sent", final)
-    assert account["completed_at"] is None
-    assert account["updated_at"] == iso(T0 + timedelta(seconds=5))
+    assert "completed_at" not in account
+    # The order-level date follows the task, not the suborder's `sent`.
+    assert body["completed_at"] == (iso(T0 + timedelta(seconds=5)) if final == "done" else None)
     expected = iso(T0 + timedelta(seconds=5)) if final == "done" else ago(40)
     assert sandbox.data_as_of(root["id"]) == expected
 
@@ -410,15 +451,11 @@ def test_finalize_order(sandbox: Sandbox, clock: FixedClock, client: httpx.Clien
     sandbox.due_webhooks()
     sandbox.finalize_order(root["id"])
     [event] = [w.event for w in sandbox.due_webhooks()]
-    assert set(event) == ORDER_EVENT
+    # Only the common and order fields: employer_id, link_id, product, data_source and status
+    # appear only in order-created, order-status-updated and order-refresh-failed (orders/events).
+    assert set(event) == ORDER_EVENT - {"employer_id", "link_id", "product", "data_source", "status"}
     assert event["event_type"] == "order-finalized"
-    assert (event["order_id"], event["order_number"], event["user_id"], event["status"]) == (
-        root["id"],
-        "LOAN-F",
-        root["user_id"],
-        "completed",
-    )
-    assert (event["employer_id"], event["link_id"], event["product"], event["data_source"]) == (None,) * 4
+    assert (event["order_id"], event["order_number"], event["user_id"]) == (root["id"], "LOAN-F", root["user_id"])
     assert event["updated_at"] == "2024-06-03T09:01:00+00:00"
     refused = refresh(root["id"])
     assert refused.status_code == 400
@@ -447,9 +484,10 @@ def test_finalize_at_refresh(clock: FixedClock, per_order: bool) -> None:
 
 def test_expire_order(sandbox: Sandbox, clock: FixedClock, client: httpx.Client, refresh: Refresh) -> None:
     root = sandbox.add_order()
-    assert (root["is_expired"], root["expired_at"], root["canceled_at"]) == (False, None, None)
+    # "Date and time when order would expire": 72 h after creation, shown before it passes.
+    assert (root["is_expired"], root["expired_at"], root["canceled_at"]) == (False, "2024-06-06T09:00:00Z", None)
     clock.advance(90)
-    sandbox.expire_order(root["id"])
+    sandbox.expire_order(root["id"])  # the invitation expired earlier than its 72 h
     body = client.get(f"orders/{root['id']}/").json()
     assert (body["is_expired"], body["expired_at"], body["updated_at"]) == (
         True,
@@ -457,11 +495,31 @@ def test_expire_order(sandbox: Sandbox, clock: FixedClock, client: httpx.Client,
         body["expired_at"],
     )
     assert body["employers"][0]["status"] == "completed"
-    refused = refresh(root["id"])
-    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "incorrect_parameters")
-    assert "expired" in refused.json()["error"]["message"]
-    assert sandbox.journal()[-1]["refused"] == "order_expired"
+    assert body["completed_at"] == "2024-06-03T09:00:00Z"  # the data is not the invitation
+    # An expired invitation refuses no refresh: the refresh order is made as usual.
+    made = refresh(root["id"])
+    assert made.status_code == 200
+    assert "refused" not in sandbox.journal()[-1]
+    assert made.json()["expired_at"] == "2024-06-06T09:01:30Z"  # its own invitation: 72 h
+    sandbox.expire_order(root["id"])  # idempotent: keeps its moment
+    assert sandbox.order(root["id"])["expired_at"] == "2024-06-03T09:01:30Z"
     assert sandbox.due_webhooks() == []
+
+
+def test_invitation_expires_72_hours_after_creation_whatever_the_status(sandbox: Sandbox, clock: FixedClock) -> None:
+    root = sandbox.add_order()
+    clock.advance(72 * 3600 - 1)
+    assert sandbox.order(root["id"])["is_expired"] is False
+    clock.advance(1)
+    body = sandbox.order(root["id"])
+    assert (body["is_expired"], body["expired_at"], body["updated_at"]) == (True, iso(clock.now()), iso(clock.now()))
+    # A completed and refreshed order with an expired invitation, as in Truv's orders_read example.
+    with make_client(sandbox) as client:
+        child = client.post(f"orders/{root['id']}/", json={"products": ["income"]}).json()
+    clock.advance(5)
+    body = sandbox.order(root["id"])
+    assert (body["is_expired"], body["refresh_order"], body["completed_at"]) == (True, child["id"], iso(T0))
+    assert sandbox.order(child["id"])["is_expired"] is False
 
 
 def test_delete_link(sandbox: Sandbox, clock: FixedClock, client: httpx.Client, refresh: Refresh) -> None:
@@ -477,14 +535,13 @@ def test_delete_link(sandbox: Sandbox, clock: FixedClock, client: httpx.Client, 
         "webhook_id",
         "event_type",
         "event_created_at",
-        "updated_at",
         "user_id",
         "template_id",
         "link_id",
         "product",
         "data_source",
         "tracking_info",
-    }
+    }  # no updated_at: Truv documents none for Account Link events
     assert (event["link_id"], event["product"], event["data_source"], event["tracking_info"]) == (
         cut["link_id"],
         "employment",

@@ -26,6 +26,7 @@ from tests.sandbox.conftest import T0, make_client
 
 Refresh = Callable[..., httpx.Response]
 COMMON = {"webhook_id", "event_type", "event_created_at", "updated_at", "user_id", "template_id"}
+ORDER_EVENT = COMMON | {"order_id", "order_number", "employer_id", "link_id", "product", "data_source", "status"}
 
 
 def types(webhooks: list[Webhook]) -> list[str]:
@@ -107,8 +108,38 @@ def test_failures_and_no_data(
     )
     if "link-disconnected" in expected:
         link = batch[2].event
-        assert set(link) == COMMON | {"link_id", "product", "data_source", "tracking_info"}
+        # Account Link events carry no updated_at (Truv documents none): ordered by event_created_at.
+        assert set(link) == COMMON - {"updated_at"} | {"link_id", "product", "data_source", "tracking_info"}
         assert link["link_id"] == root["employers"][0]["link_id"]
+
+
+def test_exactly_one_order_refresh_failed_per_failed_refresh_order(sandbox: Sandbox, clock: FixedClock) -> None:
+    root = sandbox.add_order(
+        employers=[
+            EmployerSpec(access_token="tok-a", scenario="login_error"),
+            EmployerSpec(access_token="tok-a", scenario="login_error"),
+            EmployerSpec(access_token="tok-b", scenario="unavailable"),
+            EmployerSpec(access_token="tok-c"),
+        ]
+    )
+    with make_client(sandbox) as client:
+        child = client.post(f"orders/{root['id']}/", json={"products": ["income"]}).json()
+    clock.advance(5)
+    events = [w.event for w in sandbox.due_webhooks()]
+    [failed] = [e for e in events if e["event_type"] == "order-refresh-failed"]
+    first = child["employers"][0]
+    assert (failed["order_id"], failed["status"], failed["employer_id"], failed["link_id"]) == (
+        child["id"],
+        "login_error",
+        first["id"],
+        first["link_id"],
+    )
+    assert set(failed) == ORDER_EVENT
+    # The suborder that completed still gets its order-status-updated.
+    assert [e["employer_id"] for e in events if e["event_type"] == "order-status-updated"] == [
+        child["employers"][3]["id"]
+    ]
+    assert sorted(e["link_id"] for e in events if e["event_type"] == "link-disconnected") == [first["link_id"]]
 
 
 def test_one_task_per_link_and_an_event_per_employer(sandbox: Sandbox, clock: FixedClock) -> None:
@@ -216,13 +247,16 @@ def test_reorder_changes_arrival_but_not_updated_at(clock: FixedClock) -> None:
     plain, shuffled = run(False), run(True)
     assert [w.body for w in plain] != [w.body for w in shuffled]
     assert sorted(w.body for w in plain) == sorted(w.body for w in shuffled)
-    moments = {w.webhook_id: w.event["updated_at"] for w in plain}
-    assert sorted(set(moments.values())) == ["2024-06-03T09:00:05+00:00", "2024-06-03T09:00:07+00:00"]
-    assert all(moments[w.webhook_id] == w.event["updated_at"] for w in shuffled)
-    arrival = [w.event["updated_at"] for w in shuffled]
+    # updated_at where the event has one; link events (none documented) by event_created_at.
+    updated = {w.webhook_id: w.event.get("updated_at") for w in plain}
+    assert sorted({m for m in updated.values() if m}) == ["2024-06-03T09:00:05+00:00", "2024-06-03T09:00:07+00:00"]
+    assert [w.event_type for w in plain if updated[w.webhook_id] is None] == ["link-disconnected"]
+    assert all(updated[w.webhook_id] == w.event.get("updated_at") for w in shuffled)
+    moments = {w.webhook_id: w.event["event_created_at"] for w in plain}
+    arrival = [moments[w.webhook_id] for w in shuffled]
     assert arrival != sorted(arrival)  # an older event arrives after a newer one
-    # Ordering by updated_at (then the event order of one change) restores the truth.
-    assert [w.event["updated_at"] for w in plain] == sorted(arrival)
+    # Ordering by the event's moment (then the event order of one change) restores the truth.
+    assert [moments[w.webhook_id] for w in plain] == sorted(arrival)
 
 
 def test_reorder_always_reorders_a_batch_of_two(clock: FixedClock) -> None:
@@ -294,13 +328,14 @@ def test_reconnect_link_emits_link_connected(sandbox: Sandbox, clock: FixedClock
     batch = sandbox.due_webhooks()
     assert types(batch) == ["link-connected", "task-status-updated"]
     connected, task = (w.event for w in batch)
-    assert set(connected) == COMMON | {"link_id", "product", "data_source", "tracking_info"}
+    assert set(connected) == COMMON - {"updated_at"} | {"link_id", "product", "data_source", "tracking_info"}
     assert (connected["link_id"], connected["product"], connected["user_id"]) == (
         link_id,
         "income",
         root["user_id"],
     )
-    assert connected["updated_at"] == task["updated_at"] == "2024-06-03T09:01:45+00:00"
+    assert connected["event_created_at"] == task["event_created_at"] == "2024-06-03T09:01:45Z"
+    assert task["updated_at"] == "2024-06-03T09:01:45+00:00"
     assert task["status"] == "done"
 
 

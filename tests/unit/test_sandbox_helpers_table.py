@@ -19,6 +19,7 @@ from monitor.sandbox.model import (
     SCENARIOS,
     EmployerSpec,
     Link,
+    Order,
     Suborder,
     Task,
     iso,
@@ -267,12 +268,21 @@ def _suborder(style: str, task_status: str, *, finished: bool = True) -> Suborde
 @pytest.mark.parametrize("task_status", TERMINAL)
 def test_monitor_reads_the_sandboxs_suborder_whichever_status_style(style, task_status):
     now = T0 + timedelta(hours=2)
-    # The data date is the order's documented `completed_at` (truv-api.md section 10), in either style.
-    body = {
-        "id": "o1",
-        "completed_at": "2026-06-05T13:00:00Z",
-        "employers": [_suborder(style, task_status).to_json(now)],
-    }
+    order = Order(
+        id="o1",
+        products=("income",),
+        order_number=None,
+        user_id="u1",
+        first_name="J",
+        last_name="D",
+        created_at=T0,
+        root_id="o1",
+        employers=[_suborder(style, task_status)],
+    )
+    body = order.to_json(now)
+    # The documented shape: the order carries completed_at, the suborder created_at only.
+    assert not {"completed_at", "updated_at"} & set(body["employers"][0])
+    assert body["completed_at"] == (iso(T0 + timedelta(hours=1)) if task_status == "done" else None)
     (sub,) = truv_wire.parse_order(body).suborders
     expected = suborder_status(task_status) if style == "standard" else task_status
     assert sub.status == expected
