@@ -109,7 +109,7 @@ def add_user(
 ) -> None:
     """Add a console user, or change an existing one's role and password (and re-enable it).
 
-    The password (12 characters or more) is asked twice, or read from stdin; only its scrypt hash is kept.
+    The password (12 characters or more) is asked twice, or read from stdin; only its argon2id hash is kept.
     """
     from monitor.app import build
     from monitor.cli import _ctx

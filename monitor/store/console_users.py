@@ -62,6 +62,15 @@ def put_user(s: Session, *, name: str, role: str, password_hash: str | None, now
     return False
 
 
+def rehash(s: Session, *, name: str, old: str, new: str) -> bool:
+    """Replace `old` by `new` (the same password, hashed with today's parameters); sessions stay.
+    Nothing changes when the password was changed meanwhile. True when replaced."""
+    done = s.execute(
+        update(console_user_table).where(_u.name == name, _u.password_hash == old).values(password_hash=new)
+    )
+    return bool(getattr(done, "rowcount", 0))
+
+
 def disable_user(s: Session, name: str, *, now: datetime) -> bool:
     """Disable the user and end its sessions. False when there is no such user."""
     if user(s, name) is None:

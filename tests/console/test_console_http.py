@@ -3,6 +3,8 @@ sign-in, roles, CSRF, headers, what pages may never show, and figures equal to t
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import re
@@ -17,6 +19,7 @@ from sqlalchemy import select
 from monitor.console.security import Access
 from monitor.reports.loan_view import loan_list
 from monitor.reports.status import status
+from monitor.store import console_users
 from monitor.store.db import session
 from monitor.store.tables import Event
 from tests.console.world import (
@@ -96,7 +99,7 @@ def test_an_unknown_user_is_told_the_same_as_a_wrong_password(portfolio):
     assert re.sub(r'value="[^"]*"', "", nobody.text) == re.sub(r'value="[^"]*"', "", wrong.text)
 
 
-def test_logins_are_rate_limited_per_address_then_allowed_after_the_window(portfolio, clock):
+def test_logins_are_rate_limited_per_address_and_name_then_allowed_after_the_window(portfolio, clock):
     svc, _ = portfolio
     add_user(svc, "alice", "viewer")
     c = client(svc)
@@ -105,10 +108,42 @@ def test_logins_are_rate_limited_per_address_then_allowed_after_the_window(portf
     # the sixth try is refused before the password is even checked, right or not
     refused = login(c, "alice")
     assert refused.status_code == 429 and "Too many attempts" in refused.text
-    refused_other_name = login(c, "bob", "whatever password")
-    assert refused_other_name.status_code == 429  # the same address guessing another name
+    assert 0 < int(refused.headers["retry-after"]) <= 15 * 60
+    assert login(c, "bob", "whatever password").status_code == 401  # another name: its own count
     clock.sleep(15 * 60 + 1)
     assert login(c, "alice").status_code == 303
+
+
+def test_an_scrypt_hash_still_signs_in_and_is_replaced_by_argon2id(portfolio):
+    svc, _ = portfolio
+    salt = b"0123456789abcdef"
+    digest = hashlib.scrypt(PASSWORD.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    old = f"scrypt$16384$8$1${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    with session(svc.engine) as s:
+        console_users.put_user(s, name="olga", role="viewer", password_hash=old, now=svc.clock.now())
+    assert login(client(svc), "olga").status_code == 303
+    with session(svc.engine) as s:
+        stored = console_users.user(s, "olga")
+    assert stored is not None and stored.password_hash is not None
+    assert stored.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert login(client(svc), "olga").status_code == 303  # the new hash holds the same password
+
+
+def test_a_forwarded_address_is_believed_only_from_a_trusted_proxy(portfolio):
+    svc, _ = portfolio
+    add_user(svc, "alice", "viewer")
+    direct = client(svc)  # not a proxy: its X-Forwarded-For is the client's own words
+    for i in range(5):
+        direct.headers["x-forwarded-for"] = f"203.0.113.{i}"
+        assert login(direct, "alice", "wrong password 123").status_code == 401
+    assert login(direct, "alice").status_code == 429
+    proxied = client(svc, access=Access(trusted_proxies=frozenset({"testclient"})))
+    proxied.headers["x-forwarded-for"] = "198.51.100.1, 203.0.113.1"  # the proxy appended what it saw
+    for _ in range(5):
+        assert login(proxied, "alice", "wrong password 123").status_code == 401
+    assert login(proxied, "alice").status_code == 429  # counted against 203.0.113.1, not the spoofable left
+    proxied.headers["x-forwarded-for"] = "203.0.113.2"
+    assert login(proxied, "alice").status_code == 303
 
 
 def test_a_login_without_the_forms_csrf_token_is_refused(portfolio):
