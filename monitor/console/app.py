@@ -24,6 +24,7 @@ from monitor.console.security import (
     SESSION_COOKIE,
     SESSION_LIFE,
     Access,
+    RequestChecks,
     SecurityHeaders,
     client_address,
     cookie_options,
@@ -71,7 +72,10 @@ async def _form(request: Request) -> dict[str, str]:
         body += chunk
         if len(body) > MAX_FORM:
             return {}
-    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20))
+    try:
+        return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20))
+    except ValueError:  # more than 20 fields: no form of ours has that many
+        raise InputError("form", "", "more than 20 fields") from None
 
 
 def _login_page(console: Console, request: Request, *, error: str | None = None, status: int = 200) -> Response:
@@ -238,9 +242,33 @@ def _report(console: Console, request: Request, me: SignedIn) -> Response:
         start, end = date.fromisoformat(params["from"]), date.fromisoformat(params.get("to", ""))
     except ValueError:
         raise InputError("from/to", "", "expected dates YYYY-MM-DD") from None
+    if not (REPORT_YEARS[0] <= start.year and end.year <= REPORT_YEARS[1]):
+        raise InputError("from/to", "", f"expected dates from {REPORT_YEARS[0]} to {REPORT_YEARS[1]}")
     if end < start:
         raise InputError("to", "", f"{end} is before from {start}")
     return download(console.context, start=start, end=end, fmt=params.get("format", "html"), now=console.now())
+
+
+REPORT_YEARS = (1900, 2200)  # the loan dates an import accepts; past them a report's date arithmetic overflows
+
+
+class _SecuredStarlette(Starlette):
+    """Starlette whose every answer, its own 500 page included, carries the security headers: the
+    headers wrap the whole app, outside the error middleware Starlette puts outermost."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await SecurityHeaders(super().__call__)(scope, receive, send)
+
+
+def _error_handlers(console: Console) -> dict[Any, Callable[[Request, Exception], Any]]:
+    def bad_request(request: Request, exc: Exception) -> Response:
+        return console.page(request, "error.html", None, status=400, title="Bad request", message=str(exc))
+
+    def server_error(request: Request, exc: Exception) -> Response:
+        log.error("console_error", path=request.url.path, error=type(exc).__name__)
+        return PlainTextResponse("Internal error; see the console's log.", status_code=500)
+
+    return {InputError: bad_request, 500: server_error}
 
 
 def create_app(context: Context, *, services: Services | None = None, access: Access | None = None) -> Starlette:
@@ -265,6 +293,6 @@ def create_app(context: Context, *, services: Services | None = None, access: Ac
         Route("/healthz", lambda request: PlainTextResponse("ok")),
         Mount("/static", StaticFiles(directory=str(files("monitor.console") / "static")), name="static"),
     ]
-    app = Starlette(routes=routes)
-    app.add_middleware(SecurityHeaders)
+    app = _SecuredStarlette(routes=routes, exception_handlers=_error_handlers(console))
+    app.add_middleware(RequestChecks, access=console.access)
     return app

@@ -48,8 +48,56 @@ class Access:
     """How the console decides who is asking."""
 
     trusted_user_header: str | None = None
-    trusted_proxies: frozenset[str] = frozenset({"127.0.0.1", "::1"})
+    trusted_proxies: frozenset[str] = frozenset()  # none unless configured: any local process could send it
     secure_cookies: bool | None = None  # None: Secure when the request came over HTTPS
+    allowed_hosts: frozenset[str] | None = None  # Host header values served (no port); None: any
+
+
+LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def host_name(value: str) -> str:
+    """A Host header without its port, lower case: `[::1]:8081` is `::1`, `Example.com:80` `example.com`."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def _plain_refusal(status: int, text: str) -> list[MutableMapping[str, Any]]:
+    body = text.encode()
+    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    return [
+        {"type": "http.response.start", "status": status, "headers": [*headers, (b"connection", b"close")]},
+        {"type": "http.response.body", "body": body},
+    ]
+
+
+class RequestChecks:
+    """ASGI middleware: a Host the console is not served as, or an identity header sent more than once
+    (which copy would the proxy have meant?), is refused 400 before anything reads the request."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], access: Access) -> None:
+        self.app, self.access = app, access
+
+    def problem(self, headers: list[tuple[bytes, bytes]]) -> str | None:
+        names = [k.decode("latin-1").lower() for k, _ in headers]
+        identity = (self.access.trusted_user_header or "").lower()
+        if identity and names.count(identity) > 1:
+            return f"{self.access.trusted_user_header} sent more than once"
+        if self.access.allowed_hosts is not None:
+            hosts = [v.decode("latin-1") for k, v in headers if k.lower() == b"host"]
+            if len(hosts) != 1 or host_name(hosts[0]) not in self.access.allowed_hosts:
+                return "this console is not served under that Host (see --allowed-hosts)"
+        return None
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        problem = self.problem(scope.get("headers", [])) if scope["type"] == "http" else None
+        if problem is None:
+            await self.app(scope, receive, send)
+            return
+        for message in _plain_refusal(400, f"Bad request: {problem}\n"):
+            await send(message)
 
 
 class SecurityHeaders:
@@ -207,7 +255,8 @@ def proxied_user(request: Request, access: Access) -> str | None:
     """The name the authenticating proxy vouches for, if the request came from it."""
     if access.trusted_user_header is None or peer_address(request) not in access.trusted_proxies:
         return None
-    name = request.headers.get(access.trusted_user_header, "").strip()
+    sent = request.headers.getlist(access.trusted_user_header)
+    name = sent[0].strip() if len(sent) == 1 else ""  # twice is refused 400 by RequestChecks; never a pick
     return name or None
 
 

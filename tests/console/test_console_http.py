@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from monitor.console.security import Access
+from monitor.core.passwords import hash_password
 from monitor.reports.loan_view import loan_list
 from monitor.reports.status import status
 from monitor.store import console_users
@@ -418,3 +419,56 @@ def test_hostile_loan_ids_and_reasons_are_shown_as_text(sqlite_url, clock):
         assert "\u202e" not in html  # the override is written out, never applied
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[0]
     assert SHOWN_RLO in pages[0] and RLO not in pages[0]
+
+
+def test_a_repeated_identity_header_is_400_never_the_first_copy(portfolio):
+    svc, _ = portfolio
+    add_user(svc, "alice", "operator", password=False)
+    add_user(svc, "bob", "viewer", password=False)
+    c = client(svc, access=Access(trusted_user_header="X-Forwarded-User", trusted_proxies=frozenset({"testclient"})))
+    twice = c.get("/", headers=[("X-Forwarded-User", "alice"), ("X-Forwarded-User", "bob")])
+    assert twice.status_code == 400 and "sent more than once" in twice.text
+    assert twice.headers["content-security-policy"] and twice.headers["cache-control"] == "no-store"
+    assert c.get("/", headers={"X-Forwarded-User": "bob"}).status_code == 200
+
+
+def test_no_proxy_is_trusted_unless_configured():
+    from monitor.console_cli import access_from
+    from monitor.errors import InputError
+
+    assert Access().trusted_proxies == frozenset()
+    with pytest.raises(InputError, match="needs --trusted-proxy"):
+        access_from("X-Forwarded-User", None, None, host="127.0.0.1")
+    hosts = access_from(None, None, None, host="10.0.0.7").allowed_hosts
+    assert hosts == {"10.0.0.7", "localhost", "127.0.0.1", "::1"}
+
+
+def test_a_new_password_ends_the_users_sessions(portfolio):
+    svc, _ = portfolio
+    c = signed_in(svc, "alice", "viewer")
+    assert c.get("/").status_code == 200
+    with session(svc.engine) as s:  # what `console add-user alice` does with a new password
+        console_users.put_user(
+            s, name="alice", role="viewer", password_hash=hash_password("a new password 2"), now=svc.clock.now()
+        )
+    assert c.get("/").status_code == 303
+
+
+def test_a_500_carries_the_security_headers_too(portfolio, monkeypatch):
+    from starlette.testclient import TestClient
+
+    from monitor.console import pages
+    from monitor.console.app import create_app
+
+    svc, _ = portfolio
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(pages, "changes", broken)
+    c = signed_in(svc, "alice", "viewer")
+    c = TestClient(create_app(svc, services=svc), raise_server_exceptions=False, cookies=c.cookies)
+    answer = c.get("/changes")
+    assert answer.status_code == 500 and "a bug" not in answer.text
+    assert answer.headers["content-security-policy"] and answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["cache-control"] == "no-store"

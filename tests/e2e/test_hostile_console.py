@@ -139,3 +139,97 @@ def test_five_wrong_passwords_do_not_lock_the_user_out(console):
         # ...but bob, from his own address, gets in, and so does another user behind the same proxy
         assert console.sign_in(client, "bob", PASSWORD, address="198.51.100.70").status_code == 303
         assert console.sign_in(client, "carol", PASSWORD, address="198.51.100.71").status_code == 303
+
+
+# -- point 7: the Host, a repeated identity header, no proxy trusted by default --------------------------
+
+SECURITY_HEADERS = {"content-security-policy", "cache-control", "x-frame-options", "x-content-type-options"}
+
+
+def _headers_ok(answer: httpx.Response) -> bool:
+    return set(answer.headers) >= SECURITY_HEADERS and answer.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8081", "127.0.0.1.evil.example", ""])
+def test_a_host_the_console_is_not_served_as_is_400(console, host):
+    answer = httpx.get(f"{console.base}/login", headers={"host": host}, timeout=10)
+    assert answer.status_code == 400 and _headers_ok(answer)
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
+def test_the_bind_address_and_localhost_are_served(console, host):
+    port = console.base.rsplit(":", 1)[1]
+    assert httpx.get(f"{console.base}/login", headers={"host": f"{host}:{port}"}, timeout=10).status_code == 200
+
+
+USER_HEADER = ["--trusted-user-header", "X-Forwarded-User"]
+
+
+def test_a_user_header_without_a_trusted_proxy_is_refused_at_start(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "--database", "sqlite:///monitor.db", "console", "--port", "0", *USER_HEADER],
+        cwd=tmp_path,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "needs --trusted-proxy" in done.stderr
+
+
+# -- point 9: inputs that were 500s are 400s, with the headers -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def session_cookie(console) -> str:
+    with httpx.Client(timeout=30) as client:
+        answer = console.sign_in(client, "carol", PASSWORD, address="198.51.100.90")
+    assert answer.status_code == 303
+    return answer.cookies["monitor_session"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/loans?page=%C2%B2",
+        "/loans?page=" + "9" * 5000,
+        "/loans?page=-1",
+        "/reports?from=9999-01-01&to=9999-12-31",
+        "/reports?from=0001-01-01&to=0001-01-31",
+    ],
+    ids=["superscript", "5000-digits", "negative", "year-9999", "year-1"],
+)
+def test_hostile_query_values_are_400_with_the_headers(console, session_cookie, path):
+    answer = httpx.get(console.base + path, headers={"cookie": f"monitor_session={session_cookie}"}, timeout=30)
+    assert answer.status_code == 400 and _headers_ok(answer), answer.text[:300]
+
+
+def test_over_20_form_fields_are_400_with_the_headers(console, session_cookie):
+    fields = "&".join(f"f{i}=x" for i in range(25))
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    login = httpx.post(f"{console.base}/login", content=fields, headers=form, timeout=30)
+    token = httpx.post(
+        f"{console.base}/reauth/L-1/token",
+        content=fields,
+        headers={**form, "cookie": f"monitor_session={session_cookie}"},
+        timeout=30,
+    )
+    for answer in (login, token):
+        assert answer.status_code == 400 and _headers_ok(answer), answer.text[:300]
+
+
+# -- point 12: the console's head deadline ----------------------------------------------------------------
+
+
+def test_a_half_sent_head_is_closed_by_the_console(console):
+    import socket
+    import time
+
+    host, port = console.base.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")  # and never the rest
+        started = time.monotonic()
+        sock.settimeout(30)
+        while sock.recv(4096):  # whatever it answers (408 or nothing), the server ends the connection
+            pass
+        assert time.monotonic() - started < 20  # the 5 s head deadline, with room for a loaded machine
