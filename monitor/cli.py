@@ -565,10 +565,14 @@ def schedule(
         typer.echo(listening_line(sock), err=True)
     if console_sock is not None:
         from monitor.console.app import create_app as console_app_for
+        from monitor.console_cli import access_from, server_options
 
         # Its own port, on 127.0.0.1 by default: the daemon's port may face Truv, the console must not.
+        access = access_from(None, None, None, host=console_host)
         console_server = uvicorn.Server(
-            uvicorn.Config(console_app_for(services, services=services), log_level="warning", proxy_headers=False)
+            uvicorn.Config(
+                console_app_for(services, services=services, access=access), proxy_headers=False, **server_options()
+            )
         )
         threading.Thread(
             target=console_server.run, kwargs={"sockets": [console_sock]}, name="console", daemon=True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -24,11 +24,28 @@ console_app = typer.Typer(
 ROLE_HELP = "viewer (reads every page) or operator (may also create Bridge update-mode tokens)"
 
 
-def access_from(trusted_user_header: str | None, trusted_proxy: list[str] | None, secure: bool | None) -> Access:
-    from monitor.console.security import Access
+def access_from(
+    trusted_user_header: str | None,
+    trusted_proxy: list[str] | None,
+    secure: bool | None,
+    *,
+    host: str,
+    allowed_hosts: list[str] | None = None,
+) -> Access:
+    """How the console decides who is asking. A proxy is trusted only when named: by default any local
+    process could claim to be one. Served only under the Host names given (default: the bind address and
+    the loopback names), so a DNS name pointed at it by someone else is refused."""
+    from monitor.console.security import LOCAL_NAMES, Access, host_name
 
-    proxies = frozenset(trusted_proxy or ["127.0.0.1", "::1"])
-    return Access(trusted_user_header=trusted_user_header, trusted_proxies=proxies, secure_cookies=secure)
+    if trusted_user_header is not None and not trusted_proxy:
+        raise InputError("--trusted-user-header", trusted_user_header, "needs --trusted-proxy (the proxy's address)")
+    hosts = frozenset(host_name(h) for h in allowed_hosts) if allowed_hosts else LOCAL_NAMES | {host_name(host)}
+    return Access(
+        trusted_user_header=trusted_user_header,
+        trusted_proxies=frozenset(trusted_proxy or ()),
+        secure_cookies=secure,
+        allowed_hosts=hosts,
+    )
 
 
 @console_app.callback()
@@ -48,7 +65,19 @@ def console(
     ] = None,
     trusted_proxy: Annotated[
         list[str] | None,
-        typer.Option("--trusted-proxy", help="Address of the proxy (repeatable; default 127.0.0.1 and ::1)."),
+        typer.Option(
+            "--trusted-proxy",
+            help="Address of the proxy (repeatable; none by default). Its X-Forwarded-For gives the client's "
+            "address for the sign-in limits; --trusted-user-header needs it.",
+        ),
+    ] = None,
+    allowed_hosts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-hosts",
+            help="Host header the console answers to (repeatable; default the --host address, localhost, "
+            "127.0.0.1 and ::1). Anything else is 400.",
+        ),
     ] = None,
     secure_cookies: Annotated[
         bool | None,
@@ -73,13 +102,26 @@ def console(
     context = build(cfg, c.settings, database=c.database)
     # Credentials are needed only for the token action; without them the console still reads.
     services = connect(context, c.settings) if c.settings.client_id and c.settings.secret else None
-    access = access_from(trusted_user_header, trusted_proxy, secure_cookies)
+    access = access_from(trusted_user_header, trusted_proxy, secure_cookies, host=host, allowed_hosts=allowed_hosts)
     sock = bind_port(host, port)
     typer.echo(listening_line(sock), err=True)
     if services is None:
         typer.echo("no TRUV_CLIENT_ID: the console reads, but cannot create update-mode tokens", err=True)
     app = create_app(context, services=services, access=access)
-    uvicorn.Server(uvicorn.Config(app, log_level="warning", proxy_headers=False)).run(sockets=[sock])
+    uvicorn.Server(uvicorn.Config(app, proxy_headers=False, **server_options())).run(sockets=[sock])
+
+
+def server_options() -> dict[str, Any]:
+    """The receiver's connection limits (a head deadline, a connection cap, a head size), which a console
+    behind a proxy or on a shared host needs as much: a half-sent head must not hold a socket for ever."""
+    from monitor.webhooks.receiver import uvicorn_options
+
+    return uvicorn_options(max_connections=CONSOLE_CONNECTIONS)
+
+
+# Connections at once; beyond it uvicorn answers 503. Operators' browsers need a few each; a proxy in front
+# may hold more, and 200 parallel sign-in guesses must meet the sign-in limits, not this one.
+CONSOLE_CONNECTIONS = 256
 
 
 def _password(name: str, from_stdin: bool) -> str:
@@ -109,7 +151,7 @@ def add_user(
 ) -> None:
     """Add a console user, or change an existing one's role and password (and re-enable it).
 
-    The password (12 characters or more) is asked twice, or read from stdin; only its scrypt hash is kept.
+    The password (12 characters or more) is asked twice, or read from stdin; only its argon2id hash is kept.
     """
     from monitor.app import build
     from monitor.cli import _ctx

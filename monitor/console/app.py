@@ -20,9 +20,11 @@ from monitor.console import pages
 from monitor.console.reports_download import download
 from monitor.console.security import (
     LOGIN_COOKIE,
+    MAX_NAME,
     SESSION_COOKIE,
     SESSION_LIFE,
     Access,
+    RequestChecks,
     SecurityHeaders,
     client_address,
     cookie_options,
@@ -30,7 +32,7 @@ from monitor.console.security import (
     same,
 )
 from monitor.console.web import Console, safe_next, to_login
-from monitor.core.passwords import verify_password
+from monitor.core.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from monitor.errors import InputError, MonitorError
 from monitor.reports.reauth import needing_reauth
 from monitor.services import Context, Services
@@ -70,7 +72,10 @@ async def _form(request: Request) -> dict[str, str]:
         body += chunk
         if len(body) > MAX_FORM:
             return {}
-    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20))
+    try:
+        return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20))
+    except ValueError:  # more than 20 fields: no form of ours has that many
+        raise InputError("form", "", "more than 20 fields") from None
 
 
 def _login_page(console: Console, request: Request, *, error: str | None = None, status: int = 200) -> Response:
@@ -89,17 +94,30 @@ def _login_page(console: Console, request: Request, *, error: str | None = None,
 
 
 def _check_password(console: Console, name: str, password: str) -> SignedIn | None:
-    with session(read_only(console.context.engine)) as s:
-        row = console_users.user(s, name)
-    # A missing user costs the same scrypt as a wrong password: response time does not tell which names exist.
+    """The user, if the password is right; a hash made with older parameters (scrypt) is replaced by
+    today's argon2id now that the password is known."""
+    row = None
+    if len(name) <= MAX_NAME:
+        with session(read_only(console.context.engine)) as s:
+            row = console_users.user(s, name)
+    # A missing user costs the same hash as a wrong password: response time does not tell which names exist.
     stored = row.password_hash if row is not None and row.password_hash and row.disabled_at is None else None
-    ok = verify_password(password, stored or _DUMMY)
+    ok = verify_password(password, stored or dummy_hash())
     if not ok or row is None or stored is None:
         return None
+    if needs_rehash(stored):
+        with session(console.context.engine) as s:
+            console_users.rehash(s, name=row.name, old=stored, new=hash_password(password))
+        log.info("console_password_rehashed", user=row.name)
     return SignedIn(user=row.name, role=row.role, csrf=new_token(), expires_at=console.now() + SESSION_LIFE)
 
 
-_DUMMY = "scrypt$131072$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+def _throttled(console: Console, request: Request, wait_seconds: float) -> Response:
+    minutes = max(1, round(wait_seconds / 60))
+    when = f"{minutes} min" if wait_seconds >= 90 else f"{max(1, round(wait_seconds))} s"
+    response = _login_page(console, request, error=f"Too many attempts; try again in {when}.", status=429)
+    response.headers["retry-after"] = str(max(1, round(wait_seconds)))
+    return response
 
 
 def _login(console: Console) -> Callable[[Request], Any]:
@@ -111,19 +129,24 @@ def _login(console: Console) -> Callable[[Request], Any]:
         form = await _form(request)
         if not same(form.get("csrf"), request.cookies.get(LOGIN_COOKIE)):
             return _login_page(console, request, error="The form expired; please sign in again.", status=403)
-        name, now = form.get("name", "").strip(), console.now()
-        keys = (f"addr:{client_address(request)}", f"user:{name.lower()}")
-        wait = console.throttle.retry_after(keys, now)
-        if wait is not None:
-            minutes = max(1, round(wait.total_seconds() / 60))
-            log.warning("console_login_throttled", client=client_address(request))
-            return _login_page(console, request, error=f"Too many attempts; try again in {minutes} min.", status=429)
-        me = await run_in_threadpool(_check_password, console, name, form.get("password", ""))
+        # Cut before any use: a 15 KB name is neither a user nor a key worth keeping.
+        name, now = form.get("name", "").strip()[: MAX_NAME + 1], console.now()
+        address, gate = client_address(request, console.access), console.gate
+        if not gate.slot():  # every password check slot is busy: refused at once, nothing recorded
+            log.warning("console_login_busy", client=address)
+            return _throttled(console, request, 1)
+        try:
+            refused = gate.reserve(address, name, now=now.timestamp())
+            if refused is not None:
+                log.warning("console_login_throttled", client=address, reason=refused.reason)
+                return _throttled(console, request, refused.wait_seconds)
+            me = await run_in_threadpool(_check_password, console, name, form.get("password", ""))
+        finally:
+            gate.release()
         if me is None:
-            console.throttle.failed(keys, now)
-            log.warning("console_login_failed", client=client_address(request))
+            log.warning("console_login_failed", client=address)
             return _login_page(console, request, error="Wrong name or password.", status=401)
-        console.throttle.succeeded(keys)
+        gate.succeeded(address, name)
         raw = new_token()
         with session(console.context.engine) as s:
             console_users.open_session(s, raw=raw, user_name=me.user, csrf=me.csrf, now=now, expires_at=me.expires_at)
@@ -221,9 +244,33 @@ def _report(console: Console, request: Request, me: SignedIn) -> Response:
         start, end = date.fromisoformat(params["from"]), date.fromisoformat(params.get("to", ""))
     except ValueError:
         raise InputError("from/to", "", "expected dates YYYY-MM-DD") from None
+    if not (REPORT_YEARS[0] <= start.year and end.year <= REPORT_YEARS[1]):
+        raise InputError("from/to", "", f"expected dates from {REPORT_YEARS[0]} to {REPORT_YEARS[1]}")
     if end < start:
         raise InputError("to", "", f"{end} is before from {start}")
     return download(console.context, start=start, end=end, fmt=params.get("format", "html"), now=console.now())
+
+
+REPORT_YEARS = (1900, 2200)  # the loan dates an import accepts; past them a report's date arithmetic overflows
+
+
+class _SecuredStarlette(Starlette):
+    """Starlette whose every answer, its own 500 page included, carries the security headers: the
+    headers wrap the whole app, outside the error middleware Starlette puts outermost."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await SecurityHeaders(super().__call__)(scope, receive, send)
+
+
+def _error_handlers(console: Console) -> dict[Any, Callable[[Request, Exception], Any]]:
+    def bad_request(request: Request, exc: Exception) -> Response:
+        return console.page(request, "error.html", None, status=400, title="Bad request", message=str(exc))
+
+    def server_error(request: Request, exc: Exception) -> Response:
+        log.error("console_error", path=request.url.path, error=type(exc).__name__)
+        return PlainTextResponse("Internal error; see the console's log.", status_code=500)
+
+    return {InputError: bad_request, 500: server_error}
 
 
 def create_app(context: Context, *, services: Services | None = None, access: Access | None = None) -> Starlette:
@@ -248,6 +295,6 @@ def create_app(context: Context, *, services: Services | None = None, access: Ac
         Route("/healthz", lambda request: PlainTextResponse("ok")),
         Mount("/static", StaticFiles(directory=str(files("monitor.console") / "static")), name="static"),
     ]
-    app = Starlette(routes=routes)
-    app.add_middleware(SecurityHeaders)
+    app = _SecuredStarlette(routes=routes, exception_handlers=_error_handlers(console))
+    app.add_middleware(RequestChecks, access=console.access)
     return app

@@ -48,7 +48,10 @@ def _day(request: Request, name: str) -> date | None:
 
 def _page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
-    return max(1, int(raw)) if raw.isdigit() else 1
+    # ASCII digits only (str.isdigit takes "²"), and few of them (int() refuses past 4,300 digits)
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
+        raise InputError("page", "", f"expected a page number, got {raw[:20]!r}")
+    return max(1, int(raw))
 
 
 def audit_state(console: Console) -> tuple[datetime, dict[str, Any]]:

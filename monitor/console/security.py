@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import threading
-from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from starlette.requests import Request
 
 SESSION_COOKIE = "monitor_session"
@@ -45,8 +48,56 @@ class Access:
     """How the console decides who is asking."""
 
     trusted_user_header: str | None = None
-    trusted_proxies: frozenset[str] = frozenset({"127.0.0.1", "::1"})
+    trusted_proxies: frozenset[str] = frozenset()  # none unless configured: any local process could send it
     secure_cookies: bool | None = None  # None: Secure when the request came over HTTPS
+    allowed_hosts: frozenset[str] | None = None  # Host header values served (no port); None: any
+
+
+LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def host_name(value: str) -> str:
+    """A Host header without its port, lower case: `[::1]:8081` is `::1`, `Example.com:80` `example.com`."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def _plain_refusal(status: int, text: str) -> list[MutableMapping[str, Any]]:
+    body = text.encode()
+    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    return [
+        {"type": "http.response.start", "status": status, "headers": [*headers, (b"connection", b"close")]},
+        {"type": "http.response.body", "body": body},
+    ]
+
+
+class RequestChecks:
+    """ASGI middleware: a Host the console is not served as, or an identity header sent more than once
+    (which copy would the proxy have meant?), is refused 400 before anything reads the request."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], access: Access) -> None:
+        self.app, self.access = app, access
+
+    def problem(self, headers: list[tuple[bytes, bytes]]) -> str | None:
+        names = [k.decode("latin-1").lower() for k, _ in headers]
+        identity = (self.access.trusted_user_header or "").lower()
+        if identity and names.count(identity) > 1:
+            return f"{self.access.trusted_user_header} sent more than once"
+        if self.access.allowed_hosts is not None:
+            hosts = [v.decode("latin-1") for k, v in headers if k.lower() == b"host"]
+            if len(hosts) != 1 or host_name(hosts[0]) not in self.access.allowed_hosts:
+                return "this console is not served under that Host (see --allowed-hosts)"
+        return None
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        problem = self.problem(scope.get("headers", [])) if scope["type"] == "http" else None
+        if problem is None:
+            await self.app(scope, receive, send)
+            return
+        for message in _plain_refusal(400, f"Bad request: {problem}\n"):
+            await send(message)
 
 
 class SecurityHeaders:
@@ -73,39 +124,89 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-@dataclass
-class LoginThrottle:
-    """At most `attempts` failed logins per `window`, counted per client address and per user name, so
-    neither one address guessing many names nor many addresses guessing one name gets far."""
+HASHES_AT_ONCE = 2  # password checks running at once: 2 x 19 MiB (argon2id); the rest are answered 429 at once
+MAX_NAME = 128  # the longest user name `console add-user` accepts; longer ones are cut before any use
+MAX_KEYS = 50_000  # limiter keys held at most (each a few hundred bytes); past it, new addresses wait
 
-    attempts: int = 5
-    window: timedelta = timedelta(minutes=15)
-    _failures: dict[str, deque[datetime]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def _recent(self, key: str, now: datetime) -> deque[datetime]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Why a sign-in was answered 429 before any password was checked, and when to come back."""
 
-    def retry_after(self, keys: tuple[str, ...], now: datetime) -> timedelta | None:
-        """How long until another attempt is allowed, or None when one is allowed now."""
+    reason: str
+    wait_seconds: float
+
+
+class SignInGate:
+    """Who may have a password checked now. Kept by `limits` (moving windows, in memory):
+
+    - per (address, name): 5 attempts per 15 minutes; a correct password clears it;
+    - per address: 20 attempts per 15 minutes, whatever the names (one address guessing many names);
+    - per name: past 5 failures in 15 minutes the name is under attack, and it slows down rather than
+      locks: an address with no attempt on its record in the window is still checked at once (the user
+      from their usual desk gets in), any other gets one check per 10 seconds for that name.
+
+    An attempt is reserved before the password is hashed, in one step under a lock, so parallel guesses
+    cannot all pass a check made before any of them is counted; a refusal records nothing, so a flood of
+    refused requests holds no memory. At most `hashes` checks run at once; the next is refused at once
+    (`slot`), never queued. Keys expire with their window; addresses are IPv6 /64s (one host holds a whole
+    /64) and names are cut at MAX_NAME, so memory is bounded by MAX_KEYS keys.
+    """
+
+    PAIR = parse("5 per 15 minutes")
+    ADDRESS = parse("20 per 15 minutes")
+    NAME = parse("5 per 15 minutes")
+    HOT_NAME = parse("1 per 10 seconds")
+
+    def __init__(self, hashes: int = HASHES_AT_ONCE, max_keys: int = MAX_KEYS) -> None:
+        self.storage = MemoryStorage()
+        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.max_keys = max_keys
+        self._slots = threading.BoundedSemaphore(hashes)
+        self._lock = threading.Lock()
+
+    def slot(self) -> bool:
+        """Take one of the password-check slots, if one is free (never waits)."""
+        return self._slots.acquire(blocking=False)
+
+    def release(self) -> None:
+        self._slots.release()
+
+    def keys(self) -> int:
+        """How many limiter keys are held (a figure for tests and the bound above)."""
+        return len(self.storage.events)
+
+    def _wait(self, item: RateLimitItem, ids: tuple[str, ...], now: float) -> float:
+        return max(1.0, self.limiter.get_window_stats(item, *ids).reset_time - now)
+
+    def reserve(self, address: str, name: str, *, now: float) -> Refused | None:
+        """Count this attempt against every limit, or refuse it without counting anything."""
+        name = name[:MAX_NAME].lower()
+        lim = self.limiter
         with self._lock:
-            waits = [
-                times[0] + self.window - now for key in keys if len(times := self._recent(key, now)) >= self.attempts
-            ]
-        return max(waits) if waits else None
+            for item, ids, reason in (
+                (self.PAIR, (address, name), "name_from_address"),
+                (self.ADDRESS, (address,), "address"),
+            ):
+                if not lim.test(item, *ids):
+                    return Refused(reason, self._wait(item, ids, now))
+            if self.keys() >= self.max_keys and lim.test(self.ADDRESS, address):  # a new address, storage full
+                return Refused("busy", 60.0)
+            if not lim.test(self.NAME, name):
+                clean = lim.get_window_stats(self.ADDRESS, address).remaining == self.ADDRESS.amount
+                if not clean and not lim.hit(self.HOT_NAME, name):
+                    return Refused("name_under_attack", self._wait(self.HOT_NAME, (name,), now))
+            lim.hit(self.PAIR, address, name)
+            lim.hit(self.ADDRESS, address)
+            lim.hit(self.NAME, name)  # refused (and not recorded) once the name is over its limit
+        return None
 
-    def failed(self, keys: tuple[str, ...], now: datetime) -> None:
+    def succeeded(self, address: str, name: str) -> None:
+        """The right password: the name's failures from this address, and on the name, are forgotten."""
+        name = name[:MAX_NAME].lower()
         with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
-
-    def succeeded(self, keys: tuple[str, ...]) -> None:
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
+            self.limiter.clear(self.PAIR, address, name)
+            self.limiter.clear(self.NAME, name)
 
 
 def new_token() -> str:
@@ -121,15 +222,41 @@ def proxy_csrf(key: bytes, user: str) -> str:
     return hmac.new(key, user.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def client_address(request: Request) -> str:
+def peer_address(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
+
+
+def client_address(request: Request, access: Access) -> str:
+    """The address a sign-in is counted against: the peer, or behind a trusted proxy the nearest address
+    in X-Forwarded-For that is not a trusted proxy (the proxy appends the address it saw; anything to its
+    left the client wrote itself). IPv6 as its /64: one host commonly holds the whole prefix."""
+    address = peer_address(request)
+    if address in access.trusted_proxies:
+        forwarded = ",".join(request.headers.getlist("x-forwarded-for"))[:4096].split(",")
+        for hop in reversed(forwarded):
+            if (ip := _ip(hop)) is not None:
+                address = str(ip)
+                if address not in access.trusted_proxies:
+                    break
+    ip = _ip(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return address[:64]
 
 
 def proxied_user(request: Request, access: Access) -> str | None:
     """The name the authenticating proxy vouches for, if the request came from it."""
-    if access.trusted_user_header is None or client_address(request) not in access.trusted_proxies:
+    if access.trusted_user_header is None or peer_address(request) not in access.trusted_proxies:
         return None
-    name = request.headers.get(access.trusted_user_header, "").strip()
+    sent = request.headers.getlist(access.trusted_user_header)
+    name = sent[0].strip() if len(sent) == 1 else ""  # twice is refused 400 by RequestChecks; never a pick
     return name or None
 
 
@@ -139,7 +266,7 @@ def is_https(request: Request, access: Access) -> bool:
     if request.url.scheme == "https":
         return True
     # Behind a trusted TLS-terminating proxy the scheme arrives in X-Forwarded-Proto.
-    return client_address(request) in access.trusted_proxies and request.headers.get("x-forwarded-proto") == "https"
+    return peer_address(request) in access.trusted_proxies and request.headers.get("x-forwarded-proto") == "https"
 
 
 def cookie_options(request: Request, access: Access) -> dict[str, Any]:

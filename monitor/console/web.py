@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from monitor.console.cache import Cached
-from monitor.console.security import SESSION_COOKIE, Access, LoginThrottle, proxied_user, proxy_csrf
+from monitor.console.security import SESSION_COOKIE, Access, SignInGate, proxied_user, proxy_csrf
 from monitor.core.readable import duration_text, zone_label
 from monitor.reports.safe_text import show_bidi
 from monitor.services import Context, Services
@@ -75,7 +75,7 @@ class Console:
     context: Context
     services: Services | None  # with a Truv client: only needed to create update-mode tokens
     access: Access
-    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    gate: SignInGate = field(default_factory=SignInGate)
     env: Environment = field(default_factory=environment)
     proxy_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     cached: Cached = field(default_factory=Cached)

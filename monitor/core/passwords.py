@@ -1,46 +1,75 @@
-"""Console passwords: scrypt (RFC 7914) from the standard library, salted, parameters kept with the hash.
+"""Console passwords: argon2id through argon2-cffi, at OWASP's parameters (19 MiB, 2 passes, 1 lane).
 
-The stored form is `scrypt$N$r$p$salt$hash` (salt and hash base64), so the cost can rise later without
-invalidating older hashes: `verify` reads the parameters each hash was made with.
+argon2-cffi is the reference implementation's binding, kept by its authors: it writes the PHC string
+(`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`, parameters kept with the hash), compares in constant time and
+says when a hash was made with other parameters (`needs_rehash`), so the cost can change without
+invalidating older hashes. Hashes made before it (`scrypt$N$r$p$salt$hash`, 128 MiB each) are still
+verified, and rehashed to argon2id at the next successful sign-in.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
-import os
 
-# OWASP's password storage floor for scrypt: N=2**17, r=8, p=1 (128 MiB, a few hundred ms per login).
-N, R, P = 2**17, 8, 1
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+# OWASP Password Storage Cheat Sheet, argon2id: m=19 MiB, t=2, p=1. Memory per check is what bounds
+# how many checks the console may run at once (monitor.console.security.HASHES_AT_ONCE).
+MEMORY_KIB, TIME_COST, PARALLELISM = 19 * 1024, 2, 1
 MIN_LENGTH = 12
-_MAXMEM = 256 * 1024 * 1024
+_SCRYPT_MAXMEM = 256 * 1024 * 1024
+_HASHER = PasswordHasher(time_cost=TIME_COST, memory_cost=MEMORY_KIB, parallelism=PARALLELISM)
 
 
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
 
 
-def _derive(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=_MAXMEM, dklen=32)
-
-
-def hash_password(password: str, *, salt: bytes | None = None) -> str:
-    salt = salt if salt is not None else os.urandom(16)
-    return f"scrypt${N}${R}${P}${_b64(salt)}${_b64(_derive(password, salt, N, R, P))}"
+def _scrypt_ok(password: str, stored: str) -> bool:
+    scheme, n, r, p, salt, digest = stored.split("$")
+    if scheme != "scrypt":
+        return False
+    expected = base64.b64decode(digest, validate=True)
+    got = hashlib.scrypt(
+        password.encode("utf-8"),
+        salt=base64.b64decode(salt, validate=True),
+        n=int(n),
+        r=int(r),
+        p=int(p),
+        maxmem=_SCRYPT_MAXMEM,
+        dklen=32,
+    )
+    return hmac.compare_digest(got, expected)
 
 
 def verify_password(password: str, stored: str) -> bool:
     """False for a wrong password and for a stored value that is not one of ours (never an exception)."""
     try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        expected = base64.b64decode(digest, validate=True)
-        got = _derive(password, base64.b64decode(salt, validate=True), int(n), int(r), int(p))
-    except (ValueError, TypeError):
+        if stored.startswith("$argon2"):
+            return _HASHER.verify(stored, password)
+        return _scrypt_ok(password, stored)
+    except (VerifyMismatchError, VerificationError, InvalidHashError, ValueError, TypeError):
         return False
-    return hmac.compare_digest(got, expected)
+
+
+def needs_rehash(stored: str) -> bool:
+    """True for a hash not made with today's scheme and parameters (an scrypt hash, older argon2 costs)."""
+    if not stored.startswith("$argon2"):
+        return True
+    try:
+        return _HASHER.check_needs_rehash(stored)
+    except (InvalidHashError, ValueError):
+        return True
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """What an unknown name is checked against, so that it costs the same as a wrong password."""
+    return hash_password("not a password: no user has this hash")
 
 
 def password_problem(password: str, *, name: str) -> str | None:

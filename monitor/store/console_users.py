@@ -49,7 +49,8 @@ def users(s: Session) -> list[ConsoleUserRow]:
 
 
 def put_user(s: Session, *, name: str, role: str, password_hash: str | None, now: datetime) -> bool:
-    """Add the user, or replace an existing one's role and password (re-enabling it). True when new."""
+    """Add the user, or replace an existing one's role and password (re-enabling it; a changed password
+    ends the user's sessions). True when new."""
     existing = user(s, name)
     if existing is None:
         s.execute(insert(console_user_table).values(name=name, role=role, password_hash=password_hash, created_at=now))
@@ -59,7 +60,18 @@ def put_user(s: Session, *, name: str, role: str, password_hash: str | None, now
         .where(_u.name == name)
         .values(role=role, password_hash=password_hash, disabled_at=None)
     )
+    if password_hash != existing.password_hash:  # a new password (or none): whoever held the old one is out
+        s.execute(delete(console_session_table).where(_s.user_name == name))
     return False
+
+
+def rehash(s: Session, *, name: str, old: str, new: str) -> bool:
+    """Replace `old` by `new` (the same password, hashed with today's parameters); sessions stay.
+    Nothing changes when the password was changed meanwhile. True when replaced."""
+    done = s.execute(
+        update(console_user_table).where(_u.name == name, _u.password_hash == old).values(password_hash=new)
+    )
+    return bool(getattr(done, "rowcount", 0))
 
 
 def disable_user(s: Session, name: str, *, now: datetime) -> bool:

@@ -354,7 +354,7 @@ class Finding(SQLModel, table=True):
 
 
 class ConsoleUser(SQLModel, table=True):
-    """A person who may open the web console. Only an scrypt hash of the password is kept."""
+    """A person who may open the web console. Only a hash of the password is kept (argon2id)."""
 
     __tablename__ = "console_user"
     name: str = Field(primary_key=True, max_length=128)

@@ -38,7 +38,7 @@ def test_users_are_added_listed_updated_and_disabled_from_the_command_line(tmp_p
     assert listed == ["alice\toperator\tpassword\tenabled", "pat\tviewer\tproxy header only\tenabled"]
     with sqlite3.connect(tmp_path / "monitor.db") as db:
         [(stored,)] = db.execute("select password_hash from console_user where name = 'alice'").fetchall()
-    assert stored.startswith("scrypt$") and PASSWORD not in stored
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and PASSWORD not in stored
     again = console("add-user", "alice", "--role", "viewer", "--password-stdin", cwd=tmp_path, stdin=PASSWORD + "!\n")
     assert again.stdout.strip() == "updated console user alice (viewer)"
     assert console("disable-user", "alice", cwd=tmp_path).returncode == 0

@@ -3,6 +3,8 @@ sign-in, roles, CSRF, headers, what pages may never show, and figures equal to t
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import re
@@ -15,8 +17,10 @@ import pytest
 from sqlalchemy import select
 
 from monitor.console.security import Access
+from monitor.core.passwords import hash_password
 from monitor.reports.loan_view import loan_list
 from monitor.reports.status import status
+from monitor.store import console_users
 from monitor.store.db import session
 from monitor.store.tables import Event
 from tests.console.world import (
@@ -96,7 +100,7 @@ def test_an_unknown_user_is_told_the_same_as_a_wrong_password(portfolio):
     assert re.sub(r'value="[^"]*"', "", nobody.text) == re.sub(r'value="[^"]*"', "", wrong.text)
 
 
-def test_logins_are_rate_limited_per_address_then_allowed_after_the_window(portfolio, clock):
+def test_logins_are_rate_limited_per_address_and_name_then_allowed_after_the_window(portfolio, clock):
     svc, _ = portfolio
     add_user(svc, "alice", "viewer")
     c = client(svc)
@@ -105,10 +109,42 @@ def test_logins_are_rate_limited_per_address_then_allowed_after_the_window(portf
     # the sixth try is refused before the password is even checked, right or not
     refused = login(c, "alice")
     assert refused.status_code == 429 and "Too many attempts" in refused.text
-    refused_other_name = login(c, "bob", "whatever password")
-    assert refused_other_name.status_code == 429  # the same address guessing another name
+    assert 0 < int(refused.headers["retry-after"]) <= 15 * 60
+    assert login(c, "bob", "whatever password").status_code == 401  # another name: its own count
     clock.sleep(15 * 60 + 1)
     assert login(c, "alice").status_code == 303
+
+
+def test_an_scrypt_hash_still_signs_in_and_is_replaced_by_argon2id(portfolio):
+    svc, _ = portfolio
+    salt = b"0123456789abcdef"
+    digest = hashlib.scrypt(PASSWORD.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    old = f"scrypt$16384$8$1${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    with session(svc.engine) as s:
+        console_users.put_user(s, name="olga", role="viewer", password_hash=old, now=svc.clock.now())
+    assert login(client(svc), "olga").status_code == 303
+    with session(svc.engine) as s:
+        stored = console_users.user(s, "olga")
+    assert stored is not None and stored.password_hash is not None
+    assert stored.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert login(client(svc), "olga").status_code == 303  # the new hash holds the same password
+
+
+def test_a_forwarded_address_is_believed_only_from_a_trusted_proxy(portfolio):
+    svc, _ = portfolio
+    add_user(svc, "alice", "viewer")
+    direct = client(svc)  # not a proxy: its X-Forwarded-For is the client's own words
+    for i in range(5):
+        direct.headers["x-forwarded-for"] = f"203.0.113.{i}"
+        assert login(direct, "alice", "wrong password 123").status_code == 401
+    assert login(direct, "alice").status_code == 429
+    proxied = client(svc, access=Access(trusted_proxies=frozenset({"testclient"})))
+    proxied.headers["x-forwarded-for"] = "198.51.100.1, 203.0.113.1"  # the proxy appended what it saw
+    for _ in range(5):
+        assert login(proxied, "alice", "wrong password 123").status_code == 401
+    assert login(proxied, "alice").status_code == 429  # counted against 203.0.113.1, not the spoofable left
+    proxied.headers["x-forwarded-for"] = "203.0.113.2"
+    assert login(proxied, "alice").status_code == 303
 
 
 def test_a_login_without_the_forms_csrf_token_is_refused(portfolio):
@@ -383,3 +419,56 @@ def test_hostile_loan_ids_and_reasons_are_shown_as_text(sqlite_url, clock):
         assert "\u202e" not in html  # the override is written out, never applied
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[0]
     assert SHOWN_RLO in pages[0] and RLO not in pages[0]
+
+
+def test_a_repeated_identity_header_is_400_never_the_first_copy(portfolio):
+    svc, _ = portfolio
+    add_user(svc, "alice", "operator", password=False)
+    add_user(svc, "bob", "viewer", password=False)
+    c = client(svc, access=Access(trusted_user_header="X-Forwarded-User", trusted_proxies=frozenset({"testclient"})))
+    twice = c.get("/", headers=[("X-Forwarded-User", "alice"), ("X-Forwarded-User", "bob")])
+    assert twice.status_code == 400 and "sent more than once" in twice.text
+    assert twice.headers["content-security-policy"] and twice.headers["cache-control"] == "no-store"
+    assert c.get("/", headers={"X-Forwarded-User": "bob"}).status_code == 200
+
+
+def test_no_proxy_is_trusted_unless_configured():
+    from monitor.console_cli import access_from
+    from monitor.errors import InputError
+
+    assert Access().trusted_proxies == frozenset()
+    with pytest.raises(InputError, match="needs --trusted-proxy"):
+        access_from("X-Forwarded-User", None, None, host="127.0.0.1")
+    hosts = access_from(None, None, None, host="10.0.0.7").allowed_hosts
+    assert hosts == {"10.0.0.7", "localhost", "127.0.0.1", "::1"}
+
+
+def test_a_new_password_ends_the_users_sessions(portfolio):
+    svc, _ = portfolio
+    c = signed_in(svc, "alice", "viewer")
+    assert c.get("/").status_code == 200
+    with session(svc.engine) as s:  # what `console add-user alice` does with a new password
+        console_users.put_user(
+            s, name="alice", role="viewer", password_hash=hash_password("a new password 2"), now=svc.clock.now()
+        )
+    assert c.get("/").status_code == 303
+
+
+def test_a_500_carries_the_security_headers_too(portfolio, monkeypatch):
+    from starlette.testclient import TestClient
+
+    from monitor.console import pages
+    from monitor.console.app import create_app
+
+    svc, _ = portfolio
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(pages, "changes", broken)
+    c = signed_in(svc, "alice", "viewer")
+    c = TestClient(create_app(svc, services=svc), raise_server_exceptions=False, cookies=c.cookies)
+    answer = c.get("/changes")
+    assert answer.status_code == 500 and "a bug" not in answer.text
+    assert answer.headers["content-security-policy"] and answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["cache-control"] == "no-store"

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
 
 from monitor.clock import FixedClock
@@ -20,8 +21,25 @@ from monitor.store.db import session
 from tests.helpers import import_csv, seed_loans, services, write_csv
 
 PASSWORD = "correct horse battery staple"
-# One scrypt hash for every test user: each hash costs a few hundred milliseconds by design.
+# One hash for every test user: each hash costs tens of milliseconds and 19 MiB by design.
 HASHED = hash_password(PASSWORD)
+
+
+class LimiterTime:
+    """`limits` reads time.time(); in tests its moving windows read the test's clock instead."""
+
+    def __init__(self, clock: FixedClock) -> None:
+        self.clock = clock
+
+    def time(self) -> float:
+        return self.clock.now().timestamp()
+
+
+def limiter_on(clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    import limits.storage.memory
+
+    monkeypatch.setattr(limits.storage.memory, "time", LimiterTime(clock))
+
 
 # Access tokens the sandbox holds for the borrowers: none may ever appear in a page.
 SPECS = [
