@@ -319,6 +319,7 @@ def _loan_facts(view: dict[str, Any], tz: tzinfo) -> Table:
         ("order read", _t(loan["details_fetched_at"], tz)),
         ("GSE window start", _t(loan["gse_window_start"], tz)),
         ("hold", hold),
+        ("waits because", loan.get("attention") or "-"),
         ("attributes", ", ".join(f"{k}={v}" for k, v in sorted(loan["attributes"].items())) or "-"),
         ("policies matched", ", ".join(view["policies"]) or "none"),
         ("next eligible", _t(view["next_eligible"], tz)),

@@ -196,6 +196,7 @@ def _loan(loan: LoanRow, fields: dict[str, Any]) -> dict[str, Any]:
         "hold_reason": loan.hold_reason,
         "hold_since": loan.hold_since,
         "next_attempt_at": loan.next_attempt_at,
+        "attention": loan.attention,
         "attributes": {k: v for k, v in fields.items() if k not in _HIDDEN_FIELDS},
     }
 

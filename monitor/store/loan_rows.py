@@ -39,6 +39,7 @@ class LoanRow:
     hold_since: datetime | None
     details_fetched_at: datetime | None
     next_attempt_at: datetime | None
+    attention: str | None = None  # why the loan waits: Truv's last refusal, a 404 ...
 
     def data_date(self, scope: str) -> datetime | None:
         """The date selection judges the loan on for a product's scope: the imported one until its
@@ -96,6 +97,7 @@ _LOAN_COLUMNS = (
     _l.hold_since,
     _l.details_fetched_at,
     _l.next_attempt_at,
+    _l.attention,
 )
 
 

@@ -253,6 +253,10 @@ def test_a_refused_refresh_spends_nothing_backs_off_then_asks_a_person(db_url, c
         loan = s.get(Loan, "END")
     assert (loan.hold, loan.hold_reason) == ("manual_review", "truv_refused")
     assert "finalized" in (loan.attention or "")  # Truv's last message, for the person who looks
+    from monitor.reports.loan_view import loan_show
+
+    shown = loan_show(svc, "END", now=clock.now())["loan"]
+    assert (shown["hold_reason"], shown["attention"]) == ("truv_refused", loan.attention)
     aside, _ = exceptions_and_handoffs(svc)
     assert [(x["loan_id"], x["reason"]) for x in aside] == [("END", "truv_refused")]
 
