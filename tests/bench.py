@@ -352,7 +352,7 @@ def bench_unknown_dates(backend: str, n: int, workdir: Path, latency: float = 0.
 
 
 def _reserve_worker(url: str, worker: int, count: int, start_at: float, out: Any) -> None:
-    from monitor.core.budget import Limits
+    from monitor.core.budget import Limits, ReservationRequest
     from monitor.store import ledger
     from monitor.store.db import make_engine, session
 
@@ -364,15 +364,16 @@ def _reserve_worker(url: str, worker: int, count: int, start_at: float, out: Any
         with session(engine) as s:
             ledger.reserve(
                 s,
-                run_id="bench",
-                job="bench",
-                policy="p",
-                loan_id=f"W{worker}-{i}",
-                product="income",
-                parent_order_id="o",
-                gse=False,
-                tokens=[f"t{worker}-{i}"],
-                suborders={f"t{worker}-{i}": ["e"]},
+                ReservationRequest(
+                    run_id="bench",
+                    job="bench",
+                    policy="p",
+                    loan_id=f"W{worker}-{i}",
+                    product="income",
+                    parent_order_id="o",
+                    gse=False,
+                    suborders={f"t{worker}-{i}": ["e"]},
+                ),
                 limits=Limits(),
                 now=datetime.now(UTC),
             )

@@ -62,6 +62,27 @@ def counts_from(sent_at: datetime, limits: Limits, truv_created_at: datetime | N
 
 
 @dataclass(frozen=True, slots=True)
+class ReservationRequest:
+    """What one refresh asks the ledger for (DESIGN.md rule 3): who asks, which loan and order, and the
+    connections by token. Passed whole from the pass (or a test) to `store.ledger.reserve`."""
+
+    run_id: str
+    job: str
+    policy: str
+    loan_id: str
+    product: str
+    parent_order_id: str  # the loan's original order: the POST's target (rule 6)
+    gse: bool
+    suborders: Mapping[str, Sequence[str]]  # token -> the original order's suborder ids it refreshes
+    purpose: str | None = None
+    gse_window_start: datetime | None = None
+
+    @property
+    def tokens(self) -> list[str]:
+        return sorted(self.suborders)
+
+
+@dataclass(frozen=True, slots=True)
 class TokenUsage:
     token_hash: str
     uses: Sequence[datetime]  # reservation times that still may count

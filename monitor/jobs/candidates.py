@@ -5,69 +5,52 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from monitor.config import JobConfig, PolicyConfig
 from monitor.core.backlog import job_capacity
 from monitor.core.budget import Limits
 from monitor.core.products import scope_of
 from monitor.core.refresh_choice import Choice, Fresh, LoanToRefresh, Skip, choose
+from monitor.core.selection import Selection
 from monitor.store import loans
 from monitor.store.backlog import PolicyBacklog, policy_backlog
 from monitor.store.db import Engine, read_only, session
 
-LOOKAHEAD = 4  # a plan reads at most this many candidates per refresh it may submit
 BATCH = 64  # loans a pass claims at a time: small enough to share, large enough to keep the workers busy
 
 
 @dataclass(frozen=True, slots=True)
 class Criteria:
-    """A policy's selection as of the start of a pass (the staleness cutoff does not move during it)."""
+    """A policy's selection as of the start of a pass, and the reads a pass makes with it."""
 
-    match: dict[str, Any]
-    max_age_cutoff: datetime
-    pre_closing_days: int | None
-    scope: str
+    selection: Selection
 
     @classmethod
     def of(cls, policy: PolicyConfig, now: datetime) -> Criteria:
         return cls(
-            match=policy.match,
-            max_age_cutoff=now - policy.max_age,
-            pre_closing_days=policy.pre_closing_business_days,
-            scope=scope_of(policy.product),
+            Selection(
+                match=policy.match,
+                max_age_cutoff=now - policy.max_age,
+                pre_closing_days=policy.pre_closing_business_days,
+                scope=scope_of(policy.product),
+            )
         )
 
     def backlog(self, engine: Engine, *, now: datetime) -> PolicyBacklog:
         with session(read_only(engine)) as s:
-            return policy_backlog(
-                s,
-                match=self.match,
-                max_age_cutoff=self.max_age_cutoff,
-                pre_closing_days=self.pre_closing_days,
-                now=now,
-                scope=self.scope,
-            )
+            return policy_backlog(s, self.selection, now=now)
 
     def among(self, engine: Engine, *, now: datetime, loan_ids: Collection[str]) -> int:
         """How many of `loan_ids` the policy would select now."""
-        return self._count(engine, now, among=loan_ids) if loan_ids else 0
+        if not loan_ids:
+            return 0
+        with session(read_only(engine)) as s:
+            return loans.count_selectable(s, self.selection, now=now, among=loan_ids)
 
     def unclaimed(self, engine: Engine, *, now: datetime) -> int:
         """Loans a pass would still select that no live pass has claimed: what this one did not reach."""
-        return self._count(engine, now, unclaimed=True)
-
-    def _count(self, engine: Engine, now: datetime, **which: Any) -> int:
         with session(read_only(engine)) as s:
-            return loans.count_selectable(
-                s,
-                match=self.match,
-                max_age_cutoff=self.max_age_cutoff,
-                pre_closing_days=self.pre_closing_days,
-                now=now,
-                scope=self.scope,
-                **which,
-            )
+            return loans.count_selectable(s, self.selection, now=now, unclaimed=True)
 
     def select(
         self, engine: Engine, *, now: datetime, limit: int | None, claim: loans.Claim | None = None
@@ -75,16 +58,7 @@ class Criteria:
         """Up to `limit` loans to work, in the order they should be worked; claimed when `claim` is given
         (then `engine` must be able to write)."""
         with session(engine) as s:
-            return loans.select_stale(
-                s,
-                match=self.match,
-                max_age_cutoff=self.max_age_cutoff,
-                pre_closing_days=self.pre_closing_days,
-                now=now,
-                limit=limit,
-                claim=claim,
-                scope=self.scope,
-            )
+            return loans.select_stale(s, self.selection, now=now, limit=limit, claim=claim)
 
 
 def choose_for(loan: LoanToRefresh, policy: PolicyConfig, now: datetime) -> Choice | Skip | Fresh:

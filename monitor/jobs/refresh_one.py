@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.config import JobConfig, PolicyConfig
-from monitor.core.budget import counts_from
+from monitor.core.budget import ReservationRequest, counts_from
 from monitor.core.products import scope_of
 from monitor.core.refresh_choice import Choice, Fresh, LoanToRefresh, Skip
 from monitor.core.states import LoanHold, ReservationState, SkipReason
@@ -170,8 +170,7 @@ class LoanRefresh:
     def _reserve_and_send(self, loan: LoanToRefresh, policy: PolicyConfig, choice: Choice) -> None:
         now = self.s.clock.now()  # the reservation's own time: windows run from when it was made
         with session(self.s.engine) as s:
-            reserved = ledger.reserve(
-                s,
+            request = ReservationRequest(
                 run_id=self.run_id,
                 job=self.job.name,
                 policy=policy.name,
@@ -179,13 +178,11 @@ class LoanRefresh:
                 product=policy.product,
                 parent_order_id=loan.original_order_id,
                 gse=loan.gse,
-                tokens=choice.tokens,
                 suborders=choice.suborders,
-                limits=self.s.limits,
-                now=now,
                 purpose=policy.permissible_purpose,
                 gse_window_start=loan.gse_window_start,
             )
+            reserved = ledger.reserve(s, request, limits=self.s.limits, now=now)
         decision = reserved.decision
         if not decision.go or reserved.reservation_id is None:
             self.budget.give_back()

@@ -9,6 +9,7 @@ from typing import Any
 from monitor.config import JobConfig
 from monitor.core.backlog import job_capacity, nights_to_clear
 from monitor.core.products import scope_of
+from monitor.core.selection import Selection
 from monitor.services import Context
 from monitor.store.backlog import PolicyBacklog, policy_backlog
 from monitor.store.db import read_only, session
@@ -25,14 +26,13 @@ def job_backlog(
     with session(read_only(services.engine)) as s:
         for name in job.policies:
             policy = services.config.policy(name)
-            reads[name] = policy_backlog(
-                s,
+            selection = Selection(
                 match=policy.match,
                 max_age_cutoff=now - policy.max_age,
                 pre_closing_days=policy.pre_closing_business_days,
-                now=now,
                 scope=scope_of(policy.product),
             )
+            reads[name] = policy_backlog(s, selection, now=now)
     capacity = job_capacity(
         max_refreshes=job.max_refreshes,
         schedule=job.schedule,

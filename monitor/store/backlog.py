@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy import and_, case, func, not_, or_, select
 from sqlmodel import Session
 
+from monitor.core.selection import Selection
 from monitor.store.loans import (
     StaleCounts,
     _in_flight,
     _match_clause,
     active,
     selectable,
-    stale_clause,
+    stale_of,
     unknown_clause,
 )
 from monitor.store.tables import loan_table
@@ -38,7 +39,7 @@ class PolicyBacklog:
     stale_in_flight: int = 0  # stale with a refresh under way, set aside or not (`StaleCounts.in_flight`)
 
     def counts(self) -> StaleCounts:
-        """The same counts `loans.count_stale` reads, without a second scan of the loans."""
+        """The pass's stale counts, from the same one scan of the loans."""
         return StaleCounts(
             stale=self.stale,
             in_flight=self.stale_in_flight,
@@ -48,27 +49,10 @@ class PolicyBacklog:
         )
 
 
-def policy_backlog(
-    session: Session,
-    *,
-    match: dict[str, Any],
-    max_age_cutoff: datetime,
-    pre_closing_days: int | None,
-    now: datetime,
-    scope: str,
-) -> PolicyBacklog:
-    stale = stale_clause(
-        max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, today=now.date(), scope=scope
-    )
+def policy_backlog(session: Session, sel: Selection, *, now: datetime) -> PolicyBacklog:
+    stale = stale_of(sel, now.date())
     is_active = active(session)
-    waiting = selectable(
-        session,
-        match=match,
-        max_age_cutoff=max_age_cutoff,
-        pre_closing_days=pre_closing_days,
-        now=now,
-        scope=scope,
-    )
+    waiting = selectable(session, sel, now=now)
     in_flight = _in_flight()
     backoff = and_(_L.next_attempt_at.is_not(None), _L.next_attempt_at > now)
     free = and_(stale, _L.hold.is_(None))
@@ -88,12 +72,12 @@ def policy_backlog(
         )
         # Every count is of stale or unread loans: the rest (most of a portfolio) are passed over by the
         # WHERE, tested once each, instead of by every CASE above.
-        .where(is_active, _match_clause(match), or_(stale, unknown_clause()))
+        .where(is_active, _match_clause(sel.match), or_(stale, unknown_clause()))
     ).one()
     reason = func.coalesce(_L.hold_reason, _L.hold)
     held = session.execute(
         select(reason, func.count())
-        .where(_L.hold.is_not(None), is_active, _match_clause(match), stale)  # SQLite tests them in this order
+        .where(_L.hold.is_not(None), is_active, _match_clause(sel.match), stale)  # SQLite tests them in this order
         .group_by(reason)
         .order_by(reason)
     ).all()

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select, text, update
 from sqlmodel import Session
 
-from monitor.core.budget import GSE_WINDOW, Decision, Limits, TokenUsage, counts_from, decide
+from monitor.core.budget import GSE_WINDOW, Decision, Limits, ReservationRequest, TokenUsage, counts_from, decide
 from monitor.core.states import ReservationState, SkipReason
 from monitor.store import usage
 from monitor.store.tables import Reservation, ReservationToken, reservation_table, reservation_token_table
@@ -130,54 +130,46 @@ def check(
     return u.decide(tokens=tokens, gse=gse, limits=limits, now=now, gse_window_start=gse_window_start)
 
 
-def reserve(
-    session: Session,
-    *,
-    run_id: str,
-    job: str,
-    policy: str,
-    loan_id: str,
-    product: str,
-    parent_order_id: str,
-    gse: bool,
-    tokens: Sequence[str],
-    suborders: dict[str, list[str]],
-    limits: Limits,
-    now: datetime,
-    purpose: str | None = None,
-    gse_window_start: datetime | None = None,
-) -> Reserved:
+def reserve(session: Session, request: ReservationRequest, *, limits: Limits, now: datetime) -> Reserved:
     """Check every budget and write the reservation in the caller's single transaction.
 
     The caller commits before sending anything: from then on the reservation counts until its
-    window passes, unless the request is shown never to have left (`release`).
+    window passes, unless the request is shown never to have left or Truv refused it outright.
     """
-    names = [f"loan:{loan_id}", *(f"token:{t}" for t in tokens)]
-    if gse:
-        names.append(f"gse:{loan_id}")
+    r = request
+    tokens = r.tokens
+    names = [f"loan:{r.loan_id}", *(f"token:{t}" for t in tokens)]
+    if r.gse:
+        names.append(f"gse:{r.loan_id}")
     if limits.billable_per_day is not None:
         names.append("billable")
     lock(session, names)
-    if usage.loan_in_flight(session, loan_id):
+    if usage.loan_in_flight(session, r.loan_id):
         return Reserved(Decision((), skip_reason=SkipReason.IN_FLIGHT.value), None)
     decision = check(
-        session, loan_id=loan_id, gse=gse, tokens=tokens, limits=limits, now=now, gse_window_start=gse_window_start
+        session,
+        loan_id=r.loan_id,
+        gse=r.gse,
+        tokens=tokens,
+        limits=limits,
+        now=now,
+        gse_window_start=r.gse_window_start,
     )
     if not decision.go:
         return Reserved(decision, None)
     allowed = set(decision.allowed_tokens)
     reservation_id = uuid.uuid4().hex
-    picked = {k: v for k, v in suborders.items() if k in allowed}
+    picked = {k: list(v) for k, v in r.suborders.items() if k in allowed}
     session.add(
         Reservation(
             id=reservation_id,
-            run_id=run_id,
-            job=job,
-            policy=policy,
-            loan_id=loan_id,
-            product=product,
-            parent_order_id=parent_order_id,
-            gse=gse,
+            run_id=r.run_id,
+            job=r.job,
+            policy=r.policy,
+            loan_id=r.loan_id,
+            product=r.product,
+            parent_order_id=r.parent_order_id,
+            gse=r.gse,
             billable=decision.billable,
             state=ReservationState.RESERVED.value,
             reserved_at=now,
@@ -193,12 +185,12 @@ def reserve(
         session,
         at=now,
         kind="reserved",
-        run_id=run_id,
-        loan_id=loan_id,
+        run_id=r.run_id,
+        loan_id=r.loan_id,
         reservation_id=reservation_id,
-        policy=policy,
-        purpose=purpose,
-        product=product,
+        policy=r.policy,
+        purpose=r.purpose,
+        product=r.product,
         tokens=sorted(t[:12] for t in allowed),
         billable=decision.billable,
         partial=bool(decision.exhausted_tokens),

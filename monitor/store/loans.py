@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection as SAConnection
 from sqlmodel import Session
 
 from monitor.core.matching import normalise
+from monitor.core.selection import Selection
 from monitor.core.staleness import pre_closing_windows, start_of_day_utc
 from monitor.errors import ImportFileError, StorageError
 from monitor.loans_file import LoanRow, shown_column
@@ -521,7 +522,7 @@ class Candidate:
     details_fetched_at: datetime | None
 
 
-def _match_clause(match: dict[str, Any]) -> Any:
+def _match_clause(match: Mapping[str, Any]) -> Any:
     clauses: list[Any] = []
     for key, wanted in match.items():
         options = wanted if isinstance(wanted, list) else [wanted]
@@ -587,12 +588,16 @@ def stale_clause(
     return or_(and_(_L.details_fetched_at.is_not(None), when.is_(None)), when < cutoff, and_(windows, when < before))
 
 
-def _workable(*, max_age_cutoff: datetime, pre_closing_days: int | None, today: date, scope: str) -> Any:
-    """What a pass looks at: stale loans, and loans whose order must first be read."""
-    return or_(
-        stale_clause(max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, today=today, scope=scope),
-        unknown_clause(),
+def stale_of(sel: Selection, today: date) -> Any:
+    """`stale_clause` for a policy's selection."""
+    return stale_clause(
+        max_age_cutoff=sel.max_age_cutoff, pre_closing_days=sel.pre_closing_days, today=today, scope=sel.scope
     )
+
+
+def _workable(sel: Selection, today: date) -> Any:
+    """What a pass looks at: stale loans, and loans whose order must first be read."""
+    return or_(stale_of(sel, today), unknown_clause())
 
 
 def _in_flight() -> Any:
@@ -602,14 +607,11 @@ def _in_flight() -> Any:
 
 def select_stale(
     session: Session,
+    sel: Selection,
     *,
-    match: dict[str, Any],
-    max_age_cutoff: datetime,
-    pre_closing_days: int | None,
     now: datetime,
     limit: int | None,
     claim: Claim | None = None,
-    scope: str = "employer",
 ) -> list[Candidate]:
     """Active, matching, stale (or not yet read) loans with nothing in flight, no backoff, no hold.
 
@@ -626,24 +628,15 @@ def select_stale(
             _L.base_order_id,
             _L.gse,
             _L.closing_date,
-            data_date(scope),
+            data_date(sel.scope),
             _L.details_fetched_at,
         )
-        .where(
-            selectable(
-                session,
-                match=match,
-                max_age_cutoff=max_age_cutoff,
-                pre_closing_days=pre_closing_days,
-                now=now,
-                scope=scope,
-            )
-        )
+        .where(selectable(session, sel, now=now))
         .order_by(
             _L.closing_date.is_(None),
             _L.closing_date,
-            data_date(scope).is_not(None),
-            data_date(scope),
+            data_date(sel.scope).is_not(None),
+            data_date(sel.scope),
             _L.loan_id,
         )
     )
@@ -674,22 +667,14 @@ def active(session: Session) -> Any:
     return _L.status == "active"
 
 
-def selectable(
-    session: Session,
-    *,
-    match: dict[str, Any],
-    max_age_cutoff: datetime,
-    pre_closing_days: int | None,
-    now: datetime,
-    scope: str,
-) -> Any:
+def selectable(session: Session, sel: Selection, *, now: datetime) -> Any:
     """What a pass selects, claims aside: active, matching, stale (or not yet read), no hold, nothing
     in flight, no backoff. `select_stale` and `count_selectable` share it, so a count is a selection."""
     return and_(
         active(session),
         _L.hold.is_(None),
-        _match_clause(match),
-        _workable(max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, today=now.date(), scope=scope),
+        _match_clause(sel.match),
+        _workable(sel, now.date()),
         not_(_in_flight()),
         or_(_L.next_attempt_at.is_(None), _L.next_attempt_at <= now),
     )
@@ -702,25 +687,15 @@ def _claimed(now: datetime) -> Any:
 
 def count_selectable(
     session: Session,
+    sel: Selection,
     *,
-    match: dict[str, Any],
-    max_age_cutoff: datetime,
-    pre_closing_days: int | None,
     now: datetime,
-    scope: str = "employer",
     unclaimed: bool = False,
     among: Collection[str] | None = None,
 ) -> int:
     """How many loans `select_stale` would return without a limit; with `unclaimed`, only those no
     live pass has claimed (what a pass that stopped early left unread); with `among`, only those."""
-    where = selectable(
-        session,
-        match=match,
-        max_age_cutoff=max_age_cutoff,
-        pre_closing_days=pre_closing_days,
-        now=now,
-        scope=scope,
-    )
+    where = selectable(session, sel, now=now)
     if unclaimed:
         where = and_(where, not_(_claimed(now)))
     if among is not None:
@@ -796,35 +771,6 @@ class StaleCounts:
     backoff: int = 0
     held: int = 0
     unknown: int = 0  # data date nobody knows yet: their order is read before anything is decided
-
-
-def count_stale(
-    session: Session,
-    *,
-    match: dict[str, Any],
-    max_age_cutoff: datetime,
-    pre_closing_days: int | None,
-    now: datetime,
-    scope: str = "employer",
-) -> StaleCounts:
-    """How many loans a policy finds stale, how many of those are held back and why, and how many
-    have a data date nobody knows yet (their order is read before anything is decided)."""
-    in_flight = _in_flight()
-    backoff = and_(_L.next_attempt_at.is_not(None), _L.next_attempt_at > now)
-    held = _L.hold.is_not(None)
-    stale = stale_clause(
-        max_age_cutoff=max_age_cutoff, pre_closing_days=pre_closing_days, today=now.date(), scope=scope
-    )
-    row = session.execute(
-        select(
-            func.sum(case((stale, 1), else_=0)),
-            func.sum(case((and_(stale, in_flight), 1), else_=0)),
-            func.sum(case((and_(stale, not_(in_flight), not_(held), backoff), 1), else_=0)),
-            func.sum(case((and_(stale, held), 1), else_=0)),
-            func.sum(case((unknown_clause(), 1), else_=0)),
-        ).where(_L.status == "active", _match_clause(match))
-    ).one()
-    return StaleCounts(*(int(n or 0) for n in row))
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from monitor.clock import FixedClock, SystemClock
 from monitor.config import parse_config
+from monitor.core.selection import Selection
 from monitor.jobs.refresh_pass import RefreshPass
 from monitor.metrics import render
 from monitor.progress import LogProgress
@@ -19,7 +20,7 @@ from monitor.reports.status import status
 from monitor.sandbox import Sandbox
 from monitor.store.backlog import policy_backlog
 from monitor.store.db import session
-from monitor.store.loans import count_stale
+from monitor.store.loans import count_selectable
 from monitor.store.tables import Loan
 from tests.conftest import T0
 from tests.e2e.test_cli import GOOD, monitor, seed
@@ -99,15 +100,14 @@ def test_a_starved_policy_is_warned_about_and_the_backlog_is_everywhere(db_url, 
     assert live["gse-first"]["in_flight"] == 10  # refreshes under way are not the backlog
     assert job["backlog"]["capacity_per_night"] == 10
 
-    # The pass's stale counts come from the backlog read: the same as the selection's own count.
+    # The pass's stale counts come from the backlog read: what it says waits is what the selection selects.
     flying = 0
     for policy in svc.config.policies:
-        args = {"match": policy.match, "max_age_cutoff": clock.now() - policy.max_age, "now": clock.now()}
+        sel = Selection(match=policy.match, max_age_cutoff=clock.now() - policy.max_age, pre_closing_days=None)
         with session(svc.engine) as s:
-            counted = count_stale(s, pre_closing_days=None, **args)
-            read = policy_backlog(s, pre_closing_days=None, scope="employer", **args)
-        assert read.counts() == counted
-        flying += counted.in_flight
+            read = policy_backlog(s, sel, now=clock.now())
+            assert read.waiting == count_selectable(s, sel, now=clock.now())
+        flying += read.counts().in_flight
     assert flying == 10
 
     metrics = render(svc).decode()

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from monitor.core.budget import ReservationRequest
 from monitor.jobs.refresh_pass import RefreshPass
 from monitor.reports.ledger_view import ledger_view
 from monitor.reports.loan_view import loan_show
@@ -36,15 +37,16 @@ def test_a_token_truv_blocked_is_not_free_in_the_ledger_nor_for_the_pass(db_url,
         # One use of the token's three in the window (made for another loan), then Truv's refusal.
         made = ledger.reserve(
             s,
-            run_id="elsewhere",
-            job="nightly",
-            policy="income-30d",
-            loan_id="L-ELSEWHERE",
-            product="income",
-            parent_order_id="o-elsewhere",
-            gse=False,
-            tokens=[hashed],
-            suborders={hashed: ["e-1"]},
+            ReservationRequest(
+                run_id="elsewhere",
+                job="nightly",
+                policy="income-30d",
+                loan_id="L-ELSEWHERE",
+                product="income",
+                parent_order_id="o-elsewhere",
+                gse=False,
+                suborders={hashed: ["e-1"]},
+            ),
             limits=svc.limits,
             now=now - timedelta(hours=1),
         )

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from monitor.clock import SystemClock
 from monitor.config import parse_config
+from monitor.core.selection import Selection
 from monitor.jobs.refresh_pass import RefreshPass
 from monitor.sandbox import EmployerSpec, Sandbox
 from monitor.store import loans
@@ -97,9 +98,7 @@ def test_a_dead_instances_claims_lapse_to_the_others(db_url, clock, tmp_path):
     with session(svc.engine) as s:
         dead = loans.select_stale(
             s,
-            match={},
-            max_age_cutoff=clock.now() - timedelta(days=30),
-            pre_closing_days=None,
+            Selection(match={}, max_age_cutoff=clock.now() - timedelta(days=30), pre_closing_days=None),
             now=clock.now(),
             limit=4,
             claim=loans.Claim("deadrun", "other-host:1", timedelta(minutes=10)),

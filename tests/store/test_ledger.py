@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from monitor.core.budget import Limits
+from monitor.core.budget import Limits, ReservationRequest
 from monitor.store import ledger
 from monitor.store.db import session
 from monitor.store.tables import Loan, Reservation
@@ -24,15 +24,16 @@ def reserve(svc, loan_id, tokens, now, limits=Limits(), gse=False):
     with session(svc.engine) as s:
         return ledger.reserve(
             s,
-            run_id="r",
-            job="j",
-            policy="p",
-            loan_id=loan_id,
-            product="income",
-            parent_order_id=f"o-{loan_id}",
-            gse=gse,
-            tokens=tokens,
-            suborders={t: [f"e-{t}"] for t in tokens},
+            ReservationRequest(
+                run_id="r",
+                job="j",
+                policy="p",
+                loan_id=loan_id,
+                product="income",
+                parent_order_id=f"o-{loan_id}",
+                gse=gse,
+                suborders={t: [f"e-{t}"] for t in tokens},
+            ),
             limits=limits,
             now=now,
         )

@@ -17,9 +17,10 @@ from sqlalchemy.engine import Engine
 
 from monitor.config import parse_config
 from monitor.core.matching import matches
+from monitor.core.selection import Selection
 from monitor.errors import ConfigError
 from monitor.store.db import make_engine, session, upgrade
-from monitor.store.loans import count_stale, select_stale
+from monitor.store.loans import count_selectable, select_stale
 from monitor.store.tables import loan_attribute_table, loan_table
 
 NOW = datetime(2026, 6, 5, 12, 0, tzinfo=UTC)
@@ -68,10 +69,10 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 def selected_by_sql(engine: Engine, match: dict[str, Any]) -> set[str]:
     """What a pass selects (every loan qualifies but for `match`); its count agrees with what it reports."""
-    policy = {"match": match, "max_age_cutoff": NOW - timedelta(days=30), "pre_closing_days": None, "now": NOW}
+    sel = Selection(match=match, max_age_cutoff=NOW - timedelta(days=30), pre_closing_days=None)
     with session(engine) as s:
-        selected = {c.loan_id for c in select_stale(s, limit=None, **policy)}
-        assert count_stale(s, **policy).unknown == len(selected)
+        selected = {c.loan_id for c in select_stale(s, sel, now=NOW, limit=None)}
+        assert count_selectable(s, sel, now=NOW) == len(selected)
     return selected
 
 
