@@ -92,6 +92,16 @@ def _set_actor(command: str | None) -> None:
         ACTOR.set(f"operator:{user}@{host}")
 
 
+def refuse_without_audit_key(context: Context) -> None:
+    """For a command that writes audit entries: once the chain is keyed (`audit verify --seal`), no key is
+    exit 2 before anything is changed, never a plain entry that breaks the chain for good."""
+    from monitor.store.audit import require_key
+    from monitor.store.db import read_only, session
+
+    with session(read_only(context.engine)) as s:
+        require_key(s)
+
+
 def _warn_if_password(url: str) -> None:
     """A password in --database is readable by every local user (ps, /proc) and stays in shell history."""
     import structlog
@@ -279,6 +289,7 @@ def loans_import(
 
     c = _ctx(ctx)
     services = build(c.config(required=False), c.settings, database=c.database)
+    refuse_without_audit_key(services)
     now = services.clock.now()
     progress = for_terminal(services.clock, f"import {file.name}", sys.stderr)
     progress.expect(_data_lines(file))
@@ -483,6 +494,7 @@ def run(
         summary = Plan(context, the_job, stop=_stop_on_signals()).run()
         _summary_out(summary, as_json)
         return
+    refuse_without_audit_key(context)
     services = connect(context, c.settings)
     if cfg.notify is not None:
         from monitor.jobs.notify import notify_secret
@@ -535,7 +547,7 @@ def schedule(
     """
     import uvicorn
 
-    from monitor.app import build_services
+    from monitor.app import build, connect
     from monitor.errors import ConfigError
     from monitor.scheduler import Daemon, bind_port, install_signal_handlers, listening_line
     from monitor.webhooks.receiver import create_app
@@ -549,7 +561,9 @@ def schedule(
     # A port that cannot be bound is an error now (exit 1), not a daemon without /healthz and /metrics.
     sock = bind_port(host, port) if port else None
     console_sock = bind_port(console_host, console_port) if console else None
-    services = build_services(cfg, c.settings, database=c.database)
+    context = build(cfg, c.settings, database=c.database)
+    refuse_without_audit_key(context)
+    services = connect(context, c.settings)
     stop = threading.Event()
     install_signal_handlers(stop)
     server = None
@@ -813,15 +827,13 @@ def audit_verify(
     """Walk the hash chain; exit 1 naming the first problem (an entry edited or deleted, the newest entries
     removed, a wrong key). With MONITOR_AUDIT_KEY the keyed chain and its seal are checked; without it, a
     chain that was never keyed is checked and reported as unkeyed, and a keyed one needs the key (exit 2)."""
-    import os
-
     from monitor.app import build
     from monitor.core.readable import dumps
     from monitor.errors import ConfigError, MonitorError
-    from monitor.store.audit import KEY_ENV, verify
+    from monitor.store.audit import KEY_ENV, audit_key, verify
     from monitor.store.db import read_only, session
 
-    key = os.environ.get(KEY_ENV) or None
+    key = audit_key()
     if seal and key is None:
         raise ConfigError("environment", KEY_ENV, "not set; --seal keys the chain with it")
     c = _ctx(ctx)
@@ -896,15 +908,13 @@ def purge_cmd(
 ) -> None:
     """Remove audit entries and raw webhook bodies past retention, keeping the chain verifiable from a
     checkpoint signed with MONITOR_AUDIT_KEY. A broken chain is not purged (that would remove the evidence)."""
-    import os
-
     from monitor.app import build
     from monitor.core.staleness import start_of_day_utc
     from monitor.errors import ConfigError, InputError, MonitorError
-    from monitor.store.audit import KEY_ENV, purge, verify
+    from monitor.store.audit import KEY_ENV, audit_key, purge, verify
     from monitor.store.db import read_only, session
 
-    key = os.environ.get(KEY_ENV)
+    key = audit_key()
     if not key:
         raise ConfigError("environment", KEY_ENV, "not set; it signs the checkpoint that keeps the chain verifiable")
     c = _ctx(ctx)
@@ -995,6 +1005,7 @@ def webhooks_serve(
         raise ConfigError("environment", "TRUV_SECRET", "not set; webhooks are verified with the access secret")
     cfg = c.config(required=False)
     services = build(cfg, c.settings, database=c.database)  # upgrades SQLite, checks Postgres, before serving
+    refuse_without_audit_key(services)  # applying a webhook writes audit entries
     limits = uvicorn_options(max_connections=max_connections, keep_alive=keep_alive_timeout)
     # A port that cannot be bound is exit 1 with one line, before anything is served.
     sock = bind_port(host, port)
@@ -1077,13 +1088,15 @@ def reauth_token(
 
     The token is printed for the lender's borrower-facing system and never stored.
     """
-    from monitor.app import build_services
+    from monitor.app import build, connect
     from monitor.core.readable import dumps
     from monitor.jobs.reauth import create_tokens
 
     c = _ctx(ctx)
     cfg = c.config(required=False)
-    services = build_services(cfg, c.settings, database=c.database)
+    context = build(cfg, c.settings, database=c.database)
+    refuse_without_audit_key(context)
+    services = connect(context, c.settings)
     tokens = create_tokens(services, loan_id=loan_id, product=product)
     if as_json:
         typer.echo(dumps(tokens))
