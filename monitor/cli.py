@@ -504,8 +504,12 @@ def run(
     from monitor.progress import for_terminal
 
     progress = for_terminal(services.clock, f"run {the_job.name}", sys.stderr)
+    the_pass = JobPass(services, the_job, wait_seconds=wait, stop=stop, progress=progress)
     try:
-        summary = JobPass(services, the_job, wait_seconds=wait, stop=stop, progress=progress).run()
+        summary = the_pass.run()
+    except MonitorError as exc:
+        exc.details = the_pass.summary.as_dict()  # `run --json` prints the pass so far with the error
+        raise
     finally:
         if metrics_file is not None:
             from monitor.metrics import write_textfile
@@ -1197,31 +1201,61 @@ def main(argv: list[str] | None = None) -> int:
     # The database, its -wal/-shm, reports and exports hold borrowers' data: owner-only by default.
     os.umask(0o077)
     command = typer.main.get_command(app)
+    as_json = _json_errors(sys.argv[1:] if argv is None else argv)
     try:
         result = command.main(args=argv, prog_name="monitor", standalone_mode=False)
     # typer carries its own copy of click: its exceptions, not the click package's, are raised here.
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except typer.Abort:
-        typer.echo("aborted", err=True)
-        return 130
+        return _failed("aborted", 130, as_json)
     except typer.TyperException as exc:  # usage errors: unknown command or option, bad value
         show = getattr(exc, "show", None)
         if type(exc).__name__ == "NoArgsIsHelpError" and callable(show):  # `monitor` or `monitor loans` alone
             show()  # the help is the answer
-        else:
-            typer.echo(_usage_line(exc), err=True)
-        return int(getattr(exc, "exit_code", 2) or 2)
+            return int(getattr(exc, "exit_code", 2) or 2)
+        return _failed(_usage_line(exc), int(getattr(exc, "exit_code", 2) or 2), as_json)
     except InputError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        return 2
+        return _failed(f"error: {exc}", 2, as_json)
     except MonitorError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        return exc.exit_code
+        return _failed(f"error: {exc}", exc.exit_code, as_json, exc.details)
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        return 130
+        return _failed("interrupted", 130, as_json)
+    except Exception as exc:
+        if as_json:  # a bug: the traceback goes to stderr, stdout still carries one object
+            _failed(f"internal error: {type(exc).__name__}", 1, as_json)
+        raise
     return int(result) if isinstance(result, int) else 0
+
+
+# Root options that take a value: the word after them is not the command.
+_ROOT_VALUES = ("--config", "-c", "--database", "--log-level", "--log-format")
+
+
+def _json_errors(args: list[str]) -> bool:
+    """`monitor [root options] run ... --json`: every exit prints one JSON object on stdout."""
+    words = iter(args)
+    for word in words:
+        if word == "--":
+            return False
+        if word in _ROOT_VALUES:
+            next(words, None)
+        elif not word.startswith("-"):
+            rest = list(words)
+            options = rest[: rest.index("--")] if "--" in rest else rest
+            return word == "run" and "--json" in options
+    return False
+
+
+def _failed(line: str, code: int, as_json: bool, details: dict[str, Any] | None = None) -> int:
+    """One line on stderr; with `run --json` also one object on stdout: the pass so far, `error`, `exit`."""
+    typer.echo(line, err=True)
+    if as_json:
+        from monitor.core.readable import dumps
+
+        message = line.removeprefix("error: ")
+        typer.echo(dumps({**(details or {}), "error": message, "exit": code}, sort_keys=True))
+    return code
 
 
 def _usage_line(exc: Exception) -> str:
