@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -196,6 +196,34 @@ def check_config(ctx: typer.Context) -> None:
         f"{c.config_path}: ok ({len(cfg.policies)} policies, {len(cfg.jobs)} jobs; "
         f"budgets {cfg.budgets.per_token_per_24h}/token/24h, GSE {cfg.budgets.gse_per_90d}/90d {cfg.budgets.gse_overage})"
     )
+    for warning in _existing_loans_warnings(c, cfg):
+        typer.echo(f"warning: {warning}", err=True)
+
+
+def _existing_loans_warnings(c: Ctx, cfg: JobsFile) -> list[str]:
+    """Policies no imported loan matches, when there is a database to look in (none is created for it)."""
+    from monitor.app import build, database_source, database_url
+    from monitor.store.db import parse_url
+
+    url = database_url(cfg, c.settings, c.database)
+    parsed = parse_url(url, source=database_source(cfg, c.settings, c.database))
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+        return []
+    try:
+        context = build(cfg, c.settings, database=c.database, auto_upgrade=False)
+        return _policy_warnings(context)
+    except MonitorError as exc:
+        return [f"loans not checked against the policies: {exc}"]
+
+
+def _policy_warnings(context: Context, names: Collection[str] | None = None) -> list[str]:
+    """A policy (of `names`, else every one) whose `match` no active loan meets: a silent no-op otherwise."""
+    from monitor.store.db import read_only, session
+    from monitor.store.policy_reach import unmatched_policies
+
+    policies = [(p.name, p.match) for p in context.config.policies if names is None or p.name in names]
+    with session(read_only(context.engine)) as s:
+        return unmatched_policies(s, policies)
 
 
 @app.command("init")
@@ -432,8 +460,10 @@ def plan(
     c = _ctx(ctx)
     cfg = c.config()
     context = build(cfg, c.settings, database=c.database)
-    the_plan = Plan(context, cfg.job(job), keep=limit)
+    the_job = cfg.job(job)
+    the_plan = Plan(context, the_job, keep=limit)
     summary = the_plan.run()
+    summary.warnings += _policy_warnings(context, the_job.policies)
     shown = the_plan.loans
     listing = {
         "loans": shown,

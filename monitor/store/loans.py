@@ -538,6 +538,10 @@ def _match_clause(match: dict[str, Any]) -> Any:
     return and_(true(), *clauses)
 
 
+# SQL for a policy's `match` (mirrors monitor.core.matching.matches), for the other store modules.
+match_clause = _match_clause
+
+
 _SCOPE_DATES = {
     "employer": _L.data_as_of_employers,
     "account": _L.data_as_of_accounts,
