@@ -302,9 +302,20 @@ def loans_import(
     force: Annotated[
         bool, typer.Option("--force", help="With --full-snapshot: import an empty file or pass --max-close anyway.")
     ] = False,
+    dedupe: Annotated[
+        str | None,
+        typer.Option(
+            "--dedupe",
+            callback=lambda value: None if value is None else _one_of("first", "last")(value),
+            metavar="first|last",
+            help="A loan_id on several rows: import its first (or last) row only, and say how many were dropped.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Upsert loans by loan_id. One bad row stops the import; nothing is changed (exit 2).
+
+    Repeated loan_ids are all listed at once (the first 20 and how many); --dedupe keeps one row of each.
 
     A --full-snapshot that is empty, or would close more than --max-close of the active loans, is
     refused the same way unless --force.
@@ -313,45 +324,60 @@ def loans_import(
     from monitor.loans_file import read_rows
     from monitor.progress import counted, for_terminal
     from monitor.store.db import session
-    from monitor.store.loans import FUTURE_ALLOWANCE, import_loans
+    from monitor.store.loan_repeats import Repeats, find_repeats
+    from monitor.store.loans import FUTURE_ALLOWANCE, RepeatedLoanId, import_loans
 
     c = _ctx(ctx)
     services = build(c.config(required=False), c.settings, database=c.database)
     refuse_without_audit_key(services)
+    declared = _declared(c, services.config, file)
     now = services.clock.now()
+    repeats = Repeats()
+    if dedupe is not None:  # one more read of the file, into a temporary table: which row of each to keep
+        with session(services.engine) as s:
+            repeats = find_repeats(s, read_rows(file, declared), rule="last" if dedupe == "last" else "first")
     progress = for_terminal(services.clock, f"import {file.name}", sys.stderr)
     progress.expect(_data_lines(file))
-    with session(services.engine) as s:
-        result = import_loans(
-            s,
-            counted(read_rows(file, _declared(c, services.config, file)), progress),
-            now=now,
-            full_snapshot=full_snapshot,
-            source=str(file),
-            max_close=max_close / 100,
-            force=force,
-            not_after=now + FUTURE_ALLOWANCE,
-        )
-        from monitor.store.ledger import add_event
+    try:
+        with session(services.engine) as s:
+            result = import_loans(
+                s,
+                counted(repeats.kept(read_rows(file, declared)), progress),
+                now=now,
+                full_snapshot=full_snapshot,
+                source=str(file),
+                max_close=max_close / 100,
+                force=force,
+                not_after=now + FUTURE_ALLOWANCE,
+            )
+            from monitor.store.ledger import add_event
 
-        add_event(
-            s,
-            at=now,
-            kind="loans_imported",
-            file=str(file),
-            rows=result.rows,
-            inserted=result.inserted,
-            updated=result.updated,
-            closed=result.closed,
-            full_snapshot=full_snapshot,
-            forced=force and full_snapshot,
-        )
+            add_event(
+                s,
+                at=now,
+                kind="loans_imported",
+                file=str(file),
+                rows=result.rows,
+                inserted=result.inserted,
+                updated=result.updated,
+                closed=result.closed,
+                full_snapshot=full_snapshot,
+                forced=force and full_snapshot,
+                dedupe=dedupe,
+                dropped=repeats.rows,
+            )
+    except RepeatedLoanId:
+        # Rolled back. Read the file once more to name every repeat, not one per run.
+        with session(services.engine) as s:
+            every = find_repeats(s, read_rows(file, declared))
+        raise every.error(str(file)) from None
     out = {
         "file": str(file),
         "rows": result.rows,
         "inserted": result.inserted,
         "updated": result.updated,
         "closed": result.closed,
+        **({"dropped": repeats.rows, "dedupe": dedupe} if dedupe else {}),
     }
     if as_json:
         typer.echo(json.dumps(out))
@@ -360,6 +386,7 @@ def loans_import(
             f"{file}: {result.rows} loans ({result.inserted} new, {result.updated} updated"
             + (f", {result.closed} closed as absent" if full_snapshot else "")
             + ")"
+            + (f"; {repeats.rows} repeated rows dropped, the {dedupe} of each kept" if dedupe else "")
         )
 
 

@@ -160,8 +160,12 @@ def _load_all(
         result.rows += len(batch)
 
 
+class RepeatedLoanId(ImportFileError):
+    """A loan_id on two rows: the import stops here; `store.loan_repeats` then finds every repeat."""
+
+
 def _repeat(source: str, row: LoanRow, first: int) -> ImportFileError:
-    return ImportFileError(source, f"row {row.row}, column 'loan_id'", f"loan {row.loan_id!r} repeats row {first}")
+    return RepeatedLoanId(source, f"row {row.row}, column 'loan_id'", f"loan {row.loan_id!r} repeats row {first}")
 
 
 # The loan_ids this import has loaded so far, with their rows: where an earlier batch's repeat is found.
