@@ -429,7 +429,7 @@ def loans_list(
     stale: Annotated[bool, typer.Option("--stale", help="Only loans stale for at least one matching policy.")] = False,
     policy: Annotated[str | None, typer.Option("--policy", help="Only loans this policy matches.")] = None,
     reason: Annotated[str | None, typer.Option("--reason", help="Only loans whose last skip reason is this.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=0, help="At most N loans.")] = 200,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most N loans.")] = 200,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     tz: TzOption = "UTC",
 ) -> None:
@@ -440,6 +440,8 @@ def loans_list(
     from monitor.reports.loan_view import loan_list
 
     zone = _zone(tz)
+    if reason is not None:
+        reason = _skip_reason(reason)
     c = _ctx(ctx)
     services = build(c.config(required=False), c.settings, database=c.database)
     view = loan_list(services, now=services.clock.now(), stale=stale, policy=policy, reason=reason, limit=limit)
@@ -447,6 +449,20 @@ def loans_list(
         typer.echo(dumps(view, sort_keys=True))
     else:
         print_loans(view, zone)
+
+
+def _skip_reason(value: str) -> str:
+    """A skip reason as the passes record it; anything else is exit 2 with the nearest one."""
+    import difflib
+
+    from monitor.core.states import SkipReason
+
+    known = [r.value for r in SkipReason]
+    if value in known:
+        return value
+    close = difflib.get_close_matches(value.lower(), known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise InputError("--reason", "", f"unknown skip reason {value!r}{hint} (reasons: {', '.join(known)})")
 
 
 # -- plan / run ----------------------------------------------------------------------------------
@@ -705,7 +721,7 @@ def ledger_cmd(
     ctx: typer.Context,
     loan: Annotated[str | None, typer.Option("--loan", help="Only this loan_id.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    limit: Annotated[int, typer.Option("--limit", min=0, help="At most N rows in every section.")] = 200,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most N rows in every section.")] = 200,
     exhausted: Annotated[bool, typer.Option("--exhausted", help="Only tokens and GSE loans at their limit.")] = False,
     token: Annotated[str | None, typer.Option("--token", help="Only tokens whose hash starts with this.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Reservations from this date (YYYY-MM-DD).")] = None,

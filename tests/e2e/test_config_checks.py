@@ -56,3 +56,30 @@ def test_check_config_without_a_database_creates_none(tmp_path):
     checked = monitor("check-config", cwd=tmp_path)
     assert checked.returncode == 0 and "warning" not in checked.stderr, checked.stderr
     assert not (tmp_path / "monitor.db").exists()
+
+
+# -- loans list and ledger options (point 12) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (
+            ["loans", "list", "--reason", "tokn_budget"],
+            "unknown skip reason 'tokn_budget'; did you mean 'token_budget'?",
+        ),
+        (["loans", "list", "--reason", "xyzzy"], "unknown skip reason 'xyzzy' (reasons: token_budget,"),
+        (["loans", "list", "--limit", "0"], "--limit"),
+        (["ledger", "--limit", "0"], "--limit"),
+    ],
+    ids=["reason-typo", "reason-unknown", "loans-list-limit-0", "ledger-limit-0"],
+)
+def test_an_option_value_that_would_show_nothing_is_exit_2(tmp_path, args, words):
+    done = monitor(*args, cwd=tmp_path)
+    assert done.returncode == 2 and words in done.stderr, done.stderr
+    assert done.stdout == "" and not (tmp_path / "monitor.db").exists()
+
+
+def test_a_known_reason_lists(tmp_path):
+    done = monitor("loans", "list", "--reason", "token_budget", "--json", cwd=tmp_path)
+    assert done.returncode == 0 and json.loads(done.stdout)["total"] == 0, done.stderr
