@@ -188,15 +188,38 @@ def root(
 
 
 @app.command("check-config")
-def check_config(ctx: typer.Context) -> None:
-    """Validate jobs.yaml: exit 0 when it is good, 2 with the key, line and what was expected when not."""
+def check_config(
+    ctx: typer.Context,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object: ok, file, errors (where, message), warnings.")
+    ] = False,
+) -> None:
+    """Validate jobs.yaml: exit 0 when it is good (warnings on stderr), 2 listing every problem found, each with
+    the key, line and what was expected."""
+    from monitor.errors import ConfigError
+
     c = _ctx(ctx)
-    cfg = c.config()
+    try:
+        cfg = c.config()
+    except ConfigError as exc:
+        problems = exc.problems or (exc,)
+        if as_json:
+            errors = [{"source": p.source, "where": p.location, "message": p.message} for p in problems]
+            typer.echo(json.dumps({"ok": False, "file": str(c.config_path), "errors": errors, "warnings": []}))
+        else:
+            for problem in problems:
+                typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2) from None
+    warnings = _existing_loans_warnings(c, cfg)
+    if as_json:
+        out = {"ok": True, "file": str(c.config_path), "policies": len(cfg.policies), "jobs": len(cfg.jobs)}
+        typer.echo(json.dumps({**out, "errors": [], "warnings": warnings}))
+        return
     typer.echo(
         f"{c.config_path}: ok ({len(cfg.policies)} policies, {len(cfg.jobs)} jobs; "
         f"budgets {cfg.budgets.per_token_per_24h}/token/24h, GSE {cfg.budgets.gse_per_90d}/90d {cfg.budgets.gse_overage})"
     )
-    for warning in _existing_loans_warnings(c, cfg):
+    for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)
 
 

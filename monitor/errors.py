@@ -27,6 +27,9 @@ class InputError(MonitorError):
 class ConfigError(InputError):
     """jobs.yaml or the environment is wrong."""
 
+    # Every problem found (this one says the first and how many more), for `check-config` to list.
+    problems: tuple[ConfigError, ...] = ()
+
 
 class ImportFileError(InputError):
     """A loans import file is wrong."""

@@ -83,3 +83,63 @@ def test_an_option_value_that_would_show_nothing_is_exit_2(tmp_path, args, words
 def test_a_known_reason_lists(tmp_path):
     done = monitor("loans", "list", "--reason", "token_budget", "--json", cwd=tmp_path)
     assert done.returncode == 0 and json.loads(done.stdout)["total"] == 0, done.stderr
+
+
+# -- check-config reports every problem, in text and JSON (point 12) --------------------------------
+
+MANY = """\
+policies:
+  - {name: a, match: {}, product: income, max_age: 30 days}
+  - {name: b, match: {}, product: incme, max_age: 30d, pre_closing_busines_days: 3}
+jobs:
+  - {name: nightly, schedule: "0 2 * * *", policies: [a]}
+"""
+
+REFS = """\
+policies:
+  - {name: a, match: {citty: Austin}, product: income, max_age: 30d}
+jobs:
+  - {name: nightly, schedule: "0 2 * * *", policies: [a, nope, also-nope]}
+"""
+
+
+def test_check_config_reports_every_problem_in_one_run(tmp_path):
+    (tmp_path / "jobs.yaml").write_text(MANY)
+    done = monitor("check-config", cwd=tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("error: jobs.yaml: policies[") for line in lines), lines
+    assert any("policies[0].max_age (line 2)" in line for line in lines)
+    assert any("product" in line and "incme" in line for line in lines)
+    assert any("unknown key 'pre_closing_busines_days'; did you mean 'pre_closing_business_days'?" in x for x in lines)
+    as_json = monitor("check-config", "--json", cwd=tmp_path)
+    assert as_json.returncode == 2 and as_json.stderr == ""
+    out = json.loads(as_json.stdout)
+    assert out["ok"] is False and len(out["errors"]) == 3 and {e["source"] for e in out["errors"]} == {"jobs.yaml"}
+    other = monitor("plan", cwd=tmp_path)  # other commands: the first problem, and that there are more
+    assert other.returncode == 2 and "(and 2 more: `monitor check-config` lists them all)" in other.stderr
+
+
+def test_check_config_lists_every_reference_problem(tmp_path):
+    (tmp_path / "jobs.yaml").write_text(REFS)
+    out = json.loads(monitor("check-config", "--json", cwd=tmp_path).stdout)
+    wheres = [e["where"] for e in out["errors"]]
+    assert [w.split(" ")[0] for w in wheres] == [
+        "jobs[0].policies[1]",
+        "jobs[0].policies[2]",
+        "policies[0].match.citty",
+    ]
+
+
+def test_check_config_json_when_good(tmp_path):
+    (tmp_path / "jobs.yaml").write_text(REACH)
+    done = monitor("check-config", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "ok": True,
+        "file": "jobs.yaml",
+        "policies": 4,
+        "jobs": 1,
+        "errors": [],
+        "warnings": [],
+    }
