@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -90,6 +90,16 @@ def _set_actor(command: str | None) -> None:
         except (KeyError, OSError):
             user = "unknown"
         ACTOR.set(f"operator:{user}@{host}")
+
+
+def refuse_without_audit_key(context: Context) -> None:
+    """For a command that writes audit entries: once the chain is keyed (`audit verify --seal`), no key is
+    exit 2 before anything is changed, never a plain entry that breaks the chain for good."""
+    from monitor.store.audit import require_key
+    from monitor.store.db import read_only, session
+
+    with session(read_only(context.engine)) as s:
+        require_key(s)
 
 
 def _warn_if_password(url: str) -> None:
@@ -178,14 +188,65 @@ def root(
 
 
 @app.command("check-config")
-def check_config(ctx: typer.Context) -> None:
-    """Validate jobs.yaml: exit 0 when it is good, 2 with the key, line and what was expected when not."""
+def check_config(
+    ctx: typer.Context,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object: ok, file, errors (where, message), warnings.")
+    ] = False,
+) -> None:
+    """Validate jobs.yaml: exit 0 when it is good (warnings on stderr), 2 listing every problem found, each with
+    the key, line and what was expected."""
+    from monitor.errors import ConfigError
+
     c = _ctx(ctx)
-    cfg = c.config()
+    try:
+        cfg = c.config()
+    except ConfigError as exc:
+        problems = exc.problems or (exc,)
+        if as_json:
+            errors = [{"source": p.source, "where": p.location, "message": p.message} for p in problems]
+            typer.echo(json.dumps({"ok": False, "file": str(c.config_path), "errors": errors, "warnings": []}))
+        else:
+            for problem in problems:
+                typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2) from None
+    warnings = _existing_loans_warnings(c, cfg)
+    if as_json:
+        out = {"ok": True, "file": str(c.config_path), "policies": len(cfg.policies), "jobs": len(cfg.jobs)}
+        typer.echo(json.dumps({**out, "errors": [], "warnings": warnings}))
+        return
     typer.echo(
         f"{c.config_path}: ok ({len(cfg.policies)} policies, {len(cfg.jobs)} jobs; "
         f"budgets {cfg.budgets.per_token_per_24h}/token/24h, GSE {cfg.budgets.gse_per_90d}/90d {cfg.budgets.gse_overage})"
     )
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+
+
+def _existing_loans_warnings(c: Ctx, cfg: JobsFile) -> list[str]:
+    """Policies no imported loan matches, when there is a database to look in (none is created for it)."""
+    from monitor.app import build, database_source, database_url
+    from monitor.store.db import parse_url
+
+    url = database_url(cfg, c.settings, c.database)
+    parsed = parse_url(url, source=database_source(cfg, c.settings, c.database))
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+        return []
+    try:
+        context = build(cfg, c.settings, database=c.database, auto_upgrade=False)
+        return _policy_warnings(context)
+    except MonitorError as exc:
+        return [f"loans not checked against the policies: {exc}"]
+
+
+def _policy_warnings(context: Context, names: Collection[str] | None = None) -> list[str]:
+    """A policy (of `names`, else every one) whose `match` no active loan meets: a silent no-op otherwise."""
+    from monitor.store.db import read_only, session
+    from monitor.store.policy_reach import unmatched_policies
+
+    policies = [(p.name, p.match) for p in context.config.policies if names is None or p.name in names]
+    with session(read_only(context.engine)) as s:
+        return unmatched_policies(s, policies)
 
 
 @app.command("init")
@@ -264,9 +325,20 @@ def loans_import(
     force: Annotated[
         bool, typer.Option("--force", help="With --full-snapshot: import an empty file or pass --max-close anyway.")
     ] = False,
+    dedupe: Annotated[
+        str | None,
+        typer.Option(
+            "--dedupe",
+            callback=lambda value: None if value is None else _one_of("first", "last")(value),
+            metavar="first|last",
+            help="A loan_id on several rows: import its first (or last) row only, and say how many were dropped.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Upsert loans by loan_id. One bad row stops the import; nothing is changed (exit 2).
+
+    Repeated loan_ids are all listed at once (the first 20 and how many); --dedupe keeps one row of each.
 
     A --full-snapshot that is empty, or would close more than --max-close of the active loans, is
     refused the same way unless --force.
@@ -275,44 +347,60 @@ def loans_import(
     from monitor.loans_file import read_rows
     from monitor.progress import counted, for_terminal
     from monitor.store.db import session
-    from monitor.store.loans import FUTURE_ALLOWANCE, import_loans
+    from monitor.store.loan_repeats import Repeats, find_repeats
+    from monitor.store.loans import FUTURE_ALLOWANCE, RepeatedLoanId, import_loans
 
     c = _ctx(ctx)
     services = build(c.config(required=False), c.settings, database=c.database)
+    refuse_without_audit_key(services)
+    declared = _declared(c, services.config, file)
     now = services.clock.now()
+    repeats = Repeats()
+    if dedupe is not None:  # one more read of the file, into a temporary table: which row of each to keep
+        with session(services.engine) as s:
+            repeats = find_repeats(s, read_rows(file, declared), rule="last" if dedupe == "last" else "first")
     progress = for_terminal(services.clock, f"import {file.name}", sys.stderr)
     progress.expect(_data_lines(file))
-    with session(services.engine) as s:
-        result = import_loans(
-            s,
-            counted(read_rows(file, _declared(c, services.config, file)), progress),
-            now=now,
-            full_snapshot=full_snapshot,
-            source=str(file),
-            max_close=max_close / 100,
-            force=force,
-            not_after=now + FUTURE_ALLOWANCE,
-        )
-        from monitor.store.ledger import add_event
+    try:
+        with session(services.engine) as s:
+            result = import_loans(
+                s,
+                counted(repeats.kept(read_rows(file, declared)), progress),
+                now=now,
+                full_snapshot=full_snapshot,
+                source=str(file),
+                max_close=max_close / 100,
+                force=force,
+                not_after=now + FUTURE_ALLOWANCE,
+            )
+            from monitor.store.ledger import add_event
 
-        add_event(
-            s,
-            at=now,
-            kind="loans_imported",
-            file=str(file),
-            rows=result.rows,
-            inserted=result.inserted,
-            updated=result.updated,
-            closed=result.closed,
-            full_snapshot=full_snapshot,
-            forced=force and full_snapshot,
-        )
+            add_event(
+                s,
+                at=now,
+                kind="loans_imported",
+                file=str(file),
+                rows=result.rows,
+                inserted=result.inserted,
+                updated=result.updated,
+                closed=result.closed,
+                full_snapshot=full_snapshot,
+                forced=force and full_snapshot,
+                dedupe=dedupe,
+                dropped=repeats.rows,
+            )
+    except RepeatedLoanId:
+        # Rolled back. Read the file once more to name every repeat, not one per run.
+        with session(services.engine) as s:
+            every = find_repeats(s, read_rows(file, declared))
+        raise every.error(str(file)) from None
     out = {
         "file": str(file),
         "rows": result.rows,
         "inserted": result.inserted,
         "updated": result.updated,
         "closed": result.closed,
+        **({"dropped": repeats.rows, "dedupe": dedupe} if dedupe else {}),
     }
     if as_json:
         typer.echo(json.dumps(out))
@@ -321,6 +409,7 @@ def loans_import(
             f"{file}: {result.rows} loans ({result.inserted} new, {result.updated} updated"
             + (f", {result.closed} closed as absent" if full_snapshot else "")
             + ")"
+            + (f"; {repeats.rows} repeated rows dropped, the {dedupe} of each kept" if dedupe else "")
         )
 
 
@@ -363,7 +452,7 @@ def loans_list(
     stale: Annotated[bool, typer.Option("--stale", help="Only loans stale for at least one matching policy.")] = False,
     policy: Annotated[str | None, typer.Option("--policy", help="Only loans this policy matches.")] = None,
     reason: Annotated[str | None, typer.Option("--reason", help="Only loans whose last skip reason is this.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=0, help="At most N loans.")] = 200,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most N loans.")] = 200,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     tz: TzOption = "UTC",
 ) -> None:
@@ -374,6 +463,8 @@ def loans_list(
     from monitor.reports.loan_view import loan_list
 
     zone = _zone(tz)
+    if reason is not None:
+        reason = _skip_reason(reason)
     c = _ctx(ctx)
     services = build(c.config(required=False), c.settings, database=c.database)
     view = loan_list(services, now=services.clock.now(), stale=stale, policy=policy, reason=reason, limit=limit)
@@ -381,6 +472,20 @@ def loans_list(
         typer.echo(dumps(view, sort_keys=True))
     else:
         print_loans(view, zone)
+
+
+def _skip_reason(value: str) -> str:
+    """A skip reason as the passes record it; anything else is exit 2 with the nearest one."""
+    import difflib
+
+    from monitor.core.states import SkipReason
+
+    known = [r.value for r in SkipReason]
+    if value in known:
+        return value
+    close = difflib.get_close_matches(value.lower(), known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise InputError("--reason", "", f"unknown skip reason {value!r}{hint} (reasons: {', '.join(known)})")
 
 
 # -- plan / run ----------------------------------------------------------------------------------
@@ -421,8 +526,10 @@ def plan(
     c = _ctx(ctx)
     cfg = c.config()
     context = build(cfg, c.settings, database=c.database)
-    the_plan = Plan(context, cfg.job(job), keep=limit)
+    the_job = cfg.job(job)
+    the_plan = Plan(context, the_job, keep=limit)
     summary = the_plan.run()
+    summary.warnings += _policy_warnings(context, the_job.policies)
     shown = the_plan.loans
     listing = {
         "loans": shown,
@@ -483,6 +590,7 @@ def run(
         summary = Plan(context, the_job, stop=_stop_on_signals()).run()
         _summary_out(summary, as_json)
         return
+    refuse_without_audit_key(context)
     services = connect(context, c.settings)
     if cfg.notify is not None:
         from monitor.jobs.notify import notify_secret
@@ -492,8 +600,12 @@ def run(
     from monitor.progress import for_terminal
 
     progress = for_terminal(services.clock, f"run {the_job.name}", sys.stderr)
+    the_pass = JobPass(services, the_job, wait_seconds=wait, stop=stop, progress=progress)
     try:
-        summary = JobPass(services, the_job, wait_seconds=wait, stop=stop, progress=progress).run()
+        summary = the_pass.run()
+    except MonitorError as exc:
+        exc.details = the_pass.summary.as_dict()  # `run --json` prints the pass so far with the error
+        raise
     finally:
         if metrics_file is not None:
             from monitor.metrics import write_textfile
@@ -535,7 +647,7 @@ def schedule(
     """
     import uvicorn
 
-    from monitor.app import build_services
+    from monitor.app import build, connect
     from monitor.errors import ConfigError
     from monitor.scheduler import Daemon, bind_port, install_signal_handlers, listening_line
     from monitor.webhooks.receiver import create_app
@@ -549,7 +661,9 @@ def schedule(
     # A port that cannot be bound is an error now (exit 1), not a daemon without /healthz and /metrics.
     sock = bind_port(host, port) if port else None
     console_sock = bind_port(console_host, console_port) if console else None
-    services = build_services(cfg, c.settings, database=c.database)
+    context = build(cfg, c.settings, database=c.database)
+    refuse_without_audit_key(context)
+    services = connect(context, c.settings)
     stop = threading.Event()
     install_signal_handlers(stop)
     server = None
@@ -634,7 +748,7 @@ def ledger_cmd(
     ctx: typer.Context,
     loan: Annotated[str | None, typer.Option("--loan", help="Only this loan_id.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    limit: Annotated[int, typer.Option("--limit", min=0, help="At most N rows in every section.")] = 200,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most N rows in every section.")] = 200,
     exhausted: Annotated[bool, typer.Option("--exhausted", help="Only tokens and GSE loans at their limit.")] = False,
     token: Annotated[str | None, typer.Option("--token", help="Only tokens whose hash starts with this.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Reservations from this date (YYYY-MM-DD).")] = None,
@@ -817,15 +931,13 @@ def audit_verify(
     """Walk the hash chain; exit 1 naming the first problem (an entry edited or deleted, the newest entries
     removed, a wrong key). With MONITOR_AUDIT_KEY the keyed chain and its seal are checked; without it, a
     chain that was never keyed is checked and reported as unkeyed, and a keyed one needs the key (exit 2)."""
-    import os
-
     from monitor.app import build
     from monitor.core.readable import dumps
     from monitor.errors import ConfigError, MonitorError
-    from monitor.store.audit import KEY_ENV, verify
+    from monitor.store.audit import KEY_ENV, audit_key, verify
     from monitor.store.db import read_only, session
 
-    key = os.environ.get(KEY_ENV) or None
+    key = audit_key()
     if seal and key is None:
         raise ConfigError("environment", KEY_ENV, "not set; --seal keys the chain with it")
     c = _ctx(ctx)
@@ -900,15 +1012,13 @@ def purge_cmd(
 ) -> None:
     """Remove audit entries and raw webhook bodies past retention, keeping the chain verifiable from a
     checkpoint signed with MONITOR_AUDIT_KEY. A broken chain is not purged (that would remove the evidence)."""
-    import os
-
     from monitor.app import build
     from monitor.core.staleness import start_of_day_utc
     from monitor.errors import ConfigError, InputError, MonitorError
-    from monitor.store.audit import KEY_ENV, purge, verify
+    from monitor.store.audit import KEY_ENV, audit_key, purge, verify
     from monitor.store.db import read_only, session
 
-    key = os.environ.get(KEY_ENV)
+    key = audit_key()
     if not key:
         raise ConfigError("environment", KEY_ENV, "not set; it signs the checkpoint that keeps the chain verifiable")
     c = _ctx(ctx)
@@ -999,6 +1109,7 @@ def webhooks_serve(
         raise ConfigError("environment", "TRUV_SECRET", "not set; webhooks are verified with the access secret")
     cfg = c.config(required=False)
     services = build(cfg, c.settings, database=c.database)  # upgrades SQLite, checks Postgres, before serving
+    refuse_without_audit_key(services)  # applying a webhook writes audit entries
     limits = uvicorn_options(max_connections=max_connections, keep_alive=keep_alive_timeout)
     # A port that cannot be bound is exit 1 with one line, before anything is served.
     sock = bind_port(host, port)
@@ -1087,7 +1198,7 @@ def reauth_token(
 
     The token is printed for the lender's borrower-facing system and never stored.
     """
-    from monitor.app import build_services
+    from monitor.app import build, connect
     from monitor.core.products import BRIDGE_PRODUCTS
     from monitor.core.readable import dumps
     from monitor.jobs.reauth import create_tokens
@@ -1096,7 +1207,9 @@ def reauth_token(
         raise InputError("--product", "", f"expected one of {', '.join(BRIDGE_PRODUCTS)}, got {product!r}")
     c = _ctx(ctx)
     cfg = c.config(required=False)
-    services = build_services(cfg, c.settings, database=c.database)
+    context = build(cfg, c.settings, database=c.database)
+    refuse_without_audit_key(context)
+    services = connect(context, c.settings)
     tokens = create_tokens(services, loan_id=loan_id, product=product)
     if as_json:
         typer.echo(dumps(tokens))
@@ -1198,31 +1311,61 @@ def main(argv: list[str] | None = None) -> int:
     # The database, its -wal/-shm, reports and exports hold borrowers' data: owner-only by default.
     os.umask(0o077)
     command = typer.main.get_command(app)
+    as_json = _json_errors(sys.argv[1:] if argv is None else argv)
     try:
         result = command.main(args=argv, prog_name="monitor", standalone_mode=False)
     # typer carries its own copy of click: its exceptions, not the click package's, are raised here.
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except typer.Abort:
-        typer.echo("aborted", err=True)
-        return 130
+        return _failed("aborted", 130, as_json)
     except typer.TyperException as exc:  # usage errors: unknown command or option, bad value
         show = getattr(exc, "show", None)
         if type(exc).__name__ == "NoArgsIsHelpError" and callable(show):  # `monitor` or `monitor loans` alone
             show()  # the help is the answer
-        else:
-            typer.echo(_usage_line(exc), err=True)
-        return int(getattr(exc, "exit_code", 2) or 2)
+            return int(getattr(exc, "exit_code", 2) or 2)
+        return _failed(_usage_line(exc), int(getattr(exc, "exit_code", 2) or 2), as_json)
     except InputError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        return 2
+        return _failed(f"error: {exc}", 2, as_json)
     except MonitorError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        return exc.exit_code
+        return _failed(f"error: {exc}", exc.exit_code, as_json, exc.details)
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        return 130
+        return _failed("interrupted", 130, as_json)
+    except Exception as exc:
+        if as_json:  # a bug: the traceback goes to stderr, stdout still carries one object
+            _failed(f"internal error: {type(exc).__name__}", 1, as_json)
+        raise
     return int(result) if isinstance(result, int) else 0
+
+
+# Root options that take a value: the word after them is not the command.
+_ROOT_VALUES = ("--config", "-c", "--database", "--log-level", "--log-format")
+
+
+def _json_errors(args: list[str]) -> bool:
+    """`monitor [root options] run ... --json`: every exit prints one JSON object on stdout."""
+    words = iter(args)
+    for word in words:
+        if word == "--":
+            return False
+        if word in _ROOT_VALUES:
+            next(words, None)
+        elif not word.startswith("-"):
+            rest = list(words)
+            options = rest[: rest.index("--")] if "--" in rest else rest
+            return word == "run" and "--json" in options
+    return False
+
+
+def _failed(line: str, code: int, as_json: bool, details: dict[str, Any] | None = None) -> int:
+    """One line on stderr; with `run --json` also one object on stdout: the pass so far, `error`, `exit`."""
+    typer.echo(line, err=True)
+    if as_json:
+        from monitor.core.readable import dumps
+
+        message = line.removeprefix("error: ")
+        typer.echo(dumps({**(details or {}), "error": message, "exit": code}, sort_keys=True))
+    return code
 
 
 def _usage_line(exc: Exception) -> str:

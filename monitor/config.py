@@ -239,20 +239,26 @@ class JobsFile(_Strict):
             if dupes:
                 raise ValueError(f"{section}: names must be unique, repeated: {_some(dupes)}")
         defined = set(names)
+        found: list[_RefError] = []  # every one: check-config lists them all
         for i, job in enumerate(self.jobs):
             for k, name in enumerate(job.policies):
                 if name not in defined:
                     known = _some(names) or "none defined"
-                    raise _RefError(
-                        ("jobs", i, "policies", k),
-                        f"names policy {name!r}, which is not defined (policies: {known})",
+                    found.append(
+                        _RefError(
+                            ("jobs", i, "policies", k),
+                            f"names policy {name!r}, which is not defined (policies: {known})",
+                        )
                     )
         attributes = set(self.loans.attributes)
         for i, policy in enumerate(self.policies):
             for key, wanted in policy.match.items():
                 problem = _match_problem(key, wanted, attributes)
                 if problem:
-                    raise _RefError(("policies", i, "match", key), problem)
+                    found.append(_RefError(("policies", i, "match", key), problem))
+        if found:
+            found[0].more = found[1:]
+            raise found[0]
         return self
 
     def policy(self, name: str) -> PolicyConfig:
@@ -310,6 +316,7 @@ def _match_problem(key: str, wanted: Any, attributes: set[str]) -> str | None:
 class _RefError(ValueError):
     def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
         self.loc = loc
+        self.more: list[_RefError] = []  # further problems found by the same validator
         super().__init__(message)
 
 
@@ -443,12 +450,30 @@ def _parse_config(text: str, source: str) -> JobsFile:
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         # A misspelt key also shows up as a missing one; the spelling is the useful message.
-        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-        ctx_error = (err.get("ctx") or {}).get("error")
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+        misspelt = {tuple(e["loc"][:-1]) for e in errors if e["type"] == "extra_forbidden"}
+        ordered = [first] + [e for e in errors if e is not first]
+        kept = [e for e in ordered if not (e["type"] == "missing" and tuple(e["loc"][:-1]) in misspelt)]
+        problems = [p for err in kept for p in _problems(err, root, source)]
+        if len(problems) == 1:
+            raise problems[0] from None
+        head = problems[0]
+        more = f" (and {len(problems) - 1} more: `monitor check-config` lists them all)"
+        error = ConfigError(head.source, head.location, head.message + more)
+        error.problems = tuple(problems)
+        raise error from None
+
+
+def _problems(err: Any, root: Any, source: str) -> list[ConfigError]:
+    """One pydantic error as ConfigErrors naming key path and line (a reference check may carry several)."""
+    ctx_error = (err.get("ctx") or {}).get("error")
+    refs = [ctx_error, *ctx_error.more] if isinstance(ctx_error, _RefError) else [None]
+    out = []
+    for ref in refs:
         loc: tuple[str | int, ...] = tuple(err["loc"])
-        if isinstance(ctx_error, _RefError):
-            loc = (*loc, *ctx_error.loc)
-        message = str(ctx_error) if ctx_error is not None else err["msg"]
+        if ref is not None:
+            loc = (*loc, *ref.loc)
+        message = str(ref if ref is not None else ctx_error) if ctx_error is not None else err["msg"]
         if err["type"] == "extra_forbidden":
             message = _unknown_key(loc)
         elif err["type"] == "missing":
@@ -457,7 +482,8 @@ def _parse_config(text: str, source: str) -> JobsFile:
             message = f"{err['msg']}, got {err.get('input')!r}"
         line = _line_at(root, loc)
         where = _loc_text(loc) + (f" (line {line})" if line else "")
-        raise ConfigError(source, where, message) from None
+        out.append(ConfigError(source, where, message))
+    return out
 
 
 def _unknown_key(loc: tuple[str | int, ...]) -> str:

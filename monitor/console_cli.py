@@ -93,13 +93,14 @@ def console(
     import uvicorn
 
     from monitor.app import build, connect
-    from monitor.cli import _ctx
+    from monitor.cli import _ctx, refuse_without_audit_key
     from monitor.console.app import create_app
     from monitor.scheduler import bind_port, listening_line
 
     c = _ctx(ctx)
     cfg = c.config(required=False)
     context = build(cfg, c.settings, database=c.database)
+    refuse_without_audit_key(context)  # an operator's action (a Bridge token) is an audit entry
     # Credentials are needed only for the token action; without them the console still reads.
     services = connect(context, c.settings) if c.settings.client_id and c.settings.secret else None
     access = access_from(trusted_user_header, trusted_proxy, secure_cookies, host=host, allowed_hosts=allowed_hosts)

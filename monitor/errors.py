@@ -7,6 +7,8 @@ class MonitorError(Exception):
     """Something stopped the command."""
 
     exit_code = 1
+    # What the command had to say before it stopped (a pass's summary): `run --json` prints it with the error.
+    details: dict[str, object] | None = None
 
 
 class InputError(MonitorError):
@@ -24,6 +26,9 @@ class InputError(MonitorError):
 
 class ConfigError(InputError):
     """jobs.yaml or the environment is wrong."""
+
+    # Every problem found (this one says the first and how many more), for `check-config` to list.
+    problems: tuple[ConfigError, ...] = ()
 
 
 class ImportFileError(InputError):

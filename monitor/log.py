@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from enum import Enum
 from typing import Any
 
 import structlog
@@ -23,13 +24,25 @@ _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)\S*@")
 
 def _redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
     masked: dict[str, Any] = _mask_urls(redact(event))
-    return masked
+    return {k: v if k == "exc_info" else _plain(v) for k, v in masked.items()}
 
 
 def _iso_times(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
     # Both renderers fall back to repr: a lease's expiry would read `datetime.datetime(2026, 11, ...)`.
     # exc_info stays as given: format_exc_info reads its tuple.
     return {k: v if k == "exc_info" else isoformat_all(v) for k, v in event.items()}
+
+
+def _plain(value: Any) -> Any:
+    """An enum (a skip reason, a run state), in a value or a mapping's key, as its value: the console
+    renderer would show a dict's keys by repr (`{<SkipReason.TOKEN_BUDGET: 'token_budget'>: 3}`)."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _mask_urls(value: Any) -> Any:

@@ -50,6 +50,9 @@ class Daemon:
         on_pass: Callable[[PassSummary], None] | None = None,
     ) -> None:
         self.s = services
+        # Fire times before this are the catch-up's business, not overdue: a job added (with the daemon
+        # restarted) a minute ago is not "overdue since" last night.
+        self.started_at = services.clock.now()
         self.stop = stop or threading.Event()
         self.on_pass = on_pass
         self.scheduler = BackgroundScheduler(
@@ -94,8 +97,9 @@ class Daemon:
         return caught_up
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """Each job's next fire and last pass; not ok when a job's last pass failed or is overdue
-        (no finished pass since a fire time older than the misfire grace)."""
+        """Each job's next fire and last pass; not ok when a job's last pass failed or is overdue: a fire
+        time since the daemon started (and since the job's last finished pass) older than the misfire grace
+        with no pass finished after it."""
         now = self.s.clock.now()
         jobs: dict[str, Any] = {}
         ok = True
@@ -103,9 +107,10 @@ class Daemon:
             scheduled = self.scheduler.get_job(job.name) if self.scheduler.running else None
             next_fire = scheduled.next_run_time if scheduled is not None else None
             last = last_pass(self.s.engine, job.name)
+            finished = last_finished(self.s.engine, job.name)
             missed = missed_fire(
                 trigger(job.schedule, job.timezone),
-                last_finished=last_finished(self.s.engine, job.name),
+                last_finished=max(finished, self.started_at) if finished is not None else self.started_at,
                 now=now - MISFIRE_GRACE,
                 horizon=CATCH_UP_HORIZON,
             )

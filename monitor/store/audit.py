@@ -23,9 +23,10 @@ from sqlalchemy import delete, func, or_, select
 from sqlmodel import Session
 
 from monitor import __version__
+from monitor.config import secret_from_env
 from monitor.core.audit import GENESIS, Walk, chain_hash, keyed_hash, same, seal_head, sign_checkpoint, walk
 from monitor.core.readable import json_default
-from monitor.errors import MonitorError
+from monitor.errors import InputError, MonitorError
 from monitor.store.db import rows_affected, upsert_insert
 from monitor.store.tables import (
     AuditCheckpoint,
@@ -43,6 +44,7 @@ from monitor.store.tables import (
 
 log = structlog.get_logger("monitor.audit")
 KEY_ENV = "MONITOR_AUDIT_KEY"
+KEY_FILE_ENV = f"{KEY_ENV}_FILE"
 HEAD_ROW, SEAL_ROW = 1, 2
 
 # Who is acting: the CLI sets it per command (an operator, the daemon, the receiver).
@@ -53,8 +55,30 @@ _warned: set[str] = set()
 
 
 def audit_key() -> str | None:
-    """MONITOR_AUDIT_KEY, read where entries are written: every process that appends needs the same one."""
-    return os.environ.get(KEY_ENV) or None
+    """MONITOR_AUDIT_KEY (else the file MONITOR_AUDIT_KEY_FILE names), read where entries are written:
+    every process that appends needs the same one. An unreadable file is a ConfigError (exit 2)."""
+    return secret_from_env(KEY_ENV)
+
+
+class AuditKeyRequired(InputError):
+    """The chain is keyed and this process has no key: writing would break it for good (exit 2)."""
+
+    def __init__(self, keyed_from: int) -> None:
+        super().__init__(
+            "environment",
+            KEY_ENV,
+            f"not set, and the audit trail is keyed from entry {keyed_from}: an entry written without the key "
+            f"would break it; set {KEY_ENV} or {KEY_FILE_ENV} (the key `audit verify --seal` adopted). "
+            "Nothing was changed",
+        )
+
+
+def require_key(session: Session) -> None:
+    """Before a command that writes audit entries changes anything: refuse when the chain is keyed
+    (sealed) and this process has no key. A trail never keyed takes plain entries as before."""
+    _, sealed = _chain_state(session)
+    if sealed is not None and audit_key() is None:
+        raise AuditKeyRequired(sealed.seq)
 
 
 def _warn_once(event: str, **kw: Any) -> None:
@@ -104,12 +128,16 @@ def _append(session: Session, *, key: str | None, at: datetime, kind: str, **fie
         "version": __version__,
         "detail": json.dumps(fields.get("detail") or {}, default=json_default, sort_keys=True),
     }
+    if seal is not None and key is None:
+        # A process that passed `require_key` before the chain was sealed: refuse (the caller's
+        # transaction rolls back) rather than write the plain entry that would break the chain for good.
+        raise AuditKeyRequired(seal.seq)
     if seal is not None and key is not None:
         digest = keyed_hash(key, head.hash, entry)
         _move_seal(seal, key=key, head=head, seq=entry["seq"], digest=digest)
     else:
         digest = chain_hash(head.hash, entry)
-        _warn_unkeyed(sealed=seal is not None, key=key)
+        _warn_unkeyed(key=key)
     session.add(Event(**entry, prev_hash=head.hash, hash=digest))
     head.seq, head.hash = entry["seq"], digest
     session.add(head)
@@ -143,13 +171,8 @@ def _move_seal(seal: AuditHead, *, key: str, head: AuditHead, seq: int, digest: 
         _warn_once("audit_seal_mismatch", hint="the head no longer matches its seal; run `monitor audit verify`")
 
 
-def _warn_unkeyed(*, sealed: bool, key: str | None) -> None:
-    if sealed:
-        _warn_once(
-            "audit_entry_without_key",
-            hint=f"the audit chain is keyed: without {KEY_ENV} this entry breaks it; set it on every process",
-        )
-    elif key is not None:
+def _warn_unkeyed(*, key: str | None) -> None:
+    if key is not None:
         _warn_once(
             "audit_chain_not_sealed",
             hint=f"{KEY_ENV} is set but the chain is not keyed yet: run `monitor audit verify --seal` once",

@@ -161,8 +161,12 @@ def _load_all(
         result.rows += len(batch)
 
 
+class RepeatedLoanId(ImportFileError):
+    """A loan_id on two rows: the import stops here; `store.loan_repeats` then finds every repeat."""
+
+
 def _repeat(source: str, row: LoanRow, first: int) -> ImportFileError:
-    return ImportFileError(source, f"row {row.row}, column 'loan_id'", f"loan {row.loan_id!r} repeats row {first}")
+    return RepeatedLoanId(source, f"row {row.row}, column 'loan_id'", f"loan {row.loan_id!r} repeats row {first}")
 
 
 # The loan_ids this import has loaded so far, with their rows: where an earlier batch's repeat is found.
@@ -537,6 +541,10 @@ def _match_clause(match: Mapping[str, Any]) -> Any:
             a = loan_attribute_table.c
             clauses.append(exists().where(a.loan_id == _L.loan_id, a.key == key, a.value.in_(values)))
     return and_(true(), *clauses)
+
+
+# SQL for a policy's `match` (mirrors monitor.core.matching.matches), for the other store modules.
+match_clause = _match_clause
 
 
 _SCOPE_DATES = {

@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, text
 
 from monitor.core.audit import FIELDS, GENESIS, chain_hash
 from monitor.store import audit
-from monitor.store.db import session
+from monitor.store.db import make_engine, session
 from monitor.store.tables import AuditHead, Event, WebhookEvent
 from tests.e2e.test_cli import monitor
 from tests.helpers import services
@@ -126,11 +126,24 @@ def test_an_emptied_trail_fails(keyed, also):
     assert not result["ok"] and result["reason"] == expected and result["entries_checked"] == 0
 
 
-def test_an_entry_written_without_the_key_breaks_a_keyed_chain(keyed, monkeypatch):
+def test_an_entry_without_the_key_is_refused_and_the_keyed_chain_stays_intact(keyed, monkeypatch):
     monkeypatch.delenv("MONITOR_AUDIT_KEY")
-    write_entries(keyed, 1, kind="keyless")  # a process someone forgot to give the key
+    with pytest.raises(audit.AuditKeyRequired, match="MONITOR_AUDIT_KEY_FILE"):
+        write_entries(keyed, 1, kind="keyless")  # a process someone forgot to give the key
     monkeypatch.setenv("MONITOR_AUDIT_KEY", KEY)
     write_entries(keyed, 1)
+    result = verify(keyed)
+    assert result["ok"] and result["entries_checked"] == 12, result
+
+
+def test_a_plain_hash_in_a_keyed_chain_is_still_reported(keyed):
+    """What an older version (or a forger) without the key leaves behind: `audit verify` names it."""
+    with session(keyed.engine) as s:
+        head = s.get(AuditHead, audit.HEAD_ROW)
+        entry = dict.fromkeys(FIELDS) | {"seq": head.seq + 1, "at": datetime.now(UTC), "kind": "keyless"}
+        entry |= {"actor": "old-writer", "version": "old", "detail": "{}"}
+        s.add(Event(**entry, prev_hash=head.hash, hash=chain_hash(head.hash, entry)))
+        head.seq, head.hash = entry["seq"], chain_hash(head.hash, entry)
     result = verify(keyed)
     assert (result["reason"], result["first_broken_seq"]) == ("unkeyed", 12)
 
@@ -179,6 +192,100 @@ def test_audit_verify_on_the_command_line(sqlite_url, clock, tmp_path, monkeypat
         assert broken.returncode == 1 and "intact" not in broken.stdout and "entry 5" in broken.stderr
     assert json.loads(broken.stdout)["ok"] is False
     assert KEY not in broken.stdout + broken.stderr + sealed.stdout + sealed.stderr  # never echoed
+
+
+# -- a keyed trail: every command that would write an entry without the key refuses first (issue 24) --
+
+WRITERS = {
+    "loans import": ["loans", "import", "loans.csv"],
+    "run": ["run", "nightly", "--json"],
+    "schedule": ["schedule", "--port", "0"],
+    "webhooks serve": ["webhooks", "serve", "--port", "0"],
+    "console": ["console", "--port", "0"],
+    "reauth token": ["reauth", "token", "L1"],
+}
+
+
+def _trail(db_url) -> tuple[list[tuple], list[tuple]]:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            events = [tuple(r) for r in conn.execute(text("SELECT seq, hash FROM event ORDER BY seq"))]
+            loans = [tuple(r) for r in conn.execute(text("SELECT loan_id, order_id FROM loan ORDER BY loan_id"))]
+    finally:
+        engine.dispose()
+    return events, loans
+
+
+@pytest.fixture
+def sealed_trail(db_url, clock, tmp_path, monkeypatch):
+    """A trail keyed with a loan imported (what a lender has after `audit verify --seal`), built in-process."""
+    from tests.e2e.test_cli import GOOD
+    from tests.helpers import import_csv
+
+    (tmp_path / "jobs.yaml").write_text(GOOD)
+    svc = services(db_url, clock, None)
+    (tmp_path / "loans.csv").write_text("loan_id,order_id\nL1,o1\n")
+    import_csv(svc, tmp_path / "loans.csv")
+    write_entries(svc, 1)
+    monkeypatch.setenv("MONITOR_AUDIT_KEY", KEY)
+    adopt_key(svc)
+    monkeypatch.delenv("MONITOR_AUDIT_KEY")
+    svc.engine.dispose()
+    (tmp_path / "loans.csv").write_text("loan_id,order_id\nL1,o1\nL2,o2\n")  # what the refused import brings
+    return db_url
+
+
+def _verifies(db_url) -> bool:
+    engine = make_engine(db_url)
+    try:
+        with session(engine) as s:
+            return bool(audit.verify(s, key=KEY)["ok"])
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("command", list(WRITERS), ids=list(WRITERS))
+def test_a_writer_without_the_key_refuses_before_changing_anything(sealed_trail, tmp_path, command):
+    before = _trail(sealed_trail)
+    # Credentials that point nowhere: a command that got past the refusal would fail differently.
+    env = {"TRUV_CLIENT_ID": "cid", "TRUV_SECRET": "s3cret-not-shown", "TRUV_BASE_URL": "http://127.0.0.1:9/v1/"}
+    refused = monitor("--database", sealed_trail, *WRITERS[command], cwd=tmp_path, env=env, timeout=60)
+    assert refused.returncode == 2, (refused.stdout, refused.stderr)
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "MONITOR_AUDIT_KEY " in errors[0] and "MONITOR_AUDIT_KEY_FILE" in errors[0], errors
+    assert "s3cret" not in refused.stdout + refused.stderr
+    assert _trail(sealed_trail) == before  # no entry, no loan: nothing changed
+    assert _verifies(sealed_trail)
+
+
+def test_the_key_from_a_file_writes_a_keyed_entry(sealed_trail, tmp_path):
+    key_file = tmp_path / "audit.key"
+    key_file.write_text(KEY + "\n")
+    env = {"MONITOR_AUDIT_KEY_FILE": str(key_file)}
+    done = monitor("--database", sealed_trail, "loans", "import", "loans.csv", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert [loan for loan, _ in _trail(sealed_trail)[1]] == ["L1", "L2"]
+    assert _verifies(sealed_trail)
+    missing = monitor(
+        "--database",
+        sealed_trail,
+        "loans",
+        "import",
+        "loans.csv",
+        cwd=tmp_path,
+        env={"MONITOR_AUDIT_KEY_FILE": str(tmp_path / "nope")},
+    )
+    assert missing.returncode == 2 and "MONITOR_AUDIT_KEY_FILE: cannot read" in missing.stderr
+
+
+def test_an_unkeyed_trail_takes_entries_without_a_key(db_url, clock, tmp_path):
+    services(db_url, clock, None).engine.dispose()  # migrated, as `monitor db upgrade` does
+    (tmp_path / "loans.csv").write_text("loan_id,order_id\nL1,o1\n")
+    assert cli(db_url, tmp_path, "loans", "import", "loans.csv", key=None).returncode == 0
+    assert len(_trail(db_url)[0]) == 1
 
 
 # -- purge: retention boundary, webhook bodies, a verifiable chain after it ------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from datetime import timedelta
@@ -179,3 +180,56 @@ def test_usage_errors_exit_2_without_a_traceback(tmp_path, args):
     result = monitor(*args, cwd=tmp_path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "Error:" in result.stderr
+
+
+# -- `run --json`: one JSON object on stdout whatever the exit (issue 24, point 6) -----------------
+
+
+def _one_object(result: subprocess.CompletedProcess[str]) -> dict:
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1, result.stdout
+    out = json.loads(lines[0])
+    assert out["exit"] == result.returncode and out["error"], out
+    assert out["error"] in result.stderr  # the same words as the one `error:` line
+    return out
+
+
+def test_run_json_when_truv_is_unreachable_prints_the_pass_and_the_error(tmp_path, live_sandbox):
+    sandbox, _url = live_sandbox
+    seed(sandbox, tmp_path)
+    (tmp_path / "jobs.yaml").write_text(
+        GOOD.replace("requests_per_minute: 600", "requests_per_minute: 600, max_consecutive_failures: 2")
+    )
+    assert monitor("loans", "import", "loans.csv", cwd=tmp_path).returncode == 0
+    with socket.socket() as s:  # a loopback port nobody listens on: connections are refused
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/v1/"
+    env = {"TRUV_BASE_URL": dead, "TRUV_CLIENT_ID": "cid", "TRUV_SECRET": "sandbox-very-secret-value"}
+    result = monitor("run", "nightly", "--json", cwd=tmp_path, env=env)
+    assert result.returncode == 1, result.stderr
+    out = _one_object(result)
+    assert out["status"] == "truv_unreachable" and dead in out["error"] and out["job"] == "nightly"
+    assert "sandbox-very-secret-value" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "code", "words"),
+    [
+        (["run", "--json"], {}, 2, "TRUV_CLIENT_ID"),  # no credentials
+        (["run", "weekly", "--json"], {"TRUV_CLIENT_ID": "c", "TRUV_SECRET": "sandbox-s"}, 2, "no job named"),
+        (["run", "--json", "--bogus"], {}, 2, "--bogus"),  # a usage error, before the command runs
+        (["--log-level", "info", "run", "--json", "--wait", "-1"], {}, 2, "--wait"),
+    ],
+    ids=["no-credentials", "unknown-job", "unknown-option", "bad-value"],
+)
+def test_run_json_prints_one_object_on_every_error(tmp_path, args, env, code, words):
+    (tmp_path / "jobs.yaml").write_text(GOOD)
+    result = monitor(*args, cwd=tmp_path, env=env)
+    assert result.returncode == code, result.stderr
+    assert words in _one_object(result)["error"]
+
+
+def test_other_commands_keep_stdout_empty_on_an_error(tmp_path):
+    (tmp_path / "jobs.yaml").write_text(GOOD)
+    result = monitor("plan", "weekly", "--json", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""

@@ -336,7 +336,35 @@ def test_pass_stops_when_refresh_posts_cannot_connect_and_releases_what_it_reser
     assert states <= {"released"} and states  # every reservation made was released: none of its POSTs left
 
 
-def test_daemon_health_is_not_ok_after_a_failed_pass_or_when_overdue(sqlite_url, clock):
+def test_daemon_health_counts_overdue_only_from_fire_times_since_it_started(db_url, clock):
+    """Issue 24, point 7: a job added a minute ago is not "overdue since" last night's 02:00."""
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.scheduler import Daemon
+    from monitor.store.db import session
+    from monitor.store.tables import Run
+    from tests.helpers import services
+
+    svc = services(db_url, clock, None)  # nightly at 02:00 UTC; the clock: Friday 12:00 UTC
+    with session(svc.engine) as s:  # its last pass was three days ago: the daemon was down since
+        old = clock.now() - timedelta(days=3)
+        s.add(Run(run_id="c" * 32, job="nightly", holder="h", started_at=old, finished_at=old, status="finished"))
+    daemon = Daemon(svc)
+    clock.advance(60)
+    ok, state = daemon.health()
+    assert ok and state["jobs"]["nightly"]["overdue_since"] is None, state  # missed nights: the catch-up's
+    clock.advance(timedelta(hours=14).total_seconds())  # 02:00 passed, within the 6 h grace
+    assert daemon.health()[0]
+    clock.advance(timedelta(hours=6).total_seconds())  # 08:01: 02:00 passed the grace with no pass
+    ok, state = daemon.health()
+    assert not ok and state["jobs"]["nightly"]["overdue_since"] == datetime(2026, 6, 6, 2, tzinfo=UTC).isoformat()
+    with session(svc.engine) as s:
+        done = clock.now()
+        s.add(Run(run_id="d" * 32, job="nightly", holder="h", started_at=done, finished_at=done, status="finished"))
+    assert daemon.health()[0]
+
+
+def test_daemon_health_is_not_ok_after_a_failed_pass(sqlite_url, clock):
     from datetime import timedelta
 
     from monitor.scheduler import Daemon
@@ -348,7 +376,7 @@ def test_daemon_health_is_not_ok_after_a_failed_pass_or_when_overdue(sqlite_url,
     daemon = Daemon(svc)
     now = clock.now()
     ok, state = daemon.health()
-    assert not ok and state["jobs"]["nightly"]["overdue_since"]  # nothing ever ran: overdue
+    assert ok and state["jobs"]["nightly"]["overdue_since"] is None  # just started: nothing is due yet
     with session(svc.engine) as s:
         s.add(Run(run_id="a" * 32, job="nightly", holder="h", started_at=now, finished_at=now, status="finished"))
     ok, state = daemon.health()

@@ -38,7 +38,7 @@ def command_lines() -> list[tuple[str, list[str]]]:
     crontab = (DEPLOY / "crontab").read_text()
     for n, line in enumerate(crontab.splitlines(), 1):
         if line.strip() and not line.startswith("#"):
-            words = shlex.split(line.split("&&", 1)[1])
+            words = shlex.split(line.rsplit("&&", 1)[1])  # the command after `cd`, `set -a` and sourcing
             found.append((f"crontab:{n}", _after_binary(_until_redirect(words))))
     for unit in sorted((DEPLOY / "systemd").glob("*.service")):
         parser = configparser.ConfigParser(strict=False, interpolation=None)
@@ -57,7 +57,7 @@ def command_lines() -> list[tuple[str, list[str]]]:
             pod = spec.get("jobTemplate", {}).get("spec", {}).get("template", {}).get("spec") or spec.get(
                 "template", {}
             ).get("spec")
-            for container in (pod or {}).get("containers", []):
+            for container in (pod or {}).get("initContainers", []) + (pod or {}).get("containers", []):
                 found.append((f"{manifest.name} {container['name']}", container["args"]))
     return found
 
@@ -195,7 +195,7 @@ def test_kubernetes_pods_are_locked_down(where, pod):
     assert ctx["runAsNonRoot"] is True and ctx["runAsUser"] != 0
     assert ctx["seccompProfile"] == {"type": "RuntimeDefault"}
     assert pod.get("automountServiceAccountToken") is False
-    for container in pod["containers"]:
+    for container in pod.get("initContainers", []) + pod["containers"]:
         sc = container["securityContext"]
         assert sc["allowPrivilegeEscalation"] is False
         assert sc["readOnlyRootFilesystem"] is True
