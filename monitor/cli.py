@@ -446,6 +446,57 @@ def loans_show(
         print_loan(view, zone)
 
 
+@loans_app.command("hold")
+def loans_hold(
+    ctx: typer.Context,
+    loan_id: Annotated[str, typer.Argument(help="The loan_id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the record and `loans show` (required).")],
+) -> None:
+    """Set a loan aside until someone releases it: no pass refreshes it (audited, with who and why)."""
+    _hold_or_release(ctx, loan_id, reason, hold=True)
+
+
+@loans_app.command("release")
+def loans_release(
+    ctx: typer.Context,
+    loan_id: Annotated[str, typer.Argument(help="The loan_id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the record (required).")],
+) -> None:
+    """Release a loan set aside (by an operator, a 403, refusals, a finalized order) and any wait it has.
+
+    The next pass reads its order again first. Audited, with who and why."""
+    _hold_or_release(ctx, loan_id, reason, hold=False)
+
+
+def _hold_or_release(ctx: typer.Context, loan_id: str, reason: str, *, hold: bool) -> None:
+    from monitor.app import build
+    from monitor.store import loan_refresh
+    from monitor.store.db import session
+
+    why = reason.strip()
+    if not why or not why.isprintable():
+        raise InputError("--reason", "", "expected a short printable text saying why")
+    c = _ctx(ctx)
+    context = build(c.config(required=False), c.settings, database=c.database)
+    refuse_without_audit_key(context)
+    now = context.clock.now()
+    with session(context.engine) as s:
+        if hold:
+            done = loan_refresh.hold_by_operator(s, loan_id, why=why, now=now)
+            before = None
+        else:
+            before = loan_refresh.release(s, loan_id, why=why, now=now)
+            done = before is not None
+    if not done:
+        raise InputError("loan", loan_id, "no such loan; see `monitor loans list`")
+    if hold:
+        typer.echo(f"{loan_id}: held (manual_review, operator_hold): {why}")
+    elif before is not None and before[0] is not None:
+        typer.echo(f"{loan_id}: released from {before[0]} ({before[1] or '-'}); the next pass reads its order again")
+    else:
+        typer.echo(f"{loan_id}: was not held; any wait cleared, the next pass reads its order again")
+
+
 @loans_app.command("list")
 def loans_list(
     ctx: typer.Context,

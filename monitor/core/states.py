@@ -183,6 +183,9 @@ class SkipReason(StrEnum):
     ORDER_CANCELED = "order_canceled"
     # Truv answered 404 for the loan's order; retried after 24 h. Check the imported order_id.
     ORDER_NOT_FOUND = "order_not_found"
+    # An operator held the loan (`monitor loans hold LOAN_ID --reason TEXT`, hold `manual_review`); the
+    # reason is in `loans show`. `monitor loans release LOAN_ID` lets the next pass take it.
+    OPERATOR_HOLD = "operator_hold"
     # The loan or its original order was not on record after its order was read (changed mid-pass).
     # Nothing to do: the next pass reads it again.
     DETAILS_UNKNOWN = "details_unknown"

@@ -146,3 +146,33 @@ def record_accepted(
         rt = reservation_table.c
         sent_at = session.execute(select(rt.sent_at).where(rt.id == reservation_id)).scalar_one_or_none()
         ledger.count_from(session, reservation_id, counts_from(sent_at or now, limits, info.created_at))
+
+
+def hold_by_operator(session: Session, loan_id: str, *, why: str, now: datetime) -> bool:
+    """An operator sets the loan aside (hold `manual_review`, reason `operator_hold`); audited with the actor.
+    False when the loan does not exist."""
+    row = session.get(Loan, loan_id)
+    if row is None:
+        return False
+    orders.set_hold(row, hold="manual_review", reason="operator_hold", now=now)
+    row.attention = why[:_ATTENTION_WIDTH]
+    session.add(row)
+    ledger.add_event(session, at=now, kind="held", loan_id=loan_id, reason="operator_hold", note=why)
+    return True
+
+
+def release(session: Session, loan_id: str, *, why: str, now: datetime) -> tuple[str | None, str | None] | None:
+    """An operator releases a loan set aside (any hold) and any wait; the next pass may take it, reading its
+    order again first. Returns the (hold, reason) it had, or None when the loan does not exist."""
+    row = session.get(Loan, loan_id)
+    if row is None:
+        return None
+    before = (row.hold, row.hold_reason)
+    row.hold = row.hold_reason = row.hold_since = None
+    row.next_attempt_at = None
+    row.attention = None
+    row.details_fetched_at = None  # whatever set it aside may have changed at Truv: read the order again
+    row.updated_at = now
+    session.add(row)
+    ledger.add_event(session, at=now, kind="released", loan_id=loan_id, hold=before[0], reason=before[1], note=why)
+    return before
