@@ -566,20 +566,46 @@ def plan(
     limit: Annotated[
         int | None, typer.Option("--limit", min=0, help="With --json: list at most N loans (the totals count all).")
     ] = None,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="Read nothing from Truv: loans whose order was never read are listed as read_order, not decided.",
+        ),
+    ] = False,
 ) -> None:
-    """Show what a pass of JOB would do now, loan by loan, and why. Sends nothing to Truv and changes nothing.
+    """Show what a pass of JOB would do now, loan by loan, and why. Spends nothing and changes nothing.
 
-    The totals are the pass's: loans past the job's max_refreshes are listed as not_reached.
+    Loans whose order was never read (a new book's first night) have their orders read first, as the run
+    reads them (GETs only, paced; nothing recorded), so the plan says what the run will do; without Truv
+    credentials, or with --offline, they are listed as read_order. The totals are the pass's: loans past
+    the job's max_refreshes are listed as not_reached.
     """
-    from monitor.app import build
-    from monitor.jobs.plan import Plan
+    from functools import partial
+
+    from monitor.app import build, connect
+    from monitor.jobs.order_reads import read_orders
+    from monitor.jobs.plan import OrderReader, Plan
 
     c = _ctx(ctx)
     cfg = c.config()
     context = build(cfg, c.settings, database=c.database)
     the_job = cfg.job(job)
-    the_plan = Plan(context, the_job, keep=limit)
+    reader: OrderReader | None = None
+    offline_why = None
+    if offline:
+        offline_why = "--offline"
+    elif not (c.settings.client_id and c.settings.secret):
+        offline_why = "no TRUV_CLIENT_ID / TRUV_SECRET"
+    else:
+        reader = partial(read_orders, connect(context, c.settings).client)
+    the_plan = Plan(context, the_job, keep=limit, reader=reader)
     summary = the_plan.run()
+    if offline_why is not None and summary.details_needed:
+        summary.warnings.append(
+            f"offline ({offline_why}): {summary.details_needed} loans' orders were not read; they are listed "
+            "as read_order and the run reads them first"
+        )
     summary.warnings += _policy_warnings(context, the_job.policies)
     shown = the_plan.loans
     listing = {

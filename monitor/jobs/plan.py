@@ -7,10 +7,11 @@ as `not_reached`. Budgets are checked, not reserved; each refresh the plan would
 against its tokens and the billable cap in memory, so a loan sharing a token with an earlier one
 sees the budget the pass would find after that loan's reservation.
 
-Loans whose order was never read are listed as `read_order` (`details_needed`), not read: their data
-date and connections are Truv's to tell, and a plan makes no request. Each is assumed to take one of
-`max_refreshes`, as it would if Truv shows it stale, so the plan never promises more than the pass
-can do.
+Loans whose order was never read are read first, as the pass reads them (GETs only, paced like every
+call; nothing recorded), and decided on what Truv shows, so the plan and the next run agree on the first
+night too. Offline (`plan --offline`, or no Truv credentials) they are listed as `read_order`
+(`details_needed`) instead, each assumed to take one of `max_refreshes`, so the plan never promises
+more than the pass can do.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -30,8 +32,9 @@ from monitor.core.budget import Decision, counts_from
 from monitor.core.products import scope_of
 from monitor.core.refresh_choice import Choice, Fresh, LoanToRefresh, Skip
 from monitor.core.states import RunState, SkipReason
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, TruvAuthError, TruvError, TruvForbidden, TruvNotFound, TruvUnreachable
 from monitor.jobs.candidates import Criteria, batch_limit, capacity, choose_for, starved
+from monitor.jobs.order_reads import as_learned
 from monitor.jobs.pass_summary import PassSummary, RefreshBudget, Tally
 from monitor.services import Context
 from monitor.store import ledger, loan_refresh
@@ -39,17 +42,29 @@ from monitor.store.backlog import PolicyBacklog
 from monitor.store.db import read_only, session
 from monitor.store.ledger import Usage
 from monitor.store.loans import Candidate
+from monitor.truv.wire import OrderInfo
 
 log = structlog.get_logger("monitor.pass")
+
+# Reads a loan's original order and its newest refresh (`jobs.order_reads.read_orders` with a client).
+OrderReader = Callable[[str], tuple[OrderInfo, OrderInfo | None]]
 
 
 class Plan:
     def __init__(
-        self, ctx: Context, job: JobConfig, *, stop: threading.Event | None = None, keep: int | None = None
+        self,
+        ctx: Context,
+        job: JobConfig,
+        *,
+        stop: threading.Event | None = None,
+        keep: int | None = None,
+        reader: OrderReader | None = None,
     ) -> None:
         """`keep`: list at most that many loans' decisions (`loans_total` counts them all), so a plan over a
-        million loans holds a page of decisions, not one per loan."""
+        million loans holds a page of decisions, not one per loan. `reader`: how unread orders are read
+        (None: offline, they are listed as `read_order`)."""
         self.ctx = ctx
+        self._reader = reader
         self.job = job
         self.run_id = uuid.uuid4().hex
         self.summary = PassSummary(self.run_id, job.name, True, ctx.clock.now())
@@ -152,6 +167,9 @@ class Plan:
             )
 
     def _decide(self, cand: Candidate, policy: PolicyConfig) -> None:
+        if cand.details_fetched_at is None and self._reader is not None:
+            self._decide_unread(cand, policy)
+            return
         if cand.details_fetched_at is None:
             # A plan sends nothing, not even a GET; the pass's read would likely end in a refresh,
             # or, with max_refreshes spent, in that skip.
@@ -163,12 +181,41 @@ class Plan:
                 reason = "details_unknown" if cand.data_as_of is None else "stale_order_not_read"
             self._note(cand.loan_id, policy, LoanDecision.READ_ORDER, reason)
             return
-        now = self.ctx.clock.now()
         with session(self._engine) as s:
             loan = loan_refresh.to_refresh(s, cand.loan_id, scope=scope_of(policy.product))
-            if loan is None:
-                self._skip(cand.loan_id, policy, SkipReason.DETAILS_UNKNOWN)
-                return
+        if loan is None:
+            self._skip(cand.loan_id, policy, SkipReason.DETAILS_UNKNOWN)
+            return
+        self._choose(loan, policy)
+
+    def _decide_unread(self, cand: Candidate, policy: PolicyConfig) -> None:
+        """Read the loan's orders as the pass would (rules 6, 11), then decide on them in memory."""
+        assert self._reader is not None
+        try:
+            original, newest = self._reader(cand.order_id)
+        except (TruvAuthError, TruvUnreachable):
+            raise
+        except TruvNotFound:
+            self._skip(cand.loan_id, policy, SkipReason.ORDER_NOT_FOUND)
+            return
+        except TruvForbidden:
+            self._skip(cand.loan_id, policy, SkipReason.FORBIDDEN)
+            return
+        except TruvError:
+            self._skip(cand.loan_id, policy, SkipReason.TRUV_UNAVAILABLE)
+            return
+        tokens = {sub.token_hash for sub in original.suborders if sub.token_hash}
+        with session(self._engine) as s:
+            basics = loan_refresh.basics(s, cand.loan_id, tokens)
+        if basics is None:
+            self._skip(cand.loan_id, policy, SkipReason.DETAILS_UNKNOWN)
+            return
+        loan, _ = as_learned(basics, original, newest, scope=scope_of(policy.product))
+        self._choose(loan, policy)
+
+    def _choose(self, loan: LoanToRefresh, policy: PolicyConfig) -> None:
+        now = self.ctx.clock.now()
+        with session(self._engine) as s:
             choice = choose_for(loan, policy, now)
             if isinstance(choice, Fresh):
                 self.tally.not_stale()

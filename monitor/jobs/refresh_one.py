@@ -26,6 +26,7 @@ from monitor.errors import (
     TruvUnreachable,
 )
 from monitor.jobs.candidates import choose_for
+from monitor.jobs.order_reads import read_orders
 from monitor.jobs.pass_summary import RefreshBudget, Tally
 from monitor.services import Services
 from monitor.store import ledger, loan_refresh
@@ -126,7 +127,7 @@ class LoanRefresh:
         their data dates from Truv before any budget is spent (rules 6 and 11)."""
         now = self.s.clock.now()
         try:
-            original, newest = self._read_orders(cand.order_id)
+            original, newest = read_orders(self.s.client, cand.order_id)
         except TruvNotFound:
             with session(self.s.engine) as s:
                 until = now.replace(microsecond=0) + _DAY
@@ -144,17 +145,6 @@ class LoanRefresh:
         with session(self.s.engine) as s:
             # `is_expired` is the borrower invitation's expiry, not the end of the order (DESIGN.md rule 13).
             return loan_refresh.record_details(s, cand.loan_id, original, newest, run_id=self.run_id, now=now)
-
-    def _read_orders(self, order_id: str) -> tuple[OrderInfo, OrderInfo | None]:
-        """The original order (the imported id may be a refresh: its origin is read then) and its newest refresh."""
-        client = self.s.client
-        original = client.get_order(order_id)
-        if original.initial_order and original.initial_order != original.id:
-            original = client.get_order(original.initial_order)
-        newest = None
-        if original.refresh_order and original.refresh_order != original.id:
-            newest = client.get_order(original.refresh_order)
-        return original, newest
 
     def _set_aside(self, loan_id: str, hold: LoanHold, reason: SkipReason, policy: PolicyConfig, **detail: Any) -> None:
         """One loan is set aside with its reason; the pass goes on (DESIGN.md rule 13)."""

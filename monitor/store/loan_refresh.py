@@ -4,7 +4,8 @@ about the loan besides the ledger's budget step (details learned, set aside, put
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from sqlalchemy import select, update
 from sqlmodel import Session
@@ -67,6 +68,39 @@ def to_refresh(session: Session, loan_id: str, *, scope: str) -> LoanToRefresh |
         hold_reason=loan.hold_reason,
         connections=tuple(ScopedConnection(*row) for row in conns),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class LoanBasics:
+    """What the database knows of a loan whose order was not read yet: enough, with Truv's orders, to
+    decide as the pass would (`jobs.order_reads.as_learned`)."""
+
+    loan_id: str
+    gse: bool
+    closing_date: date | None
+    hold: str | None
+    hold_reason: str | None
+    imported_data_as_of: datetime | None
+    connection_states: dict[str, tuple[str | None, datetime | None]]  # token -> (state, retry_after)
+
+
+def basics(session: Session, loan_id: str, tokens: Iterable[str]) -> LoanBasics | None:
+    lt, c = loan_table.c, connection_table.c
+    row = session.execute(
+        select(lt.gse, lt.closing_date, lt.hold, lt.hold_reason, lt.data_as_of).where(lt.loan_id == loan_id)
+    ).first()
+    if row is None:
+        return None
+    wanted = list(tokens)
+    states = (
+        {
+            r.token_hash: (r.state, r.retry_after)
+            for r in session.execute(select(c.token_hash, c.state, c.retry_after).where(c.token_hash.in_(wanted)))
+        }
+        if wanted
+        else {}
+    )
+    return LoanBasics(loan_id, row.gse, row.closing_date, row.hold, row.hold_reason, row.data_as_of, states)
 
 
 def record_details(

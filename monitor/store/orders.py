@@ -18,7 +18,7 @@ from monitor.store.tables import (
     connection_table,
     loan_connection_table,
 )
-from monitor.truv.wire import OrderInfo
+from monitor.truv.wire import OrderInfo, connection_dates
 
 
 def save_order(session: Session, loan_id: str, info: OrderInfo, *, now: datetime) -> None:
@@ -38,20 +38,6 @@ def save_order(session: Session, loan_id: str, info: OrderInfo, *, now: datetime
     session.add(row)
 
 
-def _newest_dates(original: OrderInfo, newest: OrderInfo | None) -> dict[tuple[str, str], datetime]:
-    """Per (kind, token): Truv's data date, from the newest refresh where it completed, else the original."""
-    dates: dict[tuple[str, str], datetime] = {}
-    for info in (original, newest):
-        if info is None:
-            continue
-        for sub in info.suborders:
-            when = info.data_date(sub)
-            if sub.token_hash and when is not None:
-                key = (sub.kind, sub.token_hash)
-                dates[key] = max(dates[key], when) if key in dates else when
-    return dates
-
-
 def learn_order(session: Session, loan: Loan, original: OrderInfo, newest: OrderInfo | None, *, now: datetime) -> None:
     """Record the loan's connections from its original order, each with Truv's data date (rules 6, 11).
 
@@ -64,7 +50,7 @@ def learn_order(session: Session, loan: Loan, original: OrderInfo, newest: Order
         (row.kind, row.token_hash): row.data_as_of
         for row in session.execute(select(lc.kind, lc.token_hash, lc.data_as_of).where(lc.loan_id == loan.loan_id))
     }
-    truv_dates = _newest_dates(original, newest)
+    truv_dates = connection_dates(original, newest)
     session.execute(delete(loan_connection_table).where(lc.loan_id == loan.loan_id))
     for sub in original.suborders:
         if not sub.token_hash:

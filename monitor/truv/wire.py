@@ -95,6 +95,21 @@ class OrderInfo:
         return tuple(s for s in self.suborders if s.completed)
 
 
+def connection_dates(original: OrderInfo, newest: OrderInfo | None) -> dict[tuple[str, str], datetime]:
+    """Per (kind, token): Truv's data date, from the newest refresh where it completed, else the original
+    (truv-api.md section 10). A connection that never completed has none."""
+    dates: dict[tuple[str, str], datetime] = {}
+    for info in (original, newest):
+        if info is None:
+            continue
+        for sub in info.suborders:
+            when = info.data_date(sub)
+            if sub.token_hash and when is not None:
+                key = (sub.kind, sub.token_hash)
+                dates[key] = max(dates[key], when) if key in dates else when
+    return dates
+
+
 @dataclass(frozen=True, slots=True)
 class LinkInfo:
     id: str

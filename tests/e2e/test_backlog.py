@@ -143,19 +143,21 @@ def test_plan_json_lists_loans_with_a_limit_and_run_json_carries_the_backlog(tmp
     result = monitor("plan", "--json", "--limit", "3", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
-    # Orders never read, all in the pass's first batch: each is read, the first two take max_refreshes.
+    # Orders never read, all in the pass's first batch: the plan reads each as the run will, and the first
+    # two take max_refreshes.
     assert (plan["details_needed"], plan["not_reached"], plan["loans_total"], plan["loans_truncated"]) == (
-        5,
+        0,
         0,
         5,
         True,
     )
     assert [(x["decision"], x["reason"]) for x in plan["loans"]] == [
-        ("read_order", "stale_order_not_read"),
-        ("read_order", "stale_order_not_read"),
-        ("read_order", "max_refreshes"),
+        ("refresh", None),
+        ("refresh", None),
+        ("skip", "max_refreshes"),
     ]
-    assert plan["skipped"] == {"max_refreshes": 3} and sandbox.journal() == []
+    assert plan["skipped"] == {"max_refreshes": 3}
+    assert {e["method"] for e in sandbox.journal()} == {"GET"}  # read, nothing sent
     run = monitor("run", "--json", cwd=tmp_path, env=env)
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
@@ -163,7 +165,7 @@ def test_plan_json_lists_loans_with_a_limit_and_run_json_carries_the_backlog(tmp
     ran, planned = out["backlog"]["income-30d"], plan["backlog"]["income-30d"]
     for key in ("stale", "waiting", "selected", "not_reached", "blocked", "nights_to_clear"):
         assert ran[key] == planned[key], key
-    assert (ran["not_reached"], ran["submitted"], planned["details_needed"]) == (3, 2, 5)
+    assert (ran["not_reached"], ran["submitted"], planned["details_needed"]) == (3, 2, 0)
     assert out["warnings"] == []
     progress = [json.loads(line) for line in run.stderr.splitlines() if '"progress"' in line]
     assert progress == []  # a pass quicker than 30 s logs no progress line

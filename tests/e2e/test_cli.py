@@ -108,9 +108,14 @@ def test_run_over_real_http_prints_json_and_keeps_secrets_out_of_logs(tmp_path, 
     seed(sandbox, tmp_path)
     env = {"TRUV_BASE_URL": url, "TRUV_CLIENT_ID": "cid", "TRUV_SECRET": "sandbox-very-secret-value"}
     assert monitor("loans", "import", "loans.csv", cwd=tmp_path).returncode == 0
+    offline = monitor("plan", "--json", "--offline", cwd=tmp_path, env=env)
+    assert offline.returncode == 0 and json.loads(offline.stdout)["details_needed"] == 3
+    assert sandbox.journal() == []  # offline: nothing read
     plan = monitor("plan", "--json", cwd=tmp_path, env=env)
-    assert plan.returncode == 0 and json.loads(plan.stdout)["details_needed"] == 3
-    assert sandbox.journal() == []  # plan sent nothing
+    planned = json.loads(plan.stdout)
+    assert plan.returncode == 0 and (planned["details_needed"], planned["submitted"]) == (0, 3)
+    assert {e["method"] for e in sandbox.journal()} == {"GET"}  # the orders read, nothing sent
+    assert "sandbox-very-secret-value" not in plan.stdout + plan.stderr
     result = monitor("--log-level", "debug", "run", "nightly", "--json", "--wait", "10", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)

@@ -139,3 +139,40 @@ def test_plan_lists_what_the_next_run_does(n: int, db_url: str, clock: FixedCloc
     blocked = summary.backlog["all-income"]["blocked"]
     assert blocked["forbidden"] > 0 and blocked["product_not_allowed"] > 0
     assert summary.backlog["gse-first"]["in_flight"] > 0
+
+
+@pytest.mark.parametrize("n", [300, 1000])
+def test_on_the_first_night_the_plan_reads_the_orders_and_agrees_with_the_run(
+    n: int, db_url: str, clock: FixedClock, tmp_path: Any
+) -> None:
+    """A new book imported without `data_as_of` (issue 24, point 4): the plan reads each unread order (GETs,
+    nothing recorded) and decides on it, so it says what the run will do instead of `read_order`."""
+    from functools import partial
+
+    from monitor.jobs.order_reads import read_orders
+
+    if n > 300 and db_url.startswith("postgres"):
+        pytest.skip("CI time: the 1,000-loan first night runs on SQLite; Postgres runs 300 loans")
+    sandbox = Sandbox(seed=6, clock=clock, completion_delay=5.0)
+    svc = services(db_url, clock, sandbox, cfg(max_refreshes=n * 6 // 10, billable=n // 3))
+    rows = seed_loans(sandbox, portfolio(n), tmp_path, clock)
+    for row in rows:
+        row["data_as_of"] = ""  # Truv tells
+    import_csv(svc, write_csv(tmp_path / "loans.csv", rows))
+    job = svc.config.job("nightly")
+    plan = Plan(svc, job, reader=partial(read_orders, svc.client))
+    planned = plan.run()
+    with session(svc.engine) as s:  # the plan recorded nothing
+        assert s.execute(select(Loan.loan_id).where(Loan.details_fetched_at.is_not(None))).first() is None
+    summary = RefreshPass(svc, job, wait_seconds=0).run()
+    got = observed(svc, summary.run_id)
+    assert planned.details_needed == 0 and summary.submitted > 0
+    for d in plan.loans:
+        key, decision, reason = (d["loan_id"], d["policy"]), d["decision"], d["reason"]
+        assert decision != "read_order", d
+        if decision == "refresh":
+            assert got.get(key) == "refresh", (d, got.get(key))
+        elif decision == "skip" and reason not in UNAUDITED:
+            assert got.get(key) == reason, (d, got.get(key))
+    for key in ("selected", "submitted", "skipped", "not_reached", "partial"):
+        assert getattr(planned, key) == getattr(summary, key), key
