@@ -968,7 +968,12 @@ def webhooks_serve(
     path: Annotated[str, typer.Option(help="Path Truv posts to.")] = "/webhooks/truv",
     workers: Annotated[int, typer.Option(min=1, help="Worker processes (2 on a 2-core machine doubles the rate).")] = 1,
     max_connections: Annotated[
-        int, typer.Option("--max-connections", min=1, help="Connections at once, per worker; past it, 503.")
+        int,
+        typer.Option(
+            "--max-connections",
+            min=1,
+            help="Connections at once, per worker; past it, probes only (64 per client address).",
+        ),
     ] = 512,
     body_timeout: Annotated[
         float, typer.Option("--body-timeout", min=0.1, help="Seconds a client has to send a request body; then 408.")

@@ -422,7 +422,9 @@ def test_200_slow_connections_are_closed_and_healthz_still_answers(sqlite_url, c
     svc = services(sqlite_url, clock, None, config())
     partial_body = b"POST /webhooks/truv HTTP/1.1\r\nHost: r\r\nContent-Length: 1000\r\n\r\n{"
     partial_head = b"POST /webhooks/truv HTTP/1.1\r\nHost: r\r\nX-WEBHOOK-"
-    with serving(create_app(svc, secret=SECRET, body_timeout=1.0), timeout_keep_alive=1) as port:
+    # all from 127.0.0.1: the per-address cap (test_hostile_receiver.py) raised so that each is served and timed out
+    many = uvicorn_options(per_address=300)["http"]
+    with serving(create_app(svc, secret=SECRET, body_timeout=1.0), timeout_keep_alive=1, http=many) as port:
         bodies = [slow_client(port, partial_body) for _ in range(200)]
         heads = [slow_client(port, partial_head) for _ in range(20)]
         idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(5)]
