@@ -555,7 +555,12 @@ def schedule(
     server = None
     daemon = Daemon(services, stop=stop)
     if sock is not None:
-        app_ = create_app(services, secret=c.settings.secret if webhooks else None, health=daemon.health)
+        app_ = create_app(
+            services,
+            secret=c.settings.secret if webhooks else None,
+            health=daemon.health,
+            metrics_token=c.settings.metrics_token,
+        )
         from monitor.webhooks.receiver import uvicorn_options
 
         # The daemon's port may face Truv too (--webhooks): the same connection limits as `webhooks serve`.
@@ -1021,7 +1026,13 @@ def webhooks_serve(
         )
         return
     config = uvicorn.Config(
-        create_app(services, secret=c.settings.secret, path=path, body_timeout=body_timeout),
+        create_app(
+            services,
+            secret=c.settings.secret,
+            path=path,
+            body_timeout=body_timeout,
+            metrics_token=c.settings.metrics_token,
+        ),
         host=host,
         port=port,
         **limits,

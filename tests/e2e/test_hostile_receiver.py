@@ -15,7 +15,7 @@ import time
 import httpx
 
 from monitor.webhooks.receiver import PER_ADDRESS, create_app
-from tests.e2e.test_webhooks import SECRET, event, truv_sign
+from tests.e2e.test_webhooks import METRICS, METRICS_TOKEN, SECRET, event, truv_sign
 from tests.e2e.test_webhooks_hostile import serving
 from tests.helpers import config, services
 
@@ -114,3 +114,42 @@ def _options(**limits):
     from monitor.webhooks.receiver import uvicorn_options
 
     return uvicorn_options(**limits)["http"]
+
+
+# -- point 13: constant-time health; counts only for the metrics port or the token ---------------------------
+
+
+def test_healthz_scans_no_webhook_row_and_detail_needs_the_token(db_url, clock):
+    svc = services(db_url, clock, None, config())
+    app = create_app(svc, secret=SECRET, metrics_token=METRICS_TOKEN)
+    with serving(app) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+        body = json.dumps(event("brand-new-event", clock.now())).encode()
+        assert client.post("/webhooks/truv", content=body, headers={"X-WEBHOOK-SIGN": truv_sign(body)}).is_success
+        statements = count_statements(svc.engine)
+        for path in ("/healthz", "/healthz?detail"):  # a stranger asking for detail gets `ok` alone
+            answer = client.get(path)
+            assert answer.status_code == 200 and answer.json() == {"ok": True}
+        assert statements() == ["SELECT 1", "SELECT 1"]  # no table read, whatever its size
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert client.get("/healthz?detail", headers={"Authorization": "Bearer wrong"}).json() == {"ok": True}
+        detail = client.get("/healthz?detail", headers=METRICS).json()
+        assert detail["ok"] and detail["by_state"]["ignored"] == 1
+        assert "monitor_webhooks_total" in client.get("/metrics", headers=METRICS).text
+    # the daemon's own port (no webhook route) is the metrics port: no token there
+    with serving(create_app(svc, secret=None)) as port:
+        assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz?detail", timeout=5).json()["by_state"]["ignored"] == 1
+
+
+def count_statements(engine):
+    """The SQL statements run on `engine` from now on (SQLAlchemy's own event, on the real database)."""
+    from sqlalchemy import event as sa_event
+
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        seen.append(" ".join(statement.split()).upper().replace("SELECT 1 AS ANON_1", "SELECT 1"))
+
+    sa_event.listen(engine, "before_cursor_execute", record)
+    return lambda: [s for s in seen if not s.startswith(("BEGIN", "SAVEPOINT", "RELEASE", "SET", "SHOW"))]
