@@ -921,6 +921,8 @@ def purge_cmd(
     now = services.clock.now()
     boundary = _months_before(now.date(), RETENTION_MONTHS)
     day = _date(before, "--before") if before else boundary
+    if day > now.date():  # --force or not: today's entries, and anything later, are never purged
+        raise InputError("--before", "", f"{day} is after today ({now.date()}): audit detail is never purged past now")
     if day > boundary and not force:
         raise InputError(
             "--before",
