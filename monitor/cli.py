@@ -746,7 +746,12 @@ def schedule(
     server = None
     daemon = Daemon(services, stop=stop)
     if sock is not None:
-        app_ = create_app(services, secret=c.settings.secret if webhooks else None, health=daemon.health)
+        app_ = create_app(
+            services,
+            secret=c.settings.secret if webhooks else None,
+            health=daemon.health,
+            metrics_token=c.settings.metrics_token,
+        )
         from monitor.webhooks.receiver import uvicorn_options
 
         # The daemon's port may face Truv too (--webhooks): the same connection limits as `webhooks serve`.
@@ -1103,6 +1108,8 @@ def purge_cmd(
     now = services.clock.now()
     boundary = _months_before(now.date(), RETENTION_MONTHS)
     day = _date(before, "--before") if before else boundary
+    if day > now.date():  # --force or not: today's entries, and anything later, are never purged
+        raise InputError("--before", "", f"{day} is after today ({now.date()}): audit detail is never purged past now")
     if day > boundary and not force:
         raise InputError(
             "--before",
@@ -1155,7 +1162,12 @@ def webhooks_serve(
     path: Annotated[str, typer.Option(help="Path Truv posts to.")] = "/webhooks/truv",
     workers: Annotated[int, typer.Option(min=1, help="Worker processes (2 on a 2-core machine doubles the rate).")] = 1,
     max_connections: Annotated[
-        int, typer.Option("--max-connections", min=1, help="Connections at once, per worker; past it, 503.")
+        int,
+        typer.Option(
+            "--max-connections",
+            min=1,
+            help="Connections at once, per worker; past it, probes only (64 per client address).",
+        ),
     ] = 512,
     body_timeout: Annotated[
         float, typer.Option("--body-timeout", min=0.1, help="Seconds a client has to send a request body; then 408.")
@@ -1204,7 +1216,13 @@ def webhooks_serve(
         )
         return
     config = uvicorn.Config(
-        create_app(services, secret=c.settings.secret, path=path, body_timeout=body_timeout),
+        create_app(
+            services,
+            secret=c.settings.secret,
+            path=path,
+            body_timeout=body_timeout,
+            metrics_token=c.settings.metrics_token,
+        ),
         host=host,
         port=port,
         **limits,

@@ -581,6 +581,7 @@ class Settings:
     base_url: str | None
     client_id: str | None
     secret: str | None
+    metrics_token: str | None = None  # /metrics and /healthz detail on a port that receives webhooks
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -591,6 +592,7 @@ class Settings:
             base_url=env.get("TRUV_BASE_URL") or None,
             client_id=secret_from_env("TRUV_CLIENT_ID", env),
             secret=secret_from_env("TRUV_SECRET", env),
+            metrics_token=secret_from_env("MONITOR_METRICS_TOKEN", env),
         )
 
     def require_credentials(self) -> tuple[str, str]:

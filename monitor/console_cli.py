@@ -117,7 +117,7 @@ def server_options() -> dict[str, Any]:
     behind a proxy or on a shared host needs as much: a half-sent head must not hold a socket for ever."""
     from monitor.webhooks.receiver import uvicorn_options
 
-    return uvicorn_options(max_connections=CONSOLE_CONNECTIONS)
+    return uvicorn_options(max_connections=CONSOLE_CONNECTIONS, per_address=CONSOLE_CONNECTIONS)
 
 
 # Connections at once; beyond it uvicorn answers 503. Operators' browsers need a few each; a proxy in front

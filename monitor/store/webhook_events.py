@@ -566,6 +566,12 @@ def _data_changed(s: Session, ins: Instruction, event: dict[str, Any], now: date
     return WebhookState.RECORDED
 
 
+def alive(services: WebhookServices) -> None:
+    """The database answers: one constant-time read (no table scanned), never SQLite's write lock."""
+    with session(read_only(services.engine)) as s:
+        s.execute(select(1)).scalar_one()
+
+
 def counts(services: WebhookServices) -> dict[str, dict[str, int]]:
     """By state and type, and why events are `invalid`. A read that never takes SQLite's write lock:
     /healthz calls it, and a probe must answer while a pass or a burst of webhooks is writing."""

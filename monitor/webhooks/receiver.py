@@ -19,8 +19,12 @@ cut at `max_body` (413) and given `body_timeout` seconds (408); `uvicorn_options
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import functools
+import hmac
 import json
+import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -28,10 +32,13 @@ import structlog
 from prometheus_client import Counter
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.server import ServerState
 
 from monitor.core.signature import verify
 from monitor.core.webhook_events import envelope_problem, event_type_label
@@ -42,7 +49,9 @@ from monitor.store import webhook_events
 log = structlog.get_logger("monitor.webhooks")
 MAX_BODY = 256 * 1024  # Truv's events are a few hundred bytes; anything this large is not one
 BODY_TIMEOUT = 10.0  # seconds to send a whole body; Truv sends a few hundred bytes at once
-MAX_CONNECTIONS = 512  # beyond this uvicorn answers 503; well under a default 1024 file descriptors
+MAX_CONNECTIONS = 512  # open at once; past it a new connection may ask for /healthz or /metrics only
+PER_ADDRESS = 64  # open at once from one client address; past it a new one is closed unanswered
+HEALTH_SPARE = 16  # connections past MAX_CONNECTIONS kept for probes: /healthz must answer on a full server
 KEEP_ALIVE = 5  # seconds an idle connection, or one still sending its request head, is kept
 MAX_HEAD = 16 * 1024  # bytes of request line and headers (h11's own default, made explicit)
 BATCH = 64  # events per commit at most: enough to amortise the commit, few enough to keep p99 short
@@ -171,10 +180,16 @@ def create_app(
     body_timeout: float = BODY_TIMEOUT,
     health: Callable[[], tuple[bool, dict[str, Any]]] | None = None,
     writer: BatchWriter | None = None,
+    metrics_token: str | None = None,
 ) -> Starlette:
     """Without a secret there is no webhook route: /healthz and /metrics only (the daemon's own port).
 
     With `health` (the daemon's), /healthz adds the scheduler's state and answers 503 when it is not ok.
+
+    /healthz is constant-time (the database answers one `SELECT 1`; no table is scanned: counting
+    every webhook row took 0.59 s at 1M rows, issue 25 point 13). A port that receives webhooks faces
+    the internet, so there /metrics and /healthz's detail (the event counts) need
+    `Authorization: Bearer <metrics_token>` (MONITOR_METRICS_TOKEN); without a token they are refused.
     """
     rejected = rejected_counter()
     writer = writer or BatchWriter(services)
@@ -205,17 +220,28 @@ def create_app(
         # 2xx for an invalid event too: it is kept, and Truv retrying it would not make it valid.
         return JSONResponse({"status": state, **({"reason": reason} if reason else {})})
 
-    async def metrics(_request: Request) -> Response:
+    def private(request: Request) -> bool:
+        """The daemon's own port (no webhook route), or a caller with the metrics token."""
+        if not secret:
+            return True
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        return bool(metrics_token) and scheme.lower() == "bearer" and hmac.compare_digest(given, metrics_token or "")
+
+    async def metrics(request: Request) -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST
 
+        if not private(request):
+            return JSONResponse({"error": "metrics need Authorization: Bearer MONITOR_METRICS_TOKEN"}, status_code=401)
         from monitor.metrics import render
 
         body = await run_in_threadpool(render, services, (rejected,))
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    async def healthz(_request: Request) -> JSONResponse:
+    async def healthz(request: Request) -> JSONResponse:
         try:
-            stats: dict[str, Any] = await run_in_threadpool(webhook_events.counts, services)
+            await run_in_threadpool(webhook_events.alive, services)
+            detail = private(request) and "detail" in request.query_params
+            stats: dict[str, Any] = await run_in_threadpool(webhook_events.counts, services) if detail else {}
             if health is not None:  # the daemon: its jobs' next fire and last pass
                 healthy, scheduler = await run_in_threadpool(health)
                 return JSONResponse({"ok": healthy, **stats, **scheduler}, status_code=200 if healthy else 503)
@@ -239,22 +265,68 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ],
+        middleware=[Middleware(SpareOnly)],
         lifespan=lifespan,
     )
 
 
-class HeadDeadlineH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with one change: the keep-alive timer also runs from the moment a
-    connection opens, and only a complete request head stops it.
+# Open connections per client address, per server (one uvicorn server per worker process or thread).
+_OPEN: weakref.WeakKeyDictionary[ServerState, collections.Counter[str]] = weakref.WeakKeyDictionary()
 
-    uvicorn stops it at any byte received and never starts it on a new connection, so a client that
-    connects and sends nothing, or sends its headers a byte at a time (slow-loris), would hold a
+
+class HeadDeadlineH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a head deadline and connection limits of our own.
+
+    The keep-alive timer also runs from the moment a connection opens, and only a complete request head
+    stops it: uvicorn stops it at any byte received and never starts it on a new connection, so a client
+    that connects and sends nothing, or sends its headers a byte at a time (slow-loris), would hold a
     connection and a file descriptor for ever. Bodies have their own deadline (create_app's body_timeout).
+
+    Limits are counted per client address, not only in total: uvicorn's `limit_concurrency` answers 503 to
+    every request, /healthz included, once the total passes it, so one client holding idle sockets starved
+    Truv's deliveries and had Kubernetes restart the pod (issue 25 point 4). Here a connection past
+    `per_address` from its address is closed at once, unanswered; past `max_connections` in total a
+    connection is still served, for /healthz and /metrics only (`HEALTH_SPARE` more), and anything
+    else on it is a 503 (`spare_only`), so a probe still gets in and a flood cannot take the process's
+    file descriptors either.
     """
 
+    def __init__(
+        self,
+        *args: Any,
+        per_address: int = PER_ADDRESS,
+        max_connections: int = MAX_CONNECTIONS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.per_address, self.max_connections = per_address, max_connections
+        self.address: str | None = None
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        peer = transport.get_extra_info("peername")
+        address = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        open_ = _OPEN.setdefault(self.server_state, collections.Counter())
+        total = len(self.server_state.connections)
+        if open_[address] >= self.per_address or total >= self.max_connections + HEALTH_SPARE:
+            transport.abort()  # nothing read, nothing answered: a flood costs us one accept
+            return
+        open_[address] += 1
+        self.address = address
+        if total >= self.max_connections:  # a spare slot: probes only (see spare_only)
+            self.app_state = {**self.app_state, SPARE_ONLY: True}
         super().connection_made(transport)
         self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.address is None:  # refused in connection_made: uvicorn never knew it
+            return
+        open_ = _OPEN.get(self.server_state)
+        if open_ is not None:
+            open_[self.address] -= 1
+            if open_[self.address] <= 0:
+                del open_[self.address]
+        self.address = None
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         # Not super(): that cancels the timer; handle_events cancels it once a request head is complete.
@@ -262,11 +334,32 @@ class HeadDeadlineH11Protocol(H11Protocol):
         self.handle_events()
 
 
-def uvicorn_options(*, max_connections: int = MAX_CONNECTIONS, keep_alive: int = KEEP_ALIVE) -> dict[str, Any]:
-    """uvicorn settings for a port that faces the internet (with create_app's body limits)."""
+SPARE_ONLY = "monitor.spare_connection"  # in the ASGI scope's state of a connection past max_connections
+PROBES = ("/healthz", "/metrics")
+
+
+class SpareOnly:
+    """503 for anything but a probe on a connection served past max_connections (see the protocol)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("state", {}).get(SPARE_ONLY) and scope["path"] not in PROBES:
+            response = JSONResponse({"error": "busy; retry"}, status_code=503, headers={"Connection": "close"})
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def uvicorn_options(
+    *, max_connections: int = MAX_CONNECTIONS, keep_alive: int = KEEP_ALIVE, per_address: int = PER_ADDRESS
+) -> dict[str, Any]:
+    """uvicorn settings for a port that faces the internet (with create_app's body limits). No
+    `limit_concurrency`: the protocol limits connections per address and keeps spare ones for probes."""
     return {
-        "http": HeadDeadlineH11Protocol,
-        "limit_concurrency": max_connections,
+        # a partial of a module-level class: `--workers N` pickles the config into each worker
+        "http": functools.partial(HeadDeadlineH11Protocol, per_address=per_address, max_connections=max_connections),
         "timeout_keep_alive": keep_alive,
         "h11_max_incomplete_event_size": MAX_HEAD,
         "log_level": "warning",
@@ -292,4 +385,5 @@ def from_environment() -> Starlette:
         secret=settings.secret or "",
         path=os.environ.get("MONITOR_WEBHOOK_PATH", "/webhooks/truv"),
         body_timeout=float(os.environ.get("MONITOR_WEBHOOK_BODY_TIMEOUT", BODY_TIMEOUT)),
+        metrics_token=settings.metrics_token,
     )

@@ -341,13 +341,20 @@ def test_purge_inside_retention_is_refused_unless_forced(db_url, clock, tmp_path
     with session(svc.engine) as s:
         before = s.execute(select(Event.seq)).scalars().all()
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
-    refused = cli(db_url, tmp_path, "purge", "--before", tomorrow)
+    for day in (tomorrow, "2999-12-31"):  # never past now, --force or not (issue 25 point 11)
+        future = cli(db_url, tmp_path, "purge", "--before", day, "--force")
+        assert future.returncode == 2 and future.stderr.count("\n") == 1, future.stderr
+        assert "--before" in future.stderr and "never purged past now" in future.stderr
+    with session(svc.engine) as s:
+        assert s.execute(select(Event.seq)).scalars().all() == before
+    today = datetime.now(UTC).date().isoformat()
+    refused = cli(db_url, tmp_path, "purge", "--before", today)
     assert refused.returncode == 2
     assert "later than the retention boundary" in refused.stderr and "--force" in refused.stderr
     with session(svc.engine) as s:
         assert s.execute(select(Event.seq)).scalars().all() == before
     assert len(webhook_ids(svc)) == 4
-    forced = cli(db_url, tmp_path, "purge", "--before", tomorrow, "--force")
+    forced = cli(db_url, tmp_path, "purge", "--before", today, "--force")
     assert forced.returncode == 0 and "removed 9 audit entries and 3 webhook events" in forced.stdout
     assert webhook_ids(svc) == ["w2"]
     checked = cli(db_url, tmp_path, "audit", "verify", "--json")

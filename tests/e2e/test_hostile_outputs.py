@@ -27,7 +27,7 @@ SHOWN_RLO = "L-\\u202egpj.exe"
         ("+1", "'+1"),
         ("-1", "'-1"),  # text that looks like a negative number is still text from outside
         ("@SUM(A1)", "'@SUM(A1)"),
-        ("\t=1", "'\t=1"),
+        ("\t=1", "'\t'=1"),  # a tab-split spreadsheet would read `=1` as its own cell
         ("\r=1", "'\r=1"),
         ("a=b", "a=b"),
         ("L-1004", "L-1004"),
@@ -127,3 +127,17 @@ def test_compliance_html_and_json_show_bidi_escaped(db_url, clock, tmp_path):
     (dumped,) = write(report, "json", tmp_path / "r.json")
     assert "\u202e" not in dumped.read_text(encoding="utf-8")  # JSON writes it as the escape \u202e
     assert {loan["loan_id"] for loan in json.loads(dumped.read_text())["loans"]} >= {FORMULA, RLO}
+
+
+@pytest.mark.parametrize("separator", [";", "\t", ",", "|"])
+def test_a_formula_after_any_separator_stays_inside_its_cell(separator, tmp_path):
+    """`A;=1+1` read by a spreadsheet that splits on `;` (or a tab, or `|`) must not give a cell `=1+1`."""
+    from monitor.reports.safe_text import csv_writer
+
+    path = tmp_path / "cells.csv"
+    hostile = ["A;=1+1", "B\t=1+1", "C,=1+1", "D|@SUM(1)", "E;+1", "F;-1+cmd"]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv_writer(handle).writerow([*hostile, -3, 2.5])
+    with path.open(newline="", encoding="utf-8") as handle:
+        cells = [c for row in csv.reader(handle, delimiter=separator) for c in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "@") or (c[:1] == "-" and not _number(c))], cells

@@ -22,7 +22,7 @@ from monitor.metrics import render
 from monitor.reports.compliance import build, render_html
 from monitor.sandbox import EmployerSpec, Sandbox
 from monitor.webhooks.receiver import create_app
-from tests.e2e.test_webhooks import SECRET, truv_sign
+from tests.e2e.test_webhooks import METRICS, METRICS_TOKEN, SECRET, truv_sign
 from tests.e2e.test_webhooks_hostile import serving
 from tests.helpers import CONFIG, config, import_csv, seed_loans, services, write_csv
 from tests.live import cli_env, monitor_ok, served
@@ -298,11 +298,11 @@ def test_a_failed_refresh_counts_once_per_failed_status(db_url, clock, tmp_path)
 
 def test_rejected_webhooks_are_counted_by_reason_over_http(sqlite_url, clock):
     svc = services(sqlite_url, clock, None, config())
-    with serving(create_app(svc, secret=SECRET)) as port:
+    with serving(create_app(svc, secret=SECRET, metrics_token=METRICS_TOKEN)) as port:
         base = f"http://127.0.0.1:{port}"
 
         def rejected() -> dict[str, float]:
-            text = httpx.get(f"{base}/metrics", timeout=10).text
+            text = httpx.get(f"{base}/metrics", headers=METRICS, timeout=10).text
             return {
                 r: float(n) for r, n in re.findall(r'monitor_webhooks_rejected_total\{reason="(\w+)"\} (\S+)', text)
             }

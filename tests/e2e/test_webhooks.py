@@ -20,6 +20,8 @@ from monitor.webhooks.receiver import create_app
 from tests.helpers import config, import_csv, seed_loans, services, write_csv
 
 SECRET = "sandbox-webhook-secret"
+METRICS_TOKEN = "metrics-token-for-tests"
+METRICS = {"Authorization": f"Bearer {METRICS_TOKEN}"}  # /metrics and /healthz?detail on a webhook port
 
 
 def truv_sign(body: bytes, secret: str = SECRET) -> str:
@@ -60,7 +62,7 @@ def world(db_url, clock, tmp_path):
     summary = RefreshPass(svc, svc.config.job("nightly")).run()
     assert summary.submitted == 2
     receiver = services(db_url, clock, None, config())
-    with TestClient(create_app(receiver, secret=SECRET)) as client:
+    with TestClient(create_app(receiver, secret=SECRET, metrics_token=METRICS_TOKEN), headers=METRICS) as client:
         yield svc, sandbox, client
 
 
@@ -244,7 +246,7 @@ def test_unknown_types_and_untracked_orders_are_kept_and_counted(world, clock):
     _, _, client = world
     post(client, event("brand-new-event", clock.now()))
     post(client, event("order-status-updated", clock.now(), order_id="not-ours", employer_id="e", status="completed"))
-    health = client.get("/healthz").json()
+    health = client.get("/healthz?detail").json()
     assert health["ok"] and health["by_state"]["ignored"] == 1 and health["by_state"]["unmatched"] == 1
 
 

@@ -37,7 +37,7 @@ from monitor.store.webhook_events import apply_pending
 from monitor.webhooks import receiver as receiving
 from monitor.webhooks.receiver import MAX_BODY, create_app, uvicorn_options
 from tests.e2e import test_webhooks as base
-from tests.e2e.test_webhooks import SECRET, event, post, reservation, suborder_of, truv_sign
+from tests.e2e.test_webhooks import METRICS, METRICS_TOKEN, SECRET, event, post, reservation, suborder_of, truv_sign
 from tests.helpers import config, services
 from tests.live import cli_env, monitor_ok
 
@@ -98,7 +98,7 @@ def test_signed_malformed_events_are_kept_invalid_acknowledged_and_counted(world
     assert post(client, good).json()["status"] == "applied"
     assert reservation(svc, "W").state == "completed"
 
-    health = client.get("/healthz").json()
+    health = client.get("/healthz?detail").json()
     assert health["ok"] and health["by_state"]["invalid"] == 4 and health["by_state"]["applied"] == 1
     assert sum(health["invalid_by_reason"].values()) == 4
     assert 'monitor_webhooks_total{state="invalid"} 4.0' in client.get("/metrics").text
@@ -134,8 +134,10 @@ def test_events_stored_unchecked_by_an_older_version_never_poison_a_start_or_a_p
         reasons = dict(s.execute(select(WebhookEvent.webhook_id, WebhookEvent.reason)).all())
     assert reasons["not-json"] == "stored body is not a JSON object"
     assert "updated_at: more than" in reasons[rows[4]["webhook_id"]]
-    with TestClient(create_app(svc, secret=SECRET)) as client:  # a receiver start applies nothing more
-        assert client.get("/healthz").json()["by_state"]["invalid"] == 6
+    with TestClient(
+        create_app(svc, secret=SECRET, metrics_token=METRICS_TOKEN), headers=METRICS
+    ) as client:  # a receiver start applies nothing more
+        assert client.get("/healthz?detail").json()["by_state"]["invalid"] == 6
     a_pass_finishes(svc)
 
 
@@ -263,13 +265,13 @@ def test_any_unparsable_body_is_400_and_nothing_is_stored(sqlite_url, clock, bod
 
 def test_healthz_answers_while_another_connection_holds_the_sqlite_write_lock(sqlite_url, clock, tmp_path):
     svc = services(sqlite_url, clock, None, config())
-    with TestClient(create_app(svc, secret=SECRET)) as client:
+    with TestClient(create_app(svc, secret=SECRET, metrics_token=METRICS_TOKEN), headers=METRICS) as client:
         assert post(client, event("brand-new-event", clock.now())).status_code == 200
         writer = sqlite3.connect(tmp_path / "monitor.db", isolation_level=None)
         try:
             writer.execute("BEGIN IMMEDIATE")
             started = time.monotonic()
-            health = client.get("/healthz")
+            health = client.get("/healthz?detail")
             assert time.monotonic() - started < 1.0
             assert health.status_code == 200 and health.json()["by_state"]["ignored"] == 1
             assert client.get("/metrics").status_code == 200
@@ -422,7 +424,9 @@ def test_200_slow_connections_are_closed_and_healthz_still_answers(sqlite_url, c
     svc = services(sqlite_url, clock, None, config())
     partial_body = b"POST /webhooks/truv HTTP/1.1\r\nHost: r\r\nContent-Length: 1000\r\n\r\n{"
     partial_head = b"POST /webhooks/truv HTTP/1.1\r\nHost: r\r\nX-WEBHOOK-"
-    with serving(create_app(svc, secret=SECRET, body_timeout=1.0), timeout_keep_alive=1) as port:
+    # all from 127.0.0.1: the per-address cap (test_hostile_receiver.py) raised so that each is served and timed out
+    many = uvicorn_options(per_address=300)["http"]
+    with serving(create_app(svc, secret=SECRET, body_timeout=1.0), timeout_keep_alive=1, http=many) as port:
         bodies = [slow_client(port, partial_body) for _ in range(200)]
         heads = [slow_client(port, partial_head) for _ in range(20)]
         idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(5)]
