@@ -199,7 +199,9 @@ def test_fifty_thousand_policies_validate_in_seconds():
     started = time.perf_counter()
     cfg = parse_config(text)
     assert len(cfg.policies) == 50_000
-    assert time.perf_counter() - started < 15  # about 3 s here; quadratic checks took minutes
+    # A guard against quadratic checks (they took minutes), not a speed target: about 3 s on a quiet machine,
+    # so the bound is generous enough for a loaded CI host.
+    assert time.perf_counter() - started < 90
 
 
 def test_repeated_names_among_many_are_listed_briefly():

@@ -41,7 +41,8 @@ def event(event_type: str, **fields: object) -> dict[str, object]:
             "suborder:o1:e1",
         ),
         # without the employer or the status it says nothing about a suborder
-        (event("order-status-updated", order_id="o1", status="completed"), Action.IGNORE, None),
+        # No employer named (the data-refresh guide's own example): the order is read once.
+        (event("order-status-updated", order_id="o1", status="completed"), Action.ORDER_CHANGED, "order:o1"),
         (event("order-status-updated", order_id="o1", employer_id="e1"), Action.IGNORE, None),
         # the end of an order's or a connection's life
         (event("order-finalized", order_id="o1"), Action.ORDER_FINALIZED, "order:o1"),
@@ -121,7 +122,7 @@ def test_what_cannot_even_be_stored(payload, problem):
     ],
 )
 def test_updated_at_is_read_in_utc(updated_at, expected):
-    payload = event("link-connected", link_id="l1", updated_at=updated_at)
+    payload = event("task-status-updated", link_id="l1", status="done", updated_at=updated_at)
     assert validate(payload, now=NOW, skew=SKEW) == expected
 
 
