@@ -1009,26 +1009,65 @@ def audit_verify(
             help="Adopt MONITOR_AUDIT_KEY for a chain written without it: verify it, then key every later entry.",
         ),
     ] = False,
+    adopt_key: Annotated[
+        bool,
+        typer.Option(
+            "--adopt-key",
+            help="With --seal and --force: adopt the key even though the trail shows it was keyed before.",
+        ),
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="With --seal --adopt-key.")] = False,
 ) -> None:
     """Walk the hash chain; exit 1 naming the first problem (an entry edited or deleted, the newest entries
-    removed, a wrong key). With MONITOR_AUDIT_KEY the keyed chain and its seal are checked; without it, a
-    chain that was never keyed is checked and reported as unkeyed, and a keyed one needs the key (exit 2)."""
+    removed, a wrong key, a keying gone that the seal file remembers). With MONITOR_AUDIT_KEY the keyed chain,
+    its seal and the seal file are checked; without it, a chain that was never keyed is checked and reported
+    as unkeyed, and a keyed one needs the key (exit 2)."""
     from monitor.app import build
     from monitor.core.readable import dumps
-    from monitor.errors import ConfigError, MonitorError
+    from monitor.errors import ConfigError, InputError, MonitorError
     from monitor.store.audit import KEY_ENV, audit_key, verify
+    from monitor.store.audit_seal import (
+        earlier_keying,
+        read_seal_file,
+        seal_file_path,
+        seal_file_problem,
+        write_seal_file,
+    )
     from monitor.store.db import read_only, session
 
+    if (adopt_key or force) and not (seal and adopt_key and force):
+        raise InputError("--adopt-key", "", "--adopt-key and --force go together, and only with --seal")
     key = audit_key()
     if seal and key is None:
         raise ConfigError("environment", KEY_ENV, "not set; --seal keys the chain with it")
     c = _ctx(ctx)
     services = build(c.config(required=False), c.settings, database=c.database)
+    seal_path = seal_file_path(c.config_path)
+    record = read_seal_file(seal_path)
     with session(read_only(services.engine)) as s:
         result = verify(s, key=key)
+        traces = earlier_keying(s, record=record, path=seal_path) if seal else []
     if seal and result["reason"] == "unsealed":
-        _seal_chain(services, key or "", result)
+        if traces and not adopt_key:
+            raise InputError(
+                "--seal",
+                "",
+                f"not sealed: the trail was keyed before ({'; '.join(traces)}), so this chain without keying may be "
+                "a forgery; adopt the key anyway only if you know why, with --seal --adopt-key --force",
+            )
+        _seal_chain(services, key or "", result, seal_path)
         return
+    problem = seal_file_problem(record, result, key=key, path=seal_path)
+    if problem is not None:
+        result = {**result, "ok": False, "reason": "seal_file", "message": problem}
+    elif result["ok"] and result["keyed"] and key is not None:
+        write_seal_file(
+            seal_path,
+            key=key,
+            keyed_from=result["keyed_from"],
+            head_seq=result["head_seq"],
+            head_hash=result["head_hash"],
+        )
     if as_json:
         typer.echo(dumps(result, sort_keys=True))
     elif result["ok"]:
@@ -1055,17 +1094,21 @@ def _verified_line(result: dict[str, Any]) -> str:
     )
 
 
-def _seal_chain(services: Context, key: str, result: dict[str, Any]) -> None:
+def _seal_chain(services: Context, key: str, result: dict[str, Any], seal_path: Path) -> None:
     from monitor.store.audit import seal
+    from monitor.store.audit_seal import write_seal_file
     from monitor.store.db import session
 
     with session(services.engine) as s:
         sealed = seal(
             s, key=key, now=services.clock.now(), verified_seq=result["head_seq"], verified_hash=result["head_hash"]
         )
+    write_seal_file(
+        seal_path, key=key, keyed_from=sealed["keyed_from"], head_seq=sealed["head_seq"], head_hash=sealed["head_hash"]
+    )
     typer.echo(
         f"audit chain sealed: {sealed['unkeyed_entries']} unkeyed entries verified and covered; every entry "
-        f"from {sealed['keyed_from']} on is keyed with MONITOR_AUDIT_KEY"
+        f"from {sealed['keyed_from']} on is keyed with MONITOR_AUDIT_KEY (seal file {seal_path})"
     )
 
 

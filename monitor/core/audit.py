@@ -22,6 +22,7 @@ FIELDS = ("seq", "at", "kind", "run_id", "loan_id", "reservation_id", "actor", "
 # Domain separation: an entry MAC, a seal and a checkpoint signature can never stand in for each other.
 _ENTRY_DOMAIN = b"monitor-audit-entry\x00"
 _SEAL_DOMAIN = "monitor-audit-seal"
+_SEAL_FILE_DOMAIN = "monitor-audit-seal-file"
 
 
 def canonical(entry: Mapping[str, Any]) -> bytes:
@@ -51,6 +52,12 @@ def keyed_hash(key: str, prev_hash: str, entry: Mapping[str, Any]) -> str:
 def seal_head(key: str, *, seq: int, head_hash: str, keyed_from: int) -> str:
     """The seal over the newest entry (its seq is the count) and where keying starts."""
     message = f"{_SEAL_DOMAIN}:{seq}:{head_hash}:{keyed_from}".encode()
+    return hmac.new(key.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def seal_file_mac(key: str, *, keyed_from: int, head_seq: int, head_hash: str) -> str:
+    """The seal file's HMAC: where keying starts and the head at the last verify, kept outside the database."""
+    message = f"{_SEAL_FILE_DOMAIN}:{keyed_from}:{head_seq}:{head_hash}".encode()
     return hmac.new(key.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 

@@ -175,7 +175,7 @@ def _warn_unkeyed(*, key: str | None) -> None:
     if key is not None:
         _warn_once(
             "audit_chain_not_sealed",
-            hint=f"{KEY_ENV} is set but the chain is not keyed yet: run `monitor audit verify --seal` once",
+            hint=f"{KEY_ENV} is set but the chain is not keyed: run `monitor audit verify`",
         )
 
 
@@ -368,8 +368,8 @@ class _Facts:
             return (
                 "unsealed",
                 None,
-                f"the chain is not keyed: it was written without {KEY_ENV} (adopt the key once with "
-                "`monitor audit verify --seal`), or its seal was removed",
+                f"the chain is not keyed: it was written without {KEY_ENV}, or its seal was removed and the "
+                f"chain rewritten without {KEY_ENV}",
             )
         if not self.seal_ok():
             return (
@@ -405,7 +405,7 @@ def seal(session: Session, *, key: str, now: datetime, verified_seq: int, verifi
     session.flush()
     unkeyed = head.seq
     _append(session, key=key, at=now, kind="audit_sealed", detail={"keyed_from": keyed_from})
-    return {"keyed_from": keyed_from, "unkeyed_entries": unkeyed}
+    return {"keyed_from": keyed_from, "unkeyed_entries": unkeyed, "head_seq": head.seq, "head_hash": head.hash}
 
 
 def check_key(session: Session, *, key: str) -> None:
