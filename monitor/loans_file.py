@@ -27,6 +27,10 @@ _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
 # A loan is a few hundred bytes: a JSONL line past this is not a loan, and is not read whole into memory.
 MAX_JSONL_LINE = 1 << 20
+# The loan dates a lender's file can mean (closing_date): anything outside is a typo or a placeholder
+# (0001-01-01, 9999-12-31) that would break the date arithmetic of reports.
+FIRST_LOAN_DAY = date(1900, 1, 1)
+LAST_LOAN_DAY = date(2200, 12, 31)
 # How much of a refused value an error message shows: enough to find it, never a whole swallowed file.
 _SHOWN = 40
 
@@ -102,20 +106,7 @@ def parse_row(raw: dict[str, Any], *, row: int, source: str) -> LoanRow:
     status = _text(raw.get("status")).lower() or "active"
     if status not in ("active", "closed"):
         raise bad("status", "active or closed", raw.get("status"))
-    closing: date | None = None
-    if _text(raw.get("closing_date")):
-        try:
-            closing = date.fromisoformat(_text(raw.get("closing_date")))
-        except ValueError:
-            raise bad("closing_date", "a date as YYYY-MM-DD", raw.get("closing_date")) from None
-    as_of: datetime | None = None
-    if _text(raw.get("data_as_of")):
-        try:
-            as_of = datetime.fromisoformat(_text(raw.get("data_as_of")).replace("Z", "+00:00"))
-            # A date or a time without an offset is read as UTC: loan systems rarely say.
-            as_of = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
-        except (ValueError, OverflowError):  # OverflowError: an offset pushing year 1 or 9999 past the calendar
-            raise bad("data_as_of", "an ISO-8601 time like 2026-11-01T09:30:00Z", raw.get("data_as_of")) from None
+    closing, as_of = _dates(raw, bad)
     attributes = {str(k).strip(): _text(v) for k, v in raw.items() if k is not None and str(k).strip() not in KNOWN}
     return LoanRow(
         row=row,
@@ -127,6 +118,29 @@ def parse_row(raw: dict[str, Any], *, row: int, source: str) -> LoanRow:
         data_as_of=as_of,
         attributes={k: v for k, v in attributes.items() if k},
     )
+
+
+def _dates(raw: dict[str, Any], bad: Any) -> tuple[date | None, datetime | None]:
+    """closing_date and data_as_of, each read and checked against the loan calendar (None when empty)."""
+    closing: date | None = None
+    if _text(raw.get("closing_date")):
+        try:
+            closing = date.fromisoformat(_text(raw.get("closing_date")))
+        except ValueError:
+            raise bad("closing_date", "a date as YYYY-MM-DD", raw.get("closing_date")) from None
+        if not FIRST_LOAN_DAY <= closing <= LAST_LOAN_DAY:
+            raise bad("closing_date", f"a date between {FIRST_LOAN_DAY} and {LAST_LOAN_DAY}", raw.get("closing_date"))
+    as_of: datetime | None = None
+    if _text(raw.get("data_as_of")):
+        try:
+            as_of = datetime.fromisoformat(_text(raw.get("data_as_of")).replace("Z", "+00:00"))
+            # A date or a time without an offset is read as UTC: loan systems rarely say.
+            as_of = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
+        except (ValueError, OverflowError):  # OverflowError: an offset pushing year 1 or 9999 past the calendar
+            raise bad("data_as_of", "an ISO-8601 time like 2026-11-01T09:30:00Z", raw.get("data_as_of")) from None
+        if as_of.date() < FIRST_LOAN_DAY:  # the future is the store's check (it knows now)
+            raise bad("data_as_of", f"a time after {FIRST_LOAN_DAY}", raw.get("data_as_of"))
+    return closing, as_of
 
 
 def shown_column(name: str) -> str:
@@ -303,10 +317,14 @@ class _FastCsv:
         try:
             if self.closing is not None and (text := values[self.closing].strip()):
                 closing = date.fromisoformat(text)
+                if not FIRST_LOAN_DAY <= closing <= LAST_LOAN_DAY:
+                    return None
             if self.as_of is not None and (text := values[self.as_of].strip()):
                 as_of = datetime.fromisoformat(text.replace("Z", "+00:00"))
                 if as_of.tzinfo is not UTC:
                     as_of = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
+                if as_of.date() < FIRST_LOAN_DAY:
+                    return None
         except (ValueError, OverflowError):
             return None
         return LoanRow(

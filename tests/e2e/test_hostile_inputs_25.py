@@ -1,0 +1,66 @@
+"""Hostile input through the installed `monitor` command (issue 25, points 6, 10, 15).
+
+Every bad input: exit 2, one `error:` line naming the file (or option), row and column where there is
+one, no traceback, and the database as it was; a value already stored never crashes an output.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import update
+
+from monitor.store.db import make_engine, session
+from monitor.store.tables import Loan
+from tests.e2e.test_hostile_input import GOOD, monitor, one_error_line, seeded, snapshot
+
+__all__ = ["seeded"]  # the fixture, imported for its use below
+
+# -- 6: dates out of any loan's range ------------------------------------------------------------------
+
+DATES = {
+    "year 1": ("closing_date", "0001-01-05", "expected a date between 1900-01-01 and 2200-12-31, got '0001-01-05'"),
+    "year 9999": ("closing_date", "9999-12-31", "expected a date between 1900-01-01 and 2200-12-31, got '9999-12-31'"),
+    "1899": ("closing_date", "1899-12-31", "expected a date between 1900-01-01 and 2200-12-31, got '1899-12-31'"),
+    "data year 1": ("data_as_of", "0001-01-01", "expected a time after 1900-01-01, got '0001-01-01'"),
+    "data next year": ("data_as_of", "2999-01-01", "expected a time no later than"),
+}
+
+
+@pytest.mark.parametrize("case", list(DATES))
+@pytest.mark.parametrize("suffix", ["csv", "jsonl"])
+def test_a_date_out_of_range_is_refused_naming_row_and_column(seeded, tmp_path, case, suffix):
+    column, value, message = DATES[case]
+    name = f"dates.{suffix}"
+    if suffix == "csv":
+        (tmp_path / name).write_text(f"loan_id,order_id,{column}\nL4,o4,\nL5,o5,{value}\n")
+    else:
+        (tmp_path / name).write_text(
+            '{"loan_id": "L4", "order_id": "o4"}\n' + f'{{"loan_id": "L5", "order_id": "o5", "{column}": "{value}"}}\n'
+        )
+    (tmp_path / "jobs.yaml").write_text(GOOD)
+    before = snapshot(seeded)
+    line = one_error_line(monitor("--database", seeded, "loans", "import", name, cwd=tmp_path))
+    row = 3 if suffix == "csv" else 2  # the CSV header is row 1; a JSONL file's rows are its lines
+    assert line.startswith(f"error: {name}: row {row}, column '{column}': {message}"), line
+    assert snapshot(seeded) == before
+
+
+@pytest.mark.parametrize("stored", ["0001-01-01", "0001-01-05", "9999-12-31"])
+def test_a_stored_date_out_of_range_never_crashes_the_report(seeded, tmp_path, stored):
+    from datetime import date
+
+    engine = make_engine(seeded)
+    with session(engine) as s:
+        s.execute(update(Loan).where(Loan.loan_id == "L1").values(closing_date=date.fromisoformat(stored)))
+    engine.dispose()
+    (tmp_path / "jobs.yaml").write_text(GOOD)
+    for out in ("r.csv", "r.html"):
+        args = ("--database", seeded, "report", "--from", "2026-01-01", "--to", "2026-12-31", "--out", out)
+        result = monitor(*args, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+        assert (tmp_path / out).stat().st_size > 0
+    for args in (("loans", "show", "L1"),):
+        result = monitor("--database", seeded, *args, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "L1" in result.stdout
