@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from monitor.core.controls import has_controls
 from monitor.errors import ImportFileError
 
 REQUIRED = ("loan_id", "order_id")
@@ -100,6 +101,9 @@ def parse_row(raw: dict[str, Any], *, row: int, source: str) -> LoanRow:
     for column in REQUIRED:
         if not _text(raw.get(column)):
             raise ImportFileError(source, f"row {row}, column {column!r}", "required value is empty or missing")
+    for column in REQUIRED:  # an id is typed and shown everywhere: ESC, BEL, C1 or U+2028 in it is an attack
+        if has_controls(_text(raw.get(column))):
+            raise bad(column, "an id without control characters", raw.get(column))
     gse_text = _text(raw.get("gse")).lower()
     if gse_text not in _TRUE | _FALSE:
         raise bad("gse", "true or false", raw.get("gse"))
@@ -298,7 +302,7 @@ class _FastCsv:
             return None
         loan_id = values[self.loan_id].strip()
         order_id = values[self.order_id].strip()
-        if not loan_id or not order_id:
+        if not loan_id or not order_id or has_controls(loan_id + order_id):
             return None
         gse = False
         if self.gse is not None:

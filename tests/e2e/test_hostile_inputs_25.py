@@ -64,3 +64,62 @@ def test_a_stored_date_out_of_range_never_crashes_the_report(seeded, tmp_path, s
         result = monitor("--database", seeded, *args, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert "L1" in result.stdout
+
+
+# -- 10: control characters in ids and attributes --------------------------------------------------------
+
+CONTROLS = {
+    "ESC": "\x1b[2J\x1b]0;owned\x07",
+    "BEL": "L\x07",
+    "C1 CSI": "L\x9b31m",
+    "NEL": "L\x85x",
+    "line separator": "L\u2028x",
+    "paragraph separator": "L\u2029x",
+}
+RAW = ("\x1b", "\x07", "\x9b", "\x85", "\u2028", "\u2029")
+
+
+@pytest.mark.parametrize("case", list(CONTROLS))
+@pytest.mark.parametrize("column", ["loan_id", "order_id"])
+def test_a_control_character_in_an_id_is_refused(seeded, tmp_path, case, column):
+    value = CONTROLS[case]
+    ids = {"loan_id": "L5", "order_id": "o5", column: value}
+    import json
+
+    (tmp_path / "ids.jsonl").write_text(
+        '{"loan_id": "L4", "order_id": "o4"}\n' + json.dumps(ids) + "\n", encoding="utf-8"
+    )
+    before = snapshot(seeded)
+    line = one_error_line(monitor("--database", seeded, "loans", "import", "ids.jsonl", cwd=tmp_path))
+    assert line.startswith(f"error: ids.jsonl: row 2, column '{column}': expected an id without control characters"), (
+        line
+    )
+    assert not any(ch in line for ch in RAW), line
+    assert snapshot(seeded) == before
+
+
+def test_stored_control_characters_reach_the_terminal_escaped(seeded, tmp_path):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from monitor.store.tables import LoanAttribute
+
+    now = datetime.now(UTC)
+    hostile = "X\x1b[2J\x07\x9b31m\x85\u2028\u2029"
+    engine = make_engine(seeded)
+    with session(engine) as s:
+        s.execute(
+            insert(Loan).values(
+                loan_id=hostile, order_id="o\x1b]0;t\x07", status="active", imported_at=now, updated_at=now
+            )
+        )
+        s.execute(update(LoanAttribute).where(LoanAttribute.loan_id == "L1").values(value="fha\x1b[31m\u2028"))
+    engine.dispose()
+    (tmp_path / "jobs.yaml").write_text(GOOD)
+    for args in (("loans", "list"), ("loans", "show", hostile), ("loans", "show", "L1")):
+        result = monitor("--database", seeded, *args, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        leaked = [ch for ch in RAW if ch in result.stdout + result.stderr]
+        assert not leaked, (args, leaked)
+    assert "\\x1b[2J" in monitor("--database", seeded, "loans", "list", cwd=tmp_path).stdout
