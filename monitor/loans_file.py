@@ -371,13 +371,35 @@ def _check_header(header: list[str], source: str) -> None:
             raise ImportFileError(source, "row 1 (header)", f"expected column names as {expected}, got {shown(name)}")
 
 
+class _RepeatedKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are each said once: json.loads would keep the last silently."""
+    taken = dict(pairs)
+    if len(taken) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKey(key)
+            seen.add(key)
+    return taken
+
+
 def _read_jsonl(path: Path, source: str, declared: Declared | None) -> Iterator[LoanRow]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         for index, line in _jsonl_lines(handle, path, source):
             if not line.strip():
                 continue
             try:
-                raw = json.loads(line)
+                raw = json.loads(line, object_pairs_hook=_once)
+            except _RepeatedKey as repeated:
+                raise ImportFileError(
+                    source, f"row {index}, column {shown_column(repeated.key)}", "repeated key: say it once"
+                ) from None
             except RecursionError:
                 raise ImportFileError(source, f"row {index}", "not valid JSON (nested too deeply)") from None
             except ValueError as exc:  # JSONDecodeError, or an integer past Python's 4,300-digit limit

@@ -123,3 +123,25 @@ def test_stored_control_characters_reach_the_terminal_escaped(seeded, tmp_path):
         leaked = [ch for ch in RAW if ch in result.stdout + result.stderr]
         assert not leaked, (args, leaked)
     assert "\\x1b[2J" in monitor("--database", seeded, "loans", "list", cwd=tmp_path).stdout
+
+
+# -- 15: clean errors, not tracebacks ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["loans", "list"], ["ledger"], ["plan", "--json"]])
+def test_a_limit_past_any_integer_column_exits_2_on_one_line(tmp_path, command):
+    (tmp_path / "jobs.yaml").write_text(GOOD)
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    result = monitor("--database", url, *command, "--limit", "100000000000000000000", cwd=tmp_path)
+    one_error_line(result, prefix="Error: Invalid value for '--limit'")
+
+
+def test_a_repeated_jsonl_key_is_refused_naming_line_and_key(seeded, tmp_path):
+    (tmp_path / "jobs.yaml").write_text(GOOD)
+    (tmp_path / "rep.jsonl").write_text(
+        '{"loan_id": "L4", "order_id": "o4"}\n{"loan_id": "L5", "order_id": "o5", "order_id": "o6"}\n'
+    )
+    before = snapshot(seeded)
+    line = one_error_line(monitor("--database", seeded, "loans", "import", "rep.jsonl", cwd=tmp_path))
+    assert line == "error: rep.jsonl: row 2, column 'order_id': repeated key: say it once", line
+    assert snapshot(seeded) == before
