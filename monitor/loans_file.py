@@ -202,6 +202,8 @@ def read_rows(path: Path, declared: Declared | None = None) -> Iterator[LoanRow]
     source = str(path)
     if not path.exists():
         raise ImportFileError(source, "", "file not found")
+    if not path.is_file():  # a folder (`loans import /etc`), a device: no rows to read
+        raise ImportFileError(source, "", "not a file; give a .csv or .jsonl file")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
         yield from _read_jsonl(path, source, declared)
@@ -217,6 +219,8 @@ def columns(path: Path, *, sample: int = 1000) -> list[str]:
     source = str(path)
     if not path.exists():
         raise ImportFileError(source, "", "file not found")
+    if not path.is_file():  # a folder (`loans import /etc`), a device: no rows to read
+        raise ImportFileError(source, "", "not a file; give a .csv or .jsonl file")
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
         seen: dict[str, None] = {}
         with path.open(encoding="utf-8-sig", newline="") as handle:

@@ -145,3 +145,10 @@ def test_a_repeated_jsonl_key_is_refused_naming_line_and_key(seeded, tmp_path):
     line = one_error_line(monitor("--database", seeded, "loans", "import", "rep.jsonl", cwd=tmp_path))
     assert line == "error: rep.jsonl: row 2, column 'order_id': repeated key: say it once", line
     assert snapshot(seeded) == before
+
+
+def test_importing_a_folder_exits_2_on_one_line(tmp_path):
+    (tmp_path / "jobs.yaml").write_text(GOOD)
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    line = one_error_line(monitor("--database", url, "loans", "import", "/etc", cwd=tmp_path))
+    assert line == "error: /etc: not a file; give a .csv or .jsonl file", line
