@@ -50,6 +50,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(console_app, name="console")
 
+# The largest --limit: a LIMIT past a 64-bit integer crashes the database driver (issue 25 point 15).
+MAX_LIMIT = 1_000_000_000
+
 
 @dataclass
 class Ctx:
@@ -503,7 +506,7 @@ def loans_list(
     stale: Annotated[bool, typer.Option("--stale", help="Only loans stale for at least one matching policy.")] = False,
     policy: Annotated[str | None, typer.Option("--policy", help="Only loans this policy matches.")] = None,
     reason: Annotated[str | None, typer.Option("--reason", help="Only loans whose last skip reason is this.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most N loans.")] = 200,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="At most N loans.")] = 200,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     tz: TzOption = "UTC",
 ) -> None:
@@ -564,7 +567,8 @@ def plan(
         bool, typer.Option("--json", help="Print one JSON object, with each loan's decision and reason under `loans`.")
     ] = False,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=0, help="With --json: list at most N loans (the totals count all).")
+        int | None,
+        typer.Option("--limit", min=0, max=MAX_LIMIT, help="With --json: list at most N loans (the totals count all)."),
     ] = None,
     offline: Annotated[
         bool,
@@ -830,7 +834,7 @@ def ledger_cmd(
     ctx: typer.Context,
     loan: Annotated[str | None, typer.Option("--loan", help="Only this loan_id.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most N rows in every section.")] = 200,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="At most N rows in every section.")] = 200,
     exhausted: Annotated[bool, typer.Option("--exhausted", help="Only tokens and GSE loans at their limit.")] = False,
     token: Annotated[str | None, typer.Option("--token", help="Only tokens whose hash starts with this.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Reservations from this date (YYYY-MM-DD).")] = None,

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from monitor.core.controls import has_controls
 from monitor.errors import ImportFileError
 
 REQUIRED = ("loan_id", "order_id")
@@ -27,6 +28,10 @@ _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
 # A loan is a few hundred bytes: a JSONL line past this is not a loan, and is not read whole into memory.
 MAX_JSONL_LINE = 1 << 20
+# The loan dates a lender's file can mean (closing_date): anything outside is a typo or a placeholder
+# (0001-01-01, 9999-12-31) that would break the date arithmetic of reports.
+FIRST_LOAN_DAY = date(1900, 1, 1)
+LAST_LOAN_DAY = date(2200, 12, 31)
 # How much of a refused value an error message shows: enough to find it, never a whole swallowed file.
 _SHOWN = 40
 
@@ -96,26 +101,16 @@ def parse_row(raw: dict[str, Any], *, row: int, source: str) -> LoanRow:
     for column in REQUIRED:
         if not _text(raw.get(column)):
             raise ImportFileError(source, f"row {row}, column {column!r}", "required value is empty or missing")
+    for column in REQUIRED:  # an id is typed and shown everywhere: ESC, BEL, C1 or U+2028 in it is an attack
+        if has_controls(_text(raw.get(column))):
+            raise bad(column, "an id without control characters", raw.get(column))
     gse_text = _text(raw.get("gse")).lower()
     if gse_text not in _TRUE | _FALSE:
         raise bad("gse", "true or false", raw.get("gse"))
     status = _text(raw.get("status")).lower() or "active"
     if status not in ("active", "closed"):
         raise bad("status", "active or closed", raw.get("status"))
-    closing: date | None = None
-    if _text(raw.get("closing_date")):
-        try:
-            closing = date.fromisoformat(_text(raw.get("closing_date")))
-        except ValueError:
-            raise bad("closing_date", "a date as YYYY-MM-DD", raw.get("closing_date")) from None
-    as_of: datetime | None = None
-    if _text(raw.get("data_as_of")):
-        try:
-            as_of = datetime.fromisoformat(_text(raw.get("data_as_of")).replace("Z", "+00:00"))
-            # A date or a time without an offset is read as UTC: loan systems rarely say.
-            as_of = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
-        except (ValueError, OverflowError):  # OverflowError: an offset pushing year 1 or 9999 past the calendar
-            raise bad("data_as_of", "an ISO-8601 time like 2026-11-01T09:30:00Z", raw.get("data_as_of")) from None
+    closing, as_of = _dates(raw, bad)
     attributes = {str(k).strip(): _text(v) for k, v in raw.items() if k is not None and str(k).strip() not in KNOWN}
     return LoanRow(
         row=row,
@@ -127,6 +122,29 @@ def parse_row(raw: dict[str, Any], *, row: int, source: str) -> LoanRow:
         data_as_of=as_of,
         attributes={k: v for k, v in attributes.items() if k},
     )
+
+
+def _dates(raw: dict[str, Any], bad: Any) -> tuple[date | None, datetime | None]:
+    """closing_date and data_as_of, each read and checked against the loan calendar (None when empty)."""
+    closing: date | None = None
+    if _text(raw.get("closing_date")):
+        try:
+            closing = date.fromisoformat(_text(raw.get("closing_date")))
+        except ValueError:
+            raise bad("closing_date", "a date as YYYY-MM-DD", raw.get("closing_date")) from None
+        if not FIRST_LOAN_DAY <= closing <= LAST_LOAN_DAY:
+            raise bad("closing_date", f"a date between {FIRST_LOAN_DAY} and {LAST_LOAN_DAY}", raw.get("closing_date"))
+    as_of: datetime | None = None
+    if _text(raw.get("data_as_of")):
+        try:
+            as_of = datetime.fromisoformat(_text(raw.get("data_as_of")).replace("Z", "+00:00"))
+            # A date or a time without an offset is read as UTC: loan systems rarely say.
+            as_of = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
+        except (ValueError, OverflowError):  # OverflowError: an offset pushing year 1 or 9999 past the calendar
+            raise bad("data_as_of", "an ISO-8601 time like 2026-11-01T09:30:00Z", raw.get("data_as_of")) from None
+        if as_of.date() < FIRST_LOAN_DAY:  # the future is the store's check (it knows now)
+            raise bad("data_as_of", f"a time after {FIRST_LOAN_DAY}", raw.get("data_as_of"))
+    return closing, as_of
 
 
 def shown_column(name: str) -> str:
@@ -184,6 +202,8 @@ def read_rows(path: Path, declared: Declared | None = None) -> Iterator[LoanRow]
     source = str(path)
     if not path.exists():
         raise ImportFileError(source, "", "file not found")
+    if not path.is_file():  # a folder (`loans import /etc`), a device: no rows to read
+        raise ImportFileError(source, "", "not a file; give a .csv or .jsonl file")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
         yield from _read_jsonl(path, source, declared)
@@ -199,6 +219,8 @@ def columns(path: Path, *, sample: int = 1000) -> list[str]:
     source = str(path)
     if not path.exists():
         raise ImportFileError(source, "", "file not found")
+    if not path.is_file():  # a folder (`loans import /etc`), a device: no rows to read
+        raise ImportFileError(source, "", "not a file; give a .csv or .jsonl file")
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
         seen: dict[str, None] = {}
         with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -284,7 +306,7 @@ class _FastCsv:
             return None
         loan_id = values[self.loan_id].strip()
         order_id = values[self.order_id].strip()
-        if not loan_id or not order_id:
+        if not loan_id or not order_id or has_controls(loan_id + order_id):
             return None
         gse = False
         if self.gse is not None:
@@ -303,10 +325,14 @@ class _FastCsv:
         try:
             if self.closing is not None and (text := values[self.closing].strip()):
                 closing = date.fromisoformat(text)
+                if not FIRST_LOAN_DAY <= closing <= LAST_LOAN_DAY:
+                    return None
             if self.as_of is not None and (text := values[self.as_of].strip()):
                 as_of = datetime.fromisoformat(text.replace("Z", "+00:00"))
                 if as_of.tzinfo is not UTC:
                     as_of = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
+                if as_of.date() < FIRST_LOAN_DAY:
+                    return None
         except (ValueError, OverflowError):
             return None
         return LoanRow(
@@ -349,13 +375,35 @@ def _check_header(header: list[str], source: str) -> None:
             raise ImportFileError(source, "row 1 (header)", f"expected column names as {expected}, got {shown(name)}")
 
 
+class _RepeatedKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are each said once: json.loads would keep the last silently."""
+    taken = dict(pairs)
+    if len(taken) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKey(key)
+            seen.add(key)
+    return taken
+
+
 def _read_jsonl(path: Path, source: str, declared: Declared | None) -> Iterator[LoanRow]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         for index, line in _jsonl_lines(handle, path, source):
             if not line.strip():
                 continue
             try:
-                raw = json.loads(line)
+                raw = json.loads(line, object_pairs_hook=_once)
+            except _RepeatedKey as repeated:
+                raise ImportFileError(
+                    source, f"row {index}, column {shown_column(repeated.key)}", "repeated key: say it once"
+                ) from None
             except RecursionError:
                 raise ImportFileError(source, f"row {index}", "not valid JSON (nested too deeply)") from None
             except ValueError as exc:  # JSONDecodeError, or an integer past Python's 4,300-digit limit

@@ -5,10 +5,38 @@ from __future__ import annotations
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
+from rich.console import Console as _RichConsole
+from rich.table import Table as _RichTable
+from rich.text import Text
 
+from monitor.core.controls import show_controls
 from monitor.core.readable import count_lines, zone_label
+
+
+def _safe(value: Any) -> Any:
+    """A cell or line for the terminal: control characters escaped (a loan id's ESC would colour or clear
+    the operator's screen), and text as plain Text, so a value's `[red]` is shown, not taken as markup."""
+    if not isinstance(value, str):
+        return value
+    # Line breaks our own cells put between lines (a count per line) stay: import refuses them in values.
+    return Text("\n".join(show_controls(line) for line in value.split("\n")))
+
+
+class Table(_RichTable):
+    """rich's Table whose every cell and title goes through `_safe`: a table added later cannot forget it."""
+
+    def __init__(self, *args: Any, title: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, title=None if title is None else _safe(title), **kwargs)
+
+    def add_row(self, *renderables: Any, **kwargs: Any) -> None:
+        super().add_row(*(_safe(r) for r in renderables), **kwargs)
+
+
+class Console(_RichConsole):
+    """rich's Console whose printed text goes through `_safe`."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(_safe(o) for o in objects), **kwargs)
 
 
 def _console() -> Console:

@@ -20,10 +20,16 @@ def is_business_day(day: date) -> bool:
 
 @lru_cache(maxsize=65536)  # closing dates repeat across a portfolio; every pass and view asks the same days
 def subtract_business_days(day: date, count: int) -> date:
-    """The business day `count` business days before `day` (count=0 -> `day` itself)."""
+    """The business day `count` business days before `day` (count=0 -> `day` itself).
+
+    Stops at the calendar's first day (a stored date near year 1 must not crash a report): import
+    refuses such dates, but a row already in the database is still shown.
+    """
     current = day
     remaining = count
     while remaining > 0:
+        if current == date.min:
+            return current
         current -= timedelta(days=1)
         if is_business_day(current):
             remaining -= 1
@@ -35,6 +41,8 @@ def add_business_days(day: date, count: int) -> date:
     current = day
     remaining = count
     while remaining > 0:
+        if current == date.max:  # the calendar's last day: as subtract_business_days stops at its first
+            return current
         current += timedelta(days=1)
         if is_business_day(current):
             remaining -= 1

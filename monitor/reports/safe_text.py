@@ -14,6 +14,8 @@ Every CSV the project writes as a report goes through `csv_writer`, which passes
   separator: `A;'=1+1` (issue 25 point 14).
 * Numbers our code writes as numbers (int or float, finite) are written as they are: a negative count
   or duration is a number, not a formula, and `str()` of one cannot carry anything else.
+* On a terminal (monitor.core.controls.show_controls, what monitor/render.py prints through), control characters too:
+  ESC, BEL, C1 and U+2028/U+2029 would colour, clear or retitle the operator's window (issue 25 point 10).
 * Bidi control characters (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C) are shown escaped as
   `\\u202e`: applied, they reorder what a reader sees, so an id could read as another one.
 """
