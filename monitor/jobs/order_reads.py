@@ -3,12 +3,10 @@ pass (which records what it learned) and the plan (which decides on it in memory
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from monitor.core.refresh_choice import LoanToRefresh, ScopedConnection
 from monitor.store.loan_refresh import LoanBasics
 from monitor.truv.client import TruvClient
-from monitor.truv.wire import OrderInfo, connection_dates
+from monitor.truv.wire import OrderInfo, connection_date, connection_dates
 
 
 def read_orders(client: TruvClient, order_id: str) -> tuple[OrderInfo, OrderInfo | None]:
@@ -22,33 +20,26 @@ def read_orders(client: TruvClient, order_id: str) -> tuple[OrderInfo, OrderInfo
     return original, newest
 
 
-def as_learned(
-    basics: LoanBasics, original: OrderInfo, newest: OrderInfo | None, *, scope: str
-) -> tuple[LoanToRefresh, datetime | None]:
+def as_learned(basics: LoanBasics, original: OrderInfo, newest: OrderInfo | None, *, scope: str) -> LoanToRefresh:
     """The loan as the pass would know it once it recorded these orders (`store.orders.learn_order`), in
     memory: each completed connection of the scope dated by Truv (never before the imported date), the
-    ones that never completed undated. Also the GSE window's start."""
+    ones that never completed undated."""
     dates = connection_dates(original, newest)
     connections = []
     for sub in sorted(original.suborders, key=lambda x: x.id):
         if not sub.token_hash or sub.kind != scope:
             continue
-        truv = dates.get((sub.kind, sub.token_hash))
-        known = [d for d in (truv, basics.imported_data_as_of if (sub.completed or truv) else None) if d]
+        when = connection_date(sub, (dates.get((sub.kind, sub.token_hash)),), basics.imported_data_as_of)
         state, retry_after = basics.connection_states.get(sub.token_hash, (None, None))
-        connections.append(
-            ScopedConnection(sub.id, sub.token_hash, sub.kind, max(known) if known else None, state, retry_after)
-        )
-    window_start = original.first_completion()
-    loan = LoanToRefresh(
+        connections.append(ScopedConnection(sub.id, sub.token_hash, sub.kind, when, state, retry_after))
+    return LoanToRefresh(
         loan_id=basics.loan_id,
         original_order_id=original.id,
         order_products=original.products,
         gse=basics.gse,
-        gse_window_start=window_start,
+        gse_window_start=original.first_completion(),
         closing_date=basics.closing_date,
         hold=basics.hold,
         hold_reason=basics.hold_reason,
         connections=tuple(connections),
     )
-    return loan, window_start

@@ -76,10 +76,10 @@ def _verdict(client: TruvClient, sub: Suborder) -> Verdict:
     return judge(sub.status)
 
 
-def _settle_order(services: Services, reservation_id: str, info: OrderInfo) -> SettleStats:
+def _settle_order(services: Services, refresh: settle.AcceptedRefresh, info: OrderInfo) -> SettleStats:
     """Settle a refresh order as read from Truv (a no-op when something settled it meanwhile)."""
     stats = SettleStats()
-    asked = settle.requested_tokens(services.engine, reservation_id)
+    reservation_id, asked = refresh.reservation_id, refresh.tokens
     # Only what the refresh asked for is judged: another suborder's link is never read for it.
     subs = [sub for sub in info.suborders if not asked or sub.token_hash in asked]
     results = [
@@ -130,7 +130,7 @@ def _poll_one(services: Services, refresh: settle.AcceptedRefresh) -> SettleStat
         log.warning("poll_failed", reservation=refresh.reservation_id, error=str(exc))
         stats.pending += 1
         return stats
-    return _settle_order(services, refresh.reservation_id, info)
+    return _settle_order(services, refresh, info)
 
 
 def reconcile(services: Services, *, current_run: str, now: datetime) -> SettleStats:

@@ -210,7 +210,7 @@ class Plan:
         if basics is None:
             self._skip(cand.loan_id, policy, SkipReason.DETAILS_UNKNOWN)
             return
-        loan, _ = as_learned(basics, original, newest, scope=scope_of(policy.product))
+        loan = as_learned(basics, original, newest, scope=scope_of(policy.product))
         self._choose(loan, policy)
 
     def _choose(self, loan: LoanToRefresh, policy: PolicyConfig) -> None:

@@ -18,7 +18,7 @@ from monitor.store.tables import (
     connection_table,
     loan_connection_table,
 )
-from monitor.truv.wire import OrderInfo, connection_dates
+from monitor.truv.wire import OrderInfo, connection_date, connection_dates
 
 
 def save_order(session: Session, loan_id: str, info: OrderInfo, *, now: datetime) -> None:
@@ -58,9 +58,6 @@ def learn_order(session: Session, loan: Loan, original: OrderInfo, newest: Order
         key = (sub.kind, sub.token_hash)
         # A suborder that never completed (expired, canceled, skipped, no_data, still pending) has no
         # data to date or refresh: it is kept for the record with no date (truv-api.md section 10).
-        ever = [d for d in (truv_dates.get(key), previous.get(key)) if d is not None]
-        imported = [loan.data_as_of] if loan.data_as_of is not None and (sub.completed or ever) else []
-        known: list[datetime] = [*ever, *imported]
         session.add(
             LoanConnection(
                 loan_id=loan.loan_id,
@@ -71,7 +68,7 @@ def learn_order(session: Session, loan: Loan, original: OrderInfo, newest: Order
                 token_hash=sub.token_hash,
                 link_id=sub.link_id,
                 status=sub.status,
-                data_as_of=max(known) if known else None,
+                data_as_of=connection_date(sub, (truv_dates.get(key), previous.get(key)), loan.data_as_of),
             )
         )
         ensure_connection(session, sub.token_hash, now=now, link_id=sub.link_id, user_id=original.user_id)

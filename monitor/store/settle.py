@@ -69,12 +69,6 @@ def _picked_tokens(suborders: str | None) -> frozenset[str]:
     return frozenset(picked) if isinstance(picked, dict) else frozenset()
 
 
-def requested_tokens(engine: Engine, reservation_id: str) -> frozenset[str]:
-    """The connections (token hashes) a reservation's refresh asked for."""
-    with session(engine) as s:
-        return _picked_tokens(s.execute(select(_R.suborders).where(_R.id == reservation_id)).scalar())
-
-
 def settle_refresh(
     engine: Engine, reservation_id: str, order: OrderInfo, results: Sequence[SuborderResult], *, now: datetime
 ) -> Settlement | None:
@@ -279,18 +273,21 @@ class AcceptedRefresh:
     reservation_id: str
     refresh_order_id: str
     reserved_at: datetime
+    tokens: frozenset[str] = frozenset()  # the connections it asked for (empty: every one, an old row)
 
 
 def accepted_refreshes(engine: Engine, *, run_id: str | None = None, limit: int = 10_000) -> list[AcceptedRefresh]:
     """Accepted refreshes not settled yet, oldest first (only this run's, when given)."""
-    query = select(_R.id, _R.refresh_order_id, _R.reserved_at).where(
+    query = select(_R.id, _R.refresh_order_id, _R.reserved_at, _R.suborders).where(
         _R.state == ReservationState.ACCEPTED, _R.refresh_order_id.is_not(None)
     )
     if run_id is not None:
         query = query.where(_R.run_id == run_id)
     with session(engine) as s:
         rows = s.execute(query.order_by(_R.reserved_at).limit(limit)).all()
-    return [AcceptedRefresh(row.id, row.refresh_order_id, row.reserved_at) for row in rows]
+    return [
+        AcceptedRefresh(row.id, row.refresh_order_id, row.reserved_at, _picked_tokens(row.suborders)) for row in rows
+    ]
 
 
 def settle_missing(engine: Engine, reservation_id: str, order_id: str, *, now: datetime) -> None:

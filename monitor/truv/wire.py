@@ -7,6 +7,7 @@ final state in `status` or, while that still says `sent`, in `last_task_status`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -93,6 +94,17 @@ class OrderInfo:
 
     def completed_suborders(self) -> tuple[Suborder, ...]:
         return tuple(s for s in self.suborders if s.completed)
+
+
+def connection_date(sub: Suborder, known: Iterable[datetime | None], imported: datetime | None) -> datetime | None:
+    """One connection's data date: the newest of what Truv (or an earlier read) dated it and the imported
+    `data_as_of`, which never moves it backwards. A suborder that never completed, and was never dated, has
+    none (truv-api.md section 10): the imported date does not give it one."""
+    dated = [d for d in known if d is not None]
+    if not (sub.completed or dated):
+        return None
+    dated += [imported] if imported is not None else []
+    return max(dated) if dated else None
 
 
 def connection_dates(original: OrderInfo, newest: OrderInfo | None) -> dict[tuple[str, str], datetime]:
