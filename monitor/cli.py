@@ -996,7 +996,10 @@ def report_cmd(
     c = _ctx(ctx)
     services = build(c.config(required=False), c.settings, database=c.database)
     data = build_report(services, start=start, end=end, now=services.clock.now(), pre_closing_days=pre_closing_days)
-    files = write(data, fmt, out)
+    try:
+        files = write(data, fmt, out)
+    except OSError as exc:
+        raise InputError("--out", "", f"cannot write {out}: {exc.strerror or exc}") from None
     typer.echo(
         f"wrote {', '.join(map(str, files))}: {data['totals']['loans']} loans, {data['totals']['refreshes']} refreshes"
     )

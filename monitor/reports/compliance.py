@@ -335,8 +335,18 @@ def _cell(value: Any) -> str:
 
 
 def write(report: dict[str, Any], fmt: str, out: Path) -> list[Path]:
+    """Write the report under `out`; an OSError (a path that cannot take a file) leaves no temporary
+    file behind and reaches the caller, which names the path."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")
+    try:
+        return _write(report, fmt, out, tmp)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write(report: dict[str, Any], fmt: str, out: Path, tmp: Path) -> list[Path]:
     written = [out]
     if fmt == "json":
         tmp.write_text(json.dumps(report, default=json_default, indent=2, sort_keys=True), encoding="utf-8")

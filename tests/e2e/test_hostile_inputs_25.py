@@ -6,12 +6,17 @@ one, no traceback, and the database as it was; a value already stored never cras
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from sqlalchemy import update
 
 from monitor.store.db import make_engine, session
 from monitor.store.tables import Loan
+from monitor.webhooks.receiver import create_app
 from tests.e2e.test_hostile_input import GOOD, monitor, one_error_line, seeded, snapshot
+from tests.e2e.test_webhooks_hostile import SECRET, serving
+from tests.helpers import config, services
 
 __all__ = ["seeded"]  # the fixture, imported for its use below
 
@@ -152,3 +157,39 @@ def test_importing_a_folder_exits_2_on_one_line(tmp_path):
     url = f"sqlite:///{tmp_path / 'm.db'}"
     line = one_error_line(monitor("--database", url, "loans", "import", "/etc", cwd=tmp_path))
     assert line == "error: /etc: not a file; give a .csv or .jsonl file", line
+
+
+@pytest.mark.parametrize("out", ["/proc/self/mem", "/proc/1/nonexistent/report.json"])
+def test_a_report_path_that_cannot_take_a_file_exits_2_on_one_line(seeded, tmp_path, out):
+    (tmp_path / "jobs.yaml").write_text(GOOD)
+    result = monitor(
+        "--database", seeded, "report", "--from", "2026-01-01", "--to", "2026-01-31", "--out", out, cwd=tmp_path
+    )
+    line = one_error_line(result)
+    assert line.startswith(f"error: --out: cannot write {out}: "), line
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+# -- 15: the documented 16 KiB head limit is the real one -----------------------------------------------
+
+
+def _head(port: int, padding: int) -> bytes:
+    """A request whose head carries `padding` bytes of one header, sent in a single write (one read
+    for the server: h11's own limit only sees heads that arrive across reads)."""
+    head = f"GET /healthz HTTP/1.1\r\nHost: r\r\nX-Pad: {'a' * padding}\r\nConnection: close\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(head)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        return answer
+
+
+def test_a_request_head_over_16_kib_is_refused_with_431_and_one_under_it_served(sqlite_url, clock):
+    svc = services(sqlite_url, clock, None, config())
+    with serving(create_app(svc, secret=SECRET)) as port:
+        assert _head(port, 15 * 1024).startswith(b"HTTP/1.1 200"), "a 15 KiB head is within the limit"
+        refused = _head(port, 20 * 1024)
+        assert refused.startswith(b"HTTP/1.1 431"), refused[:40]
+        assert b"16 KiB" in refused
+        assert _head(port, 100).startswith(b"HTTP/1.1 200"), "the server still answers"
