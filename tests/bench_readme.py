@@ -1,7 +1,7 @@
-"""The README's "## Benchmark" section, generated from one run of the benchmark.
+"""docs/benchmark.md's "## Benchmark" section, generated from one run of the benchmark.
 
 `python -m tests.bench --full --out bench-full.json` then `python -m tests.bench_readme bench-full.json`
-prints the section's body; `--write README.md` puts it in place of the body that is there (from the
+prints the section's body; `--write docs/benchmark.md` puts it in place of the body that is there (from the
 line after "## Benchmark" to the next "## " heading), so every figure in it comes from that one run,
 on the commit and machine it names, and none is edited by hand.
 """
@@ -238,7 +238,7 @@ def render(results: dict[str, Any]) -> str:
             "each target with PASS or MISS; `python -m tests.bench --full` measures every target at its size "
             "(about 25 minutes on 2 cores); `--backends`, `--sizes`, `--only`, `--skip` narrow it. This section "
             "is generated, not edited: `python -m tests.bench --full --out bench-full.json`, then "
-            "`python -m tests.bench_readme bench-full.json --write README.md`.",
+            "`python -m tests.bench_readme bench-full.json --write docs/benchmark.md`.",
         ],
         provenance(results),
         targets(results),

@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from monitor.sandbox import front
 from monitor.sandbox.state import Sandbox
 from monitor.sandbox.webhooks import WebhookPump
 
@@ -43,7 +44,7 @@ def create_app(sandbox: Sandbox, latency: float = 0.0) -> Starlette:
         if latency > 0:
             await asyncio.sleep(latency)
         body = await request.body()
-        answer = sandbox.handle(request.method, request.url.path, request.headers, body)
+        answer = front.answer(sandbox, request.method, request.url.path, request.headers, body)
         if answer.delay > 0:
             await asyncio.sleep(answer.delay)
         cls = _DroppedResponse if answer.drop_connection else Response

@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from monitor.sandbox import wire
+from monitor.sandbox import front, wire
 from monitor.sandbox.state import Sandbox
 
 
@@ -34,7 +34,7 @@ class SandboxTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
-        answer = self.sandbox.handle(request.method, request.url.path, request.headers, body)
+        answer = front.answer(self.sandbox, request.method, request.url.path, request.headers, body)
         return _to_httpx(request, answer)
 
 
@@ -49,5 +49,5 @@ class AsyncSandboxTransport(httpx.AsyncBaseTransport):
         body = await request.aread()
         if self.latency > 0:
             await asyncio.sleep(self.latency)
-        answer = self.sandbox.handle(request.method, request.url.path, request.headers, body)
+        answer = front.answer(self.sandbox, request.method, request.url.path, request.headers, body)
         return _to_httpx(request, answer)

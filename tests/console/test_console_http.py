@@ -433,7 +433,7 @@ def test_a_repeated_identity_header_is_400_never_the_first_copy(portfolio):
 
 
 def test_no_proxy_is_trusted_unless_configured():
-    from monitor.console_cli import access_from
+    from monitor.cli.console import access_from
     from monitor.errors import InputError
 
     assert Access().trusted_proxies == frozenset()

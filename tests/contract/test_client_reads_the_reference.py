@@ -229,7 +229,7 @@ def test_no_refusal_is_judged_by_undocumented_message_text():
 
 
 def test_every_choice_is_in_the_readmes_table_of_choices():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "truv.md").read_text(encoding="utf-8")
     table = readme.split("## Where Truv is silent", 1)[1].split("\n## ", 1)[0]
     for key in CHOICES:
         assert f"`{key}`" in table, key

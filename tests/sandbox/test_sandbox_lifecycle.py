@@ -9,12 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from monitor.cli.sandbox import serve_sandbox
 from monitor.clock import FixedClock
 from monitor.errors import InputError
 from monitor.sandbox import EmployerSpec, Sandbox, SandboxTransport
 from monitor.sandbox.model import iso
 from monitor.sandbox.scenario import generate_portfolio, load_scenario_file
-from monitor.sandbox_cli import serve_sandbox
 from tests.sandbox.conftest import T0, make_client
 
 Refresh = Callable[..., httpx.Response]

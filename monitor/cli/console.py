@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from monitor.cli.context import refuse_without_audit_key, root_options
 from monitor.errors import InputError
 
 if TYPE_CHECKING:
@@ -92,14 +93,13 @@ def console(
         return
     import uvicorn
 
-    from monitor.app import build, connect
-    from monitor.cli import _ctx, refuse_without_audit_key
+    from monitor.app import connect
     from monitor.console.app import create_app
     from monitor.scheduler import bind_port, listening_line
 
-    c = _ctx(ctx)
+    c = root_options(ctx)
     cfg = c.config(required=False)
-    context = build(cfg, c.settings, database=c.database)
+    context = c.context(cfg)
     refuse_without_audit_key(context)  # an operator's action (a Bridge token) is an audit entry
     # Credentials are needed only for the token action; without them the console still reads.
     services = connect(context, c.settings) if c.settings.client_id and c.settings.secret else None
@@ -154,8 +154,6 @@ def add_user(
 
     The password (12 characters or more) is asked twice, or read from stdin; only its argon2id hash is kept.
     """
-    from monitor.app import build
-    from monitor.cli import _ctx
     from monitor.console.security import ROLES
     from monitor.core.passwords import hash_password
     from monitor.store import console_users
@@ -166,8 +164,8 @@ def add_user(
     if not name.strip() or len(name) > 128 or any(ch.isspace() or not ch.isprintable() for ch in name):
         raise InputError("NAME", name[:40], "expected 1 to 128 printable characters without spaces")
     hashed = None if no_password else hash_password(_password(name, password_stdin))
-    c = _ctx(ctx)
-    context = build(c.config(required=False), c.settings, database=c.database)
+    c = root_options(ctx)
+    context = c.context()
     with session(context.engine) as s:
         added = console_users.put_user(s, name=name, role=role, password_hash=hashed, now=context.clock.now())
     typer.echo(f"{'added' if added else 'updated'} console user {name} ({role})")
@@ -176,13 +174,11 @@ def add_user(
 @console_app.command("users")
 def list_users(ctx: typer.Context) -> None:
     """The console's users: role, how they sign in, whether disabled."""
-    from monitor.app import build
-    from monitor.cli import _ctx
     from monitor.store import console_users
     from monitor.store.db import read_only, session
 
-    c = _ctx(ctx)
-    context = build(c.config(required=False), c.settings, database=c.database)
+    c = root_options(ctx)
+    context = c.context()
     with session(read_only(context.engine)) as s:
         rows = console_users.users(s)
     if not rows:
@@ -198,13 +194,11 @@ def disable_user(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help="The user to disable (their sessions end now).")]
 ) -> None:
     """Disable a console user and sign them out everywhere."""
-    from monitor.app import build
-    from monitor.cli import _ctx
     from monitor.store import console_users
     from monitor.store.db import session
 
-    c = _ctx(ctx)
-    context = build(c.config(required=False), c.settings, database=c.database)
+    c = root_options(ctx)
+    context = c.context()
     with session(context.engine) as s:
         if not console_users.disable_user(s, name, now=context.clock.now()):
             raise InputError("NAME", name, "no such console user (see `monitor console users`)")

@@ -1,0 +1,197 @@
+"""`monitor audit verify` and `monitor purge`: the tamper-evident trail, checked and kept to retention."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from monitor.cli.context import (
+    parse_date,
+    root_options,
+)
+from monitor.errors import InputError, MonitorError
+
+if TYPE_CHECKING:
+    from monitor.services import Context
+
+audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    seal: Annotated[
+        bool,
+        typer.Option(
+            "--seal",
+            help="Adopt MONITOR_AUDIT_KEY for a chain written without it: verify it, then key every later entry.",
+        ),
+    ] = False,
+    adopt_key: Annotated[
+        bool,
+        typer.Option(
+            "--adopt-key",
+            help="With --seal and --force: adopt the key even though the trail shows it was keyed before.",
+        ),
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="With --seal --adopt-key.")] = False,
+) -> None:
+    """Walk the hash chain; exit 1 naming the first problem (an entry edited or deleted, the newest entries
+    removed, a wrong key, a keying gone that the seal file remembers). With MONITOR_AUDIT_KEY the keyed chain,
+    its seal and the seal file are checked; without it, a chain that was never keyed is checked and reported
+    as unkeyed, and a keyed one needs the key (exit 2)."""
+    from monitor.core.readable import dumps
+    from monitor.errors import ConfigError
+    from monitor.store.audit import KEY_ENV, audit_key, verify
+    from monitor.store.audit_seal import (
+        earlier_keying,
+        read_seal_file,
+        seal_file_path,
+        seal_file_problem,
+        write_seal_file,
+    )
+    from monitor.store.db import read_only, session
+
+    if (adopt_key or force) and not (seal and adopt_key and force):
+        raise InputError("--adopt-key", "", "--adopt-key and --force go together, and only with --seal")
+    key = audit_key()
+    if seal and key is None:
+        raise ConfigError("environment", KEY_ENV, "not set; --seal keys the chain with it")
+    c = root_options(ctx)
+    services = c.context()
+    seal_path = seal_file_path(c.config_path)
+    record = read_seal_file(seal_path)
+    with session(read_only(services.engine)) as s:
+        result = verify(s, key=key)
+        traces = earlier_keying(s, record=record, path=seal_path) if seal else []
+    if seal and result["reason"] == "unsealed":
+        if traces and not adopt_key:
+            raise InputError(
+                "--seal",
+                "",
+                f"not sealed: the trail was keyed before ({'; '.join(traces)}), so this chain without keying may be "
+                "a forgery; adopt the key anyway only if you know why, with --seal --adopt-key --force",
+            )
+        _seal_chain(services, key or "", result, seal_path)
+        return
+    problem = seal_file_problem(record, result, key=key, path=seal_path)
+    if problem is not None:
+        result = {**result, "ok": False, "reason": "seal_file", "message": problem}
+    elif result["ok"] and result["keyed"] and key is not None:
+        write_seal_file(
+            seal_path,
+            key=key,
+            keyed_from=result["keyed_from"],
+            head_seq=result["head_seq"],
+            head_hash=result["head_hash"],
+        )
+    if as_json:
+        typer.echo(dumps(result, sort_keys=True))
+    elif result["ok"]:
+        typer.echo(_verified_line(result))
+    if result["reason"] == "key_required":
+        raise ConfigError("environment", KEY_ENV, f"not set; {result['message']}")
+    if not result["ok"]:
+        label = "not verified" if result["reason"] in ("wrong_key", "unsealed") else "broken"
+        raise MonitorError(f"audit chain {label}: {result['message']}")
+
+
+def _verified_line(result: dict[str, Any]) -> str:
+    checkpoint = result["checkpoint"]
+    where = f"checkpoint {checkpoint['through_seq']}" if checkpoint else "the start"
+    if result["keyed"]:
+        return (
+            f"audit chain intact: {result['entries_checked']} entries after {where}, keyed from entry "
+            f"{result['keyed_from']} and sealed at entry {result['head_seq']} (checked with MONITOR_AUDIT_KEY)"
+        )
+    return (
+        f"audit chain unkeyed: {result['entries_checked']} entries after {where} match their SHA-256 hashes, "
+        "which anyone able to write to the database could recompute; set MONITOR_AUDIT_KEY and run "
+        "`monitor audit verify --seal` to key it"
+    )
+
+
+def _seal_chain(services: Context, key: str, result: dict[str, Any], seal_path: Path) -> None:
+    from monitor.store.audit import seal
+    from monitor.store.audit_seal import write_seal_file
+    from monitor.store.db import session
+
+    with session(services.engine) as s:
+        sealed = seal(
+            s, key=key, now=services.clock.now(), verified_seq=result["head_seq"], verified_hash=result["head_hash"]
+        )
+    write_seal_file(
+        seal_path, key=key, keyed_from=sealed["keyed_from"], head_seq=sealed["head_seq"], head_hash=sealed["head_hash"]
+    )
+    typer.echo(
+        f"audit chain sealed: {sealed['unkeyed_entries']} unkeyed entries verified and covered; every entry "
+        f"from {sealed['keyed_from']} on is keyed with MONITOR_AUDIT_KEY (seal file {seal_path})"
+    )
+
+
+RETENTION_MONTHS = 25
+
+
+def _months_before(day: date, months: int) -> date:
+    """The same day `months` calendar months earlier (the last day of a shorter month)."""
+    import calendar
+
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    return day.replace(year=year, month=month + 1, day=min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def purge_cmd(
+    ctx: typer.Context,
+    before: Annotated[
+        str | None,
+        typer.Option("--before", help="Remove audit detail before this day (default and latest: 25 months ago)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Allow a --before later than the 25-month retention boundary.")
+    ] = False,
+) -> None:
+    """Remove audit entries and raw webhook bodies past retention, keeping the chain verifiable from a
+    checkpoint signed with MONITOR_AUDIT_KEY. A broken chain is not purged (that would remove the evidence)."""
+    from monitor.core.staleness import start_of_day_utc
+    from monitor.errors import ConfigError
+    from monitor.store.audit import KEY_ENV, audit_key, purge, verify
+    from monitor.store.db import read_only, session
+
+    key = audit_key()
+    if not key:
+        raise ConfigError("environment", KEY_ENV, "not set; it signs the checkpoint that keeps the chain verifiable")
+    c = root_options(ctx)
+    services = c.context()
+    now = services.clock.now()
+    boundary = _months_before(now.date(), RETENTION_MONTHS)
+    day = parse_date(before, "--before") if before else boundary
+    if day > now.date():  # --force or not: today's entries, and anything later, are never purged
+        raise InputError("--before", "", f"{day} is after today ({now.date()}): audit detail is never purged past now")
+    if day > boundary and not force:
+        raise InputError(
+            "--before",
+            "",
+            f"{day} is later than the retention boundary {boundary} ({RETENTION_MONTHS} months ago): that would "
+            "remove audit detail still inside retention; add --force to do it anyway",
+        )
+    with session(read_only(services.engine)) as s:
+        checked = verify(s, key=key)
+    if not checked["ok"] and checked["reason"] != "unsealed":
+        raise MonitorError(f"audit chain does not verify, not purged: {checked['message']}")
+    with session(services.engine) as s:
+        result = purge(s, before=start_of_day_utc(day), key=key, now=now, forced=force)
+    typer.echo(
+        f"removed {result['removed']} audit entries and {result['webhook_events_removed']} webhook events "
+        f"(raw bodies) from before {day}"
+        + (
+            f"; kept {result['webhook_events_kept_unapplied']} webhook events not applied yet"
+            if result["webhook_events_kept_unapplied"]
+            else ""
+        )
+        + ("; the chain verifies from a signed checkpoint" if result["removed"] else "")
+    )

@@ -1,0 +1,262 @@
+"""`monitor plan`, `monitor run` and `monitor schedule`: one pass, its preview, and the daemon."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from monitor.cli.context import (
+    MAX_LIMIT,
+    policy_warnings,
+    refuse_without_audit_key,
+    root_options,
+)
+from monitor.errors import MonitorError
+
+if TYPE_CHECKING:
+    pass
+
+
+def summary_out(summary: Any, as_json: bool, extra: dict[str, Any] | None = None) -> None:
+    from monitor.core.readable import dumps
+    from monitor.render import backlog_line, print_summary
+
+    if as_json:
+        typer.echo(dumps({**summary.as_dict(), **(extra or {})}, sort_keys=True))
+        return
+    print_summary(summary)
+    for policy, line in summary.backlog.items():
+        typer.echo(backlog_line(policy, line))
+    for warning in summary.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+
+
+def plan(
+    ctx: typer.Context,
+    job: Annotated[str | None, typer.Argument(help="Job name from jobs.yaml (default: the first job).")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object, with each loan's decision and reason under `loans`.")
+    ] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", min=0, max=MAX_LIMIT, help="With --json: list at most N loans (the totals count all)."),
+    ] = None,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="Read nothing from Truv: loans whose order was never read are listed as read_order, not decided.",
+        ),
+    ] = False,
+) -> None:
+    """Show what a pass of JOB would do now, loan by loan, and why. Spends nothing and changes nothing.
+
+    Loans whose order was never read (a new book's first night) have their orders read first, as the run
+    reads them (GETs only, paced; nothing recorded), so the plan says what the run will do; without Truv
+    credentials, or with --offline, they are listed as read_order. The totals are the pass's: loans past
+    the job's max_refreshes are listed as not_reached.
+    """
+    from functools import partial
+
+    from monitor.app import connect
+    from monitor.jobs.order_reads import read_orders
+    from monitor.jobs.plan import OrderReader, Plan
+
+    c = root_options(ctx)
+    cfg = c.config()
+    context = c.context(cfg)
+    the_job = cfg.job(job)
+    reader: OrderReader | None = None
+    offline_why = None
+    if offline:
+        offline_why = "--offline"
+    elif not (c.settings.client_id and c.settings.secret):
+        offline_why = "no TRUV_CLIENT_ID / TRUV_SECRET"
+    else:
+        reader = partial(read_orders, connect(context, c.settings).client)
+    the_plan = Plan(context, the_job, keep=limit, reader=reader)
+    summary = the_plan.run()
+    if offline_why is not None and summary.details_needed:
+        summary.warnings.append(
+            f"offline ({offline_why}): {summary.details_needed} loans' orders were not read; they are listed "
+            "as read_order and the run reads them first"
+        )
+    summary.warnings += policy_warnings(context, the_job.policies)
+    shown = the_plan.loans
+    listing = {
+        "loans": shown,
+        "loans_total": the_plan.loans_total,
+        "loans_truncated": len(shown) < the_plan.loans_total,
+    }
+    summary_out(summary, as_json, listing)
+
+
+def run(
+    ctx: typer.Context,
+    job: Annotated[str | None, typer.Argument(help="Job name from jobs.yaml (default: the first job).")] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print one JSON object with run_id, job, selected, submitted, skipped, completed, failed."
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Decide everything, send and record nothing (same as `plan`).")
+    ] = False,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            min=0,
+            help="After submitting, poll this run's refreshes for up to SECONDS for their outcome.",
+            metavar="SECONDS",
+        ),
+    ] = 0.0,
+    metrics_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--metrics-file",
+            envvar="MONITOR_METRICS_FILE",
+            help="Write Prometheus metrics here after the pass (node-exporter textfile collector).",
+        ),
+    ] = None,
+) -> None:
+    """Run one refresh pass of JOB: settle earlier refreshes, select stale loans, spend budget, submit.
+
+    Exit 0 when the pass finished (a failed refresh is an outcome, not an error), when another
+    pass of the same job holds the lease, or when SIGTERM/SIGINT stopped it cleanly (status
+    "stopped": no new loans taken, what was in flight recorded, lease released); 1 when it could
+    not finish (Truv refused the credentials, Truv unreachable: status "truv_unreachable", database
+    unreachable); 2 for bad config.
+    """
+    from monitor.app import connect
+    from monitor.jobs.plan import Plan
+    from monitor.jobs.refresh_pass import JobPass
+
+    c = root_options(ctx)
+    cfg = c.config()
+    the_job = cfg.job(job)
+    context = c.context(cfg)
+    if dry_run:
+        summary = Plan(context, the_job, stop=stop_on_signals()).run()
+        summary_out(summary, as_json)
+        return
+    refuse_without_audit_key(context)
+    services = connect(context, c.settings)
+    if cfg.notify is not None:
+        from monitor.jobs.notify import notify_secret
+
+        notify_secret(services)  # a missing secret is a config error before anything is sent
+    stop = stop_on_signals()
+    from monitor.progress import for_terminal
+
+    progress = for_terminal(services.clock, f"run {the_job.name}", sys.stderr)
+    the_pass = JobPass(services, the_job, wait_seconds=wait, stop=stop, progress=progress)
+    try:
+        summary = the_pass.run()
+    except MonitorError as exc:
+        exc.details = the_pass.summary.as_dict()  # `run --json` prints the pass so far with the error
+        raise
+    finally:
+        if metrics_file is not None:
+            from monitor.metrics import write_textfile
+
+            write_textfile(services, metrics_file)
+            metrics_file.chmod(0o644)
+    summary_out(summary, as_json)
+
+
+def stop_on_signals() -> threading.Event:
+    """Set by the first SIGTERM/SIGINT: the pass stops taking loans and records what is in flight."""
+    from monitor.scheduler import install_signal_handlers
+
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    return stop
+
+
+def schedule(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface for /healthz, /metrics (and webhooks).")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port for /healthz and /metrics; 0 serves nothing.")
+    ] = 8080,
+    webhooks: Annotated[
+        bool, typer.Option("--webhooks", help="Also receive Truv webhooks at /webhooks/truv (needs TRUV_SECRET).")
+    ] = False,
+    console: Annotated[
+        bool, typer.Option("--console", help="Also serve the operator console (see `monitor console --help`).")
+    ] = False,
+    console_host: Annotated[str, typer.Option("--console-host", help="Interface for the console.")] = "127.0.0.1",
+    console_port: Annotated[int, typer.Option("--console-port", min=0, max=65535, help="Port for the console.")] = 8081,
+) -> None:
+    """Run the jobs of jobs.yaml on their cron and timezone until stopped (SIGTERM/SIGINT).
+
+    One pass per job at a time, missed fire times coalesced, a 6 h misfire grace, and on start a
+    catch-up: a job whose last finished pass is older than its previous fire time runs once.
+    """
+    import uvicorn
+
+    from monitor.app import connect
+    from monitor.errors import ConfigError
+    from monitor.scheduler import Daemon, bind_port, install_signal_handlers, listening_line
+    from monitor.webhooks.receiver import create_app
+
+    c = root_options(ctx)
+    cfg = c.config()
+    if not cfg.jobs:
+        raise ConfigError(str(c.config_path), "jobs", "no job to schedule")
+    if webhooks and not c.settings.secret:
+        raise ConfigError("environment", "TRUV_SECRET", "not set; webhooks are verified with the access secret")
+    # A port that cannot be bound is an error now (exit 1), not a daemon without /healthz and /metrics.
+    sock = bind_port(host, port) if port else None
+    console_sock = bind_port(console_host, console_port) if console else None
+    context = c.context(cfg)
+    refuse_without_audit_key(context)
+    services = connect(context, c.settings)
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    server = None
+    daemon = Daemon(services, stop=stop)
+    if sock is not None:
+        app_ = create_app(
+            services,
+            secret=c.settings.secret if webhooks else None,
+            health=daemon.health,
+            metrics_token=c.settings.metrics_token,
+        )
+        from monitor.webhooks.receiver import uvicorn_options
+
+        # The daemon's port may face Truv too (--webhooks): the same connection limits as `webhooks serve`.
+        server = uvicorn.Server(uvicorn.Config(app_, host=host, port=port, **uvicorn_options()))
+        # uvicorn listens for signals only from the main thread, so ours (SIGTERM/SIGINT) stay in charge.
+        threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="http", daemon=True).start()
+        typer.echo(listening_line(sock), err=True)
+    if console_sock is not None:
+        from monitor.cli.console import access_from, server_options
+        from monitor.console.app import create_app as console_app_for
+
+        # Its own port, on 127.0.0.1 by default: the daemon's port may face Truv, the console must not.
+        access = access_from(None, None, None, host=console_host)
+        console_server = uvicorn.Server(
+            uvicorn.Config(
+                console_app_for(services, services=services, access=access), proxy_headers=False, **server_options()
+            )
+        )
+        threading.Thread(
+            target=console_server.run, kwargs={"sockets": [console_sock]}, name="console", daemon=True
+        ).start()
+        typer.echo(f"console {listening_line(console_sock)}", err=True)
+    caught_up = daemon.start()
+    typer.echo(
+        f"scheduling {', '.join(j.name for j in cfg.jobs)}"
+        + (f"; catching up {', '.join(caught_up)}" if caught_up else ""),
+        err=True,
+    )
+    daemon.wait()
+    if server is not None:
+        server.should_exit = True

@@ -1,0 +1,116 @@
+"""`monitor status`, `monitor ledger` and `monitor changes`: what the job did and spent, and what changed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from monitor.cli.context import (
+    MAX_LIMIT,
+    TzOption,
+    parse_date,
+    root_options,
+    tz_option,
+)
+from monitor.errors import InputError
+
+if TYPE_CHECKING:
+    pass
+
+
+def status_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    tz: TzOption = "UTC",
+) -> None:
+    """Each job's last passes, the lease holder, next fire times, re-auth backlog and budget headroom."""
+    from monitor.core.readable import dumps
+    from monitor.render import print_status
+    from monitor.reports.status import status
+
+    zone = tz_option(tz)
+    c = root_options(ctx)
+    services = c.context(required=True)
+    data = status(services, now=services.clock.now())
+    if as_json:
+        typer.echo(dumps(data, sort_keys=True))
+    else:
+        print_status(data, zone)
+
+
+def ledger_cmd(
+    ctx: typer.Context,
+    loan: Annotated[str | None, typer.Option("--loan", help="Only this loan_id.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="At most N rows in every section.")] = 200,
+    exhausted: Annotated[bool, typer.Option("--exhausted", help="Only tokens and GSE loans at their limit.")] = False,
+    token: Annotated[str | None, typer.Option("--token", help="Only tokens whose hash starts with this.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Reservations from this date (YYYY-MM-DD).")] = None,
+    tz: TzOption = "UTC",
+) -> None:
+    """Reservations (the write-ahead ledger), use per token and per GSE loan, and when slots free."""
+    from monitor.core.readable import dumps
+    from monitor.core.staleness import start_of_day_utc
+    from monitor.render import print_ledger, print_ledger_totals
+    from monitor.reports.ledger_view import ledger_view
+
+    zone = tz_option(tz)
+    c = root_options(ctx)
+    since_at = start_of_day_utc(parse_date(since, "--since")) if since else None
+    services = c.context()
+    view = ledger_view(
+        services,
+        loan_id=loan,
+        limit=limit,
+        now=services.clock.now(),
+        exhausted=exhausted,
+        token=token,
+        since=since_at,
+    )
+    if as_json:
+        typer.echo(dumps(view, sort_keys=True))
+    else:
+        print_ledger(view, zone)
+        print_ledger_totals(view)
+
+
+def changes_cmd(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only findings detected on or after this date (YYYY-MM-DD).")
+    ] = None,
+    loan: Annotated[str | None, typer.Option("--loan", help="Only this loan_id.")] = None,
+    severity: Annotated[
+        str | None, typer.Option("--severity", help="Only this severity or worse: medium, high or critical.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of findings.")] = False,
+) -> None:
+    """What changed since each loan's last verification: job loss, employer change, income drop,
+    pay change, missed pay, unverified refreshes (income monitoring; see README, Monitoring)."""
+    from datetime import UTC, datetime
+
+    from monitor.core.changes import severities_from
+    from monitor.core.readable import dumps
+    from monitor.render import print_changes
+    from monitor.store.db import read_only, session
+    from monitor.store.monitoring import findings
+
+    wanted = None
+    if severity is not None:
+        try:
+            wanted = severities_from(severity)
+        except ValueError as exc:
+            raise InputError("--severity", "", str(exc)) from None
+    start = None
+    if since is not None:
+        d = parse_date(since, "--since")
+        start = datetime(d.year, d.month, d.day, tzinfo=UTC)
+    c = root_options(ctx)
+    services = c.context()
+    with session(read_only(services.engine)) as s:
+        rows = findings(s, since=start, loan_id=loan, severities=wanted)
+    if as_json:
+        typer.echo(dumps(rows, sort_keys=True))
+    else:
+        print_changes(rows)
