@@ -17,6 +17,7 @@ import structlog
 from monitor.clock import Clock
 
 EVERY = 30.0  # seconds between two progress lines off a terminal
+PACE_SAMPLE = 5  # loans worked before an ETA is given: one slow first loan is not a pace
 T = TypeVar("T")
 
 log = structlog.get_logger("monitor.progress")
@@ -33,12 +34,17 @@ class Progress:
         self.done = 0
         self.counts: dict[str, int] = {}
         self._start = clock.monotonic()
+        # The pace is measured from when the counted work began (the first `expect`), not from the start:
+        # a pass settles earlier refreshes first, and counting that time made the first ETA 26 min.
+        self._work_start: float | None = None
         self._lock = threading.Lock()
 
     def expect(self, n: int, *, cap: int | None = None) -> None:
         """`n` more to work; `cap`: the work also ends once `submitted` reaches it."""
         with self._lock:
             self.total += max(0, n)
+            if self._work_start is None:
+                self._work_start = self.clock.monotonic()
             if cap is not None:
                 self.cap = cap
 
@@ -56,8 +62,10 @@ class Progress:
         self.finish(snap)
 
     def _snapshot(self) -> dict[str, Any]:
-        elapsed = max(self.clock.monotonic() - self._start, 0.0)
-        rate = self.done / elapsed if elapsed > 0 else None
+        now = self.clock.monotonic()
+        elapsed = max(now - self._start, 0.0)
+        working = max(now - (self._work_start if self._work_start is not None else self._start), 0.0)
+        rate = self.done / working if working > 0 else None
         return {
             "what": self.what,
             "worked": self.done,
@@ -65,12 +73,13 @@ class Progress:
             **self.counts,
             "elapsed_s": round(elapsed, 1),
             "per_s": round(rate, 2) if rate is not None else None,
-            "eta_s": self._eta(elapsed),
+            "eta_s": self._eta(working),
         }
 
     def _eta(self, elapsed: float) -> float | None:
-        """Seconds left: the sooner of the loans running out and, with a cap, the submissions reaching it."""
-        if elapsed <= 0 or self.done == 0:
+        """Seconds left at the pace achieved since the work began: the sooner of the loans running out and,
+        with a cap, the submissions reaching it. None until PACE_SAMPLE loans are worked."""
+        if elapsed <= 0 or self.done < PACE_SAMPLE:
             return None
         etas = [max(self.total - self.done, 0) / (self.done / elapsed)]
         submitted = self.counts.get("submitted", 0)

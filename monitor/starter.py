@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from pathlib import Path
@@ -84,6 +85,18 @@ def extra_columns(loans_file: Path) -> list[str]:
             str(loans_file), "row 1 (header)", f"cannot be declared as attributes: {exc.errors()[0]['msg']}"
         ) from None
     return extra
+
+
+def near_misses(attributes: list[str]) -> dict[str, str]:
+    """Extra columns that look like a known one (`closing_dt` for `closing_date`): declared as attributes
+    they would import quietly while the known field, and the rule that reads it, stays empty."""
+    found = {}
+    for column in attributes:
+        # 0.75: closing_dt, loanid, order, data_as_at are caught; a short word like "yes" is not (0.67 to gse)
+        close = difflib.get_close_matches(column.lower(), KNOWN, n=1, cutoff=0.75)
+        if close:
+            found[column] = close[0]
+    return found
 
 
 def render(attributes: list[str], *, origin: Path | None) -> str:

@@ -83,16 +83,27 @@ def init_cmd(
         Path | None, typer.Option("--out", help="Where to write it [default: --config, else ./jobs.yaml].")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    declare_near_misses: Annotated[
+        bool,
+        typer.Option(
+            "--declare-near-misses",
+            help="Declare columns that look like a known one (closing_dt) as attributes without asking.",
+        ),
+    ] = False,
 ) -> None:
     """Write a commented starting jobs.yaml (a policy, a job, the database and truv sections).
 
     An existing file is left alone (exit 2) unless --force. The file written passes check-config.
+    With --from, a column that looks like a known one (`closing_dt` for `closing_date`) is asked about
+    at a terminal; elsewhere it is exit 2 naming it, unless --declare-near-misses.
     """
     from monitor.errors import ConfigError
     from monitor.starter import extra_columns, render
 
     target = out or root_options(ctx).config_path
     attributes = extra_columns(from_file) if from_file is not None else []
+    if from_file is not None:
+        _confirm_near_misses(from_file, attributes, declare_near_misses)
     text = render(attributes, origin=from_file)
     try:
         with target.open("w" if force else "x", encoding="utf-8") as handle:
@@ -105,3 +116,25 @@ def init_cmd(
         raise ConfigError(str(target), "", f"cannot be written: {exc.strerror}") from None
     declared = f"; attributes declared from {from_file}: {', '.join(attributes)}" if attributes else ""
     typer.echo(f"wrote {target}{declared}. Edit it, then run `monitor --config {target} check-config`")
+
+
+def _confirm_near_misses(from_file: Path, attributes: list[str], declare: bool) -> None:
+    """A typo of a known column, declared as an attribute, imports quietly and switches its rule off (a
+    misspelt closing_date turns pre-closing off): asked at a terminal, refused elsewhere."""
+    import sys
+
+    from monitor.errors import ImportFileError
+    from monitor.starter import near_misses
+
+    for column, known in near_misses(attributes).items():
+        if declare:
+            continue
+        question = f"{from_file}: column {column!r} looks like {known!r}; declare it as an attribute anyway?"
+        if sys.stdin.isatty() and typer.confirm(question, default=False, err=True):
+            continue
+        raise ImportFileError(
+            str(from_file),
+            f"row 1 (header), column {column!r}",
+            f"did you mean {known!r}? Rename the column, or keep it as an attribute with "
+            "--declare-near-misses; nothing was written",
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,6 +24,14 @@ def sandbox_serve(
     seed: Annotated[int, typer.Option(help="Seed for ids and generated data.")] = 0,
     scenario: Annotated[Path | None, typer.Option(help="YAML/JSON scenario file: settings and orders.")] = None,
     generate: Annotated[int, typer.Option(min=0, help="Generate N orders and write a matching loans CSV.")] = 0,
+    changes: Annotated[
+        bool,
+        typer.Option(
+            "--changes/--no-changes",
+            help="With --generate: script job losses (2%), pay cuts (4%), employer changes (2%) and missed pay "
+            "(3%), seen at a loan's first refresh.",
+        ),
+    ] = True,
     loans_out: Annotated[
         Path | None, typer.Option("--loans-out", help="Where --generate writes the loans CSV.")
     ] = None,
@@ -56,7 +65,21 @@ def sandbox_serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the Truv simulator over HTTP. Point monitor at it with TRUV_BASE_URL=http://HOST:PORT/v1/ and TRUV_SECRET=sandbox-anything."""
+    """Serve the Truv simulator over HTTP, to rehearse `monitor` against it before using Truv.
+
+    `monitor` finds it through three variables, which it prints once listening, ready to paste:
+
+    \b
+      export TRUV_BASE_URL=http://HOST:PORT/v1/
+      export TRUV_CLIENT_ID=sandbox          (any id)
+      export TRUV_SECRET=sandbox-rehearsal   (any secret starting with "sandbox")
+
+    A rehearsal: `monitor sandbox serve --generate 200 --loans-out loans.csv &`, the exports above,
+    then `monitor init --from loans.csv`, `monitor loans import loans.csv`, `monitor plan`,
+    `monitor run --wait 30`, `monitor changes`. --generate scripts a realistic share of changes
+    (job loss, pay cut, employer change, missed pay) for `monitor changes` to find; --no-changes leaves
+    every borrower as verified.
+    """
     from monitor.config import secret_from_env
 
     serve_sandbox(
@@ -65,6 +88,7 @@ def sandbox_serve(
         seed=seed,
         scenario=scenario,
         generate=generate,
+        scripted=REHEARSAL_CHANGES if changes else None,
         loans_out=loans_out,
         latency=latency,
         rpm=rpm,
@@ -77,6 +101,22 @@ def sandbox_serve(
     )
 
 
+# A realistic month of a monitored book, for `monitor changes` to find (shares of the generated loans).
+REHEARSAL_CHANGES: Mapping[str, float] = {
+    "job_loss": 0.02,
+    "pay_cut": 0.04,
+    "employer_change": 0.02,
+    "missed_pay": 0.03,
+}
+
+
+def _feasible(shares: Mapping[str, float] | None, n: int) -> dict[str, int] | None:
+    """The shares as counts; a book too small for a share gets none of that kind rather than an error."""
+    if not shares:
+        return None
+    return {kind: round(share * n) for kind, share in shares.items() if round(share * n) > 0} or None
+
+
 def serve_sandbox(
     *,
     host: str,
@@ -85,6 +125,7 @@ def serve_sandbox(
     scenario: Path | None,
     generate: int,
     loans_out: Path | None,
+    scripted: Mapping[str, float] | None = None,
     latency: float,
     rpm: int,
     completion_delay: float,
@@ -130,7 +171,10 @@ def serve_sandbox(
         )
         rows = []
     if generate:
-        rows = generate_portfolio(sandbox, generate, seed=seed)
+        # At the first refresh: the original order is the baseline, so one run shows them in `monitor changes`.
+        rows = generate_portfolio(
+            sandbox, generate, seed=seed, scripted_changes=_feasible(scripted, generate), scripted_at_refresh=1
+        )
     if rows:
         target = loans_out or Path("sandbox-loans.csv")
         with target.open("w", newline="", encoding="utf-8") as handle:

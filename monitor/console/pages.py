@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -57,7 +56,7 @@ def _page_number(request: Request) -> int:
 def audit_state(console: Console) -> tuple[datetime, dict[str, Any]]:
     def read() -> dict[str, Any]:
         with session(read_only(console.context.engine)) as s:
-            return audit.verify(s, key=os.environ.get(audit.KEY_ENV) or None)
+            return audit.verify(s, key=audit.audit_key())  # MONITOR_AUDIT_KEY, else the file _FILE names
 
     return console.cached.get("audit", console.now(), read, ttl=AUDIT_TTL)
 

@@ -175,6 +175,12 @@ class JobPass:
     def _work(self, now: datetime) -> None:
         seen: set[str] = set()
         backlogs: dict[str, PolicyBacklog] = {}
+        # The work is counted before any is done, so progress shows a total from the first loan.
+        waiting = sum(
+            Criteria.of(self.s.config.policy(name), now).backlog(self.s.engine, now=now).waiting
+            for name in self.job.policies
+        )
+        self.progress.expect(waiting, cap=self.job.max_refreshes)
         for name in self.job.policies:
             if self._halted():
                 break
@@ -188,7 +194,6 @@ class JobPass:
         backlog = criteria.backlog(self.s.engine, now=now)
         self.tally.stale_counts(backlog.counts())
         self.tally.policy_started(policy.name, backlog)
-        self.progress.expect(backlog.waiting, cap=self.job.max_refreshes)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresh") as pool:
             # Each task runs in a copy of this context: every log line carries run_id and job, and
             # every Truv call counts into this pass's CallCount.

@@ -73,7 +73,9 @@ class SandboxServer(uvicorn.Server):
         if not self.started:
             return
         if self.announce:
-            print(f"sandbox listening on http://{self.config.host}:{bound_port(self)}/v1/", flush=True)
+            base = f"http://{self.config.host}:{bound_port(self)}/v1/"
+            print(f"sandbox listening on {base}", flush=True)
+            print(export_lines(base), flush=True)
         if self.pump is not None:
             self.pump.start()
             if self.announce:
@@ -108,6 +110,20 @@ def make_server(
     if not any(isinstance(f, _QuietDrops) for f in error_log.filters):
         error_log.addFilter(_QuietDrops())
     return server
+
+
+# Any client id, and any secret that starts with "sandbox", is accepted (see Sandbox's credentials).
+REHEARSAL_CLIENT_ID, REHEARSAL_SECRET = "sandbox", "sandbox-rehearsal"
+
+
+def export_lines(base_url: str) -> str:
+    """The environment `monitor run` needs to use this sandbox as Truv, as lines to paste into a shell."""
+    return (
+        "# in the shell that runs monitor:\n"
+        f"export TRUV_BASE_URL={base_url}\n"
+        f"export TRUV_CLIENT_ID={REHEARSAL_CLIENT_ID}\n"
+        f"export TRUV_SECRET={REHEARSAL_SECRET}"
+    )
 
 
 def bound_port(server: uvicorn.Server) -> int:

@@ -180,3 +180,14 @@ def test_shell_completion_is_available(tmp_path):
         "in", cwd=tmp_path, env={"_MONITOR_COMPLETE": "complete_bash", "COMP_WORDS": "monitor in", "COMP_CWORD": "1"}
     )
     assert completed.stdout.split() == ["init"]
+
+
+def test_init_refuses_a_near_miss_of_a_known_column_unless_told(tmp_path):
+    (tmp_path / "loans.csv").write_text("loan_id,order_id,gse,closing_dt,program\nL1,o1,true,2026-12-20,fha\n")
+    line = error_line(monitor("init", "--from", "loans.csv", cwd=tmp_path))
+    assert line.startswith("error: loans.csv: row 1 (header), column 'closing_dt': did you mean 'closing_date'?"), line
+    assert "--declare-near-misses" in line
+    assert not (tmp_path / "jobs.yaml").exists()  # nothing written
+    done = monitor("init", "--from", "loans.csv", "--declare-near-misses", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert parse_config((tmp_path / "jobs.yaml").read_text()).loans.attributes == ["closing_dt", "program"]

@@ -99,3 +99,29 @@ def test_the_bar_on_a_terminal_and_lines_elsewhere():
     bar.close()
     shown = stream.getvalue()
     assert "run nightly" in shown and "3/3" in shown and "submitted 3" in shown
+
+
+def test_the_eta_comes_from_the_pace_since_the_work_began_not_from_the_settling_before_it():
+    c, out = clock(), Lines()
+    progress = LogProgress(c, "run", logger=out, every=0.0)
+    c.advance(140)  # settling earlier refreshes: half of a 281 s pass, nothing counted yet
+    progress.expect(100)
+    for i in range(1, 11):  # 1 s a loan
+        c.advance(1)
+        progress.step(submitted=i, skipped=0)
+    last = out.lines[-1][1]
+    assert last["per_s"] == 1.0 and last["eta_s"] == 90.0  # not 90 loans at 10 loans / 150 s = 1,350 s
+    assert last["elapsed_s"] == 150.0  # the whole time is still reported
+
+
+def test_no_eta_from_a_single_loan():
+    c, out = clock(), Lines()
+    progress = LogProgress(c, "run", logger=out, every=0.0)
+    progress.expect(14)
+    c.advance(30)  # one slow first loan
+    progress.step(submitted=1, skipped=0)
+    assert out.lines[-1][1]["eta_s"] is None
+    for _ in range(4):
+        c.advance(1)
+        progress.step(submitted=1, skipped=0)
+    assert out.lines[-1][1]["eta_s"] is not None
