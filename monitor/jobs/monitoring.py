@@ -8,6 +8,7 @@ from decimal import Decimal
 import structlog
 
 from monitor.core.changes import Thresholds, compare
+from monitor.core.states import ReportState
 from monitor.errors import TruvAuthError, TruvError, TruvNotFound
 from monitor.services import Context, Services
 from monitor.store import monitoring
@@ -60,7 +61,7 @@ def read_reports(services: Services, *, limit: int = 5000) -> ReadStats:
         now = services.clock.now()
         with session(services.engine) as s:
             if monitoring.already_seen(s, item, snapshot.as_of):
-                monitoring.mark_report(s, item.id, state="read")
+                monitoring.mark_report(s, item.id, state=ReportState.READ)
                 continue
             previous = monitoring.previous_snapshot(
                 s, loan_id=item.loan_id, token_hash=item.token_hash, before=snapshot.as_of
@@ -80,6 +81,6 @@ def read_reports(services: Services, *, limit: int = 5000) -> ReadStats:
                         now=now,
                     )
                     stats.findings += 1
-            monitoring.mark_report(s, item.id, state="read")
+            monitoring.mark_report(s, item.id, state=ReportState.READ)
         stats.read += 1
     return stats

@@ -20,16 +20,15 @@ from monitor.jobs.candidates import Criteria, batch_limit, capacity, starved
 from monitor.jobs.monitoring import read_reports
 from monitor.jobs.pass_lease import Heartbeat, begin, holder_is_dead, this_holder
 from monitor.jobs.pass_summary import PassSummary, RefreshBudget, Tally
-from monitor.jobs.plan import Plan
 from monitor.jobs.refresh_one import LoanRefresh
 from monitor.progress import LogProgress, Progress
-from monitor.services import Context, Services
+from monitor.services import Services
 from monitor.store import loans, runs
 from monitor.store.backlog import PolicyBacklog
 from monitor.store.db import session
 from monitor.truv.call_count import CallCount, counting
 
-__all__ = ["JobPass", "PassSummary", "Plan", "RefreshPass", "holder_is_dead"]
+__all__ = ["JobPass", "PassSummary", "holder_is_dead"]
 
 log = structlog.get_logger("monitor.pass")
 
@@ -264,36 +263,3 @@ def _failure(exc: Exception) -> tuple[RunState, str]:
         return RunState.FAILED, str(exc)
     # A bug must not leave the run row `running` for ever: record the failure, keep the traceback.
     return RunState.FAILED, f"internal error: {type(exc).__name__}"
-
-
-class RefreshPass:
-    """A pass of `job`, or with `dry_run` its plan (`Plan`): the entry points' single name for both."""
-
-    def __init__(
-        self,
-        services: Context,
-        job: JobConfig,
-        *,
-        dry_run: bool = False,
-        wait_seconds: float = 0.0,
-        stop: threading.Event | None = None,
-        progress: Progress | None = None,
-    ) -> None:
-        self.runner: JobPass | Plan
-        if dry_run:
-            self.runner = Plan(services, job, stop=stop)
-        elif isinstance(services, Services):
-            self.runner = JobPass(services, job, wait_seconds=wait_seconds, stop=stop, progress=progress)
-        else:
-            raise TypeError("a pass sends to Truv: it needs Services (with a client), not a Context")
-
-    @property
-    def run_id(self) -> str:
-        return self.runner.run_id
-
-    @property
-    def summary(self) -> PassSummary:
-        return self.runner.summary
-
-    def run(self) -> PassSummary:
-        return self.runner.run()

@@ -75,7 +75,7 @@ def _result(
 def _selection(
     loan: LoanRow, policy: PolicyConfig, base: dict[str, Any], now: datetime, *, in_flight: bool
 ) -> dict[str, Any] | None:
-    """The pass's selection, in the order it counts (monitor.store.loans.count_stale); None: selected."""
+    """The pass's selection, in the order it counts (monitor.store.backlog); None: selected."""
     when = base["data_as_of"]
     if loan.status != "active":
         return _result(base, "none", "not_active")

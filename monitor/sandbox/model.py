@@ -19,7 +19,6 @@ SCENARIOS = ("ok", "login_error", "mfa_error", "account_locked", "unavailable", 
 STATUS_STYLES = ("standard", "sent_with_last_task")
 PRODUCTS = ("income", "employment", "assets", "insurance", "transactions")
 # Products whose refresh touches employers vs financial accounts.
-PAYROLL_PRODUCTS = frozenset({"income", "employment", "insurance"})
 FINANCIAL_PRODUCTS = frozenset({"assets", "transactions"})
 
 Kind = Literal["employer", "financial_account"]

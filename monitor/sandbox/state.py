@@ -609,11 +609,6 @@ class Sandbox:
                 reorder=self.webhook_reorder,
             )
 
-    def pending_webhooks(self) -> int:
-        """Events scheduled but not yet returned by `due_webhooks` (due or not)."""
-        with self._lock:
-            return self._outbox.pending()
-
     def log_webhook_attempt(self, entry: Mapping[str, Any]) -> None:
         """Record one delivery attempt (the pump calls this); `at` is the sandbox's now."""
         with self._lock:

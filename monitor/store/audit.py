@@ -26,6 +26,7 @@ from monitor import __version__
 from monitor.config import secret_from_env
 from monitor.core.audit import GENESIS, Walk, chain_hash, keyed_hash, same, seal_head, sign_checkpoint, walk
 from monitor.core.readable import json_default
+from monitor.core.states import ReportState
 from monitor.errors import InputError, MonitorError
 from monitor.store.db import rows_affected, upsert_insert
 from monitor.store.tables import (
@@ -487,7 +488,9 @@ def _purge_monitoring(session: Session, *, before: datetime) -> dict[str, int]:
     superseded = or_(snap.c.id.not_in(newest), snap.c.loan_id.not_in(active))
     snapshots = rows_affected(session.execute(delete(snap).where(snap.c.taken_at < before, superseded)))
     findings = rows_affected(session.execute(delete(found).where(found.c.detected_at < before)))
-    reports = rows_affected(session.execute(delete(due).where(due.c.created_at < before, due.c.state != "due")))
+    reports = rows_affected(
+        session.execute(delete(due).where(due.c.created_at < before, due.c.state != ReportState.DUE))
+    )
     return {"snapshots_removed": snapshots, "findings_removed": findings, "reports_due_removed": reports}
 
 

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from monitor.core.changes import HANDOFF_SEVERITIES, Finding, Snapshot, snapshot_from_dict, snapshot_to_dict
 from monitor.core.readable import json_default
+from monitor.core.states import ReportState
 from monitor.store.outbox import enqueue
 from monitor.store.tables import Finding as FindingRow
 from monitor.store.tables import LinkSnapshot, ReportDue, link_snapshot_table, report_due_table
@@ -57,7 +58,7 @@ def enqueue_report(
             policy=policy,
             refresh_order_id=refresh_order_id,
             completed_at=completed_at,
-            state="due",
+            state=ReportState.DUE,
             created_at=now,
         )
     )
@@ -67,7 +68,7 @@ def due_reports(session: Session, *, limit: int = 5000) -> list[Due]:
     t = report_due_table.c
     rows = session.execute(
         select(t.id, t.loan_id, t.token_hash, t.link_id, t.product, t.policy, t.refresh_order_id, t.completed_at)
-        .where(t.state == "due")
+        .where(t.state == ReportState.DUE)
         .order_by(t.id)
         .limit(limit)
     ).all()
@@ -84,7 +85,7 @@ def failed_attempt(session: Session, due_id: int) -> None:
     t = report_due_table
     row = session.execute(select(t.c.attempts).where(t.c.id == due_id)).scalar_one_or_none()
     attempts = (row or 0) + 1
-    state = "failed" if attempts >= MAX_ATTEMPTS else "due"
+    state = ReportState.FAILED if attempts >= MAX_ATTEMPTS else ReportState.DUE
     session.execute(update(t).where(t.c.id == due_id).values(state=state, attempts=attempts))
 
 
@@ -122,7 +123,7 @@ def already_seen(session: Session, due: Due, as_of: datetime) -> bool:
         select(t.id).where(
             t.loan_id == due.loan_id,
             t.token_hash == due.token_hash,
-            t.state == "due",
+            t.state == ReportState.DUE,
             t.id != due.id,
             t.completed_at > due.completed_at,
             t.completed_at <= as_of,

@@ -13,7 +13,7 @@ from monitor.clock import FixedClock
 from monitor.console.app import create_app
 from monitor.console.security import SESSION_COOKIE, Access, new_token
 from monitor.core.passwords import hash_password
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.sandbox import Sandbox
 from monitor.services import Services
 from monitor.store import console_users
@@ -56,7 +56,7 @@ def world(db_url: str, clock: FixedClock, tmp_path: Path) -> tuple[Services, San
     sandbox = Sandbox(seed=11, clock=clock, completion_delay=5.0)
     svc = services(db_url, clock, sandbox)
     import_csv(svc, write_csv(tmp_path / "loans.csv", seed_loans(sandbox, SPECS, tmp_path, clock)))
-    RefreshPass(svc, svc.config.job("nightly"), wait_seconds=30).run()
+    JobPass(svc, svc.config.job("nightly"), wait_seconds=30).run()
     clock.sleep(300)
     return svc, sandbox
 

@@ -13,7 +13,7 @@ from sqlalchemy import update
 from monitor.clock import FixedClock, SystemClock
 from monitor.config import parse_config
 from monitor.core.selection import Selection
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.metrics import render
 from monitor.progress import LogProgress
 from monitor.reports.status import status
@@ -71,7 +71,7 @@ def test_a_starved_policy_is_warned_about_and_the_backlog_is_everywhere(db_url, 
         s.execute(update(Loan).where(Loan.loan_id == "N0").values(hold="manual_review", hold_reason="forbidden"))
     lines = Lines()
     progress = LogProgress(clock, "run", logger=lines)
-    summary = RefreshPass(svc, svc.config.job("nightly"), progress=progress).run()
+    summary = JobPass(svc, svc.config.job("nightly"), progress=progress).run()
     out = json.loads(json.dumps(summary.as_dict(), default=str))  # what `run --json` prints
 
     gse, rest = out["backlog"]["gse-first"], out["backlog"]["the-rest"]
@@ -119,7 +119,7 @@ def test_a_starved_policy_is_warned_about_and_the_backlog_is_everywhere(db_url, 
 
 def test_no_warning_when_every_policy_got_its_turn(db_url, clock, tmp_path):
     svc = world(db_url, clock, tmp_path, max_refreshes=100)
-    summary = RefreshPass(svc, svc.config.job("nightly"), wait_seconds=0).run()
+    summary = JobPass(svc, svc.config.job("nightly"), wait_seconds=0).run()
     assert summary.warnings == [] and summary.not_reached == 0
     assert {p: b["not_reached"] for p, b in summary.backlog.items()} == {"gse-first": 0, "the-rest": 0}
     assert summary.backlog["the-rest"]["nights_to_clear"] == 0

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.reports.compliance import build, write
 from monitor.sandbox import Sandbox
 from monitor.store import audit
@@ -36,7 +36,7 @@ def history(db_url, clock, tmp_path):
     import_csv(svc, write_csv(tmp_path / "l.csv", seed_loans(sandbox, specs, tmp_path, clock)))
     start = clock.now()
     for _ in range(3):
-        RefreshPass(svc, svc.config.job("nightly"), wait_seconds=30).run()
+        JobPass(svc, svc.config.job("nightly"), wait_seconds=30).run()
         clock.advance(7 * 86400)
     return svc, sandbox, start
 

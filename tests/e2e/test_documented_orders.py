@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from monitor.config import parse_config
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.sandbox import Sandbox
 from monitor.store.db import session
 from monitor.store.tables import Loan
@@ -43,7 +43,7 @@ def test_a_thousand_documented_orders_the_stale_900_refreshed_once(db_url, clock
     svc = services(db_url, clock, sandbox, parse_config(CONFIG))
     import_csv(svc, write_csv(tmp_path / "loans.csv", rows))  # no data_as_of: Truv tells
 
-    first = RefreshPass(svc, svc.config.job("nightly"), wait_seconds=0).run()
+    first = JobPass(svc, svc.config.job("nightly"), wait_seconds=0).run()
     assert first.status == "finished" and first.submitted == 900
     assert {e["parent_order_id"] for e in sandbox.refreshes()} == {o["id"] for o in stale}
     with session(svc.engine) as s:
@@ -54,6 +54,6 @@ def test_a_thousand_documented_orders_the_stale_900_refreshed_once(db_url, clock
     assert f0.gse_window_start == now - timedelta(days=5)
 
     clock.advance(3600)
-    second = RefreshPass(svc, svc.config.job("nightly"), wait_seconds=0).run()
+    second = JobPass(svc, svc.config.job("nightly"), wait_seconds=0).run()
     assert second.submitted == 0
     assert len(sandbox.refreshes()) == 900

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from monitor.clock import FixedClock
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.sandbox import Faults, Sandbox
 from monitor.store.db import session
 from monitor.store.tables import Reservation
@@ -47,7 +47,7 @@ def per_token_24h_max(created: list[dict]) -> int:
 
 
 def run(svc):
-    return RefreshPass(svc, svc.config.job("nightly"), wait_seconds=30).run()
+    return JobPass(svc, svc.config.job("nightly"), wait_seconds=30).run()
 
 
 @pytest.mark.parametrize("spec", list(FAULTS.values()), ids=list(FAULTS))

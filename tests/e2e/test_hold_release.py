@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from monitor.config import parse_config
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.sandbox import Sandbox
 from monitor.store.db import session
 from monitor.store.tables import Event, Loan
@@ -39,7 +39,7 @@ def test_a_held_loan_is_not_refreshed_until_released(db_url, clock, tmp_path):
 
     held = cli(tmp_path, db_url, "loans", "hold", "L1", "--reason", "borrower disputes employer")
     assert held.returncode == 0, held.stderr
-    assert RefreshPass(svc, svc.config.job("nightly"), wait_seconds=0).run().submitted == 0
+    assert JobPass(svc, svc.config.job("nightly"), wait_seconds=0).run().submitted == 0
     shown = json.loads(cli(tmp_path, db_url, "loans", "show", "L1", "--json").stdout)["loan"]
     assert (shown["hold"], shown["hold_reason"], shown["attention"]) == (
         "manual_review",
@@ -49,7 +49,7 @@ def test_a_held_loan_is_not_refreshed_until_released(db_url, clock, tmp_path):
 
     released = cli(tmp_path, db_url, "loans", "release", "L1", "--reason", "dispute settled")
     assert released.returncode == 0 and "released from manual_review" in released.stdout
-    assert RefreshPass(svc, svc.config.job("nightly"), wait_seconds=0).run().submitted == 1
+    assert JobPass(svc, svc.config.job("nightly"), wait_seconds=0).run().submitted == 1
     with session(svc.engine) as s:
         kinds = [e.kind for e in s.execute(select(Event).order_by(Event.id)).scalars()]
         assert s.get(Loan, "L1").hold is None

@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from monitor.core.budget import ReservationRequest
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.reports.ledger_view import ledger_view
 from monitor.reports.loan_view import loan_show
 from monitor.sandbox import Sandbox
@@ -62,7 +62,7 @@ def test_a_token_truv_blocked_is_not_free_in_the_ledger_nor_for_the_pass(db_url,
         short(hashed)
     ]
 
-    RefreshPass(svc, svc.config.job("nightly"), wait_seconds=30.0).run()  # reads the order, then its budget
+    JobPass(svc, svc.config.job("nightly"), wait_seconds=30.0).run()  # reads the order, then its budget
     with session(svc.engine) as s:
         reserved = s.execute(select(Reservation.id).where(Reservation.loan_id == "L-B")).all()
         skipped = [
@@ -82,5 +82,5 @@ def test_a_token_truv_blocked_is_not_free_in_the_ledger_nor_for_the_pass(db_url,
     clock.set(until + timedelta(minutes=1))
     [tok] = ledger_view(svc, loan_id=None, limit=50, now=clock.now())["tokens"]
     assert (tok["used_24h"], tok["exhausted"], tok["truv_blocked_until"]) == (1, False, None)
-    RefreshPass(svc, svc.config.job("nightly"), wait_seconds=30.0).run()
+    JobPass(svc, svc.config.job("nightly"), wait_seconds=30.0).run()
     assert len(sandbox.refreshes()) == 1

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from monitor.clock import FixedClock
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.sandbox import Faults, Sandbox
 from monitor.store.db import session
 from monitor.store.tables import Reservation
@@ -42,11 +42,11 @@ def test_random_interleavings_never_overspend(steps):
                 clock.advance(value)
                 continue
             sandbox.faults = Faults.parse(f"{value},seed={seed}") if value else Faults()
-            RefreshPass(svc, svc.config.job("nightly"), wait_seconds=10).run()
+            JobPass(svc, svc.config.job("nightly"), wait_seconds=10).run()
         # Truv healthy again, the grace period over: settle everything
         sandbox.faults = Faults()
         clock.advance(11 * 60)
-        RefreshPass(svc, svc.config.job("nightly"), wait_seconds=10).run()
+        JobPass(svc, svc.config.job("nightly"), wait_seconds=10).run()
 
         created = sandbox.refreshes()
         assert per_token_24h_max(created) <= 3

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from monitor.clock import FixedClock
 from monitor.errors import InputError
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.reports.ledger_view import ledger_view
 from monitor.reports.loan_view import loan_list, loan_show
 from monitor.sandbox import Sandbox
@@ -34,7 +34,7 @@ SPECS = [
 
 
 def run(svc, wait: float = 30.0):
-    return RefreshPass(svc, svc.config.job("nightly"), wait_seconds=wait).run()
+    return JobPass(svc, svc.config.job("nightly"), wait_seconds=wait).run()
 
 
 def world(db_url, clock, tmp_path):

@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from monitor.config import parse_config
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.sandbox import EmployerSpec, Sandbox
 from monitor.sandbox.scenario import generate_portfolio
 from monitor.store.db import session
@@ -42,7 +42,7 @@ EXPECTED = {
 
 
 def run(svc):
-    return RefreshPass(svc, svc.config.job("nightly"), wait_seconds=30).run()
+    return JobPass(svc, svc.config.job("nightly"), wait_seconds=30).run()
 
 
 def test_every_scripted_change_is_found_and_unchanged_loans_give_nothing(db_url, clock, tmp_path):

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from monitor.config import parse_config
 from monitor.jobs.notify import Delivered, deliver
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.sandbox import Sandbox
 from monitor.store.db import session
 from monitor.store.outbox import enqueue
@@ -59,15 +59,15 @@ def test_reauth_handoff_is_signed_retried_and_idempotent(sqlite_url, clock, tmp_
     rows = seed_loans(sandbox, [{"loan_id": "R1", "employers": [("mfa_error", None)]}], tmp_path, clock)
     import_csv(svc, write_csv(tmp_path / "loans.csv", rows))
     try:
-        first = RefreshPass(svc, svc.config.job("nightly"), wait_seconds=30).run()
+        first = JobPass(svc, svc.config.job("nightly"), wait_seconds=30).run()
         assert first.needs_reauth == 1 and first.handoffs_failed == 1
         clock.advance(30)
-        assert RefreshPass(svc, svc.config.job("nightly")).run().handoffs_delivered == 0  # backing off
+        assert JobPass(svc, svc.config.job("nightly")).run().handoffs_delivered == 0  # backing off
         clock.advance(120)
-        third = RefreshPass(svc, svc.config.job("nightly")).run()
+        third = JobPass(svc, svc.config.job("nightly")).run()
         assert third.handoffs_delivered == 1
         clock.advance(3600)
-        assert RefreshPass(svc, svc.config.job("nightly")).run().handoffs_delivered == 0  # delivered once
+        assert JobPass(svc, svc.config.job("nightly")).run().handoffs_delivered == 0  # delivered once
     finally:
         server.shutdown()
     # Two hand-offs: the connection needing the borrower, and the refresh that did not verify (income
@@ -191,22 +191,24 @@ def test_a_dripping_lender_gets_one_deadline_and_no_lock_is_held(sqlite_url, clo
     delivery = threading.Thread(target=lambda: result.append(deliver(svc)))
     try:
         delivery.start()
+        deadline = time.monotonic() + 10
         while not lender.requests:  # the POST is in flight
+            assert time.monotonic() < deadline, "the delivery never reached the lender"
             time.sleep(0.05)
         # Another connection takes SQLite's write lock while the lender is still answering.
+        # timeout=1.0: were the lock held across the POST, BEGIN IMMEDIATE would raise "database is locked"
         other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), timeout=1.0, isolation_level=None)
-        began = time.monotonic()
         other.execute("BEGIN IMMEDIATE")
         other.execute("UPDATE outbox SET last_error = 'touched' WHERE id = -1")
         other.execute("COMMIT")
         other.close()
-        assert time.monotonic() - began < 0.5
         delivery.join(timeout=10)
     finally:
         lender.close()
     elapsed = time.monotonic() - started
     assert result == [Delivered(delivered=0, failed=1)]
-    assert 2.5 < elapsed < 4.5, elapsed  # the 3 s deadline, not 1 s per byte for the whole answer
+    # the 3 s deadline, not 1 s per byte for the whole answer (20 s and more); generous above for a busy machine
+    assert 2.5 < elapsed < 12, elapsed
     (row,) = outbox(svc)
     assert row.delivered_at is None and row.attempts == 1 and row.last_error == error
     assert row.next_attempt_at == clock.now() + timedelta(minutes=1)  # the lease gave way to the back-off

@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from monitor.clock import SystemClock
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.metrics import render
 from monitor.reports.status import status
 from monitor.sandbox import EmployerSpec, Sandbox
@@ -43,7 +43,7 @@ def run_count(svc) -> int:
 
 def test_daemon_catches_up_once_after_missed_nights(db_url, clock, tmp_path):
     svc, _ = world(db_url, clock, tmp_path)
-    RefreshPass(svc, svc.config.job("nightly")).run()
+    JobPass(svc, svc.config.job("nightly")).run()
     clock.advance(4 * 86400)  # the daemon was down for four nights
     assert [j.name for j in jobs_to_catch_up(svc, svc.config.jobs)] == ["nightly"]
     daemon = Daemon(svc)
@@ -80,15 +80,15 @@ def test_a_killed_holders_lease_is_taken_over_after_it_expires(db_url, clock, tm
     svc, _ = world(db_url, clock, tmp_path)
     with session(svc.engine) as s:
         runs.acquire_lease(s, job="nightly", holder="other-host:4242", run_id="dead", now=clock.now())
-    blocked = RefreshPass(svc, svc.config.job("nightly")).run()
+    blocked = JobPass(svc, svc.config.job("nightly")).run()
     assert blocked.status == "lease_held" and blocked.lease_holder == "other-host:4242"
     clock.advance(runs.LEASE_TTL.total_seconds() + 1)
-    assert RefreshPass(svc, svc.config.job("nightly")).run().status == "finished"
+    assert JobPass(svc, svc.config.job("nightly")).run().status == "finished"
 
 
 def test_status_and_metrics_tell_the_operator(db_url, clock, tmp_path):
     svc, _ = world(db_url, clock, tmp_path)
-    summary = RefreshPass(svc, svc.config.job("nightly")).run()
+    summary = JobPass(svc, svc.config.job("nightly")).run()
     data = status(svc, now=clock.now())
     job = data["jobs"][0]
     assert job["last_passes"][0]["run_id"] == summary.run_id and job["last_passes"][0]["submitted"] == 3

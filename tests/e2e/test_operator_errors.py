@@ -289,7 +289,7 @@ def test_report_explicit_format_with_another_extension_still_works(tmp_path):
 def test_pass_stops_when_refresh_posts_cannot_connect_and_releases_what_it_reserved(sqlite_url, clock, tmp_path):
     from sqlalchemy import select
 
-    from monitor.jobs.refresh_pass import RefreshPass
+    from monitor.jobs.refresh_pass import JobPass
     from monitor.sandbox import Sandbox
     from monitor.sandbox.transport import SandboxTransport
     from monitor.store.db import session
@@ -322,12 +322,12 @@ def test_pass_stops_when_refresh_posts_cannot_connect_and_releases_what_it_reser
         transport=GetsOnly(),
     )
     # First pass: each loan's details GET is answered between the POSTs, so no run of 10 failures.
-    first = RefreshPass(svc, svc.config.job("nightly")).run()
+    first = JobPass(svc, svc.config.job("nightly")).run()
     assert first.status == "finished" and first.skipped["not_sent"] == 25
     # Second pass: the details are known, only POSTs are sent, and they fail 10 times in a row.
     clock.advance(60)
     with pytest.raises(TruvUnreachable, match="unreachable at"):
-        RefreshPass(svc, svc.config.job("nightly")).run()
+        JobPass(svc, svc.config.job("nightly")).run()
     assert sandbox.refreshes() == []
     with session(svc.engine) as s:
         assert sorted(r.status for r in s.execute(select(Run)).scalars()) == ["finished", "truv_unreachable"]

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from monitor.clock import FixedClock
 from monitor.errors import TruvAuthError
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.plan import Plan
+from monitor.jobs.refresh_pass import JobPass
 from monitor.sandbox import Faults, Sandbox
 from monitor.store.db import session
 from monitor.store.tables import Connection, Loan, Reservation
@@ -17,7 +18,9 @@ from tests.helpers import accepted_per_token, config, import_csv, seed_loans, se
 
 
 def run_pass(svc, *, job="nightly", wait=30.0, dry_run=False):
-    return RefreshPass(svc, svc.config.job(job), wait_seconds=wait, dry_run=dry_run).run()
+    if dry_run:
+        return Plan(svc, svc.config.job(job)).run()
+    return JobPass(svc, svc.config.job(job), wait_seconds=wait).run()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from monitor.clock import FixedClock
 from monitor.config import parse_config
 from monitor.jobs.plan import Plan
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.sandbox import Sandbox
 from monitor.store.db import session
 from monitor.store.tables import Event, Loan, Reservation
@@ -85,7 +85,7 @@ def assert_plan_is_the_run(svc: Any) -> tuple[Any, list[dict[str, Any]]]:
     job = svc.config.job("nightly")
     plan = Plan(svc, job)
     planned = plan.run()
-    summary = RefreshPass(svc, job, wait_seconds=0).run()
+    summary = JobPass(svc, job, wait_seconds=0).run()
     got = observed(svc, summary.run_id)
     listed = {(d["loan_id"], d["policy"]) for d in plan.loans}
     assert len(listed) == len(plan.loans)
@@ -113,7 +113,7 @@ def test_plan_lists_what_the_next_run_does(n: int, db_url: str, clock: FixedCloc
     first = services(db_url, clock, sandbox, cfg(max_refreshes=5000, workers=4))
     import_csv(first, write_csv(tmp_path / "loans.csv", seed_loans(sandbox, portfolio(n), tmp_path, clock)))
     # Every order read, most loans refreshed once: the next passes decide on what Truv said.
-    RefreshPass(first, first.config.job("nightly"), wait_seconds=60).run()
+    JobPass(first, first.config.job("nightly"), wait_seconds=60).run()
 
     clock.advance(31 * 86400)
     with session(first.engine) as s:  # set aside by a person
@@ -164,7 +164,7 @@ def test_on_the_first_night_the_plan_reads_the_orders_and_agrees_with_the_run(
     planned = plan.run()
     with session(svc.engine) as s:  # the plan recorded nothing
         assert s.execute(select(Loan.loan_id).where(Loan.details_fetched_at.is_not(None))).first() is None
-    summary = RefreshPass(svc, job, wait_seconds=0).run()
+    summary = JobPass(svc, job, wait_seconds=0).run()
     got = observed(svc, summary.run_id)
     assert planned.details_needed == 0 and summary.submitted > 0
     for d in plan.loans:

@@ -17,7 +17,7 @@ import structlog
 from monitor.clock import SystemClock
 from monitor.core.calendar import subtract_business_days
 from monitor.core.readable import duration_text, failures_by_status
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.metrics import render
 from monitor.reports.compliance import build, render_html
 from monitor.sandbox import EmployerSpec, Sandbox
@@ -42,7 +42,7 @@ def portfolio(db_url: str, clock, tmp_path: Path, *, max_refreshes: int = 2, cfg
     ]
     svc = services(db_url, clock, sandbox, cfg or config(max_refreshes=max_refreshes, concurrency=1))
     import_csv(svc, write_csv(tmp_path / "loans.csv", seed_loans(sandbox, specs, tmp_path, clock)))
-    summary = RefreshPass(svc, svc.config.job("nightly"), wait_seconds=30).run()
+    summary = JobPass(svc, svc.config.job("nightly"), wait_seconds=30).run()
     assert summary.status == "finished"
     return svc, sandbox, summary
 

@@ -11,7 +11,7 @@ import pytest
 from monitor.config import parse_config
 from monitor.core.products import bridge_product
 from monitor.jobs.reauth import create_tokens
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.sandbox import EmployerSpec, Sandbox
 from monitor.sandbox import wire as sandbox_wire
 from tests.helpers import import_csv, services, write_csv
@@ -64,7 +64,7 @@ def test_a_financial_accounts_token_asks_for_assets_and_an_employers_for_income(
     svc = services(db_url, clock, sandbox, parse_config(CONFIG))
     import_csv(svc, write_csv(tmp_path / "loans.csv", [{"loan_id": "L1", "order_id": order["id"]}]))
     for job in ("income", "assets"):
-        assert RefreshPass(svc, svc.config.job(job), wait_seconds=30.0).run().needs_reauth == 1
+        assert JobPass(svc, svc.config.job(job), wait_seconds=30.0).run().needs_reauth == 1
     tokens = create_tokens(svc, loan_id="L1")
     assert sorted(t["product"] for t in tokens) == ["assets", "income"]
     assert sorted(str(r["product_type"]) for r in sandbox.token_requests) == ["assets", "income"]

@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from monitor.config import parse_config
 from monitor.core.budget import Limits
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.sandbox import EmployerSpec, Sandbox
 from monitor.sandbox import wire as sandbox_wire
 from monitor.store import usage
@@ -47,7 +47,7 @@ class RefusingSandbox(Sandbox):
 
 
 def run(svc, job: str = "nightly"):
-    return RefreshPass(svc, svc.config.job(job), wait_seconds=30.0).run()
+    return JobPass(svc, svc.config.job(job), wait_seconds=30.0).run()
 
 
 def test_four_loans_on_one_token_the_first_refused_the_other_three_refreshed(db_url, clock, tmp_path):

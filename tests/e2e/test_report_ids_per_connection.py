@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from monitor.config import parse_config
 from monitor.jobs import outcomes
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.sandbox import EmployerSpec, Sandbox
 from monitor.sandbox import wire as sandbox_wire
 from monitor.store.db import session
@@ -60,7 +60,7 @@ def test_a_report_id_is_handed_off_when_the_first_connection_completes(db_url, c
     )
     svc = services(db_url, clock, sandbox, parse_config(CONFIG))
     import_csv(svc, write_csv(tmp_path / "loans.csv", [{"loan_id": "TWO", "order_id": order["id"]}]))
-    summary = RefreshPass(svc, svc.config.job("nightly"), wait_seconds=10.0).run()
+    summary = JobPass(svc, svc.config.job("nightly"), wait_seconds=10.0).run()
     assert summary.submitted == 1 and summary.completed == 0
     partial = [h for h in handoffs(svc) if h["type"] == "refresh.report_ids"]
     refresh_id = sandbox.refreshes()[0]["created_order_id"]

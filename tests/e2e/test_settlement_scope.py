@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from monitor.config import parse_config
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.sandbox import EmployerSpec, Sandbox
 from monitor.sandbox import wire as sandbox_wire
 from monitor.store.db import session
@@ -82,7 +82,7 @@ def dates(svc) -> dict[str, object]:
 
 def test_a_suborder_not_asked_for_gets_no_new_data_date(db_url, clock, tmp_path):
     sandbox, svc = world(db_url, clock, tmp_path, "completed")
-    RefreshPass(svc, svc.config.job("nightly"), wait_seconds=30.0).run()
+    JobPass(svc, svc.config.job("nightly"), wait_seconds=30.0).run()
     main_refresh = [e for e in sandbox.refreshes() if e["token_hashes"] == [token_hash("tok-a")]]
     assert len(main_refresh) == 1  # only tok-a was asked for: tok-b had its three of the day
     got = dates(svc)
@@ -95,7 +95,7 @@ def test_a_suborder_not_asked_for_gets_no_new_data_date(db_url, clock, tmp_path)
 
 def test_a_pending_suborder_not_asked_for_does_not_hold_the_refresh_open(db_url, clock, tmp_path):
     _, svc = world(db_url, clock, tmp_path, "pending")
-    summary = RefreshPass(svc, svc.config.job("nightly"), wait_seconds=30.0).run()
+    summary = JobPass(svc, svc.config.job("nightly"), wait_seconds=30.0).run()
     assert summary.completed == 4
     with session(svc.engine) as s:
         state = s.execute(select(Reservation.state).where(Reservation.loan_id == "MAIN")).scalar_one()

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from monitor.clock import SystemClock
 from monitor.config import parse_config
 from monitor.core.selection import Selection
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.sandbox import EmployerSpec, Sandbox
 from monitor.store import loans
 from monitor.store.db import make_engine, session
@@ -104,11 +104,11 @@ def test_a_dead_instances_claims_lapse_to_the_others(db_url, clock, tmp_path):
             claim=loans.Claim("deadrun", "other-host:1", timedelta(minutes=10)),
         )
     assert len(dead) == 4
-    alive = RefreshPass(svc, cfg.job("shared")).run()
+    alive = JobPass(svc, cfg.job("shared")).run()
     assert alive.submitted == 6  # the other six; the dead instance's claims are still live
     clock.advance(9 * 60)
-    assert RefreshPass(svc, cfg.job("shared")).run().submitted == 0
+    assert JobPass(svc, cfg.job("shared")).run().submitted == 0
     clock.advance(61)
-    late = RefreshPass(svc, cfg.job("shared")).run()
+    late = JobPass(svc, cfg.job("shared")).run()
     assert late.submitted == 4
     assert Counter(e["parent_order_id"] for e in sandbox.refreshes()).most_common(1)[0][1] == 1

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from monitor.config import parse_config
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.sandbox import EmployerSpec, Sandbox
 from monitor.store.db import session
 from monitor.store.tables import Loan, Reservation, ReservationToken
@@ -38,7 +38,7 @@ jobs:
 
 
 def run(svc, wait: float = 30.0):
-    return RefreshPass(svc, svc.config.job("nightly"), wait_seconds=wait).run()
+    return JobPass(svc, svc.config.job("nightly"), wait_seconds=wait).run()
 
 
 def loan_rows(orders: list[tuple[str, str]], **extra: str) -> list[dict[str, str]]:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.sandbox import Sandbox
 from monitor.store.db import session, upgrade
 from monitor.store.tables import Connection, Loan, Reservation, WebhookEvent
@@ -59,7 +59,7 @@ def world(db_url, clock, tmp_path):
         sandbox, [{"loan_id": "W"}, {"loan_id": "B", "employers": [("login_error", None)]}], tmp_path, clock
     )
     import_csv(svc, write_csv(tmp_path / "loans.csv", rows))
-    summary = RefreshPass(svc, svc.config.job("nightly")).run()
+    summary = JobPass(svc, svc.config.job("nightly")).run()
     assert summary.submitted == 2
     receiver = services(db_url, clock, None, config())
     with TestClient(create_app(receiver, secret=SECRET, metrics_token=METRICS_TOKEN), headers=METRICS) as client:
@@ -119,7 +119,7 @@ def test_completion_by_webhook_settles_without_a_poll_and_replays_apply_once(wor
         row = s.execute(select(WebhookEvent)).scalars().one()
     assert row.deliveries == 2 and row.state == "applied"
     polls_before = svc.client.stats.by_endpoint.get("get_order_poll", 0)
-    RefreshPass(svc, svc.config.job("nightly")).run()
+    JobPass(svc, svc.config.job("nightly")).run()
     assert svc.client.stats.by_endpoint.get("get_order_poll", 0) == polls_before + 1  # only B is still polled
 
 
@@ -163,7 +163,7 @@ def test_an_employer_in_error_is_left_to_the_poll_which_reads_its_link(world, cl
     assert post(client, failed).json()["status"] == "applied"
     assert reservation(svc, "B").state == "accepted"
     links_before = svc.client.stats.by_endpoint.get("get_link", 0)
-    RefreshPass(svc, svc.config.job("nightly")).run()
+    JobPass(svc, svc.config.job("nightly")).run()
     assert svc.client.stats.by_endpoint.get("get_link", 0) == links_before + 1
     with session(svc.engine) as s:
         conn = s.execute(select(Connection).where(Connection.link_id == sub["link_id"])).scalars().one()
@@ -228,7 +228,7 @@ def test_an_order_event_without_employer_id_is_read_once_not_ignored(world, cloc
     clock.advance(10)
     assert post(client, guide_example(res.refresh_order_id, clock.now())).json()["status"] == "recorded"
     polls = svc.client.stats.by_endpoint.get("get_order_poll", 0)
-    RefreshPass(svc, svc.config.job("nightly")).run()
+    JobPass(svc, svc.config.job("nightly")).run()
     assert svc.client.stats.by_endpoint.get("get_order_poll", 0) > polls
     assert reservation(svc, "W").state == "completed"
     # about a loan's original order: its order is read again by the loan's next pass

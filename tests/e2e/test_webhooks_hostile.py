@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from monitor.jobs.refresh_pass import RefreshPass
+from monitor.jobs.refresh_pass import JobPass
 from monitor.store import webhook_events as applying
 from monitor.store.db import session
 from monitor.store.tables import Connection, Run, WebhookCursor, WebhookEvent
@@ -45,7 +45,7 @@ world = base.world  # the same fixture: a pass has submitted refreshes for loans
 
 
 def a_pass_finishes(svc) -> None:
-    summary = RefreshPass(svc, svc.config.job("nightly")).run()
+    summary = JobPass(svc, svc.config.job("nightly")).run()
     assert summary.status == "finished"
     with session(svc.engine) as s:
         assert [r.status for r in s.execute(select(Run)).scalars()].count("running") == 0
@@ -272,7 +272,8 @@ def test_healthz_answers_while_another_connection_holds_the_sqlite_write_lock(sq
             writer.execute("BEGIN IMMEDIATE")
             started = time.monotonic()
             health = client.get("/healthz?detail")
-            assert time.monotonic() - started < 1.0
+            # Waiting for the lock would take SQLite's busy timeout; a busy machine takes well under 5 s.
+            assert time.monotonic() - started < 5.0
             assert health.status_code == 200 and health.json()["by_state"]["ignored"] == 1
             assert client.get("/metrics").status_code == 200
         finally:
@@ -431,8 +432,8 @@ def test_200_slow_connections_are_closed_and_healthz_still_answers(sqlite_url, c
         heads = [slow_client(port, partial_head) for _ in range(20)]
         idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(5)]
         started = time.monotonic()
-        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0)
-        assert health.status_code == 200 and time.monotonic() - started < 1.0
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5.0)
+        assert health.status_code == 200 and time.monotonic() - started < 5.0  # served beside them, not after them
         answers = drain(bodies, within=5.0)
         assert all(a.startswith(b"HTTP/1.1 408") for a in answers), {a[:12] for a in answers}
         assert drain(heads + idle, within=5.0) == [b""] * 25  # closed without an answer

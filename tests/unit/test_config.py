@@ -152,7 +152,8 @@ def test_an_alias_bomb_is_refused_fast_and_small(yaml_parser):
     assert str(info.value) == (
         "jobs.yaml: b[0] (line 2): a YAML alias (*name) is not allowed here: write the value out"
     )
-    assert elapsed < 0.5 and peak < 5_000_000, (elapsed, peak)  # 9**9 lols if it were built
+    # The behaviour, not the machine's speed: 9**9 lols built would take gigabytes, refused takes kilobytes.
+    assert peak < 5_000_000, (elapsed, peak)
 
 
 def test_any_alias_is_refused_even_a_harmless_one(yaml_parser):
