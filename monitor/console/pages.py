@@ -156,24 +156,19 @@ def loans(console: Console, request: Request, me: SignedIn) -> Response:
             flagged = console_reads.loans_with_findings(s)
         among = flagged if among is None else among & flagged
     page = _page_number(request)
-
-    def read(page: int) -> dict[str, Any]:
-        return loan_list(
-            console.context,
-            now=now,
-            stale=stale,
-            policy=policy,
-            reason=reason,
-            limit=PAGE,
-            offset=(page - 1) * PAGE,
-            among=among,
-        )
-
-    view = read(page)
+    # past the last page (a stale link, a narrower filter): the last page, as it says
+    view = loan_list(
+        console.context,
+        now=now,
+        stale=stale,
+        policy=policy,
+        reason=reason,
+        limit=PAGE,
+        offset=(page - 1) * PAGE,
+        among=among,
+    )
     pages = _pages(view["total"], PAGE)
-    if page > pages:  # past the last page (a stale link, a narrower filter): the last page, as it says
-        page = pages
-        view = read(page)
+    page = min(page, pages)
     return console.page(
         request,
         "loans.html",
@@ -270,23 +265,18 @@ def ledger(console: Console, request: Request, me: SignedIn) -> Response:
     exhausted, token, loan_id = _flag(request, "exhausted"), _text(request, "token"), _text(request, "loan")
     filters = {"exhausted": exhausted, "token": token, "loan": loan_id, "since": since}
 
-    def read(page: int) -> dict[str, Any]:
-        return ledger_view(
-            console.context,
-            loan_id=loan_id,
-            limit=LEDGER_PAGE,
-            offset=(page - 1) * LEDGER_PAGE,
-            now=now,
-            exhausted=exhausted,
-            token=token,
-            since=datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None,
-        )
-
-    view = read(page)
+    view = ledger_view(  # past the last page: the last page
+        console.context,
+        loan_id=loan_id,
+        limit=LEDGER_PAGE,
+        offset=(page - 1) * LEDGER_PAGE,
+        now=now,
+        exhausted=exhausted,
+        token=token,
+        since=datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None,
+    )
     pages = _pages(view["totals"]["reservations"], LEDGER_PAGE)
-    if page > pages:
-        page = pages
-        view = read(page)
+    page = min(page, pages)
     return console.page(
         request,
         "ledger.html",

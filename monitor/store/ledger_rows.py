@@ -87,7 +87,10 @@ def reservations(
     since: datetime | None = None,
     token_prefix: str = "",
 ) -> ReservationPage:
-    """Newest first, from the `offset`-th; `token_prefix` keeps reservations on a token whose hash starts with it."""
+    """Newest first, from the `offset`-th (past the last: the last page); `token_prefix` keeps reservations
+    on a token whose hash starts with it."""
+    from monitor.store.loan_pages import last_page_start
+
     q = select(*_RESERVATION_COLUMNS)
     if loan_id:
         q = q.where(_r.loan_id == loan_id)
@@ -96,6 +99,7 @@ def reservations(
     if token_prefix:
         q = q.where(_r.id.in_(select(_rt.reservation_id).where(_rt.token_hash.startswith(token_prefix))))
     total = session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    offset = last_page_start(offset, int(total), limit)
     return ReservationPage(int(total), _rows(session, q.limit(limit).offset(offset)))
 
 

@@ -232,6 +232,8 @@ def test_loans_page_first_previous_next_last_and_past_the_last(portfolio, monkey
     beyond = c.get("/loans?page=999")  # past the last: the last page, saying so
     assert beyond.status_code == 200 and _loan_ids(beyond.text) == seen[-3:]
     assert 'id="page">6<' in beyond.text
+    among = c.get("/loans?needs=reauth&page=7")  # a filter read in Python pages the same way
+    assert among.status_code == 200 and _loan_ids(among.text) == ["L-REAUTH"]
     # filters travel with the links
     policy = _links(c.get("/loans?policy=income-30d").text, "Pages of loans")
     assert parse_qs(urlsplit(policy["next"]).query) == {"policy": ["income-30d"], "page": ["2"]}
