@@ -36,7 +36,7 @@ from monitor.core.passwords import dummy_hash, hash_password, needs_rehash, veri
 from monitor.errors import InputError, MonitorError
 from monitor.reports.reauth import needing_reauth
 from monitor.services import Context, Services
-from monitor.store import console_users
+from monitor.store import console_reads, console_users
 from monitor.store.audit import ACTOR
 from monitor.store.console_users import SignedIn
 from monitor.store.db import read_only, session
@@ -178,11 +178,31 @@ def _logout(console: Console) -> Callable[[Request], Any]:
 
 
 def _confirm_token(console: Console, request: Request, me: SignedIn) -> Response:
+    """The confirmation form (a GET never creates a token); it says which tokens were issued already."""
     loan_id = request.path_params["loan_id"]
     if me.role != "operator":
         return console.page(request, "error.html", me, status=403, title="Not allowed", message=_VIEWER)
+    return _token_form(console, request, me, loan_id)
+
+
+def _token_form(
+    console: Console, request: Request, me: SignedIn, loan_id: str, *, status: int = 200, again: bool = False
+) -> Response:
     rows = [r for r in needing_reauth(console.context, now=console.now()) if r["loan_id"] == loan_id]
-    return console.page(request, "token_confirm.html", me, loan_id=loan_id, rows=rows)
+    with session(read_only(console.context.engine)) as s:
+        issued = console_reads.tokens_issued(s, [loan_id])
+        seen = console_reads.last_token_issued(s, loan_id)
+    return console.page(
+        request,
+        "token_confirm.html",
+        me,
+        status=status,
+        loan_id=loan_id,
+        rows=rows,
+        issued=[i for i in issued if any(i.at >= r["since"] for r in rows)] if rows else issued[:5],
+        seen=seen,
+        again=again,
+    )
 
 
 _VIEWER = (
@@ -206,6 +226,9 @@ def _create_token(console: Console) -> Callable[[Request], Any]:
                 request, "error.html", me, status=400, title="Not confirmed", message="Tick the box to confirm."
             )
         loan_id = request.path_params["loan_id"]
+        seen = form.get("seen", "")
+        if not (seen.isascii() and seen.isdigit() and len(seen) <= 18):
+            return console.page(request, "error.html", me, status=400, title="Form out of date", message=_OUT_OF_DATE)
         # No choice (or "auto"): each connection's own product, `assets` for a financial account.
         chosen = form.get("product") or "auto"
         product = None if chosen == "auto" else str(chosen)
@@ -214,7 +237,11 @@ def _create_token(console: Console) -> Callable[[Request], Any]:
                 request, "error.html", me, status=400, title="Bad request", message=f"unknown product {product!r}"
             )
         try:
-            tokens = await run_in_threadpool(_tokens_as, console, me, loan_id, product)
+            tokens = await run_in_threadpool(_tokens_as, console, me, loan_id, product, int(seen))
+        except AlreadyIssued:
+            # A reload of the answer, a second click, or another operator first: nothing new is created,
+            # and the token already handed out is named with its time (its value was shown once, never kept).
+            return await run_in_threadpool(_token_form, console, request, me, loan_id, status=409, again=True)
         except MonitorError as exc:
             return console.page(request, "error.html", me, status=409, title="No token created", message=str(exc))
         console.cached.clear()
@@ -223,14 +250,27 @@ def _create_token(console: Console) -> Callable[[Request], Any]:
     return endpoint
 
 
-def _tokens_as(console: Console, me: SignedIn, loan_id: str, product: str | None) -> list[dict[str, Any]]:
-    """Create the tokens with the audit trail naming the operator (this thread's copy of ACTOR only)."""
+_OUT_OF_DATE = "This form is from an older page; open the loan's token page from the re-auth queue again."
+
+
+class AlreadyIssued(Exception):
+    """A token was issued for the loan after the confirmation form was shown."""
+
+
+def _tokens_as(console: Console, me: SignedIn, loan_id: str, product: str | None, seen: int) -> list[dict[str, Any]]:
+    """Create the tokens with the audit trail naming the operator (this thread's copy of ACTOR only),
+    unless one was issued since the form was shown (`seen`: the newest issue the form knew of)."""
     from monitor.jobs.reauth import create_tokens
 
     if console.services is None:
         raise MonitorError("this console has no Truv client (TRUV_CLIENT_ID and TRUV_SECRET)")
     ACTOR.set(f"console:{me.user}")
-    tokens = create_tokens(console.services, loan_id=loan_id, product=product)
+    # One creation at a time in this console: a double click cannot pass the check twice before either writes.
+    with console.token_lock:
+        with session(read_only(console.context.engine)) as s:
+            if console_reads.last_token_issued(s, loan_id) > seen:
+                raise AlreadyIssued
+        tokens = create_tokens(console.services, loan_id=loan_id, product=product)
     log.info("console_reauth_token", user=me.user, tokens=len(tokens))
     return tokens
 

@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from monitor.console.web import Console
 from monitor.core.changes import SEVERITY_ORDER, severities_from
@@ -17,12 +21,13 @@ from monitor.reports.ledger_view import ledger_view
 from monitor.reports.loan_view import loan_list, loan_show
 from monitor.reports.reauth import needing_reauth, set_aside
 from monitor.reports.status import status
-from monitor.store import audit, console_reads
+from monitor.store import audit, audit_pages, console_reads
 from monitor.store.console_users import SignedIn
 from monitor.store.db import read_only, session
 from monitor.store.monitoring import findings
 
 PAGE = 50
+LEDGER_PAGE = 200  # rows in every ledger section; the reservations page on
 AUDIT_TTL = timedelta(minutes=10)  # walking the whole chain is the slowest read; it changes only by appending
 
 
@@ -51,6 +56,42 @@ def _page_number(request: Request) -> int:
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
         raise InputError("page", "", f"expected a page number, got {raw[:20]!r}")
     return max(1, int(raw))
+
+
+@dataclass(frozen=True, slots=True)
+class Pager:
+    """Links to the first, previous, next and last page, the query's other parameters kept (None: here)."""
+
+    page: int
+    pages: int
+    first: str | None
+    previous: str | None
+    next: str | None
+    last: str | None
+
+
+def _href(request: Request, **changed: object) -> str:
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in changed]
+    kept += [(k, str(v)) for k, v in changed.items() if v is not None]
+    return f"{request.url.path}?{urlencode(kept)}" if kept else request.url.path
+
+
+def pager(request: Request, page: int, pages: int) -> Pager:
+    def to(n: int) -> str | None:
+        return None if n == page else _href(request, page=n)
+
+    return Pager(
+        page=page,
+        pages=pages,
+        first=to(1),
+        previous=to(page - 1) if page > 1 else None,
+        next=to(page + 1) if page < pages else None,
+        last=to(pages),
+    )
+
+
+def _pages(total: int, size: int) -> int:
+    return max(1, -(-total // size))
 
 
 def audit_state(console: Console) -> tuple[datetime, dict[str, Any]]:
@@ -89,14 +130,13 @@ def overview(console: Console, request: Request, me: SignedIn) -> Response:
 
 def loans(console: Console, request: Request, me: SignedIn) -> Response:
     now = console.now()
-    query = _text(request, "q")
+    query = _search_text(request)
     if query is not None:
         with session(read_only(console.context.engine)) as s:
             found = console_reads.find_loans(s, query)
-        if len(found) == 1:
-            from starlette.responses import RedirectResponse
-
-            return RedirectResponse(f"/loans/{found[0]}", status_code=303)
+        only = found.exact or (found.loan_ids[0] if len(found.loan_ids) == 1 else None)
+        if only is not None:
+            return RedirectResponse(f"/loans/{quote(only, safe='')}", status_code=303)
         return console.page(request, "loans.html", me, query=query, found=found, view=None, filters={})
     stale, policy, reason = _flag(request, "stale"), _text(request, "policy"), _text(request, "reason")
     needs, with_findings = _text(request, "needs"), _flag(request, "finding")
@@ -115,6 +155,7 @@ def loans(console: Console, request: Request, me: SignedIn) -> Response:
             flagged = console_reads.loans_with_findings(s)
         among = flagged if among is None else among & flagged
     page = _page_number(request)
+    # past the last page (a stale link, a narrower filter): the last page, as it says
     view = loan_list(
         console.context,
         now=now,
@@ -125,7 +166,8 @@ def loans(console: Console, request: Request, me: SignedIn) -> Response:
         offset=(page - 1) * PAGE,
         among=among,
     )
-    pages = max(1, -(-view["total"] // PAGE))
+    pages = _pages(view["total"], PAGE)
+    page = min(page, pages)
     return console.page(
         request,
         "loans.html",
@@ -134,12 +176,24 @@ def loans(console: Console, request: Request, me: SignedIn) -> Response:
         found=None,
         view=view,
         filters=filters,
-        page=page,
-        pages=pages,
+        pager=pager(request, page, pages),
         read_at=now,
         policies=[p.name for p in console.context.config.policies],
         reasons=_reasons(),
     )
+
+
+MAX_SEARCH = console_reads.MAX_SEARCH
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _search_text(request: Request) -> str | None:
+    """What to search for: at most MAX_SEARCH characters, no control characters (no id holds one, and
+    Postgres refuses a NUL in text)."""
+    text = _text(request, "q")
+    if text is not None and (len(text) > MAX_SEARCH or _CONTROL.search(text)):
+        raise InputError("q", "", f"expected the start of a loan id or order id (at most {MAX_SEARCH} characters)")
+    return text
 
 
 def _needing(console: Console, needs: str, now: datetime) -> set[str]:
@@ -166,14 +220,25 @@ def loan(console: Console, request: Request, me: SignedIn) -> Response:
 
 def reauth(console: Console, request: Request, me: SignedIn) -> Response:
     now = console.now()
+    rows = needing_reauth(console.context, now=now)
+    with session(read_only(console.context.engine)) as s:
+        issued = console_reads.tokens_issued(s, {r["loan_id"] for r in rows})
     return console.page(
         request,
         "reauth.html",
         me,
-        rows=needing_reauth(console.context, now=now),
+        rows=[{**r, "issued": _issued_for(r, issued)} for r in rows],
         aside=set_aside(console.context, now=now),
         can_act=me.role == "operator" and console.services is not None,
     )
+
+
+def _issued_for(row: dict[str, Any], issued: list[console_reads.TokenIssued]) -> console_reads.TokenIssued | None:
+    """The newest token issued for this connection since it began to need the borrower (newest first)."""
+    for i in issued:
+        if i.loan_id == row["loan_id"] and i.token == row["token"] and i.at >= row["since"]:
+            return i
+    return None
 
 
 def changes(console: Console, request: Request, me: SignedIn) -> Response:
@@ -195,22 +260,130 @@ def changes(console: Console, request: Request, me: SignedIn) -> Response:
 
 def ledger(console: Console, request: Request, me: SignedIn) -> Response:
     since = _day(request, "since")
-    view = ledger_view(
+    now, page = console.now(), _page_number(request)
+    exhausted, token, loan_id = _flag(request, "exhausted"), _text(request, "token"), _text(request, "loan")
+    filters = {"exhausted": exhausted, "token": token, "loan": loan_id, "since": since}
+
+    view = ledger_view(  # past the last page: the last page
         console.context,
-        loan_id=_text(request, "loan"),
-        limit=200,
-        now=console.now(),
-        exhausted=_flag(request, "exhausted"),
-        token=_text(request, "token"),
+        loan_id=loan_id,
+        limit=LEDGER_PAGE,
+        offset=(page - 1) * LEDGER_PAGE,
+        now=now,
+        exhausted=exhausted,
+        token=token,
         since=datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None,
     )
-    return console.page(request, "ledger.html", me, view=view, exhausted=_flag(request, "exhausted"))
+    pages = _pages(view["totals"]["reservations"], LEDGER_PAGE)
+    page = min(page, pages)
+    return console.page(
+        request,
+        "ledger.html",
+        me,
+        view=view,
+        filters=filters,
+        pager=pager(request, page, pages),
+        first_row=(page - 1) * LEDGER_PAGE + 1,
+    )
+
+
+AUDIT_PAGE = 50
+_KIND = re.compile(r"[a-z_]{1,32}")
+
+
+def _seq(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 12):
+        raise InputError(name, "", f"expected an entry number, got {raw[:20]!r}")
+    return int(raw)
+
+
+def _audit_filter(request: Request) -> audit_pages.AuditFilter:
+    loan_id, kind = _text(request, "loan"), _text(request, "kind")
+    if loan_id is not None and len(loan_id) > MAX_SEARCH:
+        raise InputError("loan", "", f"expected a loan id (at most {MAX_SEARCH} characters)")
+    if kind is not None and not _KIND.fullmatch(kind):
+        raise InputError("kind", "", "expected a kind of entry such as reserved or outcome")
+    start, end = _day(request, "from"), _day(request, "to")
+    if start is not None and end is not None and end < start:
+        raise InputError("to", "", f"{end} is before from {start}")
+    return audit_pages.AuditFilter(
+        loan_id=loan_id,
+        kind=kind,
+        start=datetime(start.year, start.month, start.day, tzinfo=UTC) if start else None,
+        # `to` is a whole day: entries before the next midnight
+        end=datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1) if end else None,
+    )
+
+
+def _entries(console: Console, request: Request) -> tuple[audit_pages.AuditPage, Pager]:
+    """A page of the trail: the newest, the oldest (`last=1`), or older than `before` / newer than `after`."""
+    wanted = _audit_filter(request)
+    before, after = _seq(request, "before"), _seq(request, "after")
+    direction: audit_pages.Direction = "oldest" if _flag(request, "last") else "newest"
+    at_seq = before if before is not None else after
+    with session(read_only(console.context.engine)) as s:
+        cursor = audit_pages.cursor_of(s, at_seq) if at_seq is not None else None
+        if cursor is not None:
+            direction = "older" if before is not None else "newer"
+        page = audit_pages.browse(s, wanted, direction=direction, cursor=cursor, limit=AUDIT_PAGE)
+        if not page.entries and direction in ("older", "newer"):  # nothing past the end: the end itself
+            direction = "oldest" if direction == "older" else "newest"
+            page = audit_pages.browse(s, wanted, direction=direction, limit=AUDIT_PAGE)
+    moves = ("before", "after", "last", "page")
+    here: dict[str, object] = dict.fromkeys(moves)
+    links = Pager(
+        page=0,
+        pages=0,
+        first=_href(request, **here) if page.newer else None,
+        previous=_href(request, **{**here, "after": page.entries[0].seq}) if page.newer else None,
+        next=_href(request, **{**here, "before": page.entries[-1].seq}) if page.older else None,
+        last=_href(request, **{**here, "last": 1}) if page.older else None,
+    )
+    return page, links
 
 
 def audit_page(console: Console, request: Request, me: SignedIn) -> Response:
     if _flag(request, "refresh"):
         console.cached.forget("audit")
     checked_at, chain = audit_state(console)
+    entries, links = _entries(console, request)
+
+    def read_kinds() -> list[str]:
+        with session(read_only(console.context.engine)) as s:
+            return audit_pages.kinds(s)
+
+    _, kinds = console.cached.get("audit_kinds", console.now(), read_kinds)
     with session(read_only(console.context.engine)) as s:
         checkpoints = console_reads.checkpoints(s)
-    return console.page(request, "audit.html", me, chain=chain, checked_at=checked_at, checkpoints=checkpoints)
+    return console.page(
+        request,
+        "audit.html",
+        me,
+        chain=chain,
+        checked_at=checked_at,
+        checkpoints=checkpoints,
+        entries=[_entry_row(e) for e in entries.entries],
+        pager=links,
+        kinds=kinds,
+        filters={k: request.query_params.get(k, "") for k in ("loan", "kind", "from", "to")},
+    )
+
+
+def _entry_row(e: audit_pages.AuditEntry) -> dict[str, Any]:
+    """As the loan page's timeline shows an entry: its detail read, every value escaped by the template."""
+    try:
+        detail: Any = json.loads(e.detail or "{}")
+    except ValueError:
+        detail = e.detail
+    return {
+        "seq": e.seq,
+        "at": e.at,
+        "kind": e.kind,
+        "loan_id": e.loan_id,
+        "run_id": e.run_id,
+        "actor": e.actor,
+        "detail": detail,
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from importlib.resources import files
@@ -79,6 +80,7 @@ class Console:
     env: Environment = field(default_factory=environment)
     proxy_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     cached: Cached = field(default_factory=Cached)
+    token_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def now(self) -> datetime:
         return self.context.clock.now()

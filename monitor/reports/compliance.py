@@ -548,11 +548,13 @@ def render_html(report: dict[str, Any]) -> str:
     budget = {"refreshes": t["refreshes"], "billable": t["billable"], "GSE, free": t["gse_free"]}
     period = report["period"]
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{esc(report["title"])} {period["from"]} to {period["to"]}</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{esc(report["title"])} {period["from"]} to {period["to"]}</title>
 <style>
 body {{ font: 13px/1.4 system-ui, sans-serif; margin: 24px; color: #1a202c; }}
 h1 {{ font-size: 20px; }} h2 {{ font-size: 16px; margin-top: 28px; border-bottom: 1px solid #cbd5e0; }}
-table {{ border-collapse: collapse; width: 100%; font-size: 11px; }}
+table {{ border-collapse: collapse; width: 100%; font-size: 11px; }} td {{ overflow-wrap: anywhere; }}
+svg {{ max-width: 100%; height: auto; }}
+@media screen and (max-width: 800px) {{ body {{ margin: 12px; }} table {{ display: block; overflow-x: auto; }} }}
 th, td {{ border: 1px solid #e2e8f0; padding: 3px 5px; text-align: left; }} th {{ background: #edf2f7; }}
 .totals td {{ font-size: 14px; }} figure {{ margin: 12px 0; }} figcaption {{ font-weight: 600; margin-bottom: 4px; }}
 .key {{ display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 10px; }}

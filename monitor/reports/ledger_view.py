@@ -23,8 +23,10 @@ def ledger_view(
     exhausted: bool = False,
     token: str | None = None,
     since: datetime | None = None,
+    offset: int = 0,
 ) -> dict[str, Any]:
-    """The ledger; `limit` caps every section, and `totals` / `truncated` say what was left out.
+    """The ledger; `limit` caps every section, and `totals` / `truncated` say what was left out;
+    the reservations start at the `offset`-th (the console's pages).
 
     `exhausted` keeps only tokens and GSE loans at their limit, `token` the reservations and tokens
     whose hash starts with that prefix, `since` the reservations reserved from then on.
@@ -34,7 +36,9 @@ def ledger_view(
     with session(read_only(services.engine)) as s:
         if loan_id and not ledger_rows.loan_exists(s, loan_id):
             raise InputError("loan", loan_id, "no such loan (see monitor loans list)")
-        page = ledger_rows.reservations(s, limit=limit, loan_id=loan_id, since=since, token_prefix=prefix)
+        page = ledger_rows.reservations(
+            s, limit=limit, offset=offset, loan_id=loan_id, since=since, token_prefix=prefix
+        )
         spent_on = ledger_rows.tokens_of(s, [x.id for x in page.rows])
         report_ids = ledger_rows.report_ids(s, [x.refresh_order_id for x in page.rows])
         # The same rows the pass decides on (rule 1), a Truv block included.

@@ -82,11 +82,15 @@ def reservations(
     session: Session,
     *,
     limit: int,
+    offset: int = 0,
     loan_id: str | None = None,
     since: datetime | None = None,
     token_prefix: str = "",
 ) -> ReservationPage:
-    """Newest first; `token_prefix` keeps reservations on a token whose hash starts with it."""
+    """Newest first, from the `offset`-th (past the last: the last page); `token_prefix` keeps reservations
+    on a token whose hash starts with it."""
+    from monitor.store.loan_pages import last_page_start
+
     q = select(*_RESERVATION_COLUMNS)
     if loan_id:
         q = q.where(_r.loan_id == loan_id)
@@ -95,7 +99,8 @@ def reservations(
     if token_prefix:
         q = q.where(_r.id.in_(select(_rt.reservation_id).where(_rt.token_hash.startswith(token_prefix))))
     total = session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
-    return ReservationPage(int(total), _rows(session, q.limit(limit)))
+    offset = last_page_start(offset, int(total), limit)
+    return ReservationPage(int(total), _rows(session, q.limit(limit).offset(offset)))
 
 
 def loan_reservations(session: Session, loan_id: str, *, limit: int) -> list[ReservationRow]:

@@ -31,6 +31,13 @@ class PolicyTerms:
     scope: str
 
 
+def last_page_start(offset: int, total: int, limit: int) -> int:
+    """`offset`, or the last page's start when it is past the last row (0 when there are none)."""
+    if offset < total or total == 0 or limit <= 0:
+        return offset if total else 0
+    return (total - 1) // limit * limit
+
+
 def _where(policies: Sequence[PolicyTerms], *, matching: bool, stale: bool, today: date) -> object:
     if stale:
         return or_(
@@ -61,7 +68,8 @@ def page(
     among: Collection[str] | None = None,
 ) -> tuple[list[LoanRow], int]:
     """(the loans of the page by loan_id, how many in all). `matching`: only loans one of `policies`
-    matches; `stale`: only loans stale for one that matches; `among`: only these loan ids."""
+    matches; `stale`: only loans stale for one that matches; `among`: only these loan ids. An `offset`
+    past the last loan reads the last page (a stale link to page 40 of what is now 3 pages)."""
     where = _where(policies, matching=matching, stale=stale, today=today)
     if not policies and (matching or stale):
         return [], 0
@@ -72,7 +80,9 @@ def page(
             q = select(*_LOAN_COLUMNS).where(where, _l.loan_id.in_(ids[start : start + CHUNK]))  # type: ignore[arg-type]
             rows.extend(LoanRow(*r) for r in session.execute(q))
         rows.sort(key=lambda r: r.loan_id)
+        offset = last_page_start(offset, len(rows), limit)
         return rows[offset : offset + limit], len(rows)
     total = session.execute(select(func.count()).select_from(loan_table).where(where)).scalar_one()  # type: ignore[arg-type]
+    offset = last_page_start(offset, int(total), limit)
     q = select(*_LOAN_COLUMNS).where(where).order_by(_l.loan_id).offset(offset).limit(limit)  # type: ignore[arg-type]
     return [LoanRow(*r) for r in session.execute(q)], int(total)

@@ -21,6 +21,9 @@ class Loan(SQLModel, table=True):
         Index("ix_loan_status_closing", "status", "closing_date"),
         # Loans set aside (a few among many): `reauth list`, status and the console find them without a scan.
         Index("ix_loan_status_hold", "status", "hold"),
+        # Prefix search of loan and order ids: migration 0013 indexes loan_id, order_id, original_order_id
+        # and base_order_id (and truv_order.id), on Postgres as `column COLLATE "C"`, which no Index here
+        # can declare for both dialects.
     )
     loan_id: str = Field(primary_key=True, max_length=128)
     # The order as imported. Every refresh is a POST to the original order (DESIGN.md rule 6): this one,
@@ -177,7 +180,13 @@ class Event(SQLModel, table=True):
     """Every decision and outcome, in order: what compliance reads back."""
 
     __tablename__ = "event"
-    __table_args__ = (Index("ix_event_loan", "loan_id", "id"), Index("ux_event_seq", "seq", unique=True))
+    __table_args__ = (
+        Index("ix_event_loan", "loan_id", "id"),
+        Index("ux_event_seq", "seq", unique=True),
+        # The console's audit page reads by time, for every kind or one (migration 0013).
+        Index("ix_event_at_seq", "at", "seq"),
+        Index("ix_event_kind_at", "kind", "at", "seq"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(sa_column=_ts(nullable=False))
     run_id: str | None = Field(default=None, index=True, max_length=32)

@@ -94,6 +94,13 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
+def seen_of(html: str) -> str:
+    """The token form's `seen` field: the newest token issue the form was shown after."""
+    found = re.search(r'name="seen" value="(\d+)"', html)
+    assert found is not None, "no seen field in the page"
+    return found.group(1)
+
+
 def login(c: TestClient, name: str, password: str = PASSWORD, next_path: str = "/") -> object:
     page = c.get("/login")
     return c.post("/login", data={"csrf": csrf_of(page.text), "name": name, "password": password, "next": next_path})
