@@ -30,7 +30,7 @@ from monitor.core.agency_rules import PRESETS as AGENCY_PRESETS
 from monitor.core.agency_rules import AgencyRule
 from monitor.core.agency_rules import custom as custom_rule
 from monitor.errors import ConfigError
-from monitor.loans_file import KNOWN
+from monitor.loans_file import COLUMNS as KNOWN
 
 DEFAULT_DATABASE_URL = "sqlite:///monitor.db"
 DEFAULT_BASE_URL = "https://prod.truv.com/v1/"

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from monitor.config import LoansConfig, parse_config
 from monitor.errors import ImportFileError
-from monitor.loans_file import KNOWN, columns
+from monitor.loans_file import COLUMNS, columns
 
 # A name YAML reads back as itself unquoted; anything else (a space, `#`, `yes`, `1`) is written quoted.
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -76,7 +76,7 @@ def yaml_name(name: str) -> str:
 
 def extra_columns(loans_file: Path) -> list[str]:
     """The file's columns that jobs.yaml must declare; a name jobs.yaml could not hold is refused."""
-    extra = [c for c in columns(loans_file) if c and c not in KNOWN]
+    extra = [c for c in columns(loans_file) if c and c not in COLUMNS]
     try:
         LoansConfig(attributes=extra)
     except ValidationError as exc:

@@ -160,6 +160,20 @@ class Underwriting:
         return None
 
 
+def underwriting_of(columns: dict[str, str], *, note_date: date | None, agency: str | None) -> Underwriting:
+    """The loans file's underwriting columns (checked at import) as values; qualifying income per month."""
+    qualifying = money(columns.get("qualifying_income"))
+    if qualifying is not None and columns.get("qualifying_income_unit") == "yearly":
+        qualifying = qualifying / 12
+    return Underwriting(
+        note_date=note_date,
+        qualifying_income=qualifying,
+        dti=money(columns.get("dti")),
+        monthly_debts=money(columns.get("monthly_debts")),
+        agency=agency,
+    )
+
+
 # Hours fall of at least this across recent statements: `hours_drop`.
 HOURS_DROP = Decimal("0.20")
 # Statements averaged on each side of an hours comparison.
@@ -229,10 +243,10 @@ def compare(
         if old.active:
             loss = _job_loss(old, new)
             if loss is not None:
-                findings.append(loss)
                 ended = _end_before_note(old, new, uw.note_date)
-                if ended is not None:
-                    findings.append(ended)
+                if ended is not None:  # one finding for one event: the loss says it ends before the note date
+                    loss = dataclasses.replace(loss, detail={**loss.detail, **ended.detail, "ends_before_note": True})
+                findings.append(loss)
                 continue
         if new is None:
             continue
@@ -308,7 +322,10 @@ def _pay_changes(old: Employment, new: Employment) -> list[Finding]:
 
 
 def _end_before_note(old: Employment, new: Employment | None, note_date: date | None) -> Finding | None:
-    """An employment that ends (or is to end) before the note date: the loan would close on income gone."""
+    """An employment that ends (or is to end) before the note date: the loan would close on income gone.
+
+    On a job that was active this is a job loss, and said as one (its detail `ends_before_note`); on its
+    own only when an employment already inactive gets an end date before the note date."""
     if new is None or new.end_date is None or note_date is None or new.end_date >= note_date:
         return None
     detail = {"note_date": note_date.isoformat()}

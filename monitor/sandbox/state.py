@@ -200,8 +200,11 @@ Link reports and scripted changes (truv-api.md section 9; `employment.py`, `repo
   same company and EIN starts on D-1 (at least a day after the old end), keeping the
   original_hire_date, title, job type, income and pay phase; `job_type_change` job_type P;
   `pay_frequency_change` pay_frequency W, pay_rate income / 52 (income unchanged), weekly
-  stubs from the last bi-weekly pay date on D or before, 40 hours. A change after an
-  employer_change or rehire applies to the new employment. An ended job shows no stub after
+  stubs from the last bi-weekly pay date on D or before, 40 hours; `hours_cut` stubs paid
+  after P report 30 % fewer hours (same pay); `leave` stubs paid after P carry an earnings
+  line "Leave of absence" (every stub has one earnings line, "Regular" otherwise);
+  `second_job` a new employment as for employer_change while the job goes on. A change after
+  an employer_change, rehire or second_job applies to the new employment. An ended job shows no stub after
   its end_date, even one a refresh inside those days had shown.
 - `Sandbox.scripted_changes()` lists every change: order_id, link_id, suborder_number,
   company, employment_id (the one it changes), new_employment_id (employer_change / rehire),

@@ -235,23 +235,31 @@ def test_job_type_change(was, now, expected):
 
 
 @pytest.mark.parametrize(
-    ("end", "note", "expected"),
+    ("end", "note", "before_note"),
     [
-        # ended before the note date: the loss, and the note-date rule (critical)
-        (
-            date(2026, 6, 5),
-            date(2026, 6, 20),
-            [(Rule.JOB_LOSS, Severity.CRITICAL, "end_date"), (Rule.END_BEFORE_NOTE, Severity.CRITICAL, "end_date")],
-        ),
-        # ends after closing: a job loss only
-        (date(2026, 7, 5), date(2026, 6, 20), [(Rule.JOB_LOSS, Severity.CRITICAL, "end_date")]),
-        (date(2026, 6, 20), date(2026, 6, 20), [(Rule.JOB_LOSS, Severity.CRITICAL, "end_date")]),
-        # no note date known: nothing to compare with
-        (date(2026, 6, 5), None, [(Rule.JOB_LOSS, Severity.CRITICAL, "end_date")]),
+        (date(2026, 6, 5), date(2026, 6, 20), True),  # ended before the note date
+        (date(2026, 7, 5), date(2026, 6, 20), False),  # ends after closing
+        (date(2026, 6, 20), date(2026, 6, 20), False),  # on the note date: not before it
+        (date(2026, 6, 5), None, False),  # no note date known: nothing to compare with
     ],
 )
-def test_end_date_before_the_note_date(end, note, expected):
-    assert found(BASE, replace(NEXT, end_date=end), Underwriting(note_date=note)) == expected
+def test_a_job_loss_ending_before_the_note_date_says_so(end, note, before_note):
+    (loss,) = compare(
+        snap(BASE), snap(replace(NEXT, end_date=end), days=14), Thresholds(), Underwriting(note_date=note)
+    )
+    assert (loss.rule, loss.severity, loss.field) == (Rule.JOB_LOSS, Severity.CRITICAL, "end_date")
+    assert loss.detail.get("ends_before_note", False) is before_note
+    if before_note:
+        assert loss.detail["note_date"] == note.isoformat()
+
+
+def test_an_end_date_before_the_note_date_on_an_inactive_job_is_its_own_finding():
+    inactive = replace(BASE, is_active=False)
+    got = found(inactive, replace(inactive, end_date=date(2026, 6, 5)), Underwriting(note_date=date(2026, 6, 20)))
+    assert got == [(Rule.END_BEFORE_NOTE, Severity.CRITICAL, "end_date")]
+    assert (
+        found(inactive, replace(inactive, end_date=date(2026, 7, 5)), Underwriting(note_date=date(2026, 6, 20))) == []
+    )
 
 
 def test_an_end_date_already_known_is_not_said_again():
