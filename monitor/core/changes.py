@@ -32,6 +32,9 @@ class Rule(StrEnum):
     LEAVE_OF_ABSENCE = "leave_of_absence"
     RESCORE_REQUIRED = "rescore_required"
     RESUBMIT_REQUIRED = "resubmit_required"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    LARGE_DEPOSIT = "large_deposit"
+    ACCOUNT_CLOSED = "account_closed"
 
 
 class Severity(StrEnum):
