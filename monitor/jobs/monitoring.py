@@ -10,6 +10,7 @@ import structlog
 from monitor.core.agency_rules import AGENCY_OF
 from monitor.core.changes import Thresholds, Underwriting, compare, underwriting_of
 from monitor.errors import TruvAuthError, TruvError, TruvNotFound
+from monitor.jobs.assets_monitoring import read_assets
 from monitor.services import Context, Services
 from monitor.store import monitoring, underwriting
 from monitor.store.db import session
@@ -52,6 +53,9 @@ def read_reports(services: Services, *, limit: int = 5000) -> ReadStats:
     with session(services.engine) as s:
         due = monitoring.due_reports(s, limit=limit)
     for item in due:
+        if item.product == "assets":
+            read_assets(services, item, stats)
+            continue
         try:
             snapshot = services.client.get_link_report(
                 item.link_id, product=item.product, fallback_as_of=item.completed_at

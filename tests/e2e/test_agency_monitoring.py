@@ -27,8 +27,10 @@ policies:
   - {use: fha-preclose, name: fha-income, match: {program: fha}, product: income, max_age: 29d}
   - {name: income-29d, match: {}, product: income, max_age: 29d}
   - {name: employment-29d, match: {}, product: employment, max_age: 29d}
+  - {name: assets-29d, match: {}, product: assets, max_age: 29d}
 jobs:
-  - {name: nightly, schedule: "0 2 * * *", policies: [fha-income, income-29d, employment-29d], max_refreshes: 5000}
+  - {name: nightly, schedule: "0 2 * * *", policies: [fha-income, income-29d, employment-29d, assets-29d],
+     max_refreshes: 5000}
 """
 
 C, H, M = "critical", "high", "medium"
@@ -50,6 +52,21 @@ ENDS_BEFORE_NOTE = Counter()  # the job_loss itself says it ends before the note
 QUALIFYING = Counter()  # income_drop now measured against qualifying income: same count, another field
 DTI = Counter({("resubmit_required", H): 1})  # 15% less income: DTI 40% -> 47.06%
 FHA = Counter({("rescore_required", H): 1})  # 15% below the scored income
+# Assets orders (VOA): the sandbox's scripted account changes, and what each must come back as.
+ASSETS = {
+    "balance_drop": Counter({("insufficient_funds", H): 1}),
+    "large_deposit": Counter({("large_deposit", M): 1}),
+    "account_closed": Counter({("account_closed", H): 1}),
+    None: Counter(),
+}
+# Balances start at 30,000 or more and fall to 20,000 or less; payroll credits stay at or below
+# 6,000, half a 20,000 monthly income is 10,000, and the scripted deposit is 25,000.
+ASSET_COLUMNS = {
+    "funds_to_close": "20000",
+    "reserves": "5000",
+    "qualifying_income": "20000",
+    "qualifying_income_unit": "monthly",
+}
 
 
 def run(svc):
@@ -62,7 +79,7 @@ def incomes(svc) -> dict[str, list[str]]:
     with session(svc.engine) as s:
         for snap in s.execute(select(LinkSnapshot)).scalars():
             body = json.loads(snap.body)
-            out.setdefault(snap.loan_id, []).extend(e["income"] for e in body["employments"] if "income" in e)
+            out.setdefault(snap.loan_id, []).extend(e["income"] for e in body.get("employments", ()) if "income" in e)
     return out
 
 
@@ -80,6 +97,20 @@ def test_every_agency_change_is_found_with_its_rule_and_unchanged_loans_give_not
         scripted_at_refresh=2,
     )
     loans = [{**row, "closing_date": "", "program": "conventional"} for row in rows]
+    assets_loans: dict[str, str | None] = {}
+    for n, kind in enumerate([k for k in ASSETS for _ in range(3)]):
+        order = sandbox.add_order(
+            products=("assets",),
+            employers=[],
+            financial_accounts=[{}],
+            completed_at=clock.now() - timedelta(days=45),
+        )
+        if kind is not None:
+            sandbox.script_asset_changes(order["financial_accounts"][0]["link_id"], {"at_refresh": 2, kind: True})
+        loan_id = f"VOA{n:03d}"
+        assets_loans[loan_id] = kind
+        loans.append({"loan_id": loan_id, "order_id": order["id"], "gse": "false", "status": "active"} | ASSET_COLUMNS)
+        loans[-1] |= {"closing_date": "", "program": "conventional"}
     by_id = {row["loan_id"]: row for row in loans}
     scripted = {loan: [kind for kind, _ in changes] for loan, changes in rows.scripted.items()}
     extra: dict[str, Counter] = {}
@@ -88,13 +119,13 @@ def test_every_agency_change_is_found_with_its_rule_and_unchanged_loans_give_not
         by_id[loan]["closing_date"] = (clock.now() + timedelta(days=90)).date().isoformat()
         extra[loan] = ENDS_BEFORE_NOTE
     svc = services(db_url, clock, sandbox, parse_config(CONFIG))
-    path = write_csv(tmp_path / "loans.csv", loans)
-    import_csv(svc, path)
+    columns = ["qualifying_income", "qualifying_income_unit", "dti", "funds_to_close", "reserves"]
+    import_csv(svc, write_csv(tmp_path / "loans.csv", [dict.fromkeys(columns, "") | row for row in loans]))
     first = run(svc)  # the baseline
-    assert first.submitted == 200 and first.findings == 0
+    assert first.submitted == 200 + len(assets_loans) and first.findings == 0
 
     # What was underwritten: the verified income itself, for loans with one income connection.
-    verified = {loan: found for loan, found in incomes(svc).items() if len(found) == 1}
+    verified = {loan: found for loan, found in incomes(svc).items() if len(found) == 1 and loan not in assets_loans}
     cuts = sorted(k for k, kinds in scripted.items() if kinds == ["pay_cut"] and k in verified)
     assert len(cuts) >= 6
     unchanged = sorted(k for k in verified if k not in scripted)[:10]
@@ -110,12 +141,11 @@ def test_every_agency_change_is_found_with_its_rule_and_unchanged_loans_give_not
         by_id[loan]["program"] = "fha"
     for loan in cuts[4:6]:
         extra[loan] = FHA
-    columns = ["qualifying_income", "qualifying_income_unit", "dti"]
     import_csv(svc, write_csv(tmp_path / "underwritten.csv", [dict.fromkeys(columns, "") | row for row in loans]))
 
     clock.advance(30 * 86400)
     second = run(svc)  # the scripted changes show
-    assert second.submitted == 200
+    assert second.submitted == 200 + len(assets_loans)
     with session(svc.engine) as s:
         found = findings(s)
     by_loan: dict[str, Counter] = {}
@@ -126,6 +156,7 @@ def test_every_agency_change_is_found_with_its_rule_and_unchanged_loans_give_not
         for loan, kinds in scripted.items()
     }
     assert len(expected) == 4 * len(EXPECTED) + 6 + 4
+    expected |= {loan: ASSETS[kind] for loan, kind in assets_loans.items() if kind is not None}
     assert by_loan == expected  # each with its rule and severity; nothing on the unchanged loans
     ends = {f["loan_id"] for f in found if f["rule"] == "job_loss" and f["detail"].get("ends_before_note")}
     assert ends == {loan for loan, more in extra.items() if more is ENDS_BEFORE_NOTE}
