@@ -236,11 +236,23 @@ def record_finding(
         enqueue(session, kind="finding", key=f"finding:{row.id}", payload=_payload(row), now=now)
 
 
+# What the lender does next, where a rule says more than "re-evaluate income and employment".
+NEXT_STEPS = {
+    "rescore_required": "rescore the loan on the verified income (FHA 4000.1)",
+    "resubmit_required": "resubmit the loan to DU with the verified income (Fannie Mae B3-2-10)",
+    "insufficient_funds": "re-verify the funds to close and reserves before closing",
+    "account_closed": "re-verify the borrower's assets: an account is closed or gone",
+    "large_deposit": "source the deposit (Fannie Mae B3-4.2-02)",
+}
+
+
 def _payload(row: FindingRow) -> dict[str, Any]:
     return {
         "type": "loan.finding",
         **finding_dict(row),
-        "next_step": "re-evaluate the borrower's income and employment before relying on them",
+        "next_step": NEXT_STEPS.get(
+            row.rule, "re-evaluate the borrower's income and employment before relying on them"
+        ),
     }
 
 

@@ -17,7 +17,7 @@ from monitor.sandbox import Sandbox
 from monitor.sandbox.scenario import generate_portfolio
 from monitor.store.db import session
 from monitor.store.monitoring import findings
-from monitor.store.tables import LinkSnapshot
+from monitor.store.tables import LinkSnapshot, Outbox
 from tests.helpers import import_csv, services, write_csv
 
 CONFIG = """\
@@ -164,3 +164,10 @@ def test_every_agency_change_is_found_with_its_rule_and_unchanged_loans_give_not
     for loan in cuts[:6]:
         fields = {f["field"] for f in found if f["loan_id"] == loan and f["rule"] == "income_drop"}
         assert fields == {"qualifying_income", "pay_rate"}
+    # high and critical go to the lender, each with what to do next; medium ones stay in monitor
+    with session(svc.engine) as s:
+        handed = [json.loads(o.payload) for o in s.execute(select(Outbox)).scalars()]
+    steps = {p["rule"]: p["next_step"] for p in handed if p["type"] == "loan.finding"}
+    assert "FHA 4000.1" in steps["rescore_required"] and "B3-2-10" in steps["resubmit_required"]
+    assert "funds to close" in steps["insufficient_funds"] and "account" in steps["account_closed"]
+    assert not {"hours_drop", "new_employment", "large_deposit", "pay_change"} & set(steps)
