@@ -364,8 +364,12 @@ class _FastCsv:
         self.underwriting = [i for i, name in enumerate(header) if name in UNDERWRITING]
 
     def parse(self, values: list[str], row: int) -> LoanRow | None:
-        # Underwriting values: parse_row checks and normalises them.
-        if len(values) != self.width or any(values[i].strip() for i in self.underwriting):
+        if any(values[i].strip() for i in self.underwriting if i < len(values)):
+            return None  # underwriting values: parse_row checks and normalises them
+        return self._parse(values, row)
+
+    def _parse(self, values: list[str], row: int) -> LoanRow | None:
+        if len(values) != self.width:
             return None
         joined = "".join(values)
         if "\x00" in joined or "\n" in joined or "\r" in joined:
