@@ -26,8 +26,11 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.core.agency_rules import PRESETS as AGENCY_PRESETS
+from monitor.core.agency_rules import AgencyRule
+from monitor.core.agency_rules import custom as custom_rule
 from monitor.errors import ConfigError
-from monitor.loans_file import KNOWN
+from monitor.loans_file import COLUMNS as KNOWN
 
 DEFAULT_DATABASE_URL = "sqlite:///monitor.db"
 DEFAULT_BASE_URL = "https://prod.truv.com/v1/"
@@ -153,16 +156,74 @@ class LoansConfig(_Strict):
         return value
 
 
+PresetName = Literal["fannie-preclose", "freddie-preclose", "fha-preclose", "va-preclose", "usda-preclose"]
+# What a preset's policy is when jobs.yaml leaves it out: a VOE policy refreshing data older than the
+# agencies' 120-day document age.
+_PRESET_DEFAULTS = {"product": "employment", "max_age": "120d"}
+
+
 class PolicyConfig(_Strict):
     name: str = Field(min_length=1)
     match: dict[str, Any] = Field(default_factory=dict)
     product: Literal["income", "employment", "assets", "insurance", "transactions"]
     max_age: timedelta
+    # With `use`: what the pass refreshes ahead of closing (the rule's window in business days that
+    # always lies inside it); the rule itself is `rule()`.
     pre_closing_business_days: int | None = Field(None, ge=1, le=60)
     # Recorded on every audit entry of this policy: why the borrower's data may be pulled.
     permissible_purpose: str = Field(DEFAULT_PURPOSE, min_length=3, max_length=160)
     # Income and employment policies: how a report's changes are judged after each refresh.
     monitoring: MonitoringConfig | None = None
+    # An agency pre-closing preset (monitor/core/agency_rules.py) and the fields that override it.
+    use: PresetName | None = None
+    window: int | None = Field(None, ge=1, le=366)
+    window_unit: Literal["business", "calendar"] | None = None
+    holidays: Literal["us-federal", "none"] | None = None
+    document_age: int | None = Field(None, ge=1, le=366)
+    document_age_unit: Literal["days", "months"] | None = None
+    self_employed_window: int | None = Field(None, ge=1, le=366)
+    aim_days: int | None = Field(None, ge=1, le=60)
+    after_closing_until_delivery: bool | None = None
+    guide: str | None = Field(None, min_length=2, max_length=120)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: Any) -> Any:
+        """`use: fannie-preclose` fills name, product, max_age and the pass's pre-closing trigger."""
+        if not isinstance(data, dict) or data.get("use") is None:
+            return data
+        use = data["use"]
+        if use not in AGENCY_PRESETS:  # the Literal names the presets; nothing else is asked for
+            return {"name": str(use), **_PRESET_DEFAULTS, **data}
+        if data.get("pre_closing_business_days") is not None:
+            raise _RefError(
+                ("pre_closing_business_days",),
+                f"not with `use: {use}`: the preset's window applies; override it with `window` and `window_unit`",
+            )
+        merged = {"name": use, **_PRESET_DEFAULTS, **data}
+        rule = _rule_of(merged)
+        if rule is not None:
+            merged["pre_closing_business_days"] = _trigger_days(rule)
+        return merged
+
+    @model_validator(mode="after")
+    def _rule_fields(self) -> PolicyConfig:
+        given = [f for f in _RULE_FIELDS if getattr(self, f) is not None]
+        if given and self.use is None:
+            raise _RefError(
+                (given[0],),
+                f"a rule field needs a preset: add `use:` ({', '.join(AGENCY_PRESETS)}) to override its {given[0]}",
+            )
+        return self
+
+    def rule(self) -> AgencyRule | None:
+        """The pre-closing rule that judges this policy's loans: its preset with overrides, its own
+        `pre_closing_business_days`, or None (no pre-closing window)."""
+        if self.use is not None:
+            return _rule_of(self.model_dump())
+        if self.pre_closing_business_days:
+            return custom_rule(self.pre_closing_business_days)
+        return None
 
     @field_validator("max_age", mode="before")
     @classmethod
@@ -180,6 +241,47 @@ class PolicyConfig(_Strict):
                 if not isinstance(option, str | int | float | bool):
                     raise ValueError(f"match.{key}: expected a value or a list of values, got {option!r}")
         return value
+
+
+_RULE_FIELDS = (
+    "window",
+    "window_unit",
+    "holidays",
+    "document_age",
+    "document_age_unit",
+    "self_employed_window",
+    "aim_days",
+    "after_closing_until_delivery",
+    "guide",
+)
+
+
+def _rule_of(fields: Mapping[str, Any]) -> AgencyRule | None:
+    preset = AGENCY_PRESETS.get(str(fields.get("use")))
+    if preset is None:
+        return None
+    return preset.with_overrides(
+        window=fields.get("window"),
+        unit=fields.get("window_unit"),
+        holidays=fields.get("holidays"),
+        document_age=fields.get("document_age"),
+        document_age_unit=fields.get("document_age_unit"),
+        self_employed_window=fields.get("self_employed_window"),
+        aim_days=fields.get("aim_days"),
+        after_closing_until_delivery=fields.get("after_closing_until_delivery"),
+        guide=fields.get("guide"),
+    )
+
+
+def _trigger_days(rule: AgencyRule) -> int:
+    """Business days before closing that always fall inside the rule's window, for the pass to refresh in:
+    the window itself, or for calendar days the business days of the shortest such span (weekends and a
+    holiday or two taken out), at most the 60 the field allows (a 120-day window is refreshed in its last 60)."""
+    if not isinstance(rule.window, int) or rule.window < 1:
+        return 1  # the field's own check names the bad value
+    if rule.unit == "business":
+        return min(rule.window, 60)
+    return max(1, min(rule.window * 5 // 7 - 2, 60))
 
 
 class JobConfig(_Strict):

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,6 +25,20 @@ from monitor.errors import ImportFileError
 
 REQUIRED = ("loan_id", "order_id")
 KNOWN = ("loan_id", "order_id", "gse", "status", "closing_date", "data_as_of")
+# Optional columns of what was underwritten (issue 22): checked here, kept with the loan's attributes.
+UNDERWRITING = (
+    "delivery_date",
+    "qualifying_income",
+    "qualifying_income_unit",
+    "dti",
+    "monthly_debts",
+    "funds_to_close",
+    "reserves",
+)
+COLUMNS = KNOWN + UNDERWRITING  # what a loans file may hold without declaring it in jobs.yaml
+_AMOUNTS = ("qualifying_income", "monthly_debts", "funds_to_close", "reserves")
+MAX_AMOUNT = Decimal("1000000000")  # a loan's figures are far below a billion; past it is a typo
+INCOME_UNITS = ("monthly", "yearly")
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
 # A loan is a few hundred bytes: a JSONL line past this is not a loan, and is not read whole into memory.
@@ -112,6 +127,7 @@ def parse_row(raw: dict[str, Any], *, row: int, source: str) -> LoanRow:
         raise bad("status", "active or closed", raw.get("status"))
     closing, as_of = _dates(raw, bad)
     attributes = {str(k).strip(): _text(v) for k, v in raw.items() if k is not None and str(k).strip() not in KNOWN}
+    attributes.update(_underwriting(raw, bad))
     return LoanRow(
         row=row,
         loan_id=_text(raw["loan_id"]),
@@ -147,6 +163,54 @@ def _dates(raw: dict[str, Any], bad: Any) -> tuple[date | None, datetime | None]
     return closing, as_of
 
 
+def _amount(raw: dict[str, Any], column: str, bad: Any, *, top: Decimal = MAX_AMOUNT) -> str | None:
+    text = _text(raw.get(column))
+    if not text:
+        return None
+    try:
+        value = Decimal(text.removesuffix("%") if column == "dti" else text)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite() or value < 0 or value > top or (column == "dti" and value == 0):
+        shape = (
+            "a percentage like 43.5 (more than 0, at most 100)"
+            if column == "dti"
+            else f"an amount like 8500.00 (0 to {top:,})"
+        )
+        raise bad(column, shape, raw.get(column))
+    return str(value)
+
+
+def _underwriting(raw: dict[str, Any], bad: Any) -> dict[str, str]:
+    """The optional underwriting columns, checked and normalised (an empty one is left out)."""
+    out: dict[str, str] = {}
+    for column in _AMOUNTS:
+        if (value := _amount(raw, column, bad)) is not None:
+            out[column] = value
+    if (dti := _amount(raw, "dti", bad, top=Decimal(100))) is not None:
+        out["dti"] = dti
+    unit = _text(raw.get("qualifying_income_unit")).lower()
+    if unit and unit not in INCOME_UNITS:
+        raise bad("qualifying_income_unit", "monthly or yearly", raw.get("qualifying_income_unit"))
+    if "qualifying_income" in out and not unit:
+        raise bad(
+            "qualifying_income_unit",
+            "monthly or yearly (the unit of qualifying_income)",
+            raw.get("qualifying_income_unit"),
+        )
+    if unit:
+        out["qualifying_income_unit"] = unit
+    if text := _text(raw.get("delivery_date")):
+        try:
+            delivery = date.fromisoformat(text)
+        except ValueError:
+            raise bad("delivery_date", "a date as YYYY-MM-DD", raw.get("delivery_date")) from None
+        if not FIRST_LOAN_DAY <= delivery <= LAST_LOAN_DAY:
+            raise bad("delivery_date", f"a date between {FIRST_LOAN_DAY} and {LAST_LOAN_DAY}", raw.get("delivery_date"))
+        out["delivery_date"] = delivery.isoformat()
+    return out
+
+
 def shown_column(name: str) -> str:
     """A column name as an error's location quotes it."""
     return repr(name) if len(name) <= _SHOWN else shown(name)
@@ -165,12 +229,12 @@ class Declared:
     hint: str = ""  # appended to the refusal, e.g. how to write a jobs.yaml that does not exist yet
 
     def check(self, columns: Iterable[str], *, source: str, where: str) -> None:
-        extra = [c for c in columns if c and c not in KNOWN and c not in self.attributes]
+        extra = [c for c in columns if c and c not in COLUMNS and c not in self.attributes]
         if extra:
             raise self._refusal(extra, source=source, where=where)
 
     def _refusal(self, extra: list[str], *, source: str, where: str) -> ImportFileError:
-        candidates = [*KNOWN, *sorted(self.attributes)]
+        candidates = [*COLUMNS, *sorted(self.attributes)]
         declared = ", ".join(sorted(self.attributes)) or "none"
         for column in extra:  # a typo of a known column first: it is the costly one
             close = difflib.get_close_matches(column, candidates, n=1, cutoff=0.6)
@@ -297,8 +361,14 @@ class _FastCsv:
         self.gse, self.status = at.get("gse"), at.get("status")
         self.closing, self.as_of = at.get("closing_date"), at.get("data_as_of")
         self.attributes = [(name, i) for i, name in enumerate(header) if name and name not in KNOWN]
+        self.underwriting = [i for i, name in enumerate(header) if name in UNDERWRITING]
 
     def parse(self, values: list[str], row: int) -> LoanRow | None:
+        if any(values[i].strip() for i in self.underwriting if i < len(values)):
+            return None  # underwriting values: parse_row checks and normalises them
+        return self._parse(values, row)
+
+    def _parse(self, values: list[str], row: int) -> LoanRow | None:
         if len(values) != self.width:
             return None
         joined = "".join(values)

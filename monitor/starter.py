@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from monitor.config import LoansConfig, parse_config
 from monitor.errors import ImportFileError
-from monitor.loans_file import KNOWN, columns
+from monitor.loans_file import COLUMNS, columns
 
 # A name YAML reads back as itself unquoted; anything else (a space, `#`, `yes`, `1`) is written quoted.
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -77,7 +77,7 @@ def yaml_name(name: str) -> str:
 
 def extra_columns(loans_file: Path) -> list[str]:
     """The file's columns that jobs.yaml must declare; a name jobs.yaml could not hold is refused."""
-    extra = [c for c in columns(loans_file) if c and c not in KNOWN]
+    extra = [c for c in columns(loans_file) if c and c not in COLUMNS]
     try:
         LoansConfig(attributes=extra)
     except ValidationError as exc:
@@ -93,7 +93,7 @@ def near_misses(attributes: list[str]) -> dict[str, str]:
     found = {}
     for column in attributes:
         # 0.75: closing_dt, loanid, order, data_as_at are caught; a short word like "yes" is not (0.67 to gse)
-        close = difflib.get_close_matches(column.lower(), KNOWN, n=1, cutoff=0.75)
+        close = difflib.get_close_matches(column.lower(), COLUMNS, n=1, cutoff=0.75)
         if close:
             found[column] = close[0]
     return found

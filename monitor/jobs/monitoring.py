@@ -7,11 +7,13 @@ from decimal import Decimal
 
 import structlog
 
-from monitor.core.changes import Thresholds, compare
+from monitor.core.agency_rules import AGENCY_OF
+from monitor.core.changes import Thresholds, Underwriting, compare, underwriting_of
 from monitor.core.states import ReportState
 from monitor.errors import TruvAuthError, TruvError, TruvNotFound
+from monitor.jobs.assets_monitoring import read_assets
 from monitor.services import Context, Services
-from monitor.store import monitoring
+from monitor.store import monitoring, underwriting
 from monitor.store.db import session
 
 log = structlog.get_logger("monitor.monitoring")
@@ -36,6 +38,13 @@ def thresholds_for(ctx: Context, policy_name: str) -> Thresholds:
     )
 
 
+def underwriting_for(ctx: Context, policy_name: str, terms: underwriting.LoanTerms) -> Underwriting:
+    """The loan's underwriting columns and note date, and the refreshing policy's agency (FHA rescores)."""
+    policy = next((p for p in ctx.config.policies if p.name == policy_name), None)
+    agency = AGENCY_OF.get(policy.use) if policy is not None and policy.use else None
+    return underwriting_of(terms.columns, note_date=terms.closing_date, agency=agency)
+
+
 def read_reports(services: Services, *, limit: int = 5000) -> ReadStats:
     """One GET per connection whose refresh completed, compared with its previous snapshot.
 
@@ -45,6 +54,9 @@ def read_reports(services: Services, *, limit: int = 5000) -> ReadStats:
     with session(services.engine) as s:
         due = monitoring.due_reports(s, limit=limit)
     for item in due:
+        if item.product == "assets":
+            read_assets(services, item, stats)
+            continue
         try:
             snapshot = services.client.get_link_report(
                 item.link_id, product=item.product, fallback_as_of=item.completed_at
@@ -70,7 +82,10 @@ def read_reports(services: Services, *, limit: int = 5000) -> ReadStats:
             if previous is None:
                 stats.baselines += 1  # the first report of a connection is a baseline, not a finding
             else:
-                for finding in compare(previous.snapshot, snapshot, thresholds):
+                terms = underwriting_for(
+                    services, item.policy, underwriting.loan_terms(s, item.loan_id, token_hash=item.token_hash)
+                )
+                for finding in compare(previous.snapshot, snapshot, thresholds, terms):
                     monitoring.record_finding(
                         s,
                         finding,

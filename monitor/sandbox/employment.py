@@ -30,12 +30,19 @@ CHANGE_KINDS = (
     "rehire",
     "job_type_change",
     "pay_frequency_change",
+    "hours_cut",
+    "second_job",
+    "leave",
 )
 # After these the employment is over: only a new employment (employer_change, rehire) may follow.
 ENDING_KINDS = frozenset({"job_loss", "derived_inactive"})
 NEW_EMPLOYMENT_KINDS = frozenset({"employer_change", "rehire"})
+# A new employment next to the job, which goes on (later changes apply to the new one).
+ADDED_EMPLOYMENT_KINDS = NEW_EMPLOYMENT_KINDS | {"second_job"}
 # Kinds that only the income report shows (the employment report has no pay fields or statements).
-INCOME_ONLY_KINDS = frozenset({"pay_cut", "missed_pay", "pay_frequency_change"})
+INCOME_ONLY_KINDS = frozenset({"pay_cut", "missed_pay", "pay_frequency_change", "hours_cut", "leave"})
+HOURS_CUT = Decimal("0.30")  # hours_cut: the hours a stub reports fall by this share, the pay stays
+LEAVE_EARNINGS = "Leave of absence"  # leave: the earnings line on each stub from then on
 
 STATEMENTS_SHOWN = 6  # the latest pay stubs a report lists, newest first
 HISTORY_DAYS = 364  # a first connection collects a year of stubs: 26 bi-weekly ones
@@ -186,7 +193,7 @@ def _check_sequence(changes: list[EmployerChange], where: str) -> None:
         type_changed |= change.kind == "job_type_change"
         frequency_changed |= change.kind == "pay_frequency_change"
         ended = change.kind in ENDING_KINDS
-        if change.kind == "employer_change":
+        if change.kind in ("employer_change", "second_job"):
             type_changed = frequency_changed = False
 
 
@@ -225,6 +232,7 @@ class _Segment:
     step: int
     gross: Decimal
     hours: Decimal
+    leave: bool = False  # stubs carry a leave-of-absence earnings line
 
 
 @dataclass(slots=True)
@@ -358,6 +366,9 @@ class Job:
                     "regular": money(segment.gross),
                     "hours": money(segment.hours),
                     "basis_of_pay": "S",
+                    "earnings": [
+                        {"name": LEAVE_EARNINGS if segment.leave else "Regular", "amount": money(segment.gross)}
+                    ],
                 }
             )
         return out
@@ -507,6 +518,16 @@ def _apply(seed: int, line: EmploymentLine, jobs: list[Job], change: EmployerCha
         base = job.last_pay_date(day) or day
         job.frequency = "W"
         job.segments.append(_Segment(day, base, STEP_DAYS["W"], job.pay_rate, HOURS_PER_PERIOD["W"]))
+    elif kind in ("hours_cut", "leave"):
+        last = job.segments[-1]
+        hours = cents(last.hours * (1 - HOURS_CUT)) if kind == "hours_cut" else last.hours
+        # From the last moment the previous data showed: the stubs this refresh brings show it.
+        since = max(prev, last.after)
+        job.segments.append(
+            _Segment(since, last.anchor, last.step, last.gross, hours, leave=kind == "leave" or last.leave)
+        )
+    elif kind == "second_job":
+        jobs.append(_new_job(seed, line, job, kind, day))
     elif kind == "employer_change":
         _end(job, day - timedelta(days=1))
         jobs.append(_new_job(seed, line, job, kind, day))
@@ -554,7 +575,7 @@ def scripted(seed: int, line: EmploymentLine) -> list[tuple[EmployerChange, str,
     index = 0
     for change in line.changes:
         new = None
-        if change.kind in NEW_EMPLOYMENT_KINDS:
+        if change.kind in ADDED_EMPLOYMENT_KINDS:
             new = employment_id(seed, line, index + 1)
         out.append((change, employment_id(seed, line, index), new))
         if new is not None:

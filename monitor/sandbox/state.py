@@ -200,8 +200,11 @@ Link reports and scripted changes (truv-api.md section 9; `employment.py`, `repo
   same company and EIN starts on D-1 (at least a day after the old end), keeping the
   original_hire_date, title, job type, income and pay phase; `job_type_change` job_type P;
   `pay_frequency_change` pay_frequency W, pay_rate income / 52 (income unchanged), weekly
-  stubs from the last bi-weekly pay date on D or before, 40 hours. A change after an
-  employer_change or rehire applies to the new employment. An ended job shows no stub after
+  stubs from the last bi-weekly pay date on D or before, 40 hours; `hours_cut` stubs paid
+  after P report 30 % fewer hours (same pay); `leave` stubs paid after P carry an earnings
+  line "Leave of absence" (every stub has one earnings line, "Regular" otherwise);
+  `second_job` a new employment as for employer_change while the job goes on. A change after
+  an employer_change, rehire or second_job applies to the new employment. An ended job shows no stub after
   its end_date, even one a refresh inside those days had shown.
 - `Sandbox.scripted_changes()` lists every change: order_id, link_id, suborder_number,
   company, employment_id (the one it changes), new_employment_id (employer_change / rehire),
@@ -279,6 +282,7 @@ from typing import Any
 
 from monitor.clock import Clock, FixedClock, SystemClock
 from monitor.sandbox import wire
+from monitor.sandbox.assets import AssetChange, assets_report, parse_asset_changes
 from monitor.sandbox.employment import EmployerChange, EmploymentLine, parse_changes, scripted
 from monitor.sandbox.faults import Faults, RequestKind
 from monitor.sandbox.journal import Journal, token_hash
@@ -314,6 +318,8 @@ _ROUTES: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
     (re.compile(r"/v1/links/([^/]+)/income/report/"), {"GET": "income_report"}),
     (re.compile(r"/v1/links/([^/]+)/employment/report/"), {"GET": "employment_report"}),
     (re.compile(r"/v1/users/([^/]+)/tokens/"), {"POST": "tokens"}),
+    # One id group: "{user_id}/assets/reports/{report_id}", split by the handler.
+    (re.compile(r"/v1/users/([^/]+/assets/reports/[^/]+)/"), {"GET": "assets_report"}),
 )
 
 
@@ -359,6 +365,7 @@ class Sandbox:
         self._rng = random.Random(seed)
         # Report ids have their own RNG, so adding them changed no order, link or suborder id.
         self._report_rng = random.Random(f"sandbox-reports:{seed}")
+        self._asset_changes: dict[str, tuple[AssetChange, ...]] = {}
         # One lock for everything: requests are short, and a single order of events is
         # what makes the journal a trustworthy oracle.
         self._lock = threading.RLock()
@@ -468,6 +475,32 @@ class Sandbox:
         if link is None or link.kind != "employer" or link.is_deleted(now):
             return None
         return link_report(self._seed, link, list(self._lines.get(link.id, {}).values()), product, now)
+
+    def _assets_report(self, user_id: str, report_id: str, now: datetime) -> dict[str, Any] | None:
+        """The order of `user_id` whose VOA report id (as its order shows it now) is `report_id`."""
+        for order in self._orders.values():
+            if (
+                order.user_id != user_id
+                or order.report_id(order.financial_accounts, order.voa_report_id, now) != report_id
+            ):
+                continue
+            if self._is_forbidden(order):
+                return None
+            links = list({s.link.id: s.link for s in order.financial_accounts if not s.link.is_deleted(now)}.values())
+            return assets_report(self._seed, report_id, links, self._asset_changes, now)
+        return None
+
+    def script_asset_changes(self, link_id: str, changes: Any) -> None:
+        """Scripted changes of a financial-account link's accounts (sandbox/assets.py), from its
+        `at_refresh`th refresh on; each at_refresh must be after the link's refreshes so far."""
+        added = parse_asset_changes(changes)
+        with self._lock:
+            link = self._links[link_id]
+            if link.kind != "financial_account":
+                raise ValueError(f"link {link_id} is not a financial account's")
+            if any(c.at_refresh <= len(link.refresh_tasks) for c in added):
+                raise ValueError(f"link {link_id} had {len(link.refresh_tasks)} refreshes: script later ones")
+            self._asset_changes[link_id] = (*self._asset_changes.get(link_id, ()), *added)
 
     def scripted_changes(self) -> list[dict[str, Any]]:
         """Every scripted change, in seeding order: order_id (the order that seeded the employer),
@@ -895,6 +928,10 @@ class Sandbox:
             return wire.json_response(200, link.to_json(now)) if link else wire.not_found()
         if endpoint in ("income_report", "employment_report"):
             report = self._link_report(resource_id, endpoint.removesuffix("_report"), now)
+            return wire.json_response(200, report) if report is not None else wire.not_found()
+        if endpoint == "assets_report":
+            user_id, _, report_id = resource_id.partition("/assets/reports/")
+            report = self._assets_report(user_id, report_id, now)
             return wire.json_response(200, report) if report is not None else wire.not_found()
         if endpoint == "refresh":
             return self._refresh(resource_id, headers, body, now, entry)

@@ -10,15 +10,17 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlmodel import Session
 
+from monitor.core.assets import AssetsSnapshot, assets_from_dict, assets_to_dict
 from monitor.core.changes import HANDOFF_SEVERITIES, Finding, Snapshot, snapshot_from_dict, snapshot_to_dict
 from monitor.core.readable import json_default
 from monitor.core.states import ReportState
 from monitor.store.outbox import enqueue
 from monitor.store.tables import Finding as FindingRow
-from monitor.store.tables import LinkSnapshot, ReportDue, link_snapshot_table, report_due_table
+from monitor.store.tables import LinkSnapshot, ReportDue, link_snapshot_table, report_due_table, truv_order_table
 
-# Products whose refresh is followed by reading the connection's income or employment report.
-MONITORED_PRODUCTS = frozenset({"income", "employment"})
+# Products whose refresh is followed by reading the connection's report: income or employment (the
+# link's report), assets (the refresh order's VOA report, its accounts of the link).
+MONITORED_PRODUCTS = frozenset({"income", "employment", "assets"})
 MAX_ATTEMPTS = 5
 
 
@@ -95,6 +97,44 @@ class Previous:
     refresh_order_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class PreviousAssets:
+    snapshot: AssetsSnapshot
+    refresh_order_id: str
+
+
+def previous_assets(session: Session, *, loan_id: str, token_hash: str, before: datetime) -> PreviousAssets | None:
+    """The same account connection's newest assets snapshot of data older than `before`."""
+    t = link_snapshot_table.c
+    row = session.execute(
+        select(t.body, t.refresh_order_id)
+        .where(t.loan_id == loan_id, t.token_hash == token_hash, t.as_of < before)
+        .order_by(t.as_of.desc())
+        .limit(1)
+    ).first()
+    return PreviousAssets(assets_from_dict(json.loads(row[0])), row[1]) if row else None
+
+
+def save_assets(session: Session, due: Due, snapshot: AssetsSnapshot, *, now: datetime) -> None:
+    session.add(
+        LinkSnapshot(
+            loan_id=due.loan_id,
+            token_hash=due.token_hash,
+            refresh_order_id=due.refresh_order_id,
+            as_of=snapshot.as_of,
+            taken_at=now,
+            body=json.dumps(assets_to_dict(snapshot), sort_keys=True),
+        )
+    )
+
+
+def voa_report(session: Session, order_id: str) -> tuple[str, str] | None:
+    """The refresh order's user and VOA report id, as read from Truv; None when either is unknown."""
+    o = truv_order_table.c
+    row = session.execute(select(o.user_id, o.voa_report_id).where(o.id == order_id)).first()
+    return (row[0], row[1]) if row and row[0] and row[1] else None
+
+
 def previous_snapshot(session: Session, *, loan_id: str, token_hash: str, before: datetime) -> Previous | None:
     """The same connection's newest snapshot taken of data older than `before`."""
     t = link_snapshot_table.c
@@ -156,7 +196,7 @@ def record_finding(
     loan_id: str,
     order_id: str | None,
     completed_at: datetime | None,
-    previous: Previous | None,
+    previous: Previous | PreviousAssets | None,
     now: datetime,
 ) -> None:
     """One finding: a row, an audit entry, and for high and critical a hand-off to the lender."""
@@ -197,11 +237,23 @@ def record_finding(
         enqueue(session, kind="finding", key=f"finding:{row.id}", payload=_payload(row), now=now)
 
 
+# What the lender does next, where a rule says more than "re-evaluate income and employment".
+NEXT_STEPS = {
+    "rescore_required": "rescore the loan on the verified income (FHA 4000.1)",
+    "resubmit_required": "resubmit the loan to DU with the verified income (Fannie Mae B3-2-10)",
+    "insufficient_funds": "re-verify the funds to close and reserves before closing",
+    "account_closed": "re-verify the borrower's assets: an account is closed or gone",
+    "large_deposit": "source the deposit (Fannie Mae B3-4.2-02)",
+}
+
+
 def _payload(row: FindingRow) -> dict[str, Any]:
     return {
         "type": "loan.finding",
         **finding_dict(row),
-        "next_step": "re-evaluate the borrower's income and employment before relying on them",
+        "next_step": NEXT_STEPS.get(
+            row.rule, "re-evaluate the borrower's income and employment before relying on them"
+        ),
     }
 
 

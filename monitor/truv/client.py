@@ -14,6 +14,7 @@ import httpx
 import structlog
 
 from monitor.clock import Clock
+from monitor.core.assets import AssetsSnapshot
 from monitor.core.changes import Snapshot
 from monitor.errors import (
     TruvAuthError,
@@ -27,6 +28,7 @@ from monitor.errors import (
     TruvUnreachable,
     is_refresh_limit_message,
 )
+from monitor.truv.assets_wire import parse_assets_report
 from monitor.truv.call_count import CallCount, note_request, note_throttled
 from monitor.truv.pacer import Pacer
 from monitor.truv.report_wire import parse_report
@@ -185,6 +187,17 @@ class TruvClient:
             return parse_report(data, fallback_as_of=fallback_as_of)
         except ValueError as exc:
             raise TruvUnavailable(f"Truv sent a report we cannot read: {exc}") from None
+
+    def get_assets_report(
+        self, user_id: str, report_id: str, *, link_id: str, fallback_as_of: datetime
+    ) -> AssetsSnapshot:
+        """GET /v1/users/{user_id}/assets/reports/{report_id}/ (the refresh order's `voa_report_id`):
+        the accounts of `link_id` that monitoring keeps. A GET, so retried when safe."""
+        data = self._call("GET", f"users/{user_id}/assets/reports/{report_id}/", endpoint="get_assets_report")
+        try:
+            return parse_assets_report(data, link_id=link_id, fallback_as_of=fallback_as_of)
+        except ValueError as exc:
+            raise TruvUnavailable(f"Truv sent an assets report we cannot read: {exc}") from None
 
     def get_link(self, link_id: str) -> LinkInfo:
         return self._parsed(parse_link, self._call("GET", f"links/{link_id}/", endpoint="get_link"))

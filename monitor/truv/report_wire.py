@@ -20,6 +20,24 @@ def _text(value: Any) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
+# Truv documents no leave-of-absence field; a pay stub's earnings line named as leave is what shows it
+# (README "Where Truv is silent"). Matched on whole words in the line's name or category.
+_LEAVE_WORDS = frozenset({"leave", "loa", "fmla", "std", "disability", "furlough"})
+
+
+def _on_leave(earnings: Any) -> bool:
+    if not isinstance(earnings, list):
+        return False
+    for line in earnings:
+        if not isinstance(line, dict):
+            continue
+        text = " ".join(str(line.get(k) or "") for k in ("name", "category", "type")).lower()
+        words = set(text.replace("-", " ").replace("_", " ").replace("/", " ").split())
+        if words & _LEAVE_WORDS:
+            return True
+    return False
+
+
 def _statement(item: dict[str, Any]) -> Statement:
     return Statement(
         pay_date=day(item.get("pay_date")),
@@ -28,6 +46,7 @@ def _statement(item: dict[str, Any]) -> Statement:
         basis_of_pay=_text(item.get("basis_of_pay")),
         gross_pay_ytd=money(item.get("gross_pay_ytd")),
         net_pay_ytd=money(item.get("net_pay_ytd")),
+        leave=_on_leave(item.get("earnings")),
     )
 
 

@@ -234,6 +234,7 @@ class Statement(Open):
     overtime: Money | None = None
     hours: Money | None = None
     basis_of_pay: Literal["S", "H", "D", "W", "M", "C"] | None = None
+    earnings: list[dict[str, Any]] | None = None  # documented `earnings[]`; its lines' keys are not
 
 
 class Employment(Open):
@@ -280,6 +281,45 @@ class LinkReport(Open):
 
 class EmploymentReport(LinkReport):
     SOURCE = f"{DOCS}/api-reference/account-link-income-and-employment-reports/link_detail_reports_employment"
+
+
+# ---- assets (VOA) ---------------------------------------------------------------------------------------
+
+
+class AssetsAccount(Open):
+    """An account of an assets report's link. Documented: id, created_at, updated_at, type, subtype, mask,
+    routing number, balances and transactions ("current and available balances"; "date, description,
+    amount, and type"); the key names inside those are monitor's choices (README, where Truv is silent)."""
+
+    SOURCE = f"{DOCS}/docs/data-reference-for-verification-of-assets"
+
+    id: str
+    type: str | None = None
+    subtype: str | None = None
+    mask: str | None = None
+
+
+class AssetsLink(Open):
+    SOURCE = f"{DOCS}/docs/data-reference-for-verification-of-assets"
+
+    link_id: str
+    tracking_info: str | None = None
+    provider: str | None = None
+    provider_name: str | None = None
+    accounts: list[AssetsAccount]
+
+
+class AssetsReport(Open):
+    """`GET /v1/users/{user_id}/assets/reports/{report_id}/`: the user's VOA report over its links."""
+
+    SOURCE = f"{DOCS}/api-reference/user-asset-verification-reports/assets-report-retrieve"
+
+    report_id: str
+    created_at: Timestamp | None
+    completed_at: Timestamp | None
+    days_requested: int | None = None
+    is_voe: bool | None = None
+    links: list[AssetsLink]
 
 
 # ---- bridge tokens and errors ---------------------------------------------------------------------------

@@ -159,8 +159,23 @@ CHOICES = {
     "bank_accounts": "older name of financial_accounts",
     "insurance": "insurance items of an order",
     "completed_at": "a suborder-level completion time, read only to refine the order's",
+    # An assets report's accounts: documented as balances and transactions, their keys not named.
+    "balances": "an account's balances",
+    "balance": "the current balance",
+    "available_balance": "the available balance, when no current one",
+    "transactions": "an account's transactions",
+    "amount": "a transaction's amount",
+    "posted_at": "a transaction's date",
+    "transacted_at": "a transaction's date when not posted",
+    "status": "an account closed (also a report's status, documented)",
+    "is_closed": "an account closed",
 }
-CLIENT_MODULES = ("monitor/truv/wire.py", "monitor/truv/report_wire.py", "monitor/core/webhook_events.py")
+CLIENT_MODULES = (
+    "monitor/truv/wire.py",
+    "monitor/truv/report_wire.py",
+    "monitor/truv/assets_wire.py",
+    "monitor/core/webhook_events.py",
+)
 # Keys of our own (error-body plumbing, JSON containers) that are not Truv fields.
 PLUMBING = {"invalid-params"}
 

@@ -37,6 +37,9 @@ KNOWN_EXTRAS = {
     ("LinkReport", "finished_at"),  # sandbox choice: the last finished task (not documented)
     ("EmploymentReport", "provider"),
     ("EmploymentReport", "finished_at"),
+    ("AssetsAccount", "status"),  # choices: README "Where Truv is silent" (balances, transactions, status)
+    ("AssetsAccount", "balances"),
+    ("AssetsAccount", "transactions"),
 }
 # Suborder timestamps Truv does not document: the default sandbox must not send them.
 UNDOCUMENTED_SUBORDER_TIMES = {"completed_at", "updated_at", "finished_at"}
@@ -48,6 +51,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], type[BaseModel]]] = [
     ("GET", re.compile(r"/v1/links/[^/]+/employment/report/"), shapes.EmploymentReport),
     ("GET", re.compile(r"/v1/links/[^/]+/"), shapes.Link),
     ("POST", re.compile(r"/v1/users/[^/]+/tokens/"), shapes.BridgeToken),
+    ("GET", re.compile(r"/v1/users/[^/]+/assets/reports/[^/]+/"), shapes.AssetsReport),
 ]
 
 
@@ -280,3 +284,18 @@ def test_the_same_shapes_over_loopback_http(served: tuple[Sandbox, str], clock: 
         assert api.get("orders/nope/").status_code == 404
     assert {"200 Order", "200 RefreshOrder", "200 LinkReport", "404 NotFound"} <= set(api.seen)
     assert [e["event_type"] for e in webhooks(sandbox)][:2] == ["task-status-updated", "order-status-updated"]
+
+
+def test_the_assets_report_after_a_voa_refresh_is_the_documented_shape(
+    sandbox: Sandbox, clock: FixedClock, api
+) -> None:
+    order = sandbox.add_order(products=("assets",), employers=[], financial_accounts=[{}], completed_at=ago(20))
+    sandbox.script_asset_changes(order["financial_accounts"][0]["link_id"], {"at_refresh": 1, "large_deposit": True})
+    refreshed = api.post(f"orders/{order['id']}/", json={"products": ["assets"]}).json()
+    clock.advance(60)
+    child = api.get(f"orders/{refreshed['id']}/").json()
+    report = api.get(f"users/{child['user_id']}/assets/reports/{child['voa_report_id']}/")
+    assert report.status_code == 200 and report.json()["report_id"] == child["voa_report_id"]
+    assert api.get(f"users/{child['user_id']}/assets/reports/unknown/").status_code == 404
+    assert api.seen["200 AssetsReport"] == 1
+    assert api.extras <= KNOWN_EXTRAS, api.extras - KNOWN_EXTRAS

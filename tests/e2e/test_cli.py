@@ -174,7 +174,7 @@ def test_demo_runs_end_to_end(tmp_path):
     # income monitoring: each scripted change in the borrowers' payroll data is found
     rules = {(f["loan_id"], f["rule"]) for f in out["changes"]}
     assert {("L-2001", "job_loss"), ("L-2002", "income_drop"), ("L-2003", "employer_change")} <= rules
-    assert {("L-2004", "missed_pay"), ("L-2005", "pay_change"), ("L-1009", "unverified")} <= rules
+    assert {("L-2004", "missed_pay"), ("L-2005", "job_type_change"), ("L-1009", "unverified")} <= rules
     # recreated each time: a second demo gives the same story
     again = json.loads(monitor("demo", "--json", cwd=tmp_path).stdout)
     assert again["tonight"]["submitted"] == tonight["submitted"]

@@ -36,7 +36,7 @@ EXPECTED = {
     "employer_change": Counter({("job_loss", "critical", "confirmed"): 1, ("employer_change", "high", "confirmed"): 1}),
     "rehire": Counter({("job_loss", "critical", "confirmed"): 1, ("employer_change", "high", "confirmed"): 1}),
     "missed_pay": Counter({("missed_pay", "high", "confirmed"): 1}),
-    "job_type_change": Counter({("pay_change", "medium", "confirmed"): 1}),
+    "job_type_change": Counter({("job_type_change", "high", "confirmed"): 1}),
     "pay_frequency_change": Counter({("pay_change", "medium", "confirmed"): 1}),
 }
 

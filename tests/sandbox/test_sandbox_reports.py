@@ -15,7 +15,7 @@ import pytest
 
 from monitor.clock import FixedClock
 from monitor.sandbox import EmployerSpec, Sandbox, SandboxTransport
-from monitor.sandbox.employment import CHANGE_KINDS, EmployerChange
+from monitor.sandbox.employment import CHANGE_KINDS, INCOME_ONLY_KINDS, EmployerChange
 from monitor.sandbox.scenario import generate_portfolio, load_scenario_file
 from tests.sandbox.conftest import AUTH, T0, make_client
 
@@ -48,6 +48,7 @@ STATEMENT_KEYS = {
     "regular",
     "hours",
     "basis_of_pay",
+    "earnings",
 }
 
 
@@ -698,11 +699,11 @@ def test_portfolio_scripted_changes(clock: FixedClock) -> None:
     sandbox = sandbox_for_months(clock, seed=2)
     rows = generate_portfolio(sandbox, 200, seed=8, scripted_changes=PER_KIND, scripted_at_refresh=[2, 3])
     assert rows == plain  # same rows, orders and ids as without changes
-    assert plain.scripted == {} and len(rows.scripted) == 40
+    assert plain.scripted == {} and len(rows.scripted) == 5 * len(CHANGE_KINDS)
     assert Counter(kind for changes in rows.scripted.values() for kind, _ in changes) == Counter(PER_KIND)
     assert {at for changes in rows.scripted.values() for _, at in changes} == {2, 3}
     scripted = sandbox.scripted_changes()
-    assert len(scripted) == 40
+    assert len(scripted) == 5 * len(CHANGE_KINDS)
     orders = {r["order_id"]: r["loan_id"] for r in rows}
     assert {(orders[c["order_id"]], c["kind"], c["at_refresh"]) for c in scripted} == {
         (loan, kind, at) for loan, changes in rows.scripted.items() for kind, at in changes
@@ -712,7 +713,7 @@ def test_portfolio_scripted_changes(clock: FixedClock) -> None:
         order = sandbox.order(next(r["order_id"] for r in rows if r["loan_id"] == loan))
         kind = details[0]["kind"]
         assert all(e["status"] == "completed" for e in order["employers"])
-        if kind in ("pay_cut", "missed_pay", "pay_frequency_change"):
+        if kind in INCOME_ONLY_KINDS:
             assert order["products"] == ["income"]
     again = generate_portfolio(
         sandbox_for_months(FixedClock(T0), seed=2), 200, seed=8, scripted_changes=PER_KIND, scripted_at_refresh=[2, 3]
@@ -749,6 +750,17 @@ def test_portfolio_changes_show_at_their_refresh_and_nowhere_else(clock: FixedCl
                 # An active job paid every 14 days shows a new pay date a month later, unless
                 # a missed pay was scripted.
                 if employment["is_active"] and stubs and old_stubs and stubs[0]["pay_date"] == old_stubs[0]["pay_date"]:
+                    changed_at.setdefault((loan, link_id), set()).add(number)
+                # hours_cut and leave show only on the stubs: the newest one's hours or earnings line differ.
+                if (
+                    stubs
+                    and old_stubs
+                    and (stubs[0]["hours"], stubs[0]["earnings"])
+                    != (
+                        old_stubs[0]["hours"],
+                        [{**line, "amount": stubs[0]["earnings"][0]["amount"]} for line in old_stubs[0]["earnings"]],
+                    )
+                ):
                     changed_at.setdefault((loan, link_id), set()).add(number)
     expected = {
         (loan, detail["link_id"]): {detail["at_refresh"]}

@@ -81,7 +81,7 @@ NEXT = replace(JOB, statements=stubs(date(2026, 6, 12)))  # one new stub two wee
         # a raise is not a finding
         (replace(NEXT, income=Decimal("80000.00")), []),
         # pay changes
-        (replace(NEXT, job_type="P"), [("pay_change", "medium", "emp-1", "job_type")]),
+        (replace(NEXT, job_type="P"), [("job_type_change", "high", "emp-1", "job_type")]),
         (
             replace(NEXT, statements=stubs(date(2026, 6, 12), basis="H")),
             [("pay_change", "medium", "emp-1", "basis_of_pay")],

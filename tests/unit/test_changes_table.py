@@ -118,7 +118,9 @@ def test_thresholds_are_per_policy(review, material, income, severity):
         ({"income_unit": None}, []),
         # another pay frequency: a pay change, never a drop of pay_rate
         ({"pay_rate": Decimal("2000.00"), "pay_frequency": "W"}, [(Rule.PAY_CHANGE, Severity.MEDIUM, "pay_frequency")]),
-        ({"job_type": "P"}, [(Rule.PAY_CHANGE, Severity.MEDIUM, "job_type")]),
+        # full-time to part-time is its own rule (issue 22 point 6); other job types stay a pay change
+        ({"job_type": "P"}, [(Rule.JOB_TYPE_CHANGE, Severity.HIGH, "job_type")]),
+        ({"job_type": "C"}, [(Rule.PAY_CHANGE, Severity.MEDIUM, "job_type")]),
         ({"job_type": None}, []),  # absent now: nothing to compare
         (
             {"statements": paid(LAST_PAY + timedelta(days=14), basis="H")},
@@ -168,34 +170,48 @@ def test_a_job_loss_is_not_also_an_income_drop_or_a_pay_change():
 
 
 @pytest.mark.parametrize(
-    ("new", "change", "rehire"),
+    ("new", "rule", "rehire"),
     [
-        (Employment(id="e2", company="Beta LLC", ein="98-7654321", is_active=True), True, False),
+        # a second job while the first goes on: new_employment (medium), not a change of employer
+        (Employment(id="e2", company="Beta LLC", ein="98-7654321", is_active=True), Rule.NEW_EMPLOYMENT, None),
         # the same employer again under a new employment id: a rehire, found by EIN
-        (Employment(id="e2", company="Acme Corporation", ein="12-3456789", is_active=True), True, True),
+        (Employment(id="e2", company="Acme Corporation", ein="12-3456789", is_active=True), Rule.EMPLOYER_CHANGE, True),
         # no EIN on either side: by company name, ignoring case and spaces around it
-        (Employment(id="e2", company=" ACME CORP ", is_active=True), True, True),
-        (Employment(id="e2", company="Acme Holdings", is_active=True), True, False),
+        (Employment(id="e2", company=" ACME CORP ", is_active=True), Rule.EMPLOYER_CHANGE, True),
+        (Employment(id="e2", company="Acme Holdings", is_active=True), Rule.NEW_EMPLOYMENT, None),
         # EINs decide when both have one: same name, other EIN is another employer
-        (Employment(id="e2", company="Acme Corp", ein="00-0000000", is_active=True), True, False),
+        (Employment(id="e2", company="Acme Corp", ein="00-0000000", is_active=True), Rule.NEW_EMPLOYMENT, None),
         # an inactive new employment (history Truv found) is no change of employer
-        (Employment(id="e2", company="Beta LLC", is_active=False), False, None),
-        (Employment(id="e2", company="Beta LLC", end_date=date(2025, 1, 1)), False, None),
+        (Employment(id="e2", company="Beta LLC", is_active=False), None, None),
+        (Employment(id="e2", company="Beta LLC", end_date=date(2025, 1, 1)), None, None),
     ],
 )
-def test_employer_change(new, change, rehire):
+def test_employer_change(new, rule, rehire):
     old = replace(BASE, ein=None) if new.ein is None else BASE
     before = Snapshot(employments=(old,), as_of=at(LAST_PAY))
     after = Snapshot(
         employments=(replace(old, statements=NEXT.statements), new), as_of=at(LAST_PAY + timedelta(days=14))
     )
-    found = [f for f in compare(before, after, Thresholds()) if f.rule is Rule.EMPLOYER_CHANGE]
-    if not change:
+    found = [f for f in compare(before, after, Thresholds()) if f.rule in (Rule.EMPLOYER_CHANGE, Rule.NEW_EMPLOYMENT)]
+    if rule is None:
         assert found == []
         return
     (finding,) = found
-    assert (finding.severity, finding.employment_id, finding.after) == (Severity.HIGH, "e2", new.company)
-    assert finding.detail == {"rehire": rehire, "ein": new.ein}
+    assert (finding.rule, finding.employment_id, finding.after) == (rule, "e2", new.company)
+    if rule is Rule.NEW_EMPLOYMENT:
+        assert finding.severity is Severity.MEDIUM
+        assert finding.detail == {"ein": new.ein}
+    else:
+        assert finding.severity is Severity.HIGH
+        assert finding.detail == {"rehire": rehire, "ein": new.ein}
+
+
+def test_a_new_job_after_the_old_one_ended_is_an_employer_change():
+    before = Snapshot(employments=(BASE,), as_of=at(LAST_PAY))
+    other = Employment(id="e2", company="Beta LLC", ein="98-7654321", is_active=True)
+    after = Snapshot(employments=(replace(NEXT, is_active=False), other), as_of=at(LAST_PAY + timedelta(days=14)))
+    got = [(f.rule, f.severity) for f in compare(before, after, Thresholds())]
+    assert got == [(Rule.JOB_LOSS, Severity.CRITICAL), (Rule.EMPLOYER_CHANGE, Severity.HIGH)]
 
 
 # -- missed_pay ----------------------------------------------------------------------------------------

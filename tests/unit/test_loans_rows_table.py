@@ -487,3 +487,78 @@ def test_other_suffixes_are_refused(tmp_path, suffix):
 
 def test_a_missing_file(tmp_path):
     assert read_refusal(tmp_path / "nope.csv").endswith("nope.csv: file not found")
+
+
+# -- what was underwritten (issue 22): optional columns, checked and normalised ----------------------------
+
+
+def test_underwriting_columns_are_read_and_normalised():
+    got = parse(
+        delivery_date="2026-12-15",
+        qualifying_income=" 8500.50 ",
+        qualifying_income_unit="Monthly",
+        dti="43.5%",
+        monthly_debts="3700",
+        funds_to_close="25000.00",
+        reserves="0",
+    )
+    assert got.attributes == {
+        "delivery_date": "2026-12-15",
+        "qualifying_income": "8500.50",
+        "qualifying_income_unit": "monthly",
+        "dti": "43.5",
+        "monthly_debts": "3700",
+        "funds_to_close": "25000.00",
+        "reserves": "0",
+    }
+    assert parse(delivery_date="", dti="").attributes == {"delivery_date": "", "dti": ""}  # empty: not given
+
+
+@pytest.mark.parametrize(
+    ("fields", "column", "expected"),
+    [
+        ({"delivery_date": "12/15/2026"}, "delivery_date", "a date as YYYY-MM-DD"),
+        ({"delivery_date": "0001-01-01"}, "delivery_date", "a date between 1900-01-01 and 2200-12-31"),
+        ({"delivery_date": "9999-12-31"}, "delivery_date", "a date between 1900-01-01 and 2200-12-31"),
+        ({"qualifying_income": "8500"}, "qualifying_income_unit", "monthly or yearly (the unit of qualifying_income)"),
+        (
+            {"qualifying_income": "8500", "qualifying_income_unit": "weekly"},
+            "qualifying_income_unit",
+            "monthly or yearly",
+        ),
+        ({"qualifying_income": "$8,500"}, "qualifying_income", "an amount like 8500.00"),
+        (
+            {"qualifying_income": "-1", "qualifying_income_unit": "monthly"},
+            "qualifying_income",
+            "an amount like 8500.00",
+        ),
+        ({"monthly_debts": "NaN"}, "monthly_debts", "an amount like 8500.00"),
+        ({"funds_to_close": "1e12"}, "funds_to_close", "an amount like 8500.00"),
+        ({"reserves": "lots"}, "reserves", "an amount like 8500.00"),
+        ({"dti": "0"}, "dti", "a percentage like 43.5"),
+        ({"dti": "143"}, "dti", "a percentage like 43.5"),
+        ({"dti": "0.43x"}, "dti", "a percentage like 43.5"),
+    ],
+)
+def test_underwriting_refusals_name_row_and_column(fields, column, expected):
+    error = refusal(row(**fields))
+    assert error.exit_code == 2
+    assert str(error).startswith(f"{SOURCE}: row 3, column {column!r}: expected {expected}")
+
+
+def test_underwriting_columns_need_no_declaration_and_pass_the_csv_fast_path(tmp_path):
+    from monitor.loans_file import Declared
+
+    path = write(
+        tmp_path,
+        "loans.csv",
+        "loan_id,order_id,closing_date,delivery_date,qualifying_income,qualifying_income_unit\n"
+        "L-1,o-1,2026-12-01,2026-12-20,120000,yearly\nL-2,o-2,2026-12-01,,,\n"
+        "L-3,o-3,2026-12-01,2026-13-01,,\n",
+    )
+    rows = read_rows(path, Declared(frozenset()))
+    first, second = next(rows), next(rows)
+    assert first.attributes["qualifying_income_unit"] == "yearly" and first.attributes["delivery_date"] == "2026-12-20"
+    assert second.attributes == {"delivery_date": "", "qualifying_income": "", "qualifying_income_unit": ""}
+    with pytest.raises(ImportFileError, match=r"row 4, column 'delivery_date': expected a date as YYYY-MM-DD"):
+        next(rows)

@@ -389,3 +389,20 @@ def test_two_employments_keep_their_own_fields():
         True,
     )
     assert not a.active and b.active
+
+
+@pytest.mark.parametrize(
+    ("earnings", "leave"),
+    [
+        ([{"name": "Regular", "amount": "3000.00"}], False),
+        ([{"name": "FMLA Leave", "amount": "0.00"}], True),
+        ([{"name": "Regular"}, {"name": "Paid", "category": "leave_of_absence"}], True),
+        ([{"name": "Short-term disability"}], True),
+        ([{"name": "STD"}], True),
+        ([{"name": "Cleaveland bonus"}], False),  # a word containing "leave" is not leave
+        ("leave", False),  # not a list: nothing read
+        (None, False),
+    ],
+)
+def test_leave_of_absence_from_earnings_lines(earnings, leave):
+    assert statement(pay_date="2026-05-29", earnings=earnings).leave is leave
