@@ -537,6 +537,15 @@ def parse_config(text: str, source: str = "jobs.yaml") -> JobsFile:
 
 
 def _parse_config(text: str, source: str) -> JobsFile:
+    raw, root = _mapping(text, source)
+    try:
+        return JobsFile.model_validate(raw)
+    except ValidationError as exc:
+        raise _validation_error(exc, root, source) from None
+
+
+def _mapping(text: str, source: str) -> tuple[dict[str, Any], Any]:
+    """The YAML as a mapping of sections, and its node tree (for line numbers); ConfigError otherwise."""
     try:
         raw, root = _load_yaml(text, source)
     except yaml.YAMLError as exc:
@@ -547,23 +556,25 @@ def _parse_config(text: str, source: str) -> JobsFile:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(source, "(top level)", "expected a mapping of sections (database, truv, ...)")
-    try:
-        return JobsFile.model_validate(raw)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        # A misspelt key also shows up as a missing one; the spelling is the useful message.
-        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-        misspelt = {tuple(e["loc"][:-1]) for e in errors if e["type"] == "extra_forbidden"}
-        ordered = [first] + [e for e in errors if e is not first]
-        kept = [e for e in ordered if not (e["type"] == "missing" and tuple(e["loc"][:-1]) in misspelt)]
-        problems = [p for err in kept for p in _problems(err, root, source)]
-        if len(problems) == 1:
-            raise problems[0] from None
-        head = problems[0]
-        more = f" (and {len(problems) - 1} more: `monitor check-config` lists them all)"
-        error = ConfigError(head.source, head.location, head.message + more)
-        error.problems = tuple(problems)
-        raise error from None
+    return raw, root
+
+
+def _validation_error(exc: ValidationError, root: Any, source: str) -> ConfigError:
+    """Every problem pydantic found, the first named and the rest carried for `check-config`."""
+    errors = exc.errors(include_url=False)
+    # A misspelt key also shows up as a missing one; the spelling is the useful message.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    misspelt = {tuple(e["loc"][:-1]) for e in errors if e["type"] == "extra_forbidden"}
+    ordered = [first] + [e for e in errors if e is not first]
+    kept = [e for e in ordered if not (e["type"] == "missing" and tuple(e["loc"][:-1]) in misspelt)]
+    problems = [p for err in kept for p in _problems(err, root, source)]
+    if len(problems) == 1:
+        return problems[0]
+    head = problems[0]
+    more = f" (and {len(problems) - 1} more: `monitor check-config` lists them all)"
+    error = ConfigError(head.source, head.location, head.message + more)
+    error.problems = tuple(problems)
+    return error
 
 
 def _problems(err: Any, root: Any, source: str) -> list[ConfigError]:

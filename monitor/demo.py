@@ -312,6 +312,22 @@ def _print(
         "structured line every 30 s.)",
         soft_wrap=True,
     )
+    _print_tonight(c, result, loans_table, reauth, webhooks)
+    c.print(_loans_table(loans_table))
+    c.print(_reauth_table(reauth))
+    print_ledger(view)
+    c.print(f"\nOne loan, and why: monitor loans show {SHOWN_LOAN} (--tz America/New_York for local times, --json)")
+    print_loan(loan_view)
+
+
+def _print_tonight(
+    c: Console,
+    result: PassSummary,
+    loans_table: list[dict[str, Any]],
+    reauth: list[dict[str, Any]],
+    webhooks: dict[str, int],
+) -> None:
+    """Tonight's outcomes: what the pass counted, and what arrived by webhook after it."""
     outcomes = Counter(row["outcome"] for row in loans_table if row["outcome"] != "-")
     if result.completed < outcomes.get("completed", 0):
         # The pass ends once Truv has accepted its refreshes; their outcomes come later, by webhook.
@@ -328,12 +344,18 @@ def _print(
         f"({', '.join(f'{k} {v}' for k, v in sorted(failed.items()))}); skipped: {skipped}; "
         f"needing the borrower: {len(reauth)}.\n"
     )
+
+
+def _loans_table(loans_table: list[dict[str, Any]]) -> Table:
     t = Table(title="per loan, tonight")
     for col in ("loan", "shows", "decision", "outcome"):
         t.add_column(col)
     for row in loans_table:
         t.add_row(row["loan_id"], row["shows"], row["decision"], row["outcome"])
-    c.print(t)
+    return t
+
+
+def _reauth_table(reauth: list[dict[str, Any]]) -> Table:
     r = Table(title="connections needing the borrower (Bridge update mode)")
     for col in ("loan", "token (hash)", "why", "since"):
         r.add_column(col)
@@ -344,10 +366,7 @@ def _print(
             row["reason"] or "-",
             f"{row['since']:%Y-%m-%d %H:%M}" if row["since"] else "-",
         )
-    c.print(r)
-    print_ledger(view)
-    c.print(f"\nOne loan, and why: monitor loans show {SHOWN_LOAN} (--tz America/New_York for local times, --json)")
-    print_loan(loan_view)
+    return r
 
 
 def _print_looks(directory: Path, first: datetime, tonight: datetime) -> None:

@@ -45,43 +45,55 @@ def audit_verify(
     its seal and the seal file are checked; without it, a chain that was never keyed is checked and reported
     as unkeyed, and a keyed one needs the key (exit 2)."""
     from monitor.core.readable import dumps
+    from monitor.store.audit import audit_key
+
+    key = audit_key()
+    _check_options(key, seal=seal, adopt_key=adopt_key, force=force)
+    c = root_options(ctx)
+    result = _checked(c.context(), key, c.config_path, seal=seal, adopt_key=adopt_key)
+    if result is None:  # sealed
+        return
+    if as_json:
+        typer.echo(dumps(result, sort_keys=True))
+    elif result["ok"]:
+        typer.echo(_verified_line(result))
+    _raise_unless_ok(result)
+
+
+def _check_options(key: str | None, *, seal: bool, adopt_key: bool, force: bool) -> None:
     from monitor.errors import ConfigError
-    from monitor.store.audit import KEY_ENV, audit_key, verify
-    from monitor.store.audit_seal import (
-        earlier_keying,
-        read_seal_file,
-        seal_file_path,
-        seal_file_problem,
-        write_seal_file,
-    )
-    from monitor.store.db import read_only, session
+    from monitor.store.audit import KEY_ENV
 
     if (adopt_key or force) and not (seal and adopt_key and force):
         raise InputError("--adopt-key", "", "--adopt-key and --force go together, and only with --seal")
-    key = audit_key()
     if seal and key is None:
         raise ConfigError("environment", KEY_ENV, "not set; --seal keys the chain with it")
-    c = root_options(ctx)
-    services = c.context()
-    seal_path = seal_file_path(c.config_path)
+
+
+def _checked(
+    services: Context, key: str | None, config_path: Path, *, seal: bool, adopt_key: bool
+) -> dict[str, Any] | None:
+    """The chain walked and the seal file compared (and refreshed when the keyed chain is intact);
+    None when `--seal` keyed a chain that had never been keyed."""
+    from monitor.store.audit import verify
+    from monitor.store.audit_seal import earlier_keying, read_seal_file, seal_file_path, seal_file_problem
+    from monitor.store.db import read_only, session
+
+    seal_path = seal_file_path(config_path)
     record = read_seal_file(seal_path)
     with session(read_only(services.engine)) as s:
         result = verify(s, key=key)
         traces = earlier_keying(s, record=record, path=seal_path) if seal else []
     if seal and result["reason"] == "unsealed":
-        if traces and not adopt_key:
-            raise InputError(
-                "--seal",
-                "",
-                f"not sealed: the trail was keyed before ({'; '.join(traces)}), so this chain without keying may be "
-                "a forgery; adopt the key anyway only if you know why, with --seal --adopt-key --force",
-            )
+        _refuse_if_keyed_before(traces, adopt_key=adopt_key)
         _seal_chain(services, key or "", result, seal_path)
-        return
+        return None
     problem = seal_file_problem(record, result, key=key, path=seal_path)
     if problem is not None:
-        result = {**result, "ok": False, "reason": "seal_file", "message": problem}
-    elif result["ok"] and result["keyed"] and key is not None:
+        return {**result, "ok": False, "reason": "seal_file", "message": problem}
+    if result["ok"] and result["keyed"] and key is not None:
+        from monitor.store.audit_seal import write_seal_file
+
         write_seal_file(
             seal_path,
             key=key,
@@ -89,10 +101,24 @@ def audit_verify(
             head_seq=result["head_seq"],
             head_hash=result["head_hash"],
         )
-    if as_json:
-        typer.echo(dumps(result, sort_keys=True))
-    elif result["ok"]:
-        typer.echo(_verified_line(result))
+    return result
+
+
+def _refuse_if_keyed_before(traces: list[str], *, adopt_key: bool) -> None:
+    if traces and not adopt_key:
+        raise InputError(
+            "--seal",
+            "",
+            f"not sealed: the trail was keyed before ({'; '.join(traces)}), so this chain without keying may be "
+            "a forgery; adopt the key anyway only if you know why, with --seal --adopt-key --force",
+        )
+
+
+def _raise_unless_ok(result: dict[str, Any]) -> None:
+    """Exit 2 when the key is missing for a keyed chain; exit 1 naming the problem otherwise."""
+    from monitor.errors import ConfigError
+    from monitor.store.audit import KEY_ENV
+
     if result["reason"] == "key_required":
         raise ConfigError("environment", KEY_ENV, f"not set; {result['message']}")
     if not result["ok"]:

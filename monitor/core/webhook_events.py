@@ -46,34 +46,49 @@ class Instruction:
     status: str | None = None
 
 
+ORDER_EVENTS = ("order-status-updated", "order-refresh-failed")
+# Link events: each names what happened to the link, and its target is the link.
+LINK_ACTIONS = {
+    "link-deleted": Action.LINK_DELETED,
+    "link-disconnected": Action.LINK_DISCONNECTED,
+    "link-connected": Action.LINK_CONNECTED,
+}
+
+
 def interpret(event: dict[str, Any]) -> Instruction:
     kind = str(event.get("event_type") or "")
-    order_id, link_id = event.get("order_id"), event.get("link_id")
-    employer_id, status = event.get("employer_id"), event.get("status")
-    if kind in ("order-status-updated", "order-refresh-failed") and order_id and employer_id and status:
-        return Instruction(
-            Action.SUBORDER_STATUS,
-            f"suborder:{order_id}:{employer_id}",
-            order_id=order_id,
-            suborder_id=employer_id,
-            link_id=link_id,
-            status=str(status).lower(),
-        )
-    if kind in ("order-status-updated", "order-refresh-failed") and order_id and not employer_id:
-        return Instruction(Action.ORDER_CHANGED, f"order:{order_id}", order_id=order_id, status=_lower(status))
-    if kind == "order-finalized" and order_id:
-        return Instruction(Action.ORDER_FINALIZED, f"order:{order_id}", order_id=order_id)
-    if kind == "link-deleted" and link_id:
-        return Instruction(Action.LINK_DELETED, f"link:{link_id}", link_id=link_id)
-    if kind == "link-disconnected" and link_id:
-        return Instruction(Action.LINK_DISCONNECTED, f"link:{link_id}", link_id=link_id)
-    if kind == "link-connected" and link_id:
-        return Instruction(Action.LINK_CONNECTED, f"link:{link_id}", link_id=link_id)
+    link_id, status = event.get("link_id"), event.get("status")
+    if kind in ORDER_EVENTS or kind == "order-finalized":
+        return _order_instruction(kind, event)
+    if kind in LINK_ACTIONS and link_id:
+        return Instruction(LINK_ACTIONS[kind], f"link:{link_id}", link_id=link_id)
     if kind == "task-status-updated" and link_id and status:
         return Instruction(Action.TASK_STATUS, f"link:{link_id}", link_id=link_id, status=str(status).lower())
     if kind in DATA_EVENTS:
         return Instruction(Action.DATA_CHANGED, None, link_id=link_id)
     return Instruction(Action.IGNORE, None)
+
+
+def _order_instruction(kind: str, event: dict[str, Any]) -> Instruction:
+    """An order event: one employer's status, the whole order's (the guide's example names no employer),
+    or its end of life."""
+    order_id, employer_id, status = event.get("order_id"), event.get("employer_id"), event.get("status")
+    if not order_id:
+        return Instruction(Action.IGNORE, None)
+    if kind == "order-finalized":
+        return Instruction(Action.ORDER_FINALIZED, f"order:{order_id}", order_id=order_id)
+    if not employer_id:
+        return Instruction(Action.ORDER_CHANGED, f"order:{order_id}", order_id=order_id, status=_lower(status))
+    if not status:
+        return Instruction(Action.IGNORE, None)
+    return Instruction(
+        Action.SUBORDER_STATUS,
+        f"suborder:{order_id}:{employer_id}",
+        order_id=order_id,
+        suborder_id=employer_id,
+        link_id=event.get("link_id"),
+        status=str(status).lower(),
+    )
 
 
 def _lower(value: Any) -> str | None:
