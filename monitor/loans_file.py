@@ -14,10 +14,10 @@ import itertools
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from monitor.core.controls import has_controls
 from monitor.errors import ImportFileError
@@ -36,8 +36,10 @@ LAST_LOAN_DAY = date(2200, 12, 31)
 _SHOWN = 40
 
 
-@dataclass(frozen=True, slots=True)
-class LoanRow:
+class LoanRow(NamedTuple):
+    """One loan of a file. A named tuple, immutable as a frozen dataclass, made at a third of its cost:
+    a 5M-loan import makes 5M of them (issue 26)."""
+
     row: int
     loan_id: str
     order_id: str
@@ -45,7 +47,7 @@ class LoanRow:
     status: str
     closing_date: date | None
     data_as_of: datetime | None
-    attributes: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str]
 
 
 def _text(value: Any) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -59,6 +60,13 @@ class Criteria:
         (then `engine` must be able to write)."""
         with session(engine) as s:
             return loans.select_stale(s, self.selection, now=now, limit=limit, claim=claim)
+
+    @contextmanager
+    def stream(self, engine: Engine, *, now: datetime) -> Iterator[Iterator[loans.Candidate]]:
+        """`select`'s loans without a limit or a claim, read as they are consumed (the plan's), in one
+        read transaction that ends when the block does."""
+        with session(read_only(engine)) as s:
+            yield loans.stream_stale(s, self.selection, now=now)
 
 
 def choose_for(loan: LoanToRefresh, policy: PolicyConfig, now: datetime) -> Choice | Skip | Fresh:

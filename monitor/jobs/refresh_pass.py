@@ -276,7 +276,7 @@ class RefreshPass:
     ) -> None:
         self.runner: JobPass | Plan
         if dry_run:
-            self.runner = Plan(services, job, stop=stop)
+            self.runner = Plan(services, job, stop=stop, keep=0)  # the summary is all its callers show
         elif isinstance(services, Services):
             self.runner = JobPass(services, job, wait_seconds=wait_seconds, stop=stop, progress=progress)
         else:
