@@ -32,6 +32,7 @@ MAX_JSONL_LINE = 1 << 20
 # (0001-01-01, 9999-12-31) that would break the date arithmetic of reports.
 FIRST_LOAN_DAY = date(1900, 1, 1)
 LAST_LOAN_DAY = date(2200, 12, 31)
+_FIRST_LOAN_MOMENT = datetime(FIRST_LOAN_DAY.year, FIRST_LOAN_DAY.month, FIRST_LOAN_DAY.day, tzinfo=UTC)
 # How much of a refused value an error message shows: enough to find it, never a whole swallowed file.
 _SHOWN = 40
 
@@ -333,7 +334,7 @@ class _FastCsv:
                 as_of = datetime.fromisoformat(text.replace("Z", "+00:00"))
                 if as_of.tzinfo is not UTC:
                     as_of = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
-                if as_of.date() < FIRST_LOAN_DAY:
+                if as_of < _FIRST_LOAN_MOMENT:  # as_of.date() < FIRST_LOAN_DAY, without a date per row
                     return None
         except (ValueError, OverflowError):
             return None

@@ -13,6 +13,7 @@ from monitor.core.budget import Limits
 from monitor.core.products import scope_of
 from monitor.core.refresh_choice import Choice, Fresh, LoanToRefresh, Skip, choose
 from monitor.core.selection import Selection
+from monitor.jobs.candidate_spool import CandidateSpool
 from monitor.store import loans
 from monitor.store.backlog import PolicyBacklog, policy_backlog
 from monitor.store.db import Engine, read_only, session
@@ -63,10 +64,12 @@ class Criteria:
 
     @contextmanager
     def stream(self, engine: Engine, *, now: datetime) -> Iterator[Iterator[loans.Candidate]]:
-        """`select`'s loans without a limit or a claim, read as they are consumed (the plan's), in one
-        read transaction that ends when the block does."""
-        with session(read_only(engine)) as s:
-            yield loans.stream_stale(s, self.selection, now=now)
+        """`select`'s loans without a limit or a claim (the plan's), read in one short transaction into
+        a file, and from it a page at a time as they are consumed."""
+        with CandidateSpool() as spool:
+            with session(read_only(engine)) as s:
+                spool.extend(loans.stream_stale(s, self.selection, now=now))
+            yield iter(spool)
 
 
 def choose_for(loan: LoanToRefresh, policy: PolicyConfig, now: datetime) -> Choice | Skip | Fresh:

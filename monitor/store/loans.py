@@ -688,9 +688,8 @@ STREAM_PAGE = 1000
 
 
 def stream_stale(session: Session, sel: Selection, *, now: datetime) -> Iterator[Candidate]:
-    """`select_stale`'s loans without a limit or a claim, read as they are consumed: a plan over 5M
-    loans holds a page of them, not the 500k it will list (issue 26). The caller's transaction stays
-    open until the last is read (a server-side cursor on Postgres)."""
+    """`select_stale`'s loans without a limit or a claim, read as they are consumed (a server-side
+    cursor on Postgres): 500k candidates of a 5M-loan book are not held at once (issue 26)."""
     query = _stale_query(session, sel, now=now)
     result = session.connection().execution_options(yield_per=STREAM_PAGE).execute(query)
     for row in result:

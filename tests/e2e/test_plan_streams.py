@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -15,12 +17,12 @@ from sqlalchemy import update
 
 from monitor.clock import FixedClock
 from monitor.core.readable import dumps
+from monitor.jobs.candidate_spool import PAGE
 from monitor.jobs.candidates import BATCH, Criteria
 from monitor.jobs.plan import Plan
 from monitor.jobs.refresh_pass import RefreshPass
 from monitor.json_listing import SpooledRows
 from monitor.sandbox import Sandbox
-from monitor.store import loans
 from monitor.store.db import session
 from monitor.store.tables import Loan
 from tests.e2e.test_plan_agrees import cfg, portfolio
@@ -103,19 +105,45 @@ def test_a_plan_reads_its_candidates_as_it_decides_them_and_keeps_no_row_it_was_
     import_csv(svc, path)
 
     plan = Plan(svc, svc.config.job("nightly"), keep=0)
-    ahead: list[int] = []  # at each candidate read: how many the plan had read but not yet decided
-    real = loans.stream_stale
+    ahead: list[int] = []  # at each candidate taken: how many the plan had taken but not yet decided
+    real = Criteria.stream
 
-    def watched(*args: Any, **kwargs: Any) -> Any:
-        for read, cand in enumerate(real(*args, **kwargs)):
-            ahead.append(read - plan.loans_total)
-            yield cand
+    @contextmanager
+    def watched(self: Criteria, engine: Any, *, now: Any) -> Iterator[Iterator[Any]]:
+        with real(self, engine, now=now) as found:
 
-    monkeypatch.setattr(loans, "stream_stale", watched)
+            def counted() -> Iterator[Any]:
+                for taken, cand in enumerate(found):
+                    ahead.append(taken - plan.loans_total)
+                    yield cand
+
+            yield counted()
+
+    monkeypatch.setattr(Criteria, "stream", watched)
     summary = plan.run()
 
     assert len(ahead) == n and plan.loans_total == n
     assert (summary.details_needed, summary.not_reached) == (max_refreshes, n - max_refreshes)
-    # Never more than one batch read ahead of the decisions: a plan holding its selection reads all n first.
+    # Never more than one batch taken ahead of the decisions: a plan holding its selection takes all n first.
     assert max(ahead) <= BATCH
     assert plan.loans == [] and plan.loans_listed == 0
+
+
+def test_the_selection_is_read_in_one_short_transaction_and_held_a_page_at_a_time(
+    db_url: str, clock: FixedClock, tmp_path: Any
+) -> None:
+    """The plan may take hours of paced order reads: its candidates come from a file, not an open cursor."""
+    n = 2 * PAGE + 5
+    path = tmp_path / "loans.csv"
+    stale = (clock.now() - timedelta(days=45)).isoformat()
+    write_csv(path, [{"loan_id": f"S{i:05d}", "order_id": f"o{i}", "data_as_of": stale} for i in range(n)])
+    svc = services(db_url, clock, None, config())
+    import_csv(svc, path)
+    now = clock.now()
+    criteria = Criteria.of(svc.config.policy("income-30d"), now)
+    selected = [c.loan_id for c in criteria.select(svc.engine, now=now, limit=None)]
+    with criteria.stream(svc.engine, now=now) as found:
+        first = next(found)
+        assert svc.engine.pool.checkedout() == 0  # no connection, no transaction held while they are worked
+        rest = [c.loan_id for c in found]
+    assert [first.loan_id, *rest] == selected and len(selected) == n
