@@ -221,8 +221,8 @@ def _indexes_built_after(conn: SAConnection, *, first: bool) -> Iterator[None]:
     """On SQLite, a first import (no loan yet) drops the loan tables' secondary indexes and builds them
     again after the last batch, each in one sorted pass.
 
-    Kept, each index takes every loan at a random place (a data date, a closing date): over 5M loans
-    that was a third of the import, and more the larger the file, as the pages outgrow the cache. The
+    Kept, each index takes every loan at a random place (a data date, a closing date), a page read and
+    written again per loan once the indexes outgrow the page cache; built at the end, each is one sort. The
     drop is part of the import's transaction: a failed or killed import rolls it back with the
     loans, and readers keep the indexes of the last commit. An import over existing loans keeps the
     indexes: rebuilding them over the whole book would cost more than a nightly file's updates.
