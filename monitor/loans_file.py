@@ -14,11 +14,11 @@ import itertools
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from monitor.core.controls import has_controls
 from monitor.errors import ImportFileError
@@ -47,12 +47,15 @@ MAX_JSONL_LINE = 1 << 20
 # (0001-01-01, 9999-12-31) that would break the date arithmetic of reports.
 FIRST_LOAN_DAY = date(1900, 1, 1)
 LAST_LOAN_DAY = date(2200, 12, 31)
+_FIRST_LOAN_MOMENT = datetime(FIRST_LOAN_DAY.year, FIRST_LOAN_DAY.month, FIRST_LOAN_DAY.day, tzinfo=UTC)
 # How much of a refused value an error message shows: enough to find it, never a whole swallowed file.
 _SHOWN = 40
 
 
-@dataclass(frozen=True, slots=True)
-class LoanRow:
+class LoanRow(NamedTuple):
+    """One loan of a file. A named tuple, immutable as a frozen dataclass, made at a third of its cost:
+    a 5M-loan import makes 5M of them (issue 26)."""
+
     row: int
     loan_id: str
     order_id: str
@@ -60,7 +63,7 @@ class LoanRow:
     status: str
     closing_date: date | None
     data_as_of: datetime | None
-    attributes: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str]
 
 
 def _text(value: Any) -> str:
@@ -401,7 +404,7 @@ class _FastCsv:
                 as_of = datetime.fromisoformat(text.replace("Z", "+00:00"))
                 if as_of.tzinfo is not UTC:
                     as_of = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
-                if as_of.date() < FIRST_LOAN_DAY:
+                if as_of < _FIRST_LOAN_MOMENT:  # as_of.date() < FIRST_LOAN_DAY, without a date per row
                     return None
         except (ValueError, OverflowError):
             return None

@@ -65,6 +65,7 @@ def plan(
     from monitor.app import connect
     from monitor.jobs.order_reads import read_orders
     from monitor.jobs.plan import OrderReader, Plan
+    from monitor.json_listing import SpooledRows
 
     c = root_options(ctx)
     cfg = c.config()
@@ -78,21 +79,21 @@ def plan(
         offline_why = "no TRUV_CLIENT_ID / TRUV_SECRET"
     else:
         reader = partial(read_orders, connect(context, c.settings).client)
-    the_plan = Plan(context, the_job, keep=limit, reader=reader)
-    summary = the_plan.run()
-    if offline_why is not None and summary.details_needed:
-        summary.warnings.append(
-            f"offline ({offline_why}): {summary.details_needed} loans' orders were not read; they are listed "
-            "as read_order and the run reads them first"
-        )
-    summary.warnings += policy_warnings(context, the_job.policies)
-    shown = the_plan.loans
-    listing = {
-        "loans": shown,
-        "loans_total": the_plan.loans_total,
-        "loans_truncated": len(shown) < the_plan.loans_total,
-    }
-    summary_out(summary, as_json, listing)
+    # The decisions go to a file as they are made (a 5M-loan book lists 5M); the table shows none.
+    with SpooledRows() as rows:
+        the_plan = Plan(context, the_job, keep=limit if as_json else 0, reader=reader, into=rows.append)
+        summary = the_plan.run()
+        if offline_why is not None and summary.details_needed:
+            summary.warnings.append(
+                f"offline ({offline_why}): {summary.details_needed} loans' orders were not read; they are listed "
+                "as read_order and the run reads them first"
+            )
+        summary.warnings += policy_warnings(context, the_job.policies)
+        if not as_json:
+            summary_out(summary, as_json)
+            return
+        listing = {"loans_total": the_plan.loans_total, "loans_truncated": rows.count < the_plan.loans_total}
+        rows.write_object({**summary.as_dict(), **listing}, "loans", sys.stdout)
 
 
 def run(
@@ -142,7 +143,7 @@ def run(
     the_job = cfg.job(job)
     context = c.context(cfg)
     if dry_run:
-        summary = Plan(context, the_job, stop=stop_on_signals()).run()
+        summary = Plan(context, the_job, stop=stop_on_signals(), keep=0).run()
         summary_out(summary, as_json)
         return
     refuse_without_audit_key(context)

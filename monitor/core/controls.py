@@ -19,4 +19,6 @@ def show_controls(text: str) -> str:
 
 def has_controls(text: str) -> bool:
     """Whether `text` holds a character `show_controls` escapes."""
+    if text.isascii():  # nearly every id: the controls ASCII has are exactly what it cannot print
+        return not text.isprintable()
     return text != text.translate(_SHOW_CONTROLS)

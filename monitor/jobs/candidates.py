@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from monitor.core.budget import Limits
 from monitor.core.products import scope_of
 from monitor.core.refresh_choice import Choice, Fresh, LoanToRefresh, Skip, choose
 from monitor.core.selection import Selection
+from monitor.jobs.candidate_spool import CandidateSpool
 from monitor.store import loans
 from monitor.store.backlog import PolicyBacklog, policy_backlog
 from monitor.store.db import Engine, read_only, session
@@ -59,6 +61,15 @@ class Criteria:
         (then `engine` must be able to write)."""
         with session(engine) as s:
             return loans.select_stale(s, self.selection, now=now, limit=limit, claim=claim)
+
+    @contextmanager
+    def stream(self, engine: Engine, *, now: datetime) -> Iterator[Iterator[loans.Candidate]]:
+        """`select`'s loans without a limit or a claim (the plan's), read in one short transaction into
+        a file, and from it a page at a time as they are consumed."""
+        with CandidateSpool() as spool:
+            with session(read_only(engine)) as s:
+                spool.extend(loans.stream_stale(s, self.selection, now=now))
+            yield iter(spool)
 
 
 def choose_for(loan: LoanToRefresh, policy: PolicyConfig, now: datetime) -> Choice | Skip | Fresh:

@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 import structlog
@@ -59,10 +60,12 @@ class Plan:
         stop: threading.Event | None = None,
         keep: int | None = None,
         reader: OrderReader | None = None,
+        into: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         """`keep`: list at most that many loans' decisions (`loans_total` counts them all), so a plan over a
         million loans holds a page of decisions, not one per loan. `reader`: how unread orders are read
-        (None: offline, they are listed as `read_order`)."""
+        (None: offline, they are listed as `read_order`). `into`: where each listed decision goes, as it
+        is made (`plan --json` writes them out); by default `loans` keeps them."""
         self.ctx = ctx
         self._reader = reader
         self.job = job
@@ -71,6 +74,8 @@ class Plan:
         self.tally = Tally(self.summary)
         self.budget = RefreshBudget(job.max_refreshes)
         self.loans: list[dict[str, Any]] = []  # one decision per loan looked at, in the pass's order
+        self._into = into or self.loans.append
+        self.loans_listed = 0
         self.loans_total = 0
         self._keep = keep
         self._stop = stop or threading.Event()  # the operator asked (SIGTERM)
@@ -90,10 +95,11 @@ class Plan:
         tokens = structlog.contextvars.bind_contextvars(run_id=self.run_id, job=self.job.name)
         try:
             backlogs: dict[str, PolicyBacklog] = {}
-            for name in self.job.policies:
+            names = self.job.policies
+            for at, name in enumerate(names):
                 if self._stop.is_set():
                     break
-                backlogs[name] = self._policy(self.ctx.config.policy(name), now)
+                backlogs[name] = self._policy(self.ctx.config.policy(name), now, last=at == len(names) - 1)
             self.tally.backlog_estimate(capacity(self.job, self.ctx.limits, backlogs, now))
             self.summary.status = RunState.STOPPED if self._stop.is_set() else RunState.FINISHED
         except MonitorError as exc:
@@ -107,8 +113,11 @@ class Plan:
             structlog.contextvars.reset_contextvars(**tokens)
         return self.summary
 
-    def _policy(self, policy: PolicyConfig, now: datetime) -> PolicyBacklog:
-        """The policy's candidates, in the order a pass would work them, batch by batch as it claims them."""
+    def _policy(self, policy: PolicyConfig, now: datetime, *, last: bool) -> PolicyBacklog:
+        """The policy's candidates, in the order a pass would work them, batch by batch as it claims them.
+
+        They are read as they are decided, never held all at once (issue 26: 500k stale loans of a 5M
+        book were 270 MB); only the loans reached are remembered, and only for a later policy."""
         criteria = Criteria.of(policy, now)
         backlog = criteria.backlog(self.ctx.engine, now=now)
         counts = backlog.counts()
@@ -124,26 +133,30 @@ class Plan:
         )
         self.tally.stale_counts(counts)
         self.tally.policy_started(policy.name, backlog)
-        fresh = [c for c in criteria.select(self._engine, now=now, limit=None) if c.loan_id not in self._seen]
         workers = self.ctx.config.truv.concurrency
-        at = 0
-        while at < len(fresh) and self.budget.left > 0 and not self._stop.is_set():
-            batch = fresh[at : at + batch_limit(self.budget.left, workers)]
-            at += len(batch)
-            self._seen.update(c.loan_id for c in batch)
-            self.tally.selected(len(batch))
-            for cand in batch:
-                self._one(cand, policy)
-        for cand in fresh[at:]:
-            self._note(cand.loan_id, policy, LoanDecision.NOT_REACHED, SkipReason.MAX_REFRESHES)
+        not_reached = 0
+        with criteria.stream(self._engine, now=now) as found:
+            fresh = (c for c in found if c.loan_id not in self._seen)
+            while self.budget.left > 0 and not self._stop.is_set():
+                batch = list(islice(fresh, batch_limit(self.budget.left, workers)))
+                if not batch:
+                    break
+                if not last:  # only a later policy of the job looks for them
+                    self._seen.update(c.loan_id for c in batch)
+                self.tally.selected(len(batch))
+                for cand in batch:
+                    self._one(cand, policy)
+            for cand in fresh:
+                not_reached += 1
+                self._note(cand.loan_id, policy, LoanDecision.NOT_REACHED, SkipReason.MAX_REFRESHES)
         self._seen -= self._passed_on  # a later policy of the job may fit their orders
         self._passed_on.clear()
-        line = self.tally.policy_done(policy.name, not_reached=len(fresh) - at)
-        if line["selected"] == 0 and len(fresh) > at and self.budget.left <= 0:
+        line = self.tally.policy_done(policy.name, not_reached=not_reached)
+        if line["selected"] == 0 and not_reached and self.budget.left <= 0:
             earlier = {p: b["submitted"] + b["details_needed"] for p, b in self.summary.backlog.items()}
             earlier.pop(policy.name, None)
-            self.tally.warn(starved(policy.name, earlier, self.job.max_refreshes, len(fresh) - at))
-            self.log.warning("policy_starved", policy=policy.name, waiting=len(fresh) - at)
+            self.tally.warn(starved(policy.name, earlier, self.job.max_refreshes, not_reached))
+            self.log.warning("policy_starved", policy=policy.name, waiting=not_reached)
         self.log.info("policy_done", policy=policy.name, selected=self.summary.selected)
         return backlog
 
@@ -161,10 +174,9 @@ class Plan:
         self, loan_id: str, policy: PolicyConfig, decision: LoanDecision, reason: str | None, **extra: Any
     ) -> None:
         self.loans_total += 1
-        if self._keep is None or len(self.loans) < self._keep:
-            self.loans.append(
-                {"loan_id": loan_id, "policy": policy.name, "decision": decision, "reason": reason, **extra}
-            )
+        if self._keep is None or self.loans_listed < self._keep:
+            self.loans_listed += 1
+            self._into({"loan_id": loan_id, "policy": policy.name, "decision": decision, "reason": reason, **extra})
 
     def _decide(self, cand: Candidate, policy: PolicyConfig) -> None:
         if cand.details_fetched_at is None and self._reader is not None:

@@ -43,6 +43,11 @@ class Repeats:
 
     def kept(self, rows: Iterable[LoanRow]) -> Iterator[LoanRow]:
         """The rows `--dedupe` imports: a repeated loan_id's chosen row only."""
+        if not self.keep:  # no --dedupe, or nothing repeats: every row, without a step per row
+            return iter(rows)
+        return self._kept(rows)
+
+    def _kept(self, rows: Iterable[LoanRow]) -> Iterator[LoanRow]:
         keep = self.keep
         for row in rows:
             chosen = keep.get(row.loan_id)

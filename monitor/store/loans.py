@@ -118,7 +118,7 @@ def import_loans(
     # With no attribute in the database yet, a batch's loans have none to replace (the file names each
     # loan once): a first import skips the per-batch delete.
     load = _Loader(conn, now=now, source=source, replace_attributes=_has_attributes(conn))
-    with _page_cache(conn):
+    with _page_cache(conn), _indexes_built_after(conn, first=existing == 0):
         try:
             _load_all(rows, load, result, size=size, not_after=not_after, source=source)
             load.finish()
@@ -208,6 +208,40 @@ def _page_cache(conn: SAConnection) -> Iterator[None]:
         yield
     finally:
         conn.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
+
+
+# The page cache while a first import builds its indexes, in KiB (see `_indexes_built_after`).
+INDEX_BUILD_CACHE_KIB = 8 * 1024
+# The loans' own tables, whose other indexes a first import builds once it has loaded them.
+_INDEXED = ("loan", "loan_attribute")
+
+
+@contextmanager
+def _indexes_built_after(conn: SAConnection, *, first: bool) -> Iterator[None]:
+    """On SQLite, a first import (no loan yet) drops the loan tables' secondary indexes and builds them
+    again after the last batch, each in one sorted pass.
+
+    Kept, each index takes every loan at a random place (a data date, a closing date), a page read and
+    written again per loan once the indexes outgrow the page cache; built at the end, each is one sort. The
+    drop is part of the import's transaction: a failed or killed import rolls it back with the
+    loans, and readers keep the indexes of the last commit. An import over existing loans keeps the
+    indexes: rebuilding them over the whole book would cost more than a nightly file's updates.
+    """
+    if conn.dialect.name != "sqlite" or not first:
+        yield
+        return
+    names = ", ".join(f"'{t}'" for t in _INDEXED)
+    found = conn.exec_driver_sql(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ({names}) AND sql IS NOT NULL"
+    ).all()
+    for name, _ in found:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    yield
+    # A build sorts in memory up to the page cache's size, on top of the cache: a smaller cache keeps the
+    # import under its 150 MB (the sort spills to a temporary file instead; `_page_cache` restores it).
+    conn.exec_driver_sql(f"PRAGMA cache_size = {-INDEX_BUILD_CACHE_KIB}")
+    for _, sql in found:
+        conn.exec_driver_sql(sql)
 
 
 def _has_attributes(conn: SAConnection) -> bool:
@@ -307,6 +341,8 @@ class _Loader:
 
 def _sqlite_time(value: datetime) -> str:
     """As SQLAlchemy stores a UTCDateTime in SQLite: UTC, naive, always with microseconds."""
+    if value.tzinfo is UTC:  # every data date a loans file gives (loans_file reads them into UTC)
+        return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
     if value.tzinfo is None:
         raise ValueError("refusing to store a naive datetime")
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
@@ -362,11 +398,15 @@ def _check_storable(row: LoanRow, *, not_after: datetime | None, source: str) ->
     """Refuse what the columns cannot hold (SQLite would keep it, Postgres would fail mid-import)
     and a data date in the future, naming the row and column."""
 
+    attributes = row.attributes
     if (
         len(row.loan_id) <= _LOAN_ID_WIDTH
         and len(row.order_id) <= _ORDER_ID_WIDTH
         and (not_after is None or row.data_as_of is None or row.data_as_of <= not_after)
-        and all(len(k) <= _KEY_WIDTH and len(v) <= _SURE_VALUE for k, v in row.attributes.items())
+        and (
+            not attributes
+            or (max(map(len, attributes)) <= _KEY_WIDTH and max(map(len, attributes.values())) <= _SURE_VALUE)
+        )
     ):
         return  # nearly every row: the checks below say which column is wrong, at a price per row
 
@@ -629,7 +669,36 @@ def select_stale(
     selecting at the same moment take different loans; on SQLite the write transaction already
     excludes a second selector.
     """
-    query = (
+    query = _stale_query(session, sel, now=now)
+    if claim is not None:
+        query = query.where(not_(_claimed(now)))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=loan_table)
+    if limit is not None:
+        query = query.limit(limit)
+    found = [Candidate(*row) for row in session.execute(query)]
+    if claim is not None and found:
+        won = _claim(session, [x.loan_id for x in found], claim, now)
+        found = [x for x in found if x.loan_id in won]
+    return found
+
+
+# Rows a streamed selection fetches at a time: a server-side cursor's page on Postgres.
+STREAM_PAGE = 1000
+
+
+def stream_stale(session: Session, sel: Selection, *, now: datetime) -> Iterator[Candidate]:
+    """`select_stale`'s loans without a limit or a claim, read as they are consumed (a server-side
+    cursor on Postgres): 500k candidates of a 5M-loan book are not held at once (issue 26)."""
+    query = _stale_query(session, sel, now=now)
+    result = session.connection().execution_options(yield_per=STREAM_PAGE).execute(query)
+    for row in result:
+        yield Candidate(*row)
+
+
+def _stale_query(session: Session, sel: Selection, *, now: datetime) -> Any:
+    """The selectable loans as Candidates, in the order a pass works them."""
+    return (
         select(
             _L.loan_id,
             _L.order_id,
@@ -648,17 +717,6 @@ def select_stale(
             _L.loan_id,
         )
     )
-    if claim is not None:
-        query = query.where(not_(_claimed(now)))
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=loan_table)
-    if limit is not None:
-        query = query.limit(limit)
-    found = [Candidate(*row) for row in session.execute(query)]
-    if claim is not None and found:
-        won = _claim(session, [x.loan_id for x in found], claim, now)
-        found = [x for x in found if x.loan_id in won]
-    return found
 
 
 def active(session: Session) -> Any:
