@@ -26,7 +26,7 @@ from monitor.progress import LogProgress, Progress
 from monitor.services import Context, Services
 from monitor.store import loans, runs
 from monitor.store.backlog import PolicyBacklog
-from monitor.store.db import session
+from monitor.store.db import read_only, session
 from monitor.truv.call_count import CallCount, counting
 
 __all__ = ["JobPass", "PassSummary", "Plan", "RefreshPass", "holder_is_dead"]
@@ -93,6 +93,7 @@ class JobPass:
 
     def _steps(self, now: datetime) -> None:
         self._settle(now)
+        self._sync_orders()
         self._work(now)
         self._check_truv()
         if self.wait_seconds > 0:
@@ -138,6 +139,20 @@ class JobPass:
             runs.release_lease(s, job=self.job.name, run_id=self.run_id)
             loans.release_claims(s, self.run_id)
         self.log.info("pass_finished", **self.summary.logged())
+
+    def _sync_orders(self) -> None:
+        """A new book (many loans whose order was never read): learn them a page of orders per call,
+        before any loan's single read (issue 26); a few new loans are read one by one, as before."""
+        from monitor.jobs.order_sync import OrderSync, worth_a_full_walk
+        from monitor.store.order_sync import lacking_details
+
+        with session(read_only(self.s.engine)) as s:
+            lacking, active = lacking_details(s)
+        if self._halted() or not worth_a_full_walk(lacking, active):
+            return
+        synced = OrderSync(self.s, full=True, run_id=self.run_id).run()
+        self.summary.loans_synced = synced.loans_learned + synced.loans_read_singly
+        self.log.info("orders_synced", pages=synced.pages, loans=self.summary.loans_synced)
 
     # -- settling what earlier passes (and this one) sent ------------------------------------------
 

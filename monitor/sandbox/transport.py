@@ -34,7 +34,9 @@ class SandboxTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
-        answer = self.sandbox.handle(request.method, request.url.path, request.headers, body)
+        answer = self.sandbox.handle(
+            request.method, request.url.path, request.headers, body, request.url.query.decode("ascii", "replace")
+        )
         return _to_httpx(request, answer)
 
 
@@ -49,5 +51,7 @@ class AsyncSandboxTransport(httpx.AsyncBaseTransport):
         body = await request.aread()
         if self.latency > 0:
             await asyncio.sleep(self.latency)
-        answer = self.sandbox.handle(request.method, request.url.path, request.headers, body)
+        answer = self.sandbox.handle(
+            request.method, request.url.path, request.headers, body, request.url.query.decode("ascii", "replace")
+        )
         return _to_httpx(request, answer)

@@ -21,6 +21,9 @@ class Loan(SQLModel, table=True):
         Index("ix_loan_status_closing", "status", "closing_date"),
         # Loans set aside (a few among many): `reauth list`, status and the console find them without a scan.
         Index("ix_loan_status_hold", "status", "hold"),
+        # The order list's sync matches a page of Truv's orders to loans by id (imported or original).
+        Index("ix_loan_order", "order_id"),
+        Index("ix_loan_original_order", "original_order_id"),
     )
     loan_id: str = Field(primary_key=True, max_length=128)
     # The order as imported. Every refresh is a POST to the original order (DESIGN.md rule 6): this one,
@@ -404,3 +407,13 @@ link_snapshot_table = table_of(LinkSnapshot)
 finding_table = table_of(Finding)
 console_user_table = table_of(ConsoleUser)
 console_session_table = table_of(ConsoleSession)
+
+
+class OrderSyncCursor(SQLModel, table=True):
+    """Where the last complete walk of Truv's order list began: the next reads only what changed since."""
+
+    __tablename__ = "order_sync_cursor"
+    name: str = Field(primary_key=True, max_length=32)
+    walk_started_at: datetime = Field(sa_column=_ts(nullable=False))
+    orders_seen: int = 0
+    finished_at: datetime = Field(sa_column=_ts(nullable=False))
