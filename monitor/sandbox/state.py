@@ -6,6 +6,7 @@ the injected clock, so one seed plus one request sequence always gives the same 
 
 Choices where Truv's documents are silent
 -----------------------------------------
+- The order list (`GET /v1/orders/`): see `order_list.py` (paging, filters, oldest first).
 - Check order per request: unknown path or missing trailing slash -> 404
   `{"detail":"Not Found."}` (URL routing comes first, as in Django); bad Accept -> 406
   `not_acceptable`; then auth 401/403; then the rate limit 429; then 405 for a wrong

@@ -140,3 +140,45 @@ def test_a_filter_truv_ignores_costs_a_whole_walk_never_a_missed_order(db_url, c
     assert again.complete and again.filter_ignored
     assert again.orders_seen == N_STALE + N_FRESH
     assert again.loans_learned == N_STALE + N_FRESH and again.loans_read_singly == 0
+
+
+def _dashboard_refresh(sandbox: Sandbox, order_id: str) -> str:
+    answer = sandbox.handle(
+        "POST",
+        f"/v1/orders/{order_id}/",
+        {"X-Access-Client-Id": "lender", "X-Access-Secret": "sandbox-dashboard", "Content-Type": "application/json"},
+        b'{"products": ["income"]}',
+    )
+    assert answer.status == 200
+    return str(answer.json()["id"])
+
+
+def test_where_the_list_cannot_serve_the_loan_is_read_one_by_one(db_url, clock, tmp_path):
+    sandbox, svc, stale, _ = _book(db_url, clock, tmp_path)
+    # A loan imported with a refresh order's id: its original (the POST target) must be read.
+    refresh_id = _dashboard_refresh(sandbox, stale[-1]["id"])
+    clock.advance(60)
+    import_csv(svc, write_csv(tmp_path / "more.csv", [{"loan_id": "R0001", "order_id": refresh_id}]))
+
+    first = OrderSync(svc).run()
+
+    assert first.loans_read_singly == 1 and first.loans_learned == N_STALE + N_FRESH
+    with session(svc.engine) as s:
+        by_refresh = s.get(Loan, "R0001")
+    assert by_refresh is not None and by_refresh.original_order_id == stale[-1]["id"]
+
+    # A refresh listed while it runs (2 h), then completed: a later sync lists it, not its original.
+    clock.advance(3 * 3600)
+    sandbox.completion_delay = 2 * 3600
+    running = _dashboard_refresh(sandbox, stale[0]["id"])
+    during = OrderSync(svc).run()
+    assert during.loans_read_singly == 0
+    clock.advance(90 * 60)
+    OrderSync(svc).run()  # the overlap lists the touched original once more
+    clock.advance(90 * 60)
+    after = OrderSync(svc).run()
+    assert after.orders_seen == 1  # the refresh order, whose completion moved its updated_at
+    assert after.loans_read_singly == 1 and after.loans_learned == 0
+    with session(svc.engine) as s:
+        loan = s.get(Loan, "S0000")
+    assert loan is not None and loan.base_order_id == running
