@@ -182,3 +182,21 @@ def test_where_the_list_cannot_serve_the_loan_is_read_one_by_one(db_url, clock, 
     with session(svc.engine) as s:
         loan = s.get(Loan, "S0000")
     assert loan is not None and loan.base_order_id == running
+
+
+def test_a_few_new_loans_on_a_learned_book_are_read_one_by_one(db_url, clock, tmp_path):
+    sandbox, svc, _, _ = _book(db_url, clock, tmp_path)
+    assert RefreshPass(svc, svc.config.job("nightly"), wait_seconds=0).run().loans_synced == N_STALE + N_FRESH
+    clock.advance(86400)
+    new = [sandbox.add_order(created_at=clock.now() - timedelta(days=45)) for _ in range(5)]
+    import_csv(
+        svc, write_csv(tmp_path / "new.csv", [{"loan_id": f"N{i}", "order_id": o["id"]} for i, o in enumerate(new)])
+    )
+    mark = len(sandbox.journal())
+
+    later = RefreshPass(svc, svc.config.job("nightly"), wait_seconds=0).run()
+
+    assert later.loans_synced == 0 and later.submitted == 5
+    assert later.requests_by_endpoint.get("list_orders", 0) == 0
+    assert later.requests_by_endpoint["get_order_details"] == 5
+    assert _calls(sandbox, mark)[0] == 0
