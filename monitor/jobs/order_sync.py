@@ -146,8 +146,9 @@ class OrderSync:
                     self._seen_roots.add(order.id)
                     self._original(s, order, loans.get(order.id, []), summary, now)
                     continue
-                # A loan imported with this refresh's id whose original was never read: read singly.
-                self._single.update(loans.get(order.id, []))
+                # A loan imported with this refresh's id whose original it does not know yet: read singly.
+                # (One that knows it is found under the original's id, and learned from the original.)
+                self._single.update(set(loans.get(order.id, [])) - set(loans.get(root, [])))
                 waiting = self._originals.get(root)
                 if waiting is not None and waiting.refresh_order == order.id:
                     del self._originals[root]

@@ -200,3 +200,23 @@ def test_a_few_new_loans_on_a_learned_book_are_read_one_by_one(db_url, clock, tm
     assert later.requests_by_endpoint.get("list_orders", 0) == 0
     assert later.requests_by_endpoint["get_order_details"] == 5
     assert _calls(sandbox, mark)[0] == 0
+
+
+def test_a_filter_truv_refuses_is_dropped_for_the_whole_list(db_url, clock, tmp_path, monkeypatch):
+    sandbox, svc, _, _ = _book(db_url, clock, tmp_path)
+    OrderSync(svc).run()
+    clock.advance(86400)
+    # As if Truv refused our filter's format with a 400: the walk asks again without it.
+    monkeypatch.setattr(
+        "monitor.jobs.order_sync.first_query",
+        lambda *, updated_since: (
+            (("page_size", "100"),) + ((("updated_at__gte", "last tuesday"),) if updated_since else ())
+        ),
+    )
+    mark = len(sandbox.journal())
+
+    again = OrderSync(svc).run()
+
+    assert again.complete and again.filter_ignored
+    assert [e["status"] for e in sandbox.journal()[mark:]] == [400, 200, 200, 200]
+    assert again.orders_seen == N_STALE + N_FRESH
