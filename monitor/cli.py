@@ -456,6 +456,10 @@ def loans_sync(
     out = summary.as_dict()
     if as_json:
         typer.echo(json.dumps(out))
+    if summary.busy_with is not None:
+        typer.echo(f"error: another sync is walking the order list ({summary.busy_with}); try again later", err=True)
+        raise typer.Exit(1)
+    if as_json:
         return
     since = f"orders updated since {out['updated_since']}" if summary.updated_since else "every order"
     typer.echo(
@@ -629,17 +633,20 @@ def plan(
         ),
     ] = False,
 ) -> None:
-    """Show what a pass of JOB would do now, loan by loan, and why. Spends nothing and changes nothing.
+    """Show what a pass of JOB would do now, loan by loan, and why. Spends nothing; changes nothing but what
+    it learns of a new book from Truv's order list (below).
 
     Loans whose order was never read (a new book's first night) have their orders read first, as the run
-    reads them (GETs only, paced; nothing recorded), so the plan says what the run will do; without Truv
-    credentials, or with --offline, they are listed as read_order. The totals are the pass's: loans past
+    reads them (GETs only, paced; nothing recorded), so the plan says what the run will do; when many lack
+    details, the plan first walks Truv's order list as the run would (`loans sync`) and keeps what it
+    learned. Without Truv credentials, or with --offline, they are listed as read_order. The totals are the pass's: loans past
     the job's max_refreshes are listed as not_reached.
     """
     from functools import partial
 
     from monitor.app import build, connect
     from monitor.jobs.order_reads import read_orders
+    from monitor.jobs.order_sync import SyncSummary, sync_if_worth
     from monitor.jobs.plan import OrderReader, Plan
 
     c = _ctx(ctx)
@@ -647,14 +654,16 @@ def plan(
     context = build(cfg, c.settings, database=c.database)
     the_job = cfg.job(job)
     reader: OrderReader | None = None
+    sync: Callable[[], SyncSummary | None] | None = None
     offline_why = None
     if offline:
         offline_why = "--offline"
     elif not (c.settings.client_id and c.settings.secret):
         offline_why = "no TRUV_CLIENT_ID / TRUV_SECRET"
     else:
-        reader = partial(read_orders, connect(context, c.settings).client)
-    the_plan = Plan(context, the_job, keep=limit, reader=reader)
+        services = connect(context, c.settings)
+        reader, sync = partial(read_orders, services.client), partial(sync_if_worth, services)
+    the_plan = Plan(context, the_job, keep=limit, reader=reader, sync=sync)
     summary = the_plan.run()
     if offline_why is not None and summary.details_needed:
         summary.warnings.append(

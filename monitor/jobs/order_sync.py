@@ -22,11 +22,12 @@ from typing import Any
 
 import structlog
 
-from monitor.errors import TruvNotFound, TruvRefused
+from monitor.errors import StorageError, TruvNotFound, TruvRefused
 from monitor.jobs.order_reads import read_orders
+from monitor.jobs.pass_lease import holder_is_dead, this_holder
 from monitor.progress import Progress
 from monitor.services import Services
-from monitor.store import loan_refresh, order_sync
+from monitor.store import loan_refresh, order_sync, runs
 from monitor.store.db import read_only, session
 from monitor.truv.orders_page import PAGE_SIZE, OrdersPage, Query, filter_honoured, first_query
 from monitor.truv.wire import OrderInfo
@@ -34,6 +35,9 @@ from monitor.truv.wire import OrderInfo
 log = structlog.get_logger("monitor.sync")
 
 OVERLAP = timedelta(hours=1)
+# One walk at a time, whoever starts it (`loans sync`, or the passes of a job shared by instances): the
+# lease table's row under a name no job can have (job names are jobs.yaml keys).
+LEASE = "(order list sync)"
 
 
 @dataclass
@@ -48,6 +52,7 @@ class SyncSummary:
     loans_learned: int = 0  # loans whose details came from the list
     loans_read_singly: int = 0  # loans the list could not serve: their orders were read one by one
     filter_ignored: bool = False  # Truv listed orders older than asked for (or refused the filter)
+    busy_with: str | None = None  # another sync holds the lease (its holder): this one read nothing
     requests: int = 0
     requests_by_endpoint: dict[str, int] = field(default_factory=dict)
 
@@ -63,6 +68,16 @@ def worth_a_full_walk(lacking: int, active: int, page_size: int = PAGE_SIZE) -> 
     """Walk the whole list rather than read each order singly: more loans lack details than a page holds,
     and than the walk's pages (reckoned at two orders, an original and a refresh, per loan)."""
     return lacking > max(page_size, math.ceil(2 * active / page_size))
+
+
+def sync_if_worth(services: Services, *, run_id: str | None = None) -> SyncSummary | None:
+    """A whole walk when many loans lack details (`worth_a_full_walk`), else None: what a pass (and an
+    online plan, so that it says what the run will do) does before its work."""
+    with session(read_only(services.engine)) as s:
+        lacking, active = order_sync.lacking_details(s)
+    if not worth_a_full_walk(lacking, active):
+        return None
+    return OrderSync(services, full=True, run_id=run_id).run()
 
 
 class OrderSync:
@@ -82,6 +97,10 @@ class OrderSync:
 
     def run(self) -> SyncSummary:
         now = self.s.clock.now()
+        held = self._lease(now)
+        if held is not None:
+            log.info("order_sync_busy", holder=held)
+            return SyncSummary(self.run_id, now, None, finished_at=now, busy_with=held)
         with session(read_only(self.s.engine)) as s:
             last = None if self.full else order_sync.cursor(s)
         since = last.walk_started_at - OVERLAP if last is not None else None
@@ -102,10 +121,23 @@ class OrderSync:
                 if v - before.by_endpoint.get(k, 0)
             }
             summary.finished_at = self.s.clock.now()
+            with session(self.s.engine) as s:
+                runs.release_lease(s, job=LEASE, run_id=self.run_id)
             if self.progress is not None:
                 self.progress.close()
             log.info("order_sync_finished", **{k: v for k, v in summary.as_dict().items() if k != "run_id"})
         return summary
+
+    def _lease(self, now: datetime) -> str | None:
+        """Take the sync's lease; the holder of the live one when another sync holds it."""
+        try:
+            with session(self.s.engine) as s:
+                held = runs.acquire_lease(
+                    s, job=LEASE, holder=this_holder(), run_id=self.run_id, now=now, holder_is_dead=holder_is_dead
+                )
+        except StorageError:
+            return "another sync (it took the lease as this one asked)"  # two first inserts raced
+        return held.holder if held is not None else None
 
     # -- the walk --------------------------------------------------------------------------------
 
@@ -139,6 +171,7 @@ class OrderSync:
         wanted = {o.id for o in page.results} | {_root(o) for o in page.results}
         now = self.s.clock.now()
         with session(self.s.engine) as s:
+            runs.renew_lease(s, job=LEASE, run_id=self.run_id, now=now)
             loans = order_sync.loans_for_orders(s, wanted)
             for order in page.results:
                 root = _root(order)

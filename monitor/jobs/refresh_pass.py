@@ -26,7 +26,7 @@ from monitor.progress import LogProgress, Progress
 from monitor.services import Context, Services
 from monitor.store import loans, runs
 from monitor.store.backlog import PolicyBacklog
-from monitor.store.db import read_only, session
+from monitor.store.db import session
 from monitor.truv.call_count import CallCount, counting
 
 __all__ = ["JobPass", "PassSummary", "Plan", "RefreshPass", "holder_is_dead"]
@@ -143,14 +143,13 @@ class JobPass:
     def _sync_orders(self) -> None:
         """A new book (many loans whose order was never read): learn them a page of orders per call,
         before any loan's single read (issue 26); a few new loans are read one by one, as before."""
-        from monitor.jobs.order_sync import OrderSync, worth_a_full_walk
-        from monitor.store.order_sync import lacking_details
+        from monitor.jobs.order_sync import sync_if_worth
 
-        with session(read_only(self.s.engine)) as s:
-            lacking, active = lacking_details(s)
-        if self._halted() or not worth_a_full_walk(lacking, active):
+        if self._halted():
             return
-        synced = OrderSync(self.s, full=True, run_id=self.run_id).run()
+        synced = sync_if_worth(self.s, run_id=self.run_id)
+        if synced is None or synced.busy_with is not None:
+            return  # few to learn; or another instance of a shared job walks the list, this one reads singly
         self.summary.loans_synced = synced.loans_learned + synced.loans_read_singly
         self.log.info("orders_synced", pages=synced.pages, loans=self.summary.loans_synced)
 

@@ -220,3 +220,18 @@ def test_a_filter_truv_refuses_is_dropped_for_the_whole_list(db_url, clock, tmp_
     assert again.complete and again.filter_ignored
     assert [e["status"] for e in sandbox.journal()[mark:]] == [400, 200, 200, 200]
     assert again.orders_seen == N_STALE + N_FRESH
+
+
+def test_one_walk_at_a_time(db_url, clock, tmp_path):
+    from monitor.jobs.order_sync import LEASE
+    from monitor.store import runs
+
+    sandbox, svc, _, _ = _book(db_url, clock, tmp_path)
+    with session(svc.engine) as s:
+        assert runs.acquire_lease(s, job=LEASE, holder="other-host:1", run_id="r" * 32, now=clock.now()) is None
+
+    busy = OrderSync(svc).run()
+
+    assert busy.busy_with == "other-host:1" and not busy.complete and sandbox.journal() == []
+    clock.advance(11 * 60)  # the other walk stopped renewing: its lease lapsed
+    assert OrderSync(svc).run().complete
