@@ -145,7 +145,9 @@ class JobPass:
         before any loan's single read (issue 26); a few new loans are read one by one, as before."""
         from monitor.jobs.order_sync import sync_if_worth
 
-        if self._halted():
+        if self._halted() or self.job.parallel:
+            # Instances sharing a job record only the loans they claimed; a walk records any loan. For a
+            # shared job, `monitor loans sync` runs before the instances.
             return
         synced = sync_if_worth(self.s, run_id=self.run_id)
         if synced is None or synced.busy_with is not None:
