@@ -16,7 +16,9 @@ with PASS or MISS and a command that measures it alone. Measures, on SQLite and 
 - 1,000 loans imported without data_as_of, 100 of them stale by Truv's dates: refresh POSTs against
   the truly stale (none needless);
 - ledger reservations per second with 1, 4 and 8 concurrent worker processes;
-- the console's pages (tests/bench_console.py): cold time and p50/p95 of 40 requests.
+- the console's pages (tests/bench_console.py): cold time and p50/p95 of 40 requests;
+- a new book learned by the page (tests/bench_sync.py, issue 26): first-night calls per refresh with and
+  without data_as_of beside the naive peer, and `loans sync` of N orders at 300/min (simulated time).
 
 `--full` is sized to finish in about 35 minutes on a 2-core machine. It keeps every size a target
 names (1M and 5M loans for import and plan, 1,000 loans for the naive comparison, 100k loans and 1M audit
@@ -1083,6 +1085,9 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 wanted=100_000,
             )
         )
+    from tests.bench_sync import targets as sync_targets
+
+    found += sync_targets(results, _target, BENCH)
     return found
 
 
@@ -1172,7 +1177,10 @@ def table(results: dict[str, Any]) -> str:
         from tests.bench_console import table as console_table
 
         lines += ["", *console_table(results["console"])]
-    lines += ["", *targets_table(results.get("targets", []))]
+    from tests.bench_sync import table as sync_table
+
+    lines += ["", *sync_table(results)]
+    lines += [*targets_table(results.get("targets", []))]
     rev = results.get("revision", {})
     lines += [
         "",
@@ -1193,6 +1201,8 @@ PARTS = (
     "unknown_dates",
     "ledger",
     "console",
+    "first_night",
+    "sync",
 )
 PACED = ("naive", "pass", "pass_webhooks")
 
@@ -1247,6 +1257,9 @@ def jobs(args: argparse.Namespace, parts: list[str], backends: list[str], workdi
             from tests.bench_console import bench_console
 
             serial.append(("console", bench_console, (b, console_loans, workdir)))
+    from tests.bench_sync import sync_jobs
+
+    serial += sync_jobs(parts, backends, args.sync_orders or (100_000 if args.full else 10_000), workdir)
     return paced, serial
 
 
@@ -1263,6 +1276,7 @@ def main() -> int:
         "--naive-loans", type=int, help="loans in the naive-vs-monitor comparison (a tenth of them stale)"
     )
     parser.add_argument("--console-loans", type=int, help="loans under the console (10,000; 100,000 with --full)")
+    parser.add_argument("--sync-orders", type=int, help="orders walked by `loans sync` (10,000; 100,000 with --full)")
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--skip", default="", help=f"comma-separated parts to skip: {', '.join(PARTS)}")
     parser.add_argument("--only", default="", help="comma-separated parts to run, no others")

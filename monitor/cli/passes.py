@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -53,17 +54,20 @@ def plan(
         ),
     ] = False,
 ) -> None:
-    """Show what a pass of JOB would do now, loan by loan, and why. Spends nothing and changes nothing.
+    """Show what a pass of JOB would do now, loan by loan, and why. Spends nothing; changes nothing but what
+    it learns of a new book from Truv's order list (below).
 
     Loans whose order was never read (a new book's first night) have their orders read first, as the run
-    reads them (GETs only, paced; nothing recorded), so the plan says what the run will do; without Truv
-    credentials, or with --offline, they are listed as read_order. The totals are the pass's: loans past
-    the job's max_refreshes are listed as not_reached.
+    reads them (GETs only, paced; nothing recorded), so the plan says what the run will do; when many lack
+    details, the plan first walks Truv's order list as the run would (`loans sync`) and keeps what it
+    learned. Without Truv credentials, or with --offline, they are listed as read_order. The totals are
+    the pass's: loans past the job's max_refreshes are listed as not_reached.
     """
     from functools import partial
 
     from monitor.app import connect
     from monitor.jobs.order_reads import read_orders
+    from monitor.jobs.order_sync import SyncSummary, sync_if_worth
     from monitor.jobs.plan import OrderReader, Plan
     from monitor.json_listing import SpooledRows
 
@@ -72,16 +76,18 @@ def plan(
     context = c.context(cfg)
     the_job = cfg.job(job)
     reader: OrderReader | None = None
+    sync: Callable[[], SyncSummary | None] | None = None
     offline_why = None
     if offline:
         offline_why = "--offline"
     elif not (c.settings.client_id and c.settings.secret):
         offline_why = "no TRUV_CLIENT_ID / TRUV_SECRET"
     else:
-        reader = partial(read_orders, connect(context, c.settings).client)
+        services = connect(context, c.settings)
+        reader, sync = partial(read_orders, services.client), partial(sync_if_worth, services)
     # The decisions go to a file as they are made (a 5M-loan book lists 5M); the table shows none.
     with SpooledRows() as rows:
-        the_plan = Plan(context, the_job, keep=limit if as_json else 0, reader=reader, into=rows.append)
+        the_plan = Plan(context, the_job, keep=limit if as_json else 0, reader=reader, into=rows.append, sync=sync)
         summary = the_plan.run()
         if offline_why is not None and summary.details_needed:
             summary.warnings.append(

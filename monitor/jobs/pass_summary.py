@@ -49,6 +49,7 @@ class PassSummary:
     data_date_unknown: int = 0  # loans whose order has not been read yet: their data date is Truv's to tell
     reports_read: int = 0  # link reports read after completed refreshes (income monitoring)
     findings: int = 0  # changes found in them (see `monitor changes`)
+    loans_synced: int = 0  # loans whose details a walk of Truv's order list learned (issue 26)
     not_stale: int = 0  # read for their data date, which Truv showed to be fresh: nothing spent
     stale_total: int = 0
     requests: int = 0

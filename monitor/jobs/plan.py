@@ -36,6 +36,7 @@ from monitor.core.states import RunState, SkipReason
 from monitor.errors import MonitorError, TruvAuthError, TruvError, TruvForbidden, TruvNotFound, TruvUnreachable
 from monitor.jobs.candidates import Criteria, batch_limit, capacity, choose_for, starved
 from monitor.jobs.order_reads import as_learned
+from monitor.jobs.order_sync import SyncSummary
 from monitor.jobs.pass_summary import PassSummary, RefreshBudget, Tally
 from monitor.services import Context
 from monitor.store import ledger, loan_refresh
@@ -61,13 +62,17 @@ class Plan:
         keep: int | None = None,
         reader: OrderReader | None = None,
         into: Callable[[dict[str, Any]], None] | None = None,
+        sync: Callable[[], SyncSummary | None] | None = None,
     ) -> None:
         """`keep`: list at most that many loans' decisions (`loans_total` counts them all), so a plan over a
         million loans holds a page of decisions, not one per loan. `reader`: how unread orders are read
         (None: offline, they are listed as `read_order`). `into`: where each listed decision goes, as it
-        is made (`plan --json` writes them out); by default `loans` keeps them."""
+        is made (`plan --json` writes them out); by default `loans` keeps them. `sync`: the run's first step
+        on a new book (`order_sync.sync_if_worth`): the plan learns from Truv's order list as the run would,
+        and keeps it (GETs only, nothing spent), so that it selects and decides on the dates the run will see."""
         self.ctx = ctx
         self._reader = reader
+        self._sync = sync
         self.job = job
         self.run_id = uuid.uuid4().hex
         self.summary = PassSummary(self.run_id, job.name, True, ctx.clock.now())
@@ -94,6 +99,9 @@ class Plan:
         self.log.info("pass_started", dry_run=True)
         tokens = structlog.contextvars.bind_contextvars(run_id=self.run_id, job=self.job.name)
         try:
+            synced = self._sync() if self._sync is not None else None
+            if synced is not None and synced.busy_with is None:
+                self.summary.loans_synced = synced.loans_learned + synced.loans_read_singly
             backlogs: dict[str, PolicyBacklog] = {}
             names = self.job.policies
             for at, name in enumerate(names):

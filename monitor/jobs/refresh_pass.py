@@ -92,6 +92,7 @@ class JobPass:
 
     def _steps(self, now: datetime) -> None:
         self._settle(now)
+        self._sync_orders()
         self._work(now)
         self._check_truv()
         if self.wait_seconds > 0:
@@ -137,6 +138,21 @@ class JobPass:
             runs.release_lease(s, job=self.job.name, run_id=self.run_id)
             loans.release_claims(s, self.run_id)
         self.log.info("pass_finished", **self.summary.logged())
+
+    def _sync_orders(self) -> None:
+        """A new book (many loans whose order was never read): learn them a page of orders per call,
+        before any loan's single read (issue 26); a few new loans are read one by one, as before."""
+        from monitor.jobs.order_sync import sync_if_worth
+
+        if self._halted() or self.job.parallel:
+            # Instances sharing a job record only the loans they claimed; a walk records any loan. For a
+            # shared job, `monitor loans sync` runs before the instances.
+            return
+        synced = sync_if_worth(self.s, run_id=self.run_id)
+        if synced is None or synced.busy_with is not None:
+            return  # few to learn; or another instance of a shared job walks the list, this one reads singly
+        self.summary.loans_synced = synced.loans_learned + synced.loans_read_singly
+        self.log.info("orders_synced", pages=synced.pages, loans=self.summary.loans_synced)
 
     # -- settling what earlier passes (and this one) sent ------------------------------------------
 

@@ -44,7 +44,7 @@ def create_app(sandbox: Sandbox, latency: float = 0.0) -> Starlette:
         if latency > 0:
             await asyncio.sleep(latency)
         body = await request.body()
-        answer = front.answer(sandbox, request.method, request.url.path, request.headers, body)
+        answer = front.answer(sandbox, request.method, request.url.path, request.headers, body, request.url.query)
         if answer.delay > 0:
             await asyncio.sleep(answer.delay)
         cls = _DroppedResponse if answer.drop_connection else Response

@@ -12,7 +12,9 @@ from monitor.sandbox.state import Sandbox
 ADMIN_PREFIX = "/_sandbox/"
 
 
-def answer(sandbox: Sandbox, method: str, path: str, headers: Mapping[str, str], body: bytes) -> wire.Response:
+def answer(
+    sandbox: Sandbox, method: str, path: str, headers: Mapping[str, str], body: bytes, query: str = ""
+) -> wire.Response:
     if path.startswith(ADMIN_PREFIX):
         return handle_admin(sandbox, method.upper(), path, body)
-    return sandbox.handle(method, path, headers, body)
+    return sandbox.handle(method, path, headers, body, query)

@@ -6,6 +6,7 @@ the injected clock, so one seed plus one request sequence always gives the same 
 
 Choices where Truv's documents are silent
 -----------------------------------------
+- The order list (`GET /v1/orders/`): see `order_list.py` (paging, filters, oldest first).
 - Check order per request: unknown path or missing trailing slash -> 404
   `{"detail":"Not Found."}` (URL routing comes first, as in Django); bad Accept -> 406
   `not_acceptable`; then auth 401/403; then the rate limit 429; then 405 for a wrong
@@ -298,6 +299,7 @@ from monitor.sandbox.model import (
     parse_time,
     task_outcome,
 )
+from monitor.sandbox.order_list import OrderList
 from monitor.sandbox.ratelimit import RefreshBudget, RequestLimiter, wait_message
 from monitor.sandbox.refresh import RefreshPlan, plan_refresh
 from monitor.sandbox.reports import REPORT_PRODUCTS, data_events, link_report
@@ -313,6 +315,7 @@ VOIE_PRODUCTS = frozenset({"income", "employment"})
 VOA_PRODUCTS = frozenset({"assets"})
 
 _ROUTES: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
+    (re.compile(r"/v1/orders/()"), {"GET": "order_list"}),
     (re.compile(r"/v1/orders/([^/]+)/"), {"GET": "order_get", "POST": "refresh"}),
     (re.compile(r"/v1/links/([^/]+)/"), {"GET": "link_get"}),
     (re.compile(r"/v1/links/([^/]+)/income/report/"), {"GET": "income_report"}),
@@ -370,6 +373,7 @@ class Sandbox:
         # what makes the journal a trustworthy oracle.
         self._lock = threading.RLock()
         self._orders: dict[str, Order] = {}
+        self._order_list = OrderList()
         self._links: dict[str, Link] = {}
         self._links_by_token: dict[str, Link] = {}
         self._users: set[str] = set()
@@ -848,14 +852,17 @@ class Sandbox:
 
     # ---- requests -----------------------------------------------------------------
 
-    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> wire.Response:
-        """Answer one API request and journal it (front.py sends the admin paths elsewhere)."""
+    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes, query: str = "") -> wire.Response:
+        """Answer one API request (`query`: the URL's query string) and journal it (front.py sends the admin
+        paths elsewhere)."""
         method = method.upper()
         lowered = {key.lower(): value for key, value in headers.items()}
         with self._lock:
             now = self.clock.now()
             entry: dict[str, Any] = {"at": iso(now), "method": method, "path": path}
-            response = self._answer(method, path, lowered, body, now, entry)
+            if query:
+                entry["query"] = query
+            response = self._answer(method, path, lowered, body, now, entry, query)
             self._journal.append({**entry, "status": response.status})
             return response
 
@@ -867,6 +874,7 @@ class Sandbox:
         body: bytes,
         now: datetime,
         entry: dict[str, Any],
+        query: str = "",
     ) -> wire.Response:
         route = _route(path)
         if route is None:
@@ -888,7 +896,10 @@ class Sandbox:
         if refused is not None:
             entry["fault"] = refused[1]
             return refused[0]
-        response = self._dispatch(endpoint, resource_id, headers, body, now, entry)
+        if endpoint == "order_list":
+            response = self._order_list.answer(self._orders, query, headers, now, lambda o: self._order_json(o, now))
+        else:
+            response = self._dispatch(endpoint, resource_id, headers, body, now, entry)
         response, fault = self.faults.after(kind, response)
         if fault is not None:
             entry["fault"] = fault

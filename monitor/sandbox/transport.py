@@ -34,7 +34,14 @@ class SandboxTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
-        answer = front.answer(self.sandbox, request.method, request.url.path, request.headers, body)
+        answer = front.answer(
+            self.sandbox,
+            request.method,
+            request.url.path,
+            request.headers,
+            body,
+            request.url.query.decode("ascii", "replace"),
+        )
         return _to_httpx(request, answer)
 
 
@@ -49,5 +56,12 @@ class AsyncSandboxTransport(httpx.AsyncBaseTransport):
         body = await request.aread()
         if self.latency > 0:
             await asyncio.sleep(self.latency)
-        answer = front.answer(self.sandbox, request.method, request.url.path, request.headers, body)
+        answer = front.answer(
+            self.sandbox,
+            request.method,
+            request.url.path,
+            request.headers,
+            body,
+            request.url.query.decode("ascii", "replace"),
+        )
         return _to_httpx(request, answer)

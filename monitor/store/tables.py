@@ -24,6 +24,9 @@ class Loan(SQLModel, table=True):
         # Prefix search of loan and order ids: migration 0013 indexes loan_id, order_id, original_order_id
         # and base_order_id (and truv_order.id), on Postgres as `column COLLATE "C"`, which no Index here
         # can declare for both dialects.
+        # The order list's sync matches a page of Truv's orders to loans by id (imported or original).
+        Index("ix_loan_order", "order_id"),
+        Index("ix_loan_original_order", "original_order_id"),
     )
     loan_id: str = Field(primary_key=True, max_length=128)
     # The order as imported. Every refresh is a POST to the original order (DESIGN.md rule 6): this one,
@@ -413,3 +416,13 @@ link_snapshot_table = table_of(LinkSnapshot)
 finding_table = table_of(Finding)
 console_user_table = table_of(ConsoleUser)
 console_session_table = table_of(ConsoleSession)
+
+
+class OrderSyncCursor(SQLModel, table=True):
+    """Where the last complete walk of Truv's order list began: the next reads only what changed since."""
+
+    __tablename__ = "order_sync_cursor"
+    name: str = Field(primary_key=True, max_length=32)
+    walk_started_at: datetime = Field(sa_column=_ts(nullable=False))
+    orders_seen: int = 0
+    finished_at: datetime = Field(sa_column=_ts(nullable=False))

@@ -30,6 +30,7 @@ from monitor.errors import (
 )
 from monitor.truv.assets_wire import parse_assets_report
 from monitor.truv.call_count import CallCount, note_request, note_throttled
+from monitor.truv.orders_page import OrdersPage, parse_orders_page
 from monitor.truv.pacer import Pacer
 from monitor.truv.report_wire import parse_report
 from monitor.truv.secrets import redact_text, token_hash
@@ -69,6 +70,7 @@ class _Request:
     idempotent: bool
     endpoint: str  # the label the statistics count it under
     before_send: Callable[[], None] | None
+    params: tuple[tuple[str, str], ...] = ()
 
     @property
     def label(self) -> str:
@@ -175,6 +177,11 @@ class TruvClient:
     def get_order(self, order_id: str, *, purpose: str = "details") -> OrderInfo:
         """`purpose` only labels the call in the statistics (details, poll, reconcile)."""
         return self._parsed(parse_order, self._call("GET", f"orders/{order_id}/", endpoint=f"get_order_{purpose}"))
+
+    def list_orders(self, query: tuple[tuple[str, str], ...]) -> OrdersPage:
+        """GET /v1/orders/ ("List orders"): one page, paced and retried like every GET. `query` is the first
+        page's (`orders_page.first_query`) or the one a page's `next` carries (`OrdersPage.next_query`)."""
+        return self._parsed(parse_orders_page, self._call("GET", "orders/", endpoint="list_orders", params=query))
 
     def get_link_report(self, link_id: str, *, product: str, fallback_as_of: datetime) -> Snapshot:
         """GET /v1/links/{id}/income/report/ (employment: .../employment/report/): the fields monitoring keeps.
@@ -288,8 +295,9 @@ class TruvClient:
         idempotent: bool = True,
         endpoint: str,
         before_send: Callable[[], None] | None = None,
+        params: tuple[tuple[str, str], ...] = (),
     ) -> Any:
-        request = _Request(method, path, json_body, idempotent, endpoint, before_send)
+        request = _Request(method, path, json_body, idempotent, endpoint, before_send, params)
         if self._key_ok:
             return self._attempts(request)
         with self._probe:
@@ -366,7 +374,8 @@ class TruvClient:
         if request.before_send is not None:
             request.before_send()
         try:
-            return self.http.request(request.method, request.path, json=request.json_body)
+            params = request.params or None
+            return self.http.request(request.method, request.path, json=request.json_body, params=params)
         except _NOT_SENT as exc:
             self._not_sent(request, attempt, exc)
         except httpx.TransportError as exc:

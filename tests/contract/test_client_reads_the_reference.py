@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from monitor.core.refresh_choice import Choice, LoanToRefresh, ScopedConnection, choose
 from monitor.core.webhook_events import Action, interpret, validate
 from monitor.truv.client import _error_fields
+from monitor.truv.orders_page import filter_honoured, parse_orders_page
 from monitor.truv.report_wire import parse_report
 from monitor.truv.secrets import token_hash
 from monitor.truv.wire import parse_link, parse_order
@@ -85,6 +86,33 @@ def test_a_list_page_holds_whole_orders():
     page = example("orders_list.json")
     orders = [parse_order(o) for o in page["results"]]
     assert [o.id for o in orders] == [o["id"] for o in page["results"]]
+
+
+def test_the_client_reads_the_list_page_as_the_single_order_read():
+    body = example("orders_list.json")
+    page = parse_orders_page(body)
+    assert page.count == 1 and page.next_query is None
+    (listed,) = page.results
+    assert listed == parse_order(example("orders_list.json")["results"][0])
+    assert listed.completed_at == utc("2022-05-04T11:52:13Z")  # the data date, as a single read gives it
+    assert listed.refresh_order == "5b0f7c3e9d1a4e6f8a2b3c4d5e6f7a8b"
+
+
+def test_the_next_page_is_asked_of_our_own_host_with_the_query_next_carries():
+    body = {**example("orders_list.json"), "next": "https://elsewhere.example/v1/orders/?page=2&page_size=100"}
+    assert parse_orders_page(body).next_query == (("page", "2"), ("page_size", "100"))
+    for wrong in ("https://prod.truv.com/v1/links/?page=2", 42):
+        with pytest.raises(ValueError):
+            parse_orders_page({**body, "next": wrong})
+    with pytest.raises(ValueError):
+        parse_orders_page({"count": 1, "next": None, "previous": None})  # no results: not a page
+
+
+def test_a_filter_truv_did_not_apply_is_seen_on_the_page():
+    page = parse_orders_page(example("orders_list.json"))  # updated_at 2022-05-20T09:12:41Z
+    assert filter_honoured(page, utc("2022-05-20T00:00:00Z"))
+    assert not filter_honoured(page, utc("2022-06-01T00:00:00Z"))
+    assert filter_honoured(page, None)
 
 
 def test_the_documented_link_reads_its_status_and_deletion():
@@ -172,6 +200,7 @@ CHOICES = {
 }
 CLIENT_MODULES = (
     "monitor/truv/wire.py",
+    "monitor/truv/orders_page.py",
     "monitor/truv/report_wire.py",
     "monitor/truv/assets_wire.py",
     "monitor/core/webhook_events.py",

@@ -45,6 +45,7 @@ KNOWN_EXTRAS = {
 UNDOCUMENTED_SUBORDER_TIMES = {"completed_at", "updated_at", "finished_at"}
 
 _ROUTES: list[tuple[str, re.Pattern[str], type[BaseModel]]] = [
+    ("GET", re.compile(r"/v1/orders/"), shapes.OrderList),
     ("GET", re.compile(r"/v1/orders/[^/]+/"), shapes.Order),
     ("POST", re.compile(r"/v1/orders/[^/]+/"), shapes.RefreshOrder),
     ("GET", re.compile(r"/v1/links/[^/]+/income/report/"), shapes.LinkReport),

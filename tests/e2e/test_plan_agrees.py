@@ -112,8 +112,9 @@ def test_plan_lists_what_the_next_run_does(n: int, db_url: str, clock: FixedCloc
     sandbox = Sandbox(seed=5, clock=clock, completion_delay=5.0)
     first = services(db_url, clock, sandbox, cfg(max_refreshes=5000, workers=4))
     import_csv(first, write_csv(tmp_path / "loans.csv", seed_loans(sandbox, portfolio(n), tmp_path, clock)))
-    # Every order read, most loans refreshed once: the next passes decide on what Truv said.
-    JobPass(first, first.config.job("nightly"), wait_seconds=60).run()
+    # Every order read, most loans refreshed once and settled: the next passes decide on what Truv said.
+    # (The book is learned from the order list, so the refreshes go out at once: 10 minutes settles them.)
+    JobPass(first, first.config.job("nightly"), wait_seconds=600).run()
 
     clock.advance(31 * 86400)
     with session(first.engine) as s:  # set aside by a person
@@ -150,6 +151,7 @@ def test_on_the_first_night_the_plan_reads_the_orders_and_agrees_with_the_run(
     from functools import partial
 
     from monitor.jobs.order_reads import read_orders
+    from monitor.jobs.order_sync import sync_if_worth
 
     if n > 300 and db_url.startswith("postgres"):
         pytest.skip("CI time: the 1,000-loan first night runs on SQLite; Postgres runs 300 loans")
@@ -160,11 +162,15 @@ def test_on_the_first_night_the_plan_reads_the_orders_and_agrees_with_the_run(
         row["data_as_of"] = ""  # Truv tells
     import_csv(svc, write_csv(tmp_path / "loans.csv", rows))
     job = svc.config.job("nightly")
-    plan = Plan(svc, job, reader=partial(read_orders, svc.client))
+    # As `monitor plan` does: the run's first step on a new book (issue 26) is the plan's too.
+    plan = Plan(svc, job, reader=partial(read_orders, svc.client), sync=partial(sync_if_worth, svc))
     planned = plan.run()
-    with session(svc.engine) as s:  # the plan recorded nothing
-        assert s.execute(select(Loan.loan_id).where(Loan.details_fetched_at.is_not(None))).first() is None
+    assert planned.loans_synced == n and planned.submitted > 0
+    with session(svc.engine) as s:  # the plan kept what it learned; it reserved nothing
+        assert s.execute(select(Loan.loan_id).where(Loan.details_fetched_at.is_(None))).first() is None
+        assert s.execute(select(Reservation.id)).first() is None
     summary = JobPass(svc, job, wait_seconds=0).run()
+    assert summary.loans_synced == 0 and summary.requests_by_endpoint.get("list_orders", 0) == 0  # not twice
     got = observed(svc, summary.run_id)
     assert planned.details_needed == 0 and summary.submitted > 0
     for d in plan.loans:
