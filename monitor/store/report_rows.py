@@ -14,7 +14,8 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlmodel import Session
 
 from monitor.core.states import ConnectionState, ReservationState
-from monitor.store import ledger_rows, loan_rows
+from monitor.store import evidence_rows, ledger_rows, loan_rows
+from monitor.store.evidence_rows import LoanEvidence
 from monitor.store.ledger_rows import ReportIds
 from monitor.store.tables import (
     connection_table,
@@ -100,14 +101,6 @@ class FindingRow:
 
 
 @dataclass(frozen=True, slots=True)
-class Completion:
-    """A completed refresh: when it settled and its refresh order."""
-
-    settled_at: datetime
-    refresh_order_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class Closing:
     """A loan closing in the period, with what pre-closing evidence needs of it."""
 
@@ -117,7 +110,7 @@ class Closing:
     order_id: str
     closing_date: date
     attributes: dict[str, str]
-    completions: list[Completion]
+    evidence: LoanEvidence  # its verifications and findings (monitor.store.evidence_rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,16 +211,16 @@ def _closings(session: Session, start: date, end: date) -> list[Closing]:
         return []
     ids = [row.loan_id for row in loans]
     attributes = loan_rows.attributes(session, ids)
-    done: dict[str, list[Completion]] = defaultdict(list)
-    completed = select(_r.loan_id, _r.settled_at, _r.refresh_order_id).where(
-        _r.loan_id.in_(ids), _r.state == ReservationState.COMPLETED.value, _r.settled_at.is_not(None)
-    )
-    for loan_id, settled, order_id in session.execute(completed):
-        done[loan_id].append(Completion(settled, order_id))
+    found = evidence_rows.evidence(session, ids)
     return [
-        Closing(lid, gse, status, order_id, closing, attributes.get(lid, {}), done.get(lid, []))
+        Closing(lid, gse, status, order_id, closing, attributes.get(lid, {}), found[lid])
         for lid, gse, status, order_id, closing in loans
     ]
+
+
+def closings(session: Session, *, start: date, end: date) -> list[Closing]:
+    """Loans closing from `start` to `end` (included), with their evidence: what the pre-closing rows read."""
+    return _closings(session, start, end)
 
 
 def period(session: Session, *, lo: datetime, hi: datetime, closing_from: date, closing_to: date) -> PeriodRows:
