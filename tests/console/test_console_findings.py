@@ -100,3 +100,5 @@ def test_the_report_page_shows_each_loans_pre_closing_status(closing_today):
     }
     same = c.get("/reports?from=2026-06-05&to=2026-06-05&format=page")
     assert same.status_code == 200 and "verified_with_findings" in same.text
+    loan = c.get("/loans/ASSETS").text
+    assert 'id="pre-closing"' in loan and "<td>missing</td>" in loan and "<td>voa</td>" in loan
