@@ -41,7 +41,21 @@ NOT_REACHED = "not_reached"  # stale, and no pass said why: max_refreshes ran ou
 NONE_2 = '<tr><td colspan="2">none</td></tr>'
 MAX_HTML_ROWS = 5000
 ALL = 2**62  # `loan_list`'s limit when every row is wanted
-CHANGE_COLUMNS = ("loan_id", "rule", "severity", "field", "before", "after", "order_id", "detected_at")
+CHANGE_COLUMNS = (
+    "loan_id",
+    "rule",
+    "severity",
+    "field",
+    "before",
+    "after",
+    "order_id",
+    "detected_at",
+    "id",
+    "disposition",
+    "disposition_by",
+    "disposition_at",
+    "disposition_note",
+)
 NONE_CHANGES = f'<tr><td colspan="{len(CHANGE_COLUMNS)}">none</td></tr>'
 LOAN_COLUMNS = (
     "loan_id",

@@ -37,6 +37,11 @@ def changes(rows: Sequence[FindingRow]) -> dict[str, Any]:
                 "after": r.after,
                 "order_id": r.order_id,
                 "detected_at": r.detected_at,
+                "id": r.id,
+                "disposition": r.disposition,
+                "disposition_by": r.disposition_by,
+                "disposition_at": r.disposition_at,
+                "disposition_note": r.disposition_note,
             }
             for r in rows
         ],

@@ -98,6 +98,11 @@ class FindingRow:
     after: str | None
     order_id: str | None
     detected_at: datetime
+    id: int
+    disposition: str
+    disposition_note: str | None
+    disposition_by: str | None
+    disposition_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +200,22 @@ def _holds(session: Session) -> list[Hold]:
 def _findings(session: Session, lo: datetime, hi: datetime) -> list[FindingRow]:
     f = finding_table.c
     q = (
-        select(f.loan_id, f.rule, f.severity, f.confidence, f.field, f.before, f.after, f.order_id, f.detected_at)
+        select(
+            f.loan_id,
+            f.rule,
+            f.severity,
+            f.confidence,
+            f.field,
+            f.before,
+            f.after,
+            f.order_id,
+            f.detected_at,
+            f.id,
+            f.disposition,
+            f.disposition_note,
+            f.disposition_by,
+            f.disposition_at,
+        )
         .where(f.detected_at >= lo, f.detected_at < hi)
         .order_by(f.loan_id, f.detected_at)
     )

@@ -125,7 +125,12 @@ def test_three_loans_closing_today_and_the_finding_resolved(db_url, clock, tmp_p
     code, out, err = _cli(capsys, tmp_path, db_url, "changes", "resolve", finding_id, "--note", "new job verified")
     assert code == 0, err
     assert "resolved by operator:" in out
-    after = _evidence(build(svc, start=today, end=today, now=clock.now()))["LOST", "voe"]
+    resolved = build(svc, start=today, end=today, now=clock.now())
+    (change,) = resolved["changes"]["findings"]  # the report's changes section says so too
+    assert (change["disposition"], change["disposition_note"]) == ("resolved", "new job verified")
+    assert change["disposition_by"].startswith("operator:")
+    assert "new job verified" in render_html(resolved)
+    after = _evidence(resolved)["LOST", "voe"]
     (shown,) = after["findings"]
     assert (shown["disposition"], shown["note"]) == ("resolved", "new job verified")
     assert shown["by"].startswith("operator:") and shown["at"] is not None
