@@ -1,4 +1,5 @@
-"""The console's routes: sign-in, the pages, the one action (an update-mode token), report downloads."""
+"""The console's routes: sign-in, the pages, the operators' actions (an update-mode token, a finding's
+disposition), report downloads."""
 
 from __future__ import annotations
 

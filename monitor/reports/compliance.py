@@ -558,7 +558,9 @@ def _window_note(report: dict[str, Any]) -> str:
     if report["pre_closing_business_days"] is not None:
         return f"{report['pre_closing_business_days']} business days before closing for every loan (--pre-closing-days)"
     windows = ", ".join(f"{name} {days}" for name, days in report["pre_closing_windows"].items())
-    return f"each loan's first matching policy's, in business days ({html_text(windows)})"
+    if not windows:
+        return "no policy sets one, so no loan is judged (--pre-closing-days judges every loan)"
+    return f"each loan's first matching policy's, in business days ({html_text(windows)}); other loans are not judged"
 
 
 CLOSING_HTML = (
