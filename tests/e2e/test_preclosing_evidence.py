@@ -208,3 +208,20 @@ def test_ack_then_resolve_and_what_is_refused(db_url, clock, tmp_path, capsys, f
     with session(svc.engine) as s:
         kinds = [e.kind for e in s.execute(select(Event).order_by(Event.id)).scalars()]
     assert (kinds.count("finding_acknowledged"), kinds.count("finding_resolved")) == (1, 1)
+
+
+def test_the_baseline_is_read_once_before_the_first_refresh(db_url, clock, tmp_path):
+    sandbox = Sandbox(seed=2202, clock=clock, completion_delay=1.0, requests_per_minute=100_000)
+    completed = clock.now() - timedelta(days=45)
+    order = sandbox.add_order(created_at=completed)
+    svc = services(db_url, clock, sandbox, parse_config(CONFIG))
+    import_csv(svc, write_csv(tmp_path / "loans.csv", [{"loan_id": "L1", "order_id": order["id"], "program": "voie"}]))
+    first = RefreshPass(svc, svc.config.job("nightly"), wait_seconds=30).run()
+    # the original order's report before the refresh, then the refresh's own
+    assert first.requests_by_endpoint["get_income_report"] == 2
+    with session(svc.engine) as s:
+        (baseline, *_) = s.execute(select(LinkSnapshot).order_by(LinkSnapshot.as_of)).scalars()
+    assert (baseline.refresh_order_id, baseline.as_of) == (order["id"], completed)
+    clock.advance(31 * 86400)
+    second = RefreshPass(svc, svc.config.job("nightly"), wait_seconds=30).run()
+    assert second.submitted == 1 and second.requests_by_endpoint["get_income_report"] == 1  # never again
