@@ -52,25 +52,30 @@ def evidence(session: Session, loan_ids: Sequence[str]) -> dict[str, LoanEvidenc
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Reports:
+    """What the kept reports say of each order: when their data was collected, and the employers named."""
+
+    as_of: dict[str, datetime]
+    employers: dict[str, set[str]]
+
+    def names(self, order_id: str) -> tuple[str, ...]:
+        return tuple(sorted(self.employers.get(order_id, ())))
+
+
 def _read(session: Session, ids: list[str], out: dict[str, LoanEvidence]) -> None:
-    o, r, sn, f = truv_order_table.c, reservation_table.c, link_snapshot_table.c, finding_table.c
+    o = truv_order_table.c
     orders = {
         row.id: _Order(tuple(p for p in (row.products or "").split(",") if p), row.voie_report_id, row.voa_report_id)
         for row in session.execute(
             select(o.id, o.products, o.voie_report_id, o.voa_report_id).where(o.loan_id.in_(ids))
         )
     }
-    as_of: dict[str, datetime] = {}  # per order: when the data of its reports was collected
-    employers: dict[str, set[str]] = defaultdict(set)
-    for order_id, at, body in session.execute(
-        select(sn.refresh_order_id, sn.as_of, sn.body).where(sn.loan_id.in_(ids))
-    ):
-        as_of[order_id] = min(at, as_of.get(order_id, at))
-        employers[order_id].update(_companies(body))
-    product_of: dict[str, str] = {}
+    reports = _reports(session, ids)
+    product_of: dict[str, str] = {}  # per order: the product it verified, which says whose findings are whose
     for loan_id, original, first_completion in _originals(session, ids):
         order = orders.get(original)
-        data_at = as_of.get(original) or first_completion
+        data_at = reports.as_of.get(original) or first_completion
         if order is None or data_at is None:
             continue
         for product in order.products:
@@ -83,27 +88,54 @@ def _read(session: Session, ids: list[str], out: dict[str, LoanEvidence]) -> Non
                     data_at=data_at,
                     outcome="original order",
                     report_id=order.report_id(product),
-                    employers=tuple(sorted(employers.get(original, ()))),
+                    employers=reports.names(original),
                 )
             )
-    attempts = select(r.loan_id, r.product, r.state, r.refresh_order_id, r.settled_at, r.outcome).where(
+    for loan_id, attempt in _attempts(session, ids, orders, reports):
+        product_of[attempt.order_id] = attempt.product
+        out[loan_id].verifications.append(attempt)
+    for loan_id, finding in _findings(session, ids, product_of):
+        out[loan_id].findings.append(finding)
+
+
+def _reports(session: Session, ids: list[str]) -> _Reports:
+    sn = link_snapshot_table.c
+    found = _Reports({}, defaultdict(set))
+    for order_id, at, body in session.execute(
+        select(sn.refresh_order_id, sn.as_of, sn.body).where(sn.loan_id.in_(ids))
+    ):
+        found.as_of[order_id] = min(at, found.as_of.get(order_id, at))
+        found.employers[order_id].update(_companies(body))
+    return found
+
+
+def _attempts(
+    session: Session, ids: list[str], orders: dict[str, _Order], reports: _Reports
+) -> Iterator[tuple[str, Verification]]:
+    """Every refresh that completed or failed, oldest first: a success dated by its data, a failure by its end."""
+    r = reservation_table.c
+    q = select(r.loan_id, r.product, r.state, r.refresh_order_id, r.settled_at, r.outcome).where(
         r.loan_id.in_(ids), r.state.in_(_ENDED), r.settled_at.is_not(None), r.refresh_order_id.is_not(None)
     )
-    for loan_id, product, state, order_id, settled_at, outcome in session.execute(attempts.order_by(r.settled_at)):
-        product_of[order_id] = product
+    for loan_id, product, state, order_id, settled_at, outcome in session.execute(q.order_by(r.settled_at)):
         succeeded = state == ReservationState.COMPLETED.value
         order = orders.get(order_id)
-        out[loan_id].verifications.append(
+        yield (
+            loan_id,
             Verification(
                 order_id=order_id,
                 product=product,
                 succeeded=succeeded,
-                data_at=(as_of.get(order_id) or settled_at) if succeeded else settled_at,
+                data_at=(reports.as_of.get(order_id) or settled_at) if succeeded else settled_at,
                 outcome=outcome,
                 report_id=order.report_id(product) if order and succeeded else None,
-                employers=tuple(sorted(employers.get(order_id, ()))),
-            )
+                employers=reports.names(order_id),
+            ),
         )
+
+
+def _findings(session: Session, ids: list[str], product_of: dict[str, str]) -> Iterator[tuple[str, FindingState]]:
+    f = finding_table.c
     q = select(
         f.id,
         f.loan_id,
@@ -118,7 +150,8 @@ def _read(session: Session, ids: list[str], out: dict[str, LoanEvidence]) -> Non
         f.disposition_at,
     ).where(f.loan_id.in_(ids))
     for row in session.execute(q.order_by(f.detected_at, f.id)):
-        out[row.loan_id].findings.append(
+        yield (
+            row.loan_id,
             FindingState(
                 id=row.id,
                 rule=row.rule,
@@ -129,7 +162,7 @@ def _read(session: Session, ids: list[str], out: dict[str, LoanEvidence]) -> Non
                 note=row.disposition_note,
                 by=row.disposition_by,
                 at=row.disposition_at,
-            )
+            ),
         )
 
 
