@@ -100,7 +100,7 @@ def read_baselines(services: Services, *, loan_id: str, order_id: str, product: 
     for conn in unread:
         try:
             snapshot = services.client.get_link_report(
-                conn.link_id, product=product, fallback_as_of=conn.data_as_of or services.clock.now()
+                conn.link_id, product=product, fallback_as_of=conn.data_as_of or services.clock.now(), baseline=True
             )
         except (TruvAuthError, TruvUnreachable):
             raise

@@ -218,10 +218,12 @@ def test_the_baseline_is_read_once_before_the_first_refresh(db_url, clock, tmp_p
     import_csv(svc, write_csv(tmp_path / "loans.csv", [{"loan_id": "L1", "order_id": order["id"], "program": "voie"}]))
     first = RefreshPass(svc, svc.config.job("nightly"), wait_seconds=30).run()
     # the original order's report before the refresh, then the refresh's own
-    assert first.requests_by_endpoint["get_income_report"] == 2
+    by = first.requests_by_endpoint
+    assert (by["get_income_baseline"], by["get_income_report"]) == (1, 1)
     with session(svc.engine) as s:
         (baseline, *_) = s.execute(select(LinkSnapshot).order_by(LinkSnapshot.as_of)).scalars()
     assert (baseline.refresh_order_id, baseline.as_of) == (order["id"], completed)
     clock.advance(31 * 86400)
     second = RefreshPass(svc, svc.config.job("nightly"), wait_seconds=30).run()
-    assert second.submitted == 1 and second.requests_by_endpoint["get_income_report"] == 1  # never again
+    assert second.submitted == 1 and second.requests_by_endpoint["get_income_report"] == 1
+    assert "get_income_baseline" not in second.requests_by_endpoint  # never again
