@@ -192,11 +192,13 @@ def print_set_aside(rows: list[dict[str, Any]]) -> None:
 def print_changes(rows: list[dict[str, Any]]) -> None:
     c = _console()
     t = Table(title="changes since the last verification (times UTC)")
-    for col in ("detected", "loan", "rule", "severity", "employment", "field", "before", "after", "refresh order"):
+    cols = ("id", "detected", "loan", "rule", "severity", "employment", "field", "before", "after", "refresh order")
+    for col in (*cols, "disposition"):
         t.add_column(col)
     for r in rows:
         severity = r["severity"] + (" (probable)" if r.get("confidence") == "probable" else "")
         t.add_row(
+            str(r["id"]),
             _t(r["detected_at"]),
             r["loan_id"],
             r["rule"],
@@ -206,10 +208,21 @@ def print_changes(rows: list[dict[str, Any]]) -> None:
             _t(r["before"]),
             _t(r["after"]),
             (r["order_id"] or "-")[:12],
+            disposition_text(r),
         )
     c.print(t)
     if not rows:
         c.print("none")
+
+
+def disposition_text(finding: dict[str, Any], tz: tzinfo = UTC) -> str:
+    """`open`, or `resolved by operator:ann@host 2026-06-05 12:00: note`."""
+    by = finding.get("disposition_by", finding.get("by"))
+    if by is None:
+        return str(finding.get("disposition") or "open")
+    when = _t(finding.get("disposition_at", finding.get("at")), tz)
+    note = finding.get("disposition_note", finding.get("note"))
+    return f"{finding['disposition']} by {by} {when}: {note}"
 
 
 def print_status(data: dict[str, Any], tz: tzinfo = UTC) -> None:
@@ -325,7 +338,29 @@ def print_loan(view: dict[str, Any], tz: tzinfo = UTC) -> None:
     c.print(_outcomes(view["outcomes"], tz))
     if view["findings"]:
         c.print(_findings(view["findings"], tz))
+    if view.get("pre_closing"):
+        c.print(_pre_closing(view["pre_closing"], tz))
     c.print(_timeline(view["timeline"], tz))
+
+
+def _pre_closing(rows: list[dict[str, Any]], tz: tzinfo) -> Table:
+    t = Table(title=f"pre-closing evidence ({_in(tz)})")
+    for col in ("evidence", "rule", "status", "exception", "order", "product", "report id", "data as of", "findings"):
+        t.add_column(col, no_wrap=col in ("status", "exception"), min_width=22 if col == "status" else None)
+    for r in rows:
+        found = "; ".join(f"{f['id']} {f['rule']} {disposition_text(f, tz)}" for f in r["findings"]) or "-"
+        t.add_row(
+            r["evidence"],
+            _t(r["rule"]),
+            r["status"],
+            "yes" if r["exception"] else "no",
+            _t(r["order_id"]),
+            _t(r["product"]),
+            _t(r["report_id"]),
+            _t(r["data_as_of"], tz),
+            found,
+        )
+    return t
 
 
 def _loan_facts(view: dict[str, Any], tz: tzinfo) -> Table:
@@ -414,10 +449,11 @@ def _outcomes(outcomes: list[dict[str, Any]], tz: tzinfo) -> Table:
 
 def _findings(findings: list[dict[str, Any]], tz: tzinfo) -> Table:
     fnd = Table(title=f"findings ({_in(tz)})")
-    for col in ("detected", "rule", "severity", "field", "before", "after"):
+    for col in ("id", "detected", "rule", "severity", "field", "before", "after", "disposition"):
         fnd.add_column(col)
     for f in findings:
-        fnd.add_row(*(_t(f.get(k), tz) for k in ("detected_at", "rule", "severity", "field", "before", "after")))
+        cells = (_t(f.get(k), tz) for k in ("detected_at", "rule", "severity", "field", "before", "after"))
+        fnd.add_row(str(f["id"]), *cells, disposition_text(f, tz))
     return fnd
 
 

@@ -42,7 +42,8 @@ def report_cmd(
             min=1,
             max=60,
             help="Business days of the pre-closing window for every loan, overriding each policy's "
-            "pre_closing_business_days (default: the policy's, else 10).",
+            "pre_closing_business_days; every loan closing in the period is then judged (default: only "
+            "loans a policy with a window matches).",
         ),
     ] = None,
 ) -> None:

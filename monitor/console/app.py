@@ -1,12 +1,13 @@
-"""The console's routes: sign-in, the pages, the one action (an update-mode token), report downloads."""
+"""The console's routes: sign-in, the pages, the operators' actions (an update-mode token, a finding's
+disposition), report downloads."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from importlib.resources import files
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 import structlog
 from starlette.applications import Starlette
@@ -34,6 +35,8 @@ from monitor.console.security import (
 from monitor.console.web import Console, safe_next, to_login
 from monitor.core.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from monitor.errors import InputError, MonitorError
+from monitor.reports.compliance import pre_closing_rows
+from monitor.reports.evidence import findings_cell
 from monitor.reports.reauth import needing_reauth
 from monitor.services import Context, Services
 from monitor.store import console_reads, console_users
@@ -250,6 +253,46 @@ def _create_token(console: Console) -> Callable[[Request], Any]:
     return endpoint
 
 
+_VIEWER_FINDINGS = "Viewers read; only an operator may acknowledge or resolve a finding."
+
+
+def _dispose(console: Console) -> Callable[[Request], Any]:
+    """Acknowledge or resolve a finding with a note (operators, CSRF), audited as `console:NAME`."""
+
+    async def endpoint(request: Request) -> Response:
+        me = await run_in_threadpool(console.who, request)
+        if me is None:
+            return to_login(request)
+        form = await _form(request)
+        if not same(form.get("csrf"), me.csrf):
+            log.warning("console_csrf_refused", user=me.user, path=request.url.path)
+            return PlainTextResponse("CSRF token missing or wrong", status_code=403)
+        if me.role != "operator":
+            return console.page(request, "error.html", me, status=403, title="Not allowed", message=_VIEWER_FINDINGS)
+        finding_id = request.path_params["finding_id"]
+        try:
+            done = await run_in_threadpool(
+                _dispose_as, console, me, finding_id, form.get("action", ""), form.get("note", "")
+            )
+        except InputError as exc:
+            return console.page(request, "error.html", me, status=400, title="Not changed", message=str(exc))
+        console.cached.clear()
+        return RedirectResponse(
+            f"/changes?loan={quote(done['loan_id'], safe='')}#finding-{finding_id}", status_code=303
+        )
+
+    return endpoint
+
+
+def _dispose_as(console: Console, me: SignedIn, finding_id: int, action: str, note: str) -> dict[str, Any]:
+    from monitor.jobs.disposition import dispose_finding
+
+    ACTOR.set(f"console:{me.user}")  # this thread's copy only
+    done = dispose_finding(console.context, finding_id, action=action, note=note)
+    log.info("console_finding_disposed", user=me.user, action=action)
+    return done
+
+
 _OUT_OF_DATE = "This form is from an older page; open the loan's token page from the re-auth queue again."
 
 
@@ -279,7 +322,7 @@ def _report(console: Console, request: Request, me: SignedIn) -> Response:
     params = request.query_params
     if "from" not in params:
         today = console.now().date()
-        return console.page(request, "reports.html", me, start=today.replace(day=1), end=today)
+        return _report_page(console, request, me, start=today.replace(day=1), end=_month_end(today))
     try:
         start, end = date.fromisoformat(params["from"]), date.fromisoformat(params.get("to", ""))
     except ValueError:
@@ -288,7 +331,23 @@ def _report(console: Console, request: Request, me: SignedIn) -> Response:
         raise InputError("from/to", "", f"expected dates from {REPORT_YEARS[0]} to {REPORT_YEARS[1]}")
     if end < start:
         raise InputError("to", "", f"{end} is before from {start}")
+    if params.get("format") == "page":
+        return _report_page(console, request, me, start=start, end=end)
     return download(console.context, start=start, end=end, fmt=params.get("format", "html"), now=console.now())
+
+
+def _month_end(day: date) -> date:
+    first_next = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return first_next - timedelta(days=1)
+
+
+def _report_page(console: Console, request: Request, me: SignedIn, *, start: date, end: date) -> Response:
+    """The download form, and the pre-closing evidence of the loans closing in the period, as the report has it."""
+    rows = pre_closing_rows(console.context, start=start, end=end, now=console.now())
+    for r in rows:  # fresh rows, shown as text: the findings with their disposition, note and who
+        r["findings"] = findings_cell(r["findings"]) or None
+        r["employers_verified"] = "; ".join(r["employers_verified"]) or None
+    return console.page(request, "reports.html", me, start=start, end=end, closing=rows)
 
 
 REPORT_YEARS = (1900, 2200)  # the loan dates an import accepts; past them a report's date arithmetic overflows
@@ -330,6 +389,7 @@ def create_app(context: Context, *, services: Services | None = None, access: Ac
     routes: list[BaseRoute] = [Route(path, _signed_in(console, handler)) for path, handler in read]
     routes += [
         Route("/reauth/{loan_id:path}/token", _create_token(console), methods=["POST"]),
+        Route("/changes/{finding_id:int}", _dispose(console), methods=["POST"]),
         Route("/login", _login(console), methods=["GET", "POST"]),
         Route("/logout", _logout(console), methods=["POST"]),
         Route("/healthz", lambda request: PlainTextResponse("ok")),

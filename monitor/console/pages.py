@@ -254,7 +254,14 @@ def changes(console: Console, request: Request, me: SignedIn) -> Response:
     with session(read_only(console.context.engine)) as s:
         rows = findings(s, since=start, loan_id=_text(request, "loan"), severities=wanted, limit=500)
     return console.page(
-        request, "changes.html", me, rows=rows, severity=severity, since=since, loan=_text(request, "loan")
+        request,
+        "changes.html",
+        me,
+        rows=rows,
+        severity=severity,
+        since=since,
+        loan=_text(request, "loan"),
+        can_act=me.role == "operator",
     )
 
 

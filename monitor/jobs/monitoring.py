@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -10,7 +11,7 @@ import structlog
 from monitor.core.agency_rules import AGENCY_OF
 from monitor.core.changes import Thresholds, Underwriting, compare, underwriting_of
 from monitor.core.states import ReportState
-from monitor.errors import TruvAuthError, TruvError, TruvNotFound
+from monitor.errors import TruvAuthError, TruvError, TruvNotFound, TruvUnreachable
 from monitor.jobs.assets_monitoring import read_assets
 from monitor.services import Context, Services
 from monitor.store import monitoring, underwriting
@@ -99,3 +100,36 @@ def read_reports(services: Services, *, limit: int = 5000) -> ReadStats:
             monitoring.mark_report(s, item.id, state=ReportState.READ)
         stats.read += 1
     return stats
+
+
+def read_baselines(services: Services, *, loan_id: str, order_id: str, product: str, tokens: Collection[str]) -> int:
+    """Before a connection's first refresh, its verified data (the original order's, through the link's report)
+    becomes its baseline, so the first refresh's changes are findings (DESIGN.md rule 16). One paced GET per
+    connection, once: a kept report is never read again. A read that fails leaves the first refresh's report
+    as the baseline, as before; a failure about the pass (401, Truv unreachable) propagates. Returns the reads kept.
+    """
+    if product not in monitoring.MONITORED_PRODUCTS:
+        return 0
+    with session(services.engine) as s:
+        unread = monitoring.without_baseline(s, loan_id, tokens)
+    kept = 0
+    for conn in unread:
+        try:
+            snapshot = services.client.get_link_report(
+                conn.link_id, product=product, fallback_as_of=conn.data_as_of or services.clock.now(), baseline=True
+            )
+        except (TruvAuthError, TruvUnreachable):
+            raise
+        except TruvError as exc:
+            log.warning("baseline_read_failed", error=str(exc)[:200])
+            continue
+        with session(services.engine) as s:
+            kept += monitoring.save_baseline(
+                s,
+                loan_id=loan_id,
+                token_hash=conn.token_hash,
+                order_id=order_id,
+                snapshot=snapshot,
+                now=services.clock.now(),
+            )
+    return kept

@@ -26,6 +26,7 @@ from monitor.errors import (
     TruvUnreachable,
 )
 from monitor.jobs.candidates import choose_for
+from monitor.jobs.monitoring import read_baselines
 from monitor.jobs.order_reads import read_orders
 from monitor.jobs.pass_summary import RefreshBudget, Tally
 from monitor.services import Services
@@ -88,6 +89,14 @@ class LoanRefresh:
         elif not self.budget.take():
             self.tally.skip(SkipReason.MAX_REFRESHES)
         else:
+            baselines = read_baselines(
+                self.s,
+                loan_id=loan.loan_id,
+                order_id=loan.original_order_id,
+                product=policy.product,
+                tokens=choice.tokens,
+            )
+            self.tally.monitored(reports_read=baselines, findings=0)
             self._reserve_and_send(loan, policy, choice)
 
     def skip(self, reason: str, loan_id: str, policy: PolicyConfig | None, **detail: Any) -> None:

@@ -13,6 +13,7 @@ from monitor import __version__
 from monitor.config import PolicyConfig
 from monitor.core.budget import GseTerms, Limits, gse_terms
 from monitor.core.calendar import subtract_business_days
+from monitor.core.matching import matches
 from monitor.core.readable import duration_text, failures_by_status, json_default
 from monitor.core.staleness import start_of_day_utc
 from monitor.core.states import ConnectionState, ReservationState, SkipReason
@@ -37,11 +38,24 @@ BUDGET_REASONS = (
 # Skips that no later pass ends by itself: someone must change the policy, the order or the loan.
 PERSISTENT_REASONS = (SkipReason.PRODUCT_NOT_ALLOWED, SkipReason.MANUAL_REVIEW, SkipReason.FORBIDDEN)
 NOT_REACHED = "not_reached"  # stale, and no pass said why: max_refreshes ran out first, or no pass ran
-NONE_8 = '<tr><td colspan="8">none</td></tr>'
 NONE_2 = '<tr><td colspan="2">none</td></tr>'
 MAX_HTML_ROWS = 5000
 ALL = 2**62  # `loan_list`'s limit when every row is wanted
-CHANGE_COLUMNS = ("loan_id", "rule", "severity", "field", "before", "after", "order_id", "detected_at")
+CHANGE_COLUMNS = (
+    "loan_id",
+    "rule",
+    "severity",
+    "field",
+    "before",
+    "after",
+    "order_id",
+    "detected_at",
+    "id",
+    "disposition",
+    "disposition_by",
+    "disposition_at",
+    "disposition_note",
+)
 NONE_CHANGES = f'<tr><td colspan="{len(CHANGE_COLUMNS)}">none</td></tr>'
 LOAN_COLUMNS = (
     "loan_id",
@@ -80,9 +94,7 @@ def build(
     reauth = _needs_reauth(rows.needs_reauth, now)
     aside = _set_aside(rows)
     changed = evidence.changes(rows.findings)
-    closing = evidence.pre_closing(
-        rows.closings, report_ids=rows.report_ids, policies=policies, override=pre_closing_days, now=now
-    )
+    closing = evidence.pre_closing(rows.closings, policies=policies, override=pre_closing_days, today=now.date())
     late = [c for c in closing if c["exception"]]
     backlog = _backlog(services, rows, now=now)
     persistent = _persistent(rows)
@@ -102,13 +114,14 @@ def build(
         "set_aside": len(aside),
         "findings": len(changed["findings"]),
         "closed_without_verification": len(late),
+        "pre_closing_by_status": dict(sorted(Counter(c["status"] for c in closing).items())),
     }
     return {
         "title": "monitor compliance report",
         "period": {"from": start, "to": end},
         "generated_at": now,
         "version": __version__,
-        # The override, else None: each loan's first matching policy's window (DEFAULT_WINDOW where none sets one).
+        # The override, else None: each loan's first matching policy's window (no window: not judged).
         "pre_closing_business_days": pre_closing_days,
         "pre_closing_windows": windows.by_policy(),
         "totals": totals,
@@ -129,22 +142,41 @@ def build(
     }
 
 
+def pre_closing_rows(
+    services: Context, *, start: date, end: date, now: datetime, pre_closing_days: int | None = None
+) -> list[dict[str, Any]]:
+    """The report's pre-closing evidence alone (the console's report page shows it)."""
+    with session(read_only(services.engine)) as s:
+        closing = report_rows.closings(s, start=start, end=end)
+    policies = list(services.config.policies)
+    return evidence.pre_closing(closing, policies=policies, override=pre_closing_days, today=now.date())
+
+
 class _Windows:
     """Each loan's pre-closing window, in business days: the override, else its policy's."""
 
     def __init__(self, policies: list[PolicyConfig], override: int | None, attributes: dict[str, dict[str, str]]):
         self.policies, self.override, self.attributes = policies, override, attributes
 
-    def days(self, loan: ReportLoan) -> int:
+    def days(self, loan: ReportLoan) -> int | None:
+        """None: no policy with a window matches the loan, and no override (the loan is not judged)."""
+        if self.override is not None:
+            return self.override
         fields = {"gse": loan.gse, "status": loan.status, "loan_id": loan.loan_id, "order_id": loan.order_id}
         merged = {**fields, **self.attributes.get(loan.loan_id, {})}
-        return evidence.window_days(merged, self.policies, override=self.override)
+        return next(
+            (
+                p.pre_closing_business_days
+                for p in self.policies
+                if p.pre_closing_business_days and matches(p.match, merged)
+            ),
+            None,
+        )
 
     def by_policy(self) -> dict[str, int]:
         if self.override is not None:
             return {"all loans (--pre-closing-days)": self.override}
-        windows = {p.name: p.pre_closing_business_days for p in self.policies if p.pre_closing_business_days}
-        return {**windows, "loans no policy gives a window": evidence.DEFAULT_WINDOW}
+        return {p.name: p.pre_closing_business_days for p in self.policies if p.pre_closing_business_days}
 
 
 def _loans(
@@ -165,10 +197,10 @@ def _loan(
     limits: Limits,
     *,
     now: datetime,
-    window_days: int,
+    window_days: int | None,
 ) -> dict[str, Any]:
     root = loan.order_id
-    window = subtract_business_days(loan.closing_date, window_days) if loan.closing_date else None
+    window = subtract_business_days(loan.closing_date, window_days) if loan.closing_date and window_days else None
     terms = None
     if loan.gse:
         terms = standing.get(loan.loan_id) or gse_terms(
@@ -367,11 +399,26 @@ def _write(report: dict[str, Any], fmt: str, out: Path, tmp: Path) -> list[Path]
             w.writerow(CHANGE_COLUMNS)
             for f in report["changes"]["findings"]:
                 w.writerow([_cell(f[c]) for c in CHANGE_COLUMNS])
-        written.extend([exceptions, changes_csv])
+        closing_csv = out.with_name(out.stem + "-preclosing.csv")
+        with closing_csv.open("w", newline="", encoding="utf-8") as handle:
+            w = csv_writer(handle)
+            w.writerow(evidence.PRE_CLOSING_COLUMNS)
+            for c in report["pre_closing"]:
+                w.writerow([_closing_cell(c, k) for k in evidence.PRE_CLOSING_COLUMNS])
+        written.extend([exceptions, changes_csv, closing_csv])
     else:
         tmp.write_text(render_html(report), encoding="utf-8")
     tmp.replace(out)  # a half-written report never stands under the final name
     return written
+
+
+def _closing_cell(row: dict[str, Any], key: str) -> str:
+    """A pre-closing cell: lists joined, findings with their disposition, note and who."""
+    if key == "findings":
+        return evidence.findings_cell(row["findings"])
+    if key == "employers_verified":
+        return "; ".join(row["employers_verified"])
+    return _cell(row[key])
 
 
 def _write_exceptions(w: Any, e: dict[str, Any]) -> None:
@@ -396,7 +443,9 @@ def _write_exceptions(w: Any, e: dict[str, Any]) -> None:
     for x in e["set_aside"]:
         w.writerow([x["needs"], x["loan_id"], x["reason"], _cell(x["since"]), ""])
     for c in e["closed_without_verification"]:
-        detail = f"closed without a verification in its {c['window_days']} business-day window"
+        detail = f"{c['evidence']} {c['status']} ({c['rule']})"
+        if c["status"] in ("verified", "verified_with_findings"):
+            detail += ": unresolved high or critical finding"
         w.writerow(["closed_unverified", c["loan_id"], detail, _cell(c["closing_date"]), ""])
     for status, n in e["failures_by_status"].items():
         w.writerow(["failures", "", status, "", n])
@@ -519,16 +568,33 @@ def _window_note(report: dict[str, Any]) -> str:
     if report["pre_closing_business_days"] is not None:
         return f"{report['pre_closing_business_days']} business days before closing for every loan (--pre-closing-days)"
     windows = ", ".join(f"{name} {days}" for name, days in report["pre_closing_windows"].items())
-    return f"each loan's first matching policy's, in business days ({html_text(windows)})"
+    if not windows:
+        return "no policy sets one, so no loan is judged (--pre-closing-days judges every loan)"
+    return f"each loan's first matching policy's, in business days ({html_text(windows)}); other loans are not judged"
+
+
+CLOSING_HTML = (
+    ("loan", "loan_id"),
+    ("evidence", "evidence"),
+    ("closing", "closing_date"),
+    ("rule", "rule"),
+    ("window starts", "window_start"),
+    ("status", "status"),
+    ("verification (order)", "order_id"),
+    ("product", "product"),
+    ("report id", "report_id"),
+    ("data as of", "data_as_of"),
+    ("employers verified", "employers_verified"),
+    ("findings (disposition)", "findings"),
+)
+NONE_CLOSING = f'<tr><td colspan="{len(CLOSING_HTML) + 1}">none</td></tr>'
 
 
 def _closing_rows(closings: list[dict[str, Any]]) -> str:
     rows = []
-    for c in closings[:5000]:
-        cells = [c["closing_date"], c["window_days"], c["window_start"], c["last_verification"]]
-        cells += [c["refresh_order_id"], c["voie_report_id"]]
-        verdict = "yes" if c["inside_window"] else ("<b>no</b>" if c["exception"] else "not yet")
-        rows.append(f"<tr>{_tds(c['loan_id'], *map(_cell, cells))}<td>{verdict}</td></tr>")
+    for c in closings[:MAX_HTML_ROWS]:
+        verdict = "<b>yes</b>" if c["exception"] else "no"
+        rows.append(f"<tr>{_tds(*(_closing_cell(c, key) for _, key in CLOSING_HTML))}<td>{verdict}</td></tr>")
     return "".join(rows)
 
 
@@ -541,6 +607,7 @@ def render_html(report: dict[str, Any]) -> str:
     blocked_rows, reauth_rows, aside_rows = _exception_rows(e)
     change_rows = _table_rows(report["changes"]["findings"], CHANGE_COLUMNS)
     closing_rows = _closing_rows(report["pre_closing"])
+    closing_header = "".join(f"<th>{title}</th>" for title, _ in CLOSING_HTML)
     # Built outside the template: Python 3.11 allows no nested quotes of the same kind in f-strings.
     header = "".join("<th>" + c.replace("_", " ") + "</th>" for c in LOAN_COLUMNS)
     change_header = "".join("<th>" + c.replace("_", " ") + "</th>" for c in CHANGE_COLUMNS)
@@ -586,10 +653,13 @@ summary {{ cursor: pointer; margin: 6px 0; }}
 {_bars("Findings by rule", report["changes"]["by_rule"], "#c05621")}
 <table><tr>{change_header}</tr>{change_rows or NONE_CHANGES}</table>
 <h2>Pre-closing evidence</h2>
-<p>Each loan closing in the period: its last completed verification before closing, and whether it falls
-within its policy's pre-closing window (business days before closing). "no" is an exception.</p>
-<table><tr><th>loan</th><th>closing</th><th>window (business days)</th><th>window starts</th>
-<th>last verification</th><th>refresh order</th><th>VOIE report id</th><th>in window</th></tr>{closing_rows or NONE_8}</table>
+<p>Each loan closing in the period, judged when a policy with a pre-closing window matches it (else
+<code>not_covered</code>): VOE evidence is an income or employment verification inside the window (an assets
+one never is; an assets policy's window adds a VOA row). Status <code>verified</code>,
+<code>verified_with_findings</code>, <code>missing</code>, <code>unverified</code> (the refresh failed) or
+<code>outside_window</code>; an exception once it closes without a verified one, or with an unresolved high or
+critical finding.</p>
+<div class="scroll"><table class="nowrap"><tr>{closing_header}<th>exception</th></tr>{closing_rows or NONE_CLOSING}</table></div>
 <h2>Per loan</h2>
 <details><summary>{t["loans"]} loans, one row each (open to list them; the CSV and JSON reports hold the same)</summary>
 <div class="scroll"><table class="nowrap"><tr>{header}</tr>{loan_rows}</table></div>

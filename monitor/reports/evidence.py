@@ -1,24 +1,23 @@
 """The report's monitoring parts: what changed (findings) and pre-closing evidence per loan.
 
-Pre-closing (Fannie Mae B3-3.1-07, Freddie Mac 5102.4, FHA): the verification must fall within N
-business days before the note date. N is the first matching policy's `pre_closing_business_days`
-(DEFAULT_WINDOW when no policy sets one), unless the report's `--pre-closing-days` overrides it for
-every loan; a loan that closed without a completed verification inside its window is an exception.
+Pre-closing (Fannie Mae B3-3.1-07, Freddie Mac 5102.4, FHA 4000.1): a loan is judged only when a policy
+with a pre-closing window matches it, or the report's `--pre-closing-days` covers every loan; then it
+needs VOE evidence (an income or employment verification) inside the window, and a matching assets
+policy with a window adds a VOA row. The status itself is `monitor.core.preclosing.judge`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date
 from typing import Any
 
 from monitor.config import PolicyConfig
-from monitor.core.calendar import subtract_business_days
 from monitor.core.matching import matches
-from monitor.core.staleness import start_of_day_utc
-from monitor.store.ledger_rows import NO_REPORT_IDS, ReportIds
-from monitor.store.report_rows import Closing, Completion, FindingRow
+from monitor.core.preclosing import PRODUCTS, BusinessDaysBefore, Evidence, FindingState, Kind, WindowRule, judge
+from monitor.store.evidence_rows import LoanEvidence
+from monitor.store.report_rows import Closing, FindingRow
 
 
 def changes(rows: Sequence[FindingRow]) -> dict[str, Any]:
@@ -38,63 +37,162 @@ def changes(rows: Sequence[FindingRow]) -> dict[str, Any]:
                 "after": r.after,
                 "order_id": r.order_id,
                 "detected_at": r.detected_at,
+                "id": r.id,
+                "disposition": r.disposition,
+                "disposition_by": r.disposition_by,
+                "disposition_at": r.disposition_at,
+                "disposition_note": r.disposition_note,
             }
             for r in rows
         ],
     }
 
 
-DEFAULT_WINDOW = 10  # business days: Fannie Mae's verbal VOE window, for loans no policy gives one
+NOT_COVERED = "not_covered"  # no policy with a pre-closing window matches the loan, and no --pre-closing-days
+PRE_CLOSING_COLUMNS = (
+    "loan_id",
+    "evidence",
+    "closing_date",
+    "rule",
+    "window_start",
+    "window_end",
+    "status",
+    "exception",
+    "order_id",
+    "product",
+    "outcome",
+    "report_id",
+    "data_as_of",
+    "employers_verified",
+    "findings",
+)
 
 
-def window_days(
-    fields: dict[str, Any], policies: Sequence[PolicyConfig], *, default: int = DEFAULT_WINDOW, override: int | None
-) -> int:
-    """The loan's pre-closing window: the override, else its first matching policy's that sets one."""
+def window_rule(policy: PolicyConfig, override: int | None) -> WindowRule | None:
+    """The policy's pre-closing window (the override's length when given); None when it sets none."""
     if override is not None:
-        return override
-    for policy in policies:
-        if policy.pre_closing_business_days and matches(policy.match, fields):
-            return policy.pre_closing_business_days
-    return default
+        return BusinessDaysBefore(override, f"--pre-closing-days, policy {policy.name}")
+    if policy.pre_closing_business_days:
+        return BusinessDaysBefore(policy.pre_closing_business_days, f"policy {policy.name}")
+    return None
 
 
-def _evidence(loan: Closing, days: int, report_ids: dict[str, ReportIds], now: datetime) -> dict[str, Any]:
-    window = subtract_business_days(loan.closing_date, days)
-    closes_at = start_of_day_utc(loan.closing_date) + timedelta(days=1)
-    last: Completion | None = max(
-        (c for c in loan.completions if c.settled_at < closes_at),
-        key=lambda c: (c.settled_at, c.refresh_order_id or ""),
-        default=None,
-    )
-    inside = last is not None and last.settled_at >= start_of_day_utc(window)
-    order_id = last.refresh_order_id if last else None
+def rules_for(
+    fields: dict[str, Any], policies: Sequence[PolicyConfig], *, override: int | None
+) -> dict[Kind, WindowRule]:
+    """Which evidence the loan is judged on, and by which window. VOE: the first matching income or
+    employment policy with a window, else the first matching policy of any product with one, else the
+    override; VOA: the first matching assets policy with a window (the override's length when given)."""
+    matching = [p for p in policies if matches(p.match, fields)]
+    ruled = [(p, rule) for p in matching if (rule := window_rule(p, override)) is not None]
+    out: dict[Kind, WindowRule] = {}
+    voe = [rule for p, rule in ruled if p.product in PRODUCTS["voe"]] or [rule for _, rule in ruled]
+    if voe:
+        out["voe"] = voe[0]
+    elif override is not None:
+        out["voe"] = BusinessDaysBefore(override, "--pre-closing-days")
+    voa = [rule for p, rule in ruled if p.product in PRODUCTS["voa"]]
+    if voa:
+        out["voa"] = voa[0]
+    return out
+
+
+def _finding(f: FindingState) -> dict[str, Any]:
     return {
-        "loan_id": loan.loan_id,
-        "closing_date": loan.closing_date,
-        "window_days": days,
-        "window_start": window,
-        "last_verification": last.settled_at if last else None,
-        "refresh_order_id": order_id,
-        "voie_report_id": report_ids.get(order_id, NO_REPORT_IDS).voie if order_id else None,
-        "inside_window": inside,
-        # Closed (or closing today) without a verification in its window: an exception.
-        "exception": not inside and closes_at <= now + timedelta(days=1),
+        "id": f.id,
+        "rule": f.rule,
+        "severity": f.severity,
+        "disposition": f.disposition,
+        "note": f.note,
+        "by": f.by,
+        "at": f.at,
     }
 
 
-def pre_closing(
-    closings: Sequence[Closing],
+def row(loan_id: str, closing_date: date, e: Evidence) -> dict[str, Any]:
+    """One loan's evidence of one kind, as every output shows it."""
+    v = e.verification
+    return {
+        "loan_id": loan_id,
+        "evidence": e.kind,
+        "closing_date": closing_date,
+        "rule": e.rule,
+        "window_start": e.window.start,
+        "window_end": e.window.end,
+        "status": e.status.value,
+        "exception": e.exception,
+        "order_id": v.order_id if v else None,
+        "product": v.product if v else None,
+        "outcome": v.outcome if v else None,
+        "report_id": v.report_id if v else None,
+        "data_as_of": v.data_at if v else None,
+        "employers_verified": list(v.employers) if v else [],
+        "findings": [_finding(f) for f in e.findings],
+    }
+
+
+def not_covered(loan_id: str, closing_date: date) -> dict[str, Any]:
+    return {
+        **dict.fromkeys(PRE_CLOSING_COLUMNS),
+        "loan_id": loan_id,
+        "evidence": "voe",
+        "closing_date": closing_date,
+        "status": NOT_COVERED,
+        "exception": False,
+        "outcome": None,
+        "employers_verified": [],
+        "findings": [],
+    }
+
+
+def loan_evidence(
+    fields: dict[str, Any],
+    closing_date: date,
+    found: LoanEvidence,
     *,
-    report_ids: dict[str, ReportIds],
-    policies: list[PolicyConfig],
+    policies: Sequence[PolicyConfig],
     override: int | None,
-    now: datetime,
+    today: date,
 ) -> list[dict[str, Any]]:
-    """Loans closing in the period: their last completed verification and whether it was in time."""
+    """A loan's pre-closing rows: VOE (and VOA when an assets policy has a window), or one `not_covered`."""
+    rules = rules_for(fields, policies, override=override)
+    if not rules:
+        return [not_covered(str(fields["loan_id"]), closing_date)]
+    return [
+        row(
+            str(fields["loan_id"]),
+            closing_date,
+            judge(
+                kind=kind,
+                closing_date=closing_date,
+                rule=rule,
+                verifications=found.verifications,
+                findings=found.findings,
+                today=today,
+            ),
+        )
+        for kind, rule in sorted(rules.items(), key=lambda kv: kv[0] != "voe")
+    ]
+
+
+def pre_closing(
+    closings: Sequence[Closing], *, policies: list[PolicyConfig], override: int | None, today: date
+) -> list[dict[str, Any]]:
+    """Loans closing in the period, each judged on its evidence (or shown as not covered)."""
     out = []
     for loan in sorted(closings, key=lambda c: (c.closing_date, c.loan_id)):
         fields = {"gse": loan.gse, "status": loan.status, "loan_id": loan.loan_id, "order_id": loan.order_id}
-        days = window_days({**fields, **loan.attributes}, policies, override=override)
-        out.append(_evidence(loan, days, report_ids, now))
+        merged = {**fields, **loan.attributes}
+        out += loan_evidence(
+            merged, loan.closing_date, loan.evidence, policies=policies, override=override, today=today
+        )
     return out
+
+
+def findings_cell(findings: list[dict[str, Any]]) -> str:
+    """`12 job_loss critical resolved by operator:ann@host: note; ...` for CSV and HTML cells."""
+    parts = []
+    for f in findings:
+        word = f["disposition"] + (f" by {f['by']}: {f['note']}" if f.get("by") else "")
+        parts.append(f"{f['id']} {f['rule']} {f['severity']} {word}")
+    return "; ".join(parts)

@@ -24,8 +24,9 @@ from monitor.core.refresh_choice import Choice, Fresh, ScopedConnection, Skip, c
 from monitor.core.staleness import assess, start_of_day_utc
 from monitor.core.states import SkipReason
 from monitor.errors import InputError
+from monitor.reports import evidence
 from monitor.services import Context
-from monitor.store import ledger_rows, loan_pages, loan_rows, usage
+from monitor.store import evidence_rows, ledger_rows, loan_pages, loan_rows, usage
 from monitor.store.db import read_only, session
 from monitor.store.ledger_rows import ReservationRow
 from monitor.store.loan_pages import PolicyTerms
@@ -237,6 +238,7 @@ def loan_show(services: Context, loan_id: str, *, now: datetime) -> dict[str, An
         chain = loan_rows.loan_orders(s, loan_id)
         outcomes = ledger_rows.loan_reservations(s, loan_id, limit=TIMELINE)
         found = findings(s, loan_id=loan_id)
+        verified = evidence_rows.evidence(s, [loan_id])[loan_id] if loan.closing_date else None
         timeline = loan_rows.loan_events(s, loan_id, limit=TIMELINE)
     decisions = [decide(loan, reading, p, limits, now) for p in matched]
     by_token = {u.token_hash: u for u in reading.usage.tokens}
@@ -250,6 +252,14 @@ def loan_show(services: Context, loan_id: str, *, now: datetime) -> dict[str, An
         "orders": [_order(o) for o in chain],
         "outcomes": [_outcome(r) for r in outcomes],
         "findings": found,
+        # As the report shows it for a loan closing in its period (each policy's window; none: not judged).
+        "pre_closing": (
+            evidence.loan_evidence(
+                fields, loan.closing_date, verified, policies=services.config.policies, override=None, today=now.date()
+            )
+            if loan.closing_date and verified is not None
+            else []
+        ),
         "timeline": [_entry(e) for e in timeline],
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,14 @@ from monitor.core.readable import json_default
 from monitor.core.states import ReportState
 from monitor.store.outbox import enqueue
 from monitor.store.tables import Finding as FindingRow
-from monitor.store.tables import LinkSnapshot, ReportDue, link_snapshot_table, report_due_table, truv_order_table
+from monitor.store.tables import (
+    LinkSnapshot,
+    ReportDue,
+    link_snapshot_table,
+    loan_connection_table,
+    report_due_table,
+    truv_order_table,
+)
 
 # Products whose refresh is followed by reading the connection's report: income or employment (the
 # link's report), assets (the refresh order's VOA report, its accounts of the link).
@@ -185,6 +193,57 @@ def save_snapshot(session: Session, due: Due, snapshot: Snapshot, *, now: dateti
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Unread:
+    """A connection of a loan with no report on record yet: its baseline is read before its first refresh."""
+
+    token_hash: str
+    link_id: str
+    data_as_of: datetime | None
+
+
+def without_baseline(session: Session, loan_id: str, tokens: Collection[str]) -> list[Unread]:
+    """The employer connections among `tokens` whose report was never kept for this loan (DESIGN.md rule 16)."""
+    lc, snap = loan_connection_table.c, link_snapshot_table.c
+    kept = select(snap.id).where(snap.loan_id == loan_id, snap.token_hash == lc.token_hash).exists()
+    rows = session.execute(
+        select(lc.token_hash, lc.link_id, lc.data_as_of)
+        .where(
+            lc.loan_id == loan_id,
+            lc.kind == "employer",
+            lc.token_hash.in_(sorted(tokens)),
+            lc.link_id.is_not(None),
+            ~kept,
+        )
+        .order_by(lc.token_hash)
+    ).all()
+    seen: dict[str, Unread] = {}
+    for token, link_id, as_of in rows:
+        seen.setdefault(token, Unread(token, link_id, as_of))  # one link per token: one read
+    return list(seen.values())
+
+
+def save_baseline(
+    session: Session, *, loan_id: str, token_hash: str, order_id: str, snapshot: Snapshot, now: datetime
+) -> bool:
+    """The original order's verified data as the connection's first snapshot; False when one was kept meanwhile
+    (another worker of the pass, sharing the connection)."""
+    snap = link_snapshot_table.c
+    if session.execute(select(snap.id).where(snap.loan_id == loan_id, snap.token_hash == token_hash)).first():
+        return False
+    session.add(
+        LinkSnapshot(
+            loan_id=loan_id,
+            token_hash=token_hash,
+            refresh_order_id=order_id,
+            as_of=snapshot.as_of,
+            taken_at=now,
+            body=json.dumps(snapshot_to_dict(snapshot), sort_keys=True),
+        )
+    )
+    return True
+
+
 def _cell(value: str | None) -> str | None:
     return value[:128] if value is not None else None
 
@@ -274,6 +333,10 @@ def finding_dict(row: FindingRow) -> dict[str, Any]:
         "previous_completed_at": row.previous_completed_at,
         "detected_at": row.detected_at,
         "detail": json.loads(row.detail or "{}"),
+        "disposition": row.disposition,
+        "disposition_note": row.disposition_note,
+        "disposition_by": row.disposition_by,
+        "disposition_at": row.disposition_at,
     }
 
 
@@ -295,3 +358,43 @@ def findings(
     if limit is not None:
         q = q.limit(limit)
     return [finding_dict(r) for r in session.execute(q).scalars()]
+
+
+# What each action moves a finding to, and from which dispositions it may.
+ACTIONS = {"ack": ("acknowledged", ("open",)), "resolve": ("resolved", ("open", "acknowledged"))}
+
+
+class DispositionRefused(ValueError):
+    """The finding is not there, or its disposition does not allow the action."""
+
+
+def dispose(session: Session, finding_id: int, *, action: str, note: str, by: str, now: datetime) -> dict[str, Any]:
+    """Acknowledge or resolve one finding with a note; audited with who and when. The row is locked, so two
+    operators acting at once cannot both move it."""
+    from monitor.store.ledger import add_event
+
+    target, allowed = ACTIONS[action]
+    row = session.execute(
+        select(FindingRow).where(FindingRow.id == finding_id).with_for_update()  # type: ignore[arg-type]
+    ).scalar_one_or_none()
+    if row is None:
+        raise DispositionRefused("no such finding; `monitor changes` lists them with their ids")
+    if row.disposition not in allowed:
+        raise DispositionRefused(f"already {row.disposition}; expected a finding that is {' or '.join(allowed)}")
+    before = row.disposition
+    row.disposition, row.disposition_note, row.disposition_by, row.disposition_at = target, note, by, now
+    session.add(row)
+    session.flush()
+    add_event(
+        session,
+        at=now,
+        kind=f"finding_{target}",
+        loan_id=row.loan_id,
+        finding_id=row.id,
+        rule=row.rule,
+        severity=row.severity,
+        before=before,
+        note=note,
+        by=by,
+    )
+    return finding_dict(row)

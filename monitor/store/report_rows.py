@@ -14,7 +14,8 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlmodel import Session
 
 from monitor.core.states import ConnectionState, ReservationState
-from monitor.store import ledger_rows, loan_rows
+from monitor.store import evidence_rows, ledger_rows, loan_rows
+from monitor.store.evidence_rows import LoanEvidence
 from monitor.store.ledger_rows import ReportIds
 from monitor.store.tables import (
     connection_table,
@@ -97,14 +98,11 @@ class FindingRow:
     after: str | None
     order_id: str | None
     detected_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """A completed refresh: when it settled and its refresh order."""
-
-    settled_at: datetime
-    refresh_order_id: str | None
+    id: int
+    disposition: str
+    disposition_note: str | None
+    disposition_by: str | None
+    disposition_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +115,7 @@ class Closing:
     order_id: str
     closing_date: date
     attributes: dict[str, str]
-    completions: list[Completion]
+    evidence: LoanEvidence  # its verifications and findings (monitor.store.evidence_rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +200,22 @@ def _holds(session: Session) -> list[Hold]:
 def _findings(session: Session, lo: datetime, hi: datetime) -> list[FindingRow]:
     f = finding_table.c
     q = (
-        select(f.loan_id, f.rule, f.severity, f.confidence, f.field, f.before, f.after, f.order_id, f.detected_at)
+        select(
+            f.loan_id,
+            f.rule,
+            f.severity,
+            f.confidence,
+            f.field,
+            f.before,
+            f.after,
+            f.order_id,
+            f.detected_at,
+            f.id,
+            f.disposition,
+            f.disposition_note,
+            f.disposition_by,
+            f.disposition_at,
+        )
         .where(f.detected_at >= lo, f.detected_at < hi)
         .order_by(f.loan_id, f.detected_at)
     )
@@ -218,16 +231,16 @@ def _closings(session: Session, start: date, end: date) -> list[Closing]:
         return []
     ids = [row.loan_id for row in loans]
     attributes = loan_rows.attributes(session, ids)
-    done: dict[str, list[Completion]] = defaultdict(list)
-    completed = select(_r.loan_id, _r.settled_at, _r.refresh_order_id).where(
-        _r.loan_id.in_(ids), _r.state == ReservationState.COMPLETED.value, _r.settled_at.is_not(None)
-    )
-    for loan_id, settled, order_id in session.execute(completed):
-        done[loan_id].append(Completion(settled, order_id))
+    found = evidence_rows.evidence(session, ids)
     return [
-        Closing(lid, gse, status, order_id, closing, attributes.get(lid, {}), done.get(lid, []))
+        Closing(lid, gse, status, order_id, closing, attributes.get(lid, {}), found[lid])
         for lid, gse, status, order_id, closing in loans
     ]
+
+
+def closings(session: Session, *, start: date, end: date) -> list[Closing]:
+    """Loans closing from `start` to `end` (included), with their evidence: what the pre-closing rows read."""
+    return _closings(session, start, end)
 
 
 def period(session: Session, *, lo: datetime, hi: datetime, closing_from: date, closing_to: date) -> PeriodRows:

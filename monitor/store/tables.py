@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import Column, Index, Table, Text
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
 from monitor.store.types import UTCDateTime
 
@@ -363,6 +363,11 @@ class Finding(SQLModel, table=True):
     previous_completed_at: datetime | None = Field(default=None, sa_column=_ts())
     detected_at: datetime = Field(sa_column=_ts(nullable=False))
     detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    # open -> acknowledged -> resolved, by an operator with a note (`monitor changes ack|resolve`).
+    disposition: str = Field(default="open", sa_column=Column(AutoString(16), nullable=False, server_default="open"))
+    disposition_note: str | None = Field(default=None, max_length=500)
+    disposition_by: str | None = Field(default=None, max_length=128)
+    disposition_at: datetime | None = Field(default=None, sa_column=_ts())
 
 
 class ConsoleUser(SQLModel, table=True):

@@ -183,13 +183,18 @@ class TruvClient:
         page's (`orders_page.first_query`) or the one a page's `next` carries (`OrdersPage.next_query`)."""
         return self._parsed(parse_orders_page, self._call("GET", "orders/", endpoint="list_orders", params=query))
 
-    def get_link_report(self, link_id: str, *, product: str, fallback_as_of: datetime) -> Snapshot:
+    def get_link_report(
+        self, link_id: str, *, product: str, fallback_as_of: datetime, baseline: bool = False
+    ) -> Snapshot:
         """GET /v1/links/{id}/income/report/ (employment: .../employment/report/): the fields monitoring keeps.
 
-        A GET, so retried when safe; the report's access_token is dropped by the parser.
+        A GET, so retried when safe; the report's access_token is dropped by the parser. `baseline`: the read
+        before a connection's first refresh, counted apart (`get_income_baseline`): a one-time cost, like an
+        order's details.
         """
         kind = "employment" if product == "employment" else "income"
-        data = self._call("GET", f"links/{link_id}/{kind}/report/", endpoint=f"get_{kind}_report")
+        endpoint = f"get_{kind}_baseline" if baseline else f"get_{kind}_report"
+        data = self._call("GET", f"links/{link_id}/{kind}/report/", endpoint=endpoint)
         try:
             return parse_report(data, fallback_as_of=fallback_as_of)
         except ValueError as exc:

@@ -345,7 +345,8 @@ def test_the_report_downloads_in_each_format(portfolio):
     csv_zip = c.get(f"/reports?{period}&format=csv")
     assert csv_zip.status_code == 200 and "attachment" in csv_zip.headers["content-disposition"]
     names = zipfile.ZipFile(io.BytesIO(csv_zip.content)).namelist()
-    assert len(names) == 3 and any(n.endswith("-exceptions.csv") for n in names)
+    assert len(names) == 4 and any(n.endswith("-exceptions.csv") for n in names)
+    assert any(n.endswith("-preclosing.csv") for n in names)
     as_json = json.loads(c.get(f"/reports?{period}&format=json").content)
     assert as_json["totals"]["loans"] == len(
         {"L-OK", "L-FRESH", "L-EMP", "L-REAUTH", "L-SH0", "L-SH1", "L-SH2", "L-SH3"}

@@ -74,12 +74,16 @@ def run(svc):
 
 
 def incomes(svc) -> dict[str, list[str]]:
-    """Each loan's verified yearly incomes (one per connection) from the baseline snapshots."""
-    out: dict[str, list[str]] = {}
+    """Each loan's verified yearly incomes (one per connection) from each connection's newest snapshot (the
+    original order's data is an older baseline snapshot of the same connection)."""
+    newest: dict[tuple[str, str], LinkSnapshot] = {}
     with session(svc.engine) as s:
-        for snap in s.execute(select(LinkSnapshot)).scalars():
-            body = json.loads(snap.body)
-            out.setdefault(snap.loan_id, []).extend(e["income"] for e in body.get("employments", ()) if "income" in e)
+        for snap in s.execute(select(LinkSnapshot).order_by(LinkSnapshot.as_of, LinkSnapshot.id)).scalars():
+            newest[(snap.loan_id, snap.token_hash)] = snap
+    out: dict[str, list[str]] = {}
+    for (loan_id, _), snap in newest.items():
+        body = json.loads(snap.body)
+        out.setdefault(loan_id, []).extend(e["income"] for e in body.get("employments", ()) if "income" in e)
     return out
 
 

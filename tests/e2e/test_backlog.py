@@ -34,8 +34,10 @@ policies:
   - {name: gse-first, match: {gse: true}, product: income, max_age: 30d}
   - {name: the-rest, match: {gse: false}, product: income, max_age: 30d}
 jobs:
-  - {name: nightly, schedule: "0 2 * * *", policies: [gse-first, the-rest], max_refreshes: MAXREF}
+  - {name: nightly, schedule: "0 2 * * *", policies: [gse-first, the-rest], max_refreshes: MAXREF, claim_ttl: 2h}
 """
+# claim_ttl: the Ticking clock moves 10 s at every read, and each refresh's baseline report read (one GET before a
+# connection's first refresh) reads it too: the pass's claims must outlast its simulated hour.
 
 
 class Lines:

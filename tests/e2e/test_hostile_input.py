@@ -293,7 +293,8 @@ def test_database_and_reports_are_created_0600_under_umask_022(tmp_path):
         assert done.returncode == 0, done.stderr
     assert mode(tmp_path / "out") == 0o700
     written = sorted((tmp_path / "out").iterdir())
-    assert [p.name for p in written] == ["r-changes.csv", "r-exceptions.csv", "r.csv", "r.html", "r.json"]
+    names = ["r-changes.csv", "r-exceptions.csv", "r-preclosing.csv", "r.csv", "r.html", "r.json"]
+    assert [p.name for p in written] == names
     assert {p.name: mode(p) for p in written} == {p.name: 0o600 for p in written}
 
 

@@ -88,7 +88,7 @@ def hostile_portfolio(db_url, clock):
 
 def test_compliance_csv_neutralises_formulas_and_shows_bidi(db_url, clock, tmp_path):
     _, report = hostile_portfolio(db_url, clock)
-    loans_csv, exceptions_csv, _changes = write(report, "csv", tmp_path / "r.csv")
+    loans_csv, exceptions_csv, _changes, _closing = write(report, "csv", tmp_path / "r.csv")
     for path in (loans_csv, exceptions_csv):
         text = path.read_text(encoding="utf-8")
         assert "\u202e" not in text and SHOWN_RLO in text

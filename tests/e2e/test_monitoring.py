@@ -117,13 +117,14 @@ def test_snapshots_and_findings_follow_the_retention_purge(db_url, clock, tmp_pa
     clock.advance(30 * 86400)
     run(svc)
     with session(svc.engine) as s:
-        assert s.execute(select(LinkSnapshot)).scalars().all().__len__() == 4
+        # each connection: its baseline (the original order's report, read before the first refresh) and two refreshes
+        assert s.execute(select(LinkSnapshot)).scalars().all().__len__() == 6
         assert [f["rule"] for f in findings(s)] == ["job_loss"]
     closed = [rows[0], {**rows[1], "status": "closed"}]
     import_csv(svc, write_csv(tmp_path / "closed.csv", [{"status": "active", **rows[0]}, closed[1]]))
     with session(svc.engine) as s:
         out = purge(s, before=clock.now() + timedelta(seconds=1), key="k" * 32, now=clock.now(), forced=True)
-    assert (out["snapshots_removed"], out["findings_removed"]) == (3, 1)
+    assert (out["snapshots_removed"], out["findings_removed"]) == (5, 1)
     with session(svc.engine) as s:
         left = s.execute(select(LinkSnapshot.loan_id)).scalars().all()
         assert left == ["KEEP"]  # an active loan's baseline stays; a closed loan's data goes
@@ -151,11 +152,16 @@ def test_the_report_shows_the_changes_and_the_pre_closing_evidence(db_url, clock
     run(svc)
     clock.advance(2 * 86400)  # both have closed
     now = clock.now()
-    report = build(svc, start=start, end=now.date(), now=now)
+    report = build(svc, start=start, end=now.date(), now=now, pre_closing_days=10)
     assert report["changes"]["by_severity"] == {"critical": 1, "high": 0, "medium": 0}
     assert [(f["loan_id"], f["rule"]) for f in report["changes"]["findings"]] == [("LOST", "job_loss")]
     evidence = {c["loan_id"]: c for c in report["pre_closing"]}
-    assert evidence["LOST"]["inside_window"] and evidence["LOST"]["voie_report_id"]
-    assert not evidence["NEVER"]["inside_window"] and evidence["NEVER"]["exception"]
-    assert [c["loan_id"] for c in report["exceptions"]["closed_without_verification"]] == ["NEVER"]
+    assert evidence["LOST"]["status"] == "verified_with_findings" and evidence["LOST"]["report_id"]
+    assert evidence["LOST"]["exception"]  # its job loss is unresolved
+    assert evidence["NEVER"]["status"] == "missing" and evidence["NEVER"]["exception"]
+    assert [c["loan_id"] for c in report["exceptions"]["closed_without_verification"]] == ["LOST", "NEVER"]
     assert report["totals"]["findings"] == 1
+    # Without --pre-closing-days no policy of this file has a window: neither loan is judged (issue 24 point 8).
+    unjudged = build(svc, start=start, end=now.date(), now=now)
+    assert {c["status"] for c in unjudged["pre_closing"]} == {"not_covered"}
+    assert unjudged["exceptions"]["closed_without_verification"] == []

@@ -377,11 +377,11 @@ def test_each_policys_pre_closing_window_is_used_unless_overridden(sqlite_url, c
     (loan,) = own["loans"]
     assert loan["pre_closing_window_days"] == 3
     assert loan["pre_closing_window_start"] == subtract_business_days(closing, 3)
-    assert own["pre_closing"][0]["window_days"] == 3
+    assert own["pre_closing"][0]["rule"] == "3 business days before closing (policy income-30d)"
     assert "income-30d 3" in render_html(own)
     forced = build(svc, start=day, end=closing, now=clock.now(), pre_closing_days=7)
     assert forced["loans"][0]["pre_closing_window_start"] == subtract_business_days(closing, 7)
-    assert forced["pre_closing"][0]["window_days"] == 7
+    assert forced["pre_closing"][0]["rule"].startswith("7 business days before closing (--pre-closing-days")
 
 
 def test_the_backlog_and_persistent_skips_are_exceptions(sqlite_url, clock, tmp_path):
