@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Literal, Protocol
 
+from monitor.core.agency_rules import AgencyRule, window_start
 from monitor.core.calendar import subtract_business_days
 from monitor.core.staleness import start_of_day_utc
 
@@ -64,6 +65,23 @@ class BusinessDaysBefore:
 
     def window(self, closing_date: date) -> Window:
         start = start_of_day_utc(subtract_business_days(closing_date, self.days))
+        return Window(start, start_of_day_utc(closing_date) + timedelta(days=1))
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyWindow:
+    """An agency preset's window (jobs.yaml `use:`): business or calendar days, its holidays, and the
+    guide ids it cites, from the preset's first day to the end of the closing day."""
+
+    rule: AgencyRule
+    source: str = "policy"
+
+    @property
+    def name(self) -> str:
+        return f"{self.rule.guide}: {self.rule.window_text} ({self.source})"
+
+    def window(self, closing_date: date) -> Window:
+        start = start_of_day_utc(window_start(self.rule, closing_date))
         return Window(start, start_of_day_utc(closing_date) + timedelta(days=1))
 
 

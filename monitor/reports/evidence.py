@@ -15,7 +15,16 @@ from typing import Any
 
 from monitor.config import PolicyConfig
 from monitor.core.matching import matches
-from monitor.core.preclosing import PRODUCTS, BusinessDaysBefore, Evidence, FindingState, Kind, WindowRule, judge
+from monitor.core.preclosing import (
+    PRODUCTS,
+    AgencyWindow,
+    BusinessDaysBefore,
+    Evidence,
+    FindingState,
+    Kind,
+    WindowRule,
+    judge,
+)
 from monitor.store.evidence_rows import LoanEvidence
 from monitor.store.report_rows import Closing, FindingRow
 
@@ -72,6 +81,9 @@ def window_rule(policy: PolicyConfig, override: int | None) -> WindowRule | None
     """The policy's pre-closing window (the override's length when given); None when it sets none."""
     if override is not None:
         return BusinessDaysBefore(override, f"--pre-closing-days, policy {policy.name}")
+    preset = policy.rule() if policy.use is not None else None
+    if preset is not None:  # an agency's rule: its unit of days, its holidays, its guide ids
+        return AgencyWindow(preset, f"policy {policy.name}")
     if policy.pre_closing_business_days:
         return BusinessDaysBefore(policy.pre_closing_business_days, f"policy {policy.name}")
     return None

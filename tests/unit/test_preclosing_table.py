@@ -161,3 +161,36 @@ def test_the_window_rule_is_a_parameter() -> None:
     )
     assert (business.status.value, calendar.status.value) == ("verified", "outside_window")
     assert calendar.rule == "10 calendar days"
+
+
+def test_an_agency_preset_judges_with_its_own_days_and_cites_its_guide() -> None:
+    from monitor.core.agency_rules import PRESETS
+    from monitor.core.preclosing import AgencyWindow
+
+    at = END - timedelta(days=12)  # inside 10 business days (Fannie), outside 10 calendar days (FHA)
+    fannie, fha = AgencyWindow(PRESETS["fannie-preclose"]), AgencyWindow(PRESETS["fha-preclose"])
+    judged = {
+        name: judge(kind="voe", closing_date=CLOSING, rule=rule, verifications=[v(at)], findings=[], today=CLOSING)
+        for name, rule in (("fannie", fannie), ("fha", fha))
+    }
+    assert (judged["fannie"].status.value, judged["fha"].status.value) == ("verified", "outside_window")
+    assert judged["fha"].rule.startswith("FHA 4000.1: 10 calendar days before the note date")
+    assert judged["fannie"].rule.startswith("Fannie Mae B3-3.1-07")
+    # Memorial Day is not a business day: Fannie's window opens on Thursday 05-21, as BusinessDaysBefore's
+    assert fannie.window(CLOSING) == RULE.window(CLOSING)
+
+
+def test_the_report_takes_a_policys_preset_as_its_window() -> None:
+    from monitor.config import parse_config
+    from monitor.reports.evidence import window_rule
+
+    config = parse_config(
+        "policies:\n  - {name: fha, use: fha-preclose, match: {}}\n"
+        "jobs:\n  - {name: nightly, schedule: '0 2 * * *', policies: [fha]}\n",
+        "jobs.yaml",
+    )
+    rule = window_rule(config.policies[0], None)
+    assert rule is not None and rule.name.startswith("FHA 4000.1")
+    assert rule.window(CLOSING).start == datetime(2026, 5, 26, tzinfo=UTC)  # 10 calendar days
+    overridden = window_rule(config.policies[0], 5)
+    assert overridden is not None and overridden.name.startswith("5 business days")
