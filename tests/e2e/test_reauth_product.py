@@ -46,10 +46,12 @@ def test_the_bridge_product_of_a_connection(kind, products, expected):
 class RecordingSandbox(Sandbox):
     token_requests: list[dict[str, object]]
 
-    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> sandbox_wire.Response:
+    def handle(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes, query: str = ""
+    ) -> sandbox_wire.Response:
         if method.upper() == "POST" and "/users/" in path:
             self.token_requests.append(json.loads(body))
-        return super().handle(method, path, headers, body)
+        return super().handle(method, path, headers, body, query)
 
 
 def test_a_financial_accounts_token_asks_for_assets_and_an_employers_for_income(db_url, clock, tmp_path):

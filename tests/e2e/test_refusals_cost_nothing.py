@@ -39,11 +39,13 @@ class RefusingSandbox(Sandbox):
 
     refuse: set[str]
 
-    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> sandbox_wire.Response:
+    def handle(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes, query: str = ""
+    ) -> sandbox_wire.Response:
         order_id = path.strip("/").split("/")[-1]
         if method.upper() == "POST" and order_id in getattr(self, "refuse", set()):
             return sandbox_wire.bad_request("The order cannot be refreshed", [{"field": "products", "message": "x"}])
-        return super().handle(method, path, headers, body)
+        return super().handle(method, path, headers, body, query)
 
 
 def run(svc, job: str = "nightly"):

@@ -35,8 +35,10 @@ class SlowSecondEmployer(Sandbox):
 
     b_running = True
 
-    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> sandbox_wire.Response:
-        answer = super().handle(method, path, headers, body)
+    def handle(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes, query: str = ""
+    ) -> sandbox_wire.Response:
+        answer = super().handle(method, path, headers, body, query)
         if not self.b_running or method.upper() != "GET" or answer.status != 200:
             return answer
         order = answer.json()

@@ -36,8 +36,10 @@ class ChattySandbox(Sandbox):
     extra_status = "completed"
     main_order = ""
 
-    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> sandbox_wire.Response:
-        answer = super().handle(method, path, headers, body)
+    def handle(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes, query: str = ""
+    ) -> sandbox_wire.Response:
+        answer = super().handle(method, path, headers, body, query)
         if answer.status != 200 or self.extra is None or not path.startswith("/v1/orders/"):
             return answer
         order = answer.json()
