@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -11,11 +11,9 @@ from monitor.cli.context import (
     output_path,
     parse_date,
     root_options,
+    tz_option,
 )
 from monitor.errors import InputError
-
-if TYPE_CHECKING:
-    pass
 
 # `report --out`'s extension picks the format when --format is not given.
 _REPORT_FORMATS = {".csv": "csv", ".json": "json", ".html": "html", ".htm": "html"}
@@ -46,6 +44,14 @@ def report_cmd(
             "loans a policy with a window matches).",
         ),
     ] = None,
+    tz: Annotated[
+        str,
+        typer.Option(
+            "--tz",
+            help="Time zone of the CSV and HTML times (IANA name, e.g. America/New_York; each time then names "
+            "its zone). The period's days stay UTC; JSON stays ISO 8601 with the offset.",
+        ),
+    ] = "UTC",
 ) -> None:
     """Per-loan pulls, budgets and outcomes for a period, the exceptions, and totals with charts (HTML)."""
     from monitor.reports.compliance import build as build_report
@@ -56,6 +62,7 @@ def report_cmd(
     by_ext = _REPORT_FORMATS.get(out.suffix.lower()) if out is not None else None
     if fmt is not None and by_ext is not None and fmt != by_ext:
         raise InputError("--format", "", f"{fmt} conflicts with --out {out} (a .{by_ext} file); drop one")
+    zone = tz_option(tz)
     fmt = fmt or by_ext or "html"
     out = output_path(out if out is not None else Path(f"monitor-report.{fmt}"), "--out")
     start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
@@ -65,7 +72,7 @@ def report_cmd(
     services = c.context()
     data = build_report(services, start=start, end=end, now=services.clock.now(), pre_closing_days=pre_closing_days)
     try:
-        files = write(data, fmt, out)
+        files = write(data, fmt, out, zone=zone)
     except OSError as exc:
         raise InputError("--out", "", f"cannot write {out}: {exc.strerror or exc}") from None
     typer.echo(

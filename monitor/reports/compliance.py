@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from datetime import UTC, date, datetime, timedelta
+from contextvars import ContextVar
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, assert_never
 
@@ -356,26 +357,36 @@ def _bucket(state: str) -> str:
             assert_never(unreachable)
 
 
+# The zone the CSV and HTML cells show times in (`report --tz`); JSON keeps ISO 8601 with the offset.
+_ZONE: ContextVar[tzinfo] = ContextVar("report_zone", default=UTC)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+        zone = _ZONE.get()
+        shown = value.astimezone(zone)
+        # UTC is said once in the header; another zone is named in every cell (a CSV cell travels alone)
+        return shown.strftime("%Y-%m-%d %H:%M") if zone is UTC else shown.strftime("%Y-%m-%d %H:%M %Z")
     return str(value)
 
 
-def write(report: dict[str, Any], fmt: str, out: Path) -> list[Path]:
-    """Write the report under `out`; an OSError (a path that cannot take a file) leaves no temporary
-    file behind and reaches the caller, which names the path."""
+def write(report: dict[str, Any], fmt: str, out: Path, *, zone: tzinfo = UTC) -> list[Path]:
+    """Write the report under `out`, its CSV and HTML times in `zone`; an OSError (a path that cannot
+    take a file) leaves no temporary file behind and reaches the caller, which names the path."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")
+    token = _ZONE.set(zone)
     try:
         return _write(report, fmt, out, tmp)
     except OSError:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        _ZONE.reset(token)
 
 
 def _write(report: dict[str, Any], fmt: str, out: Path, tmp: Path) -> list[Path]:
@@ -630,7 +641,7 @@ summary {{ cursor: pointer; margin: 6px 0; }}
 @media print {{ body {{ margin: 0; }} h2 {{ break-after: avoid; }} tr {{ break-inside: avoid; }} details > * {{ display: block; }} }}
 </style></head><body>
 <h1>{esc(report["title"])}</h1>
-<p>Period {period["from"]} to {period["to"]} (UTC). Generated {esc(_cell(report["generated_at"]))} UTC by monitor
+<p>Period {period["from"]} to {period["to"]} (UTC). Generated {esc(_cell(report["generated_at"]))}{" UTC" if _ZONE.get() is UTC else ""} by monitor
 {esc(report["version"])}. Access tokens appear only as short hashes. Pre-closing window: {_window_note(report)}
 (weekends and US federal holidays excluded).</p>
 <h2>Totals</h2>

@@ -175,3 +175,24 @@ def test_every_entry_names_actor_purpose_and_version(sqlite_url, clock, tmp_path
         rows = s.execute(select(Event).where(Event.kind.in_(("reserved", "submitted", "skipped")))).scalars().all()
     assert rows and all(r.actor and r.version and r.run_id for r in rows)
     assert all(r.purpose and "604(a)(3)(A)" in r.purpose for r in rows if r.kind in ("reserved", "submitted"))
+
+
+def test_report_times_in_the_zone_asked_for(sqlite_url, clock, tmp_path):
+    from zoneinfo import ZoneInfo
+
+    svc, _, start = history(sqlite_url, clock, tmp_path)
+    report = build(svc, start=start.date(), end=clock.now().date(), now=clock.now())
+    (utc_file, *_) = write(report, "csv", tmp_path / "utc" / "r.csv")
+    (ny_file, *_) = write(report, "csv", tmp_path / "ny" / "r.csv", zone=ZoneInfo("America/New_York"))
+    with utc_file.open() as a, ny_file.open() as b:
+        utc_rows, ny_rows = list(csv.DictReader(a)), list(csv.DictReader(b))
+    pairs = [(u["data_as_of"], n["data_as_of"]) for u, n in zip(utc_rows, ny_rows, strict=True) if u["data_as_of"]]
+    assert pairs
+    for utc_text, ny_text in pairs:
+        at = datetime.strptime(utc_text, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+        local = at.astimezone(ZoneInfo("America/New_York"))
+        assert ny_text == local.strftime("%Y-%m-%d %H:%M %Z")  # EST or EDT named in every cell
+    (page,) = write(report, "html", tmp_path / "ny" / "r.html", zone=ZoneInfo("America/New_York"))
+    assert " UTC by monitor" not in page.read_text()
+    # the default is UTC, said once in the header
+    assert " UTC by monitor" in write(report, "html", tmp_path / "utc" / "r.html")[0].read_text()
