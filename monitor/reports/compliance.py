@@ -361,6 +361,11 @@ def _bucket(state: str) -> str:
 _ZONE: ContextVar[tzinfo] = ContextVar("report_zone", default=UTC)
 
 
+def _utc_said() -> str:
+    """ " UTC" after a time when the report is in UTC (another zone is named in the time itself)."""
+    return " UTC" if _ZONE.get() is UTC else ""
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -641,7 +646,7 @@ summary {{ cursor: pointer; margin: 6px 0; }}
 @media print {{ body {{ margin: 0; }} h2 {{ break-after: avoid; }} tr {{ break-inside: avoid; }} details > * {{ display: block; }} }}
 </style></head><body>
 <h1>{esc(report["title"])}</h1>
-<p>Period {period["from"]} to {period["to"]} (UTC). Generated {esc(_cell(report["generated_at"]))}{" UTC" if _ZONE.get() is UTC else ""} by monitor
+<p>Period {period["from"]} to {period["to"]} (UTC). Generated {esc(_cell(report["generated_at"]))}{_utc_said()} by monitor
 {esc(report["version"])}. Access tokens appear only as short hashes. Pre-closing window: {_window_note(report)}
 (weekends and US federal holidays excluded).</p>
 <h2>Totals</h2>

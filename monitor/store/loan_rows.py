@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from monitor.core.budget import Limits
@@ -112,9 +112,9 @@ def loans(session: Session) -> list[LoanRow]:
 
 
 def attributes(session: Session, loan_ids: Iterable[str] | None = None) -> dict[str, dict[str, str]]:
-    """The lender's attributes per loan (of every loan when None)."""
+    """The lender's attributes per loan (of every loan when None), as the loans file spelt them."""
     a = loan_attribute_table.c
-    q = select(a.loan_id, a.key, a.value)
+    q = select(a.loan_id, a.key, func.coalesce(a.shown, a.value))
     if loan_ids is not None:
         q = q.where(a.loan_id.in_(list(loan_ids)))
     out: dict[str, dict[str, str]] = defaultdict(dict)

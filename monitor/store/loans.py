@@ -334,9 +334,9 @@ class _Loader:
         )
         if self.replace_attributes:
             run("DELETE FROM loan_attribute WHERE loan_id = ?", [(r.loan_id,) for r in rows])
-        attributes = [(r.loan_id, k, _normalised(v)) for r in rows for k, v in r.attributes.items() if v != ""]
+        attributes = [(r.loan_id, k, *_value_and_shown(v)) for r in rows for k, v in r.attributes.items() if v != ""]
         if attributes:
-            run('INSERT INTO loan_attribute (loan_id, "key", value) VALUES (?, ?, ?)', attributes)
+            run('INSERT INTO loan_attribute (loan_id, "key", value, shown) VALUES (?, ?, ?, ?)', attributes)
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -350,6 +350,13 @@ def _sqlite_time(value: datetime) -> str:
 
 def _normalised(value: str) -> str:
     return value.strip().lower() if type(value) is str else normalise(value)
+
+
+def _value_and_shown(value: str) -> tuple[str, str | None]:
+    """The lower-case value matching reads, and the file's spelling when it differs (`Austin`)."""
+    matched = _normalised(value)
+    spelt = value.strip() if type(value) is str else matched
+    return matched, (spelt if spelt != matched else None)
 
 
 def _refuse_repeat(conn: SAConnection, batch: dict[str, LoanRow], source: str) -> None:
@@ -506,7 +513,9 @@ class _Staged:
             )
             for k, v in r.attributes.items():
                 if v != "":
-                    attributes.append(f"{loan_id}\t{_copy_text(k)}\t{_copy_text(_normalised(v))}\n")
+                    matched, spelt = _value_and_shown(v)
+                    shown = "\\N" if spelt is None else _copy_text(spelt)
+                    attributes.append(f"{loan_id}\t{_copy_text(k)}\t{_copy_text(matched)}\t{shown}\n")
         return cls("".join(loans), "".join(attributes))
 
 
@@ -551,7 +560,7 @@ def _copy_upsert(
             # table could scan every loan's attributes once per batch.
             cur.execute("DELETE FROM loan_attribute WHERE loan_id = ANY(%s)", (list(batch),))
         if staged.attributes:
-            with cur.copy("COPY loan_attribute (loan_id, key, value) FROM STDIN") as copy:
+            with cur.copy("COPY loan_attribute (loan_id, key, value, shown) FROM STDIN") as copy:
                 copy.write(staged.attributes)
 
 

@@ -62,7 +62,8 @@ class LoanAttribute(SQLModel, table=True):
     __table_args__ = (Index("ix_loan_attribute_kv", "key", "value", "loan_id"),)
     loan_id: str = Field(primary_key=True, foreign_key="loan.loan_id", max_length=128)
     key: str = Field(primary_key=True, max_length=128)
-    value: str = Field(max_length=512)
+    value: str = Field(max_length=512)  # lower case: what a policy's `match` is compared with
+    shown: str | None = Field(default=None, max_length=512)  # as the loans file spelt it, when that differs
 
 
 class TruvOrder(SQLModel, table=True):
