@@ -136,6 +136,7 @@ def loans_import(
         "rows": result.rows,
         "inserted": result.inserted,
         "updated": result.updated,
+        "unchanged": result.unchanged,
         "closed": result.closed,
         **({"dropped": repeats.rows, "dedupe": dedupe} if dedupe else {}),
     }
@@ -143,7 +144,8 @@ def loans_import(
         typer.echo(json.dumps(out))
     else:
         typer.echo(
-            f"{file}: {result.rows} loans ({result.inserted} new, {result.updated} updated"
+            f"{file}: {result.rows} loans ({result.inserted} new, {result.updated} updated, "
+            f"{result.unchanged} unchanged"
             + (f", {result.closed} closed as absent" if full_snapshot else "")
             + ")"
             + (f"; {repeats.rows} repeated rows dropped, the {dedupe} of each kept" if dedupe else "")

@@ -58,7 +58,8 @@ _COLUMNS = {"gse": _L.gse, "status": _L.status, "loan_id": _L.loan_id, "order_id
 class ImportResult:
     rows: int = 0
     inserted: int = 0
-    updated: int = 0
+    updated: int = 0  # a loan field changed (order, GSE, status, closing date, data date)
+    unchanged: int = 0  # imported again as it was (its attributes are replaced as the file gives them)
     closed: int = 0
 
 
@@ -126,10 +127,12 @@ def import_loans(
             load.close(error)
             raise
         load.close(None)
+    touched = _stamped_now(conn, now)
     conn.exec_driver_sql(f"DROP TABLE {_SEEN}")
     after = session.execute(select(func.count()).select_from(loan_table)).scalar_one()
     result.inserted = after - existing
-    result.updated = result.rows - result.inserted
+    result.updated = max(touched - result.inserted, 0)
+    result.unchanged = result.rows - result.inserted - result.updated
     if full_snapshot:
         if not force:
             _check_snapshot(
@@ -370,6 +373,13 @@ def _refuse_repeat(conn: SAConnection, batch: dict[str, LoanRow], source: str) -
     raise StorageError("loans import: a loan_id was skipped as seen, yet no earlier row has it")
 
 
+def _stamped_now(conn: SAConnection, now: datetime) -> int:
+    """This import's loans whose `updated_at` it set: the new ones and those a field of which changed."""
+    seen = _SEEN_TABLE.c
+    q = select(func.count()).select_from(loan_table.join(_SEEN_TABLE, seen.loan_id == _L.loan_id))
+    return int(conn.execute(q.where(_L.updated_at == now)).scalar_one())
+
+
 def _absent(now: datetime) -> Any:
     """Active loans this import did not touch: the ones a full snapshot closes."""
     return and_(_L.status == "active", _L.imported_at < now)
@@ -473,8 +483,22 @@ def _upsert_set(stmt: Any) -> dict[str, Any]:
             )
         },
         "imported_at": ex.imported_at,
-        "updated_at": ex.updated_at,
+        # Only a change moves updated_at: an import counts its unchanged loans by it (_stamped_now).
+        "updated_at": case((_changed(ex, changed_order), ex.updated_at), else_=table.c.updated_at),
     }
+
+
+def _changed(ex: Any, changed_order: Any) -> Any:
+    """Whether the file's row changes a loan field, its data date as the upsert will set it included."""
+    t = loan_table.c
+    newer_date = or_(t.data_as_of.is_(None), ex.data_as_of > t.data_as_of)
+    return or_(
+        changed_order,
+        ex.gse != t.gse,
+        ex.status != t.status,
+        ex.closing_date.is_distinct_from(t.closing_date),
+        and_(ex.data_as_of.is_not(None), newer_date, ex.data_as_of.is_distinct_from(t.data_as_of)),
+    )
 
 
 def _flush_postgres(

@@ -443,3 +443,24 @@ def test_the_csv_fast_path_reads_rows_as_parse_row_does(tmp_path):
     assert got == expected
     assert got[1].data_as_of == datetime(2026, 5, 1, 14, 0, 0, 500000, tzinfo=UTC)
     assert got[4].attributes == {"program": "", "branch": ""}
+
+
+def test_an_unchanged_import_says_unchanged_and_a_changed_field_is_an_update(db_url, clock, tmp_path):
+    svc = services(db_url, clock, None)
+    f = tmp_path / "loans.csv"
+    f.write_text(HEADER + "L1,o1,true,active,2026-07-01,2026-05-01T10:00:00Z,FHA,east\nL2,o2,,,,,va,\n")
+    first = import_csv(svc, f)
+    assert (first.inserted, first.updated, first.unchanged) == (2, 0, 0)
+    clock.advance(3600)
+    again = import_csv(svc, f)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
+    clock.advance(3600)
+    # L1 closes; L2 is as it was
+    f.write_text(HEADER + "L1,o1,true,closed,2026-07-01,2026-05-01T10:00:00Z,FHA,east\nL2,o2,,,,,va,\n")
+    changed = import_csv(svc, f)
+    assert (changed.inserted, changed.updated, changed.unchanged) == (0, 1, 1)
+    clock.advance(3600)
+    # an older data date never moves the loan's back, so it changes nothing
+    f.write_text(HEADER + "L1,o1,true,closed,2026-07-01,2026-04-01T10:00:00Z,FHA,east\nL2,o2,,,,,va,\n")
+    older = import_csv(svc, f)
+    assert (older.updated, older.unchanged) == (0, 2)
