@@ -349,7 +349,7 @@ class JobsFile(_Strict):
                     found.append(
                         _RefError(
                             ("jobs", i, "policies", k),
-                            f"names policy {name!r}, which is not defined (policies: {known})",
+                            f"names policy {name!r}, {_UNDEFINED} (policies: {known})",
                         )
                     )
         attributes = set(self.loans.attributes)
@@ -541,7 +541,7 @@ def _parse_config(text: str, source: str) -> JobsFile:
     try:
         return JobsFile.model_validate(raw)
     except ValidationError as exc:
-        raise _validation_error(exc, root, source) from None
+        raise _validation_error(exc, root, source, raw) from None
 
 
 def _mapping(text: str, source: str) -> tuple[dict[str, Any], Any]:
@@ -559,15 +559,12 @@ def _mapping(text: str, source: str) -> tuple[dict[str, Any], Any]:
     return raw, root
 
 
-def _validation_error(exc: ValidationError, root: Any, source: str) -> ConfigError:
-    """Every problem pydantic found, the first named and the rest carried for `check-config`."""
-    errors = exc.errors(include_url=False)
-    # A misspelt key also shows up as a missing one; the spelling is the useful message.
-    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    misspelt = {tuple(e["loc"][:-1]) for e in errors if e["type"] == "extra_forbidden"}
-    ordered = [first] + [e for e in errors if e is not first]
-    kept = [e for e in ordered if not (e["type"] == "missing" and tuple(e["loc"][:-1]) in misspelt)]
-    problems = [p for err in kept for p in _problems(err, root, source)]
+def _validation_error(exc: ValidationError, root: Any, source: str, raw: Mapping[str, object]) -> ConfigError:
+    """Every problem pydantic found, the first named and the rest carried for `check-config`; with the
+    jobs' references to undefined policies too, which pydantic checks only once every field is valid."""
+    problems = [p for err in _kept(exc.errors(include_url=False)) for p in _problems(err, root, source)]
+    if not any(_UNDEFINED in p.message for p in problems):
+        problems += [_located(source, root, loc, message) for loc, message in _undefined_policies(raw)]
     if len(problems) == 1:
         return problems[0]
     head = problems[0]
@@ -575,6 +572,43 @@ def _validation_error(exc: ValidationError, root: Any, source: str) -> ConfigErr
     error = ConfigError(head.source, head.location, head.message + more)
     error.problems = tuple(problems)
     return error
+
+
+def _kept(errors: list[Any]) -> list[Any]:
+    """A misspelt key first (it also shows up as a missing one, and the spelling is the useful message),
+    without the missing-key errors it explains."""
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    misspelt = {tuple(e["loc"][:-1]) for e in errors if e["type"] == "extra_forbidden"}
+    ordered = [first] + [e for e in errors if e is not first]
+    return [e for e in ordered if not (e["type"] == "missing" and tuple(e["loc"][:-1]) in misspelt)]
+
+
+_UNDEFINED = "which is not defined"
+
+
+def _undefined_policies(raw: Mapping[str, object]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Jobs naming a policy the file does not define, read from the raw YAML (the rest may not validate)."""
+    policies, jobs = raw.get("policies"), raw.get("jobs")
+    if not isinstance(policies, list) or not isinstance(jobs, list):
+        return []
+    names = [p["name"] for p in policies if isinstance(p, dict) and isinstance(p.get("name"), str)]
+    defined, known = set(names), _some(names) or "none defined"
+    return [
+        (("jobs", i, "policies", k), f"names policy {name!r}, {_UNDEFINED} (policies: {known})")
+        for i, job in enumerate(jobs)
+        for k, name in enumerate(_listed_policies(job))
+        if isinstance(name, str) and name not in defined
+    ]
+
+
+def _listed_policies(job: object) -> list[object]:
+    listed = job.get("policies") if isinstance(job, dict) else None
+    return listed if isinstance(listed, list) else []
+
+
+def _located(source: str, root: Any, loc: tuple[str | int, ...], message: str) -> ConfigError:
+    line = _line_at(root, loc)
+    return ConfigError(source, _loc_text(loc) + (f" (line {line})" if line else ""), message)
 
 
 def _problems(err: Any, root: Any, source: str) -> list[ConfigError]:

@@ -143,3 +143,17 @@ def test_check_config_json_when_good(tmp_path):
         "errors": [],
         "warnings": [],
     }
+
+
+def test_check_config_lists_field_and_reference_problems_in_one_run(tmp_path):
+    # A bad field stops pydantic before its reference check: a job naming a missing policy is still listed.
+    (tmp_path / "jobs.yaml").write_text(
+        "policies:\n  - {name: p, match: {}, product: income, max_age: 1 day}\n"
+        'jobs:\n  - {name: nightly, schedule: "0 25 * * *", policies: [p, missing]}\n'
+    )
+    out = json.loads(monitor("check-config", "--json", cwd=tmp_path).stdout)
+    wheres = sorted(e["where"].split(" ")[0] for e in out["errors"])
+    assert wheres == ["jobs[0].policies[1]", "jobs[0].schedule", "policies[0].max_age"], out["errors"]
+    missing = next(e for e in out["errors"] if e["where"].startswith("jobs[0].policies[1]"))
+    assert missing["message"] == "names policy 'missing', which is not defined (policies: p)"
+    assert "(line 4)" in missing["where"]
