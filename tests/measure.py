@@ -18,7 +18,7 @@ from radon.raw import analyze
 
 ROOT = Path(__file__).resolve().parents[1]
 # Ceilings: today's figures. Lower them as functions are split; never raise them.
-CEILINGS = {"above_15": 14, "above_10": 71, "dict_str_any": 269, "kwargs_any": 16, "module_median": 75}
+CEILINGS = {"above_15": 14, "above_10": 71, "dict_str_any": 269, "kwargs_any": 16, "module_median": 73}
 
 
 def measure(package: Path) -> dict[str, object]:
