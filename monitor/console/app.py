@@ -34,6 +34,7 @@ from monitor.console.security import (
 )
 from monitor.console.web import Console, safe_next, to_login
 from monitor.core.passwords import dummy_hash, hash_password, needs_rehash, verify_password
+from monitor.core.products import BRIDGE_PRODUCTS
 from monitor.errors import InputError, MonitorError
 from monitor.reports.compliance import pre_closing_rows
 from monitor.reports.evidence import findings_cell
@@ -213,17 +214,29 @@ _VIEWER = (
 )
 
 
+async def _operator_form(
+    console: Console, request: Request, refusal: str
+) -> tuple[SignedIn, dict[str, str]] | Response:
+    """The signed-in operator and the form posted, or the answer that refuses it: the sign-in page, a
+    forged or missing CSRF token (403), or a viewer (403 saying `refusal`)."""
+    me = await run_in_threadpool(console.who, request)
+    if me is None:
+        return to_login(request)
+    form = await _form(request)
+    if not same(form.get("csrf"), me.csrf):
+        log.warning("console_csrf_refused", user=me.user, path=request.url.path)
+        return PlainTextResponse("CSRF token missing or wrong", status_code=403)
+    if me.role != "operator":
+        return console.page(request, "error.html", me, status=403, title="Not allowed", message=refusal)
+    return me, form
+
+
 def _create_token(console: Console) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
-        me = await run_in_threadpool(console.who, request)
-        if me is None:
-            return to_login(request)
-        form = await _form(request)
-        if not same(form.get("csrf"), me.csrf):
-            log.warning("console_csrf_refused", user=me.user, path=request.url.path)
-            return PlainTextResponse("CSRF token missing or wrong", status_code=403)
-        if me.role != "operator":
-            return console.page(request, "error.html", me, status=403, title="Not allowed", message=_VIEWER)
+        signed = await _operator_form(console, request, _VIEWER)
+        if isinstance(signed, Response):
+            return signed
+        me, form = signed
         if form.get("confirm") != "yes":
             return console.page(
                 request, "error.html", me, status=400, title="Not confirmed", message="Tick the box to confirm."
@@ -235,7 +248,7 @@ def _create_token(console: Console) -> Callable[[Request], Any]:
         # No choice (or "auto"): each connection's own product, `assets` for a financial account.
         chosen = form.get("product") or "auto"
         product = None if chosen == "auto" else str(chosen)
-        if product not in (None, "income", "employment", "assets", "transactions", "insurance"):
+        if product is not None and product not in BRIDGE_PRODUCTS:
             return console.page(
                 request, "error.html", me, status=400, title="Bad request", message=f"unknown product {product!r}"
             )
@@ -260,15 +273,10 @@ def _dispose(console: Console) -> Callable[[Request], Any]:
     """Acknowledge or resolve a finding with a note (operators, CSRF), audited as `console:NAME`."""
 
     async def endpoint(request: Request) -> Response:
-        me = await run_in_threadpool(console.who, request)
-        if me is None:
-            return to_login(request)
-        form = await _form(request)
-        if not same(form.get("csrf"), me.csrf):
-            log.warning("console_csrf_refused", user=me.user, path=request.url.path)
-            return PlainTextResponse("CSRF token missing or wrong", status_code=403)
-        if me.role != "operator":
-            return console.page(request, "error.html", me, status=403, title="Not allowed", message=_VIEWER_FINDINGS)
+        signed = await _operator_form(console, request, _VIEWER_FINDINGS)
+        if isinstance(signed, Response):
+            return signed
+        me, form = signed
         finding_id = request.path_params["finding_id"]
         try:
             done = await run_in_threadpool(

@@ -10,6 +10,7 @@ import structlog
 
 from monitor.core.assets import AssetTerms, compare_assets
 from monitor.core.changes import money
+from monitor.core.states import ReportState
 from monitor.errors import TruvAuthError, TruvError, TruvNotFound
 from monitor.services import Services
 from monitor.store import monitoring, underwriting
@@ -58,7 +59,7 @@ def read_assets(services: Services, item: monitoring.Due, stats: Stats) -> None:
     now = services.clock.now()
     with session(services.engine) as s:
         if monitoring.already_seen(s, item, snapshot.as_of):
-            monitoring.mark_report(s, item.id, state="read")
+            monitoring.mark_report(s, item.id, state=ReportState.READ)
             return
         previous = monitoring.previous_assets(
             s, loan_id=item.loan_id, token_hash=item.token_hash, before=snapshot.as_of
@@ -79,5 +80,5 @@ def read_assets(services: Services, item: monitoring.Due, stats: Stats) -> None:
                     now=now,
                 )
                 stats.findings += 1
-        monitoring.mark_report(s, item.id, state="read")
+        monitoring.mark_report(s, item.id, state=ReportState.READ)
     stats.read += 1

@@ -191,22 +191,25 @@ class JobPass:
         seen: set[str] = set()
         backlogs: dict[str, PolicyBacklog] = {}
         # The work is counted before any is done, so progress shows a total from the first loan.
-        waiting = sum(
-            Criteria.of(self.s.config.policy(name), now).backlog(self.s.engine, now=now).waiting
-            for name in self.job.policies
-        )
-        self.progress.expect(waiting, cap=self.job.max_refreshes)
-        for name in self.job.policies:
+        counted = [
+            Criteria.of(self.s.config.policy(name), now).backlog(self.s.engine, now=now) for name in self.job.policies
+        ]
+        self.progress.expect(sum(b.waiting for b in counted), cap=self.job.max_refreshes)
+        for i, name in enumerate(self.job.policies):
             if self._halted():
                 break
-            backlogs[name] = self._policy(self.s.config.policy(name), now, seen)
+            # The first policy starts as counted; a later one after its predecessors worked: read again.
+            backlogs[name] = self._policy(self.s.config.policy(name), now, seen, counted[0] if i == 0 else None)
         self.tally.backlog_estimate(capacity(self.job, self.s.limits, backlogs, now))
 
-    def _policy(self, policy: PolicyConfig, now: datetime, seen: set[str]) -> PolicyBacklog:
-        """One policy's batches; returns its backlog as it stood at its start."""
+    def _policy(
+        self, policy: PolicyConfig, now: datetime, seen: set[str], backlog: PolicyBacklog | None
+    ) -> PolicyBacklog:
+        """One policy's batches; returns its backlog as it stood at its start (`backlog`, when already read)."""
         workers = self.s.config.truv.concurrency
         criteria = Criteria.of(policy, now)
-        backlog = criteria.backlog(self.s.engine, now=now)
+        if backlog is None:
+            backlog = criteria.backlog(self.s.engine, now=now)
         self.tally.stale_counts(backlog.counts())
         self.tally.policy_started(policy.name, backlog)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresh") as pool:

@@ -85,7 +85,7 @@ def due_reports(session: Session, *, limit: int = 5000) -> list[Due]:
     return [Due(*row) for row in rows]
 
 
-def mark_report(session: Session, due_id: int, *, state: str) -> None:
+def mark_report(session: Session, due_id: int, *, state: ReportState) -> None:
     t = report_due_table
     session.execute(update(t).where(t.c.id == due_id).values(state=state, attempts=t.c.attempts + 1))
 
@@ -113,13 +113,7 @@ class PreviousAssets:
 
 def previous_assets(session: Session, *, loan_id: str, token_hash: str, before: datetime) -> PreviousAssets | None:
     """The same account connection's newest assets snapshot of data older than `before`."""
-    t = link_snapshot_table.c
-    row = session.execute(
-        select(t.body, t.refresh_order_id)
-        .where(t.loan_id == loan_id, t.token_hash == token_hash, t.as_of < before)
-        .order_by(t.as_of.desc())
-        .limit(1)
-    ).first()
+    row = _newest_before(session, loan_id=loan_id, token_hash=token_hash, before=before)
     return PreviousAssets(assets_from_dict(json.loads(row[0])), row[1]) if row else None
 
 
@@ -145,6 +139,12 @@ def voa_report(session: Session, order_id: str) -> tuple[str, str] | None:
 
 def previous_snapshot(session: Session, *, loan_id: str, token_hash: str, before: datetime) -> Previous | None:
     """The same connection's newest snapshot taken of data older than `before`."""
+    row = _newest_before(session, loan_id=loan_id, token_hash=token_hash, before=before)
+    return Previous(snapshot_from_dict(json.loads(row[0])), row[1]) if row else None
+
+
+def _newest_before(session: Session, *, loan_id: str, token_hash: str, before: datetime) -> tuple[str, str] | None:
+    """The body and refresh order of a connection's newest snapshot of data older than `before`."""
     t = link_snapshot_table.c
     row = session.execute(
         select(t.body, t.refresh_order_id)
@@ -152,7 +152,7 @@ def previous_snapshot(session: Session, *, loan_id: str, token_hash: str, before
         .order_by(t.as_of.desc())
         .limit(1)
     ).first()
-    return Previous(snapshot_from_dict(json.loads(row[0])), row[1]) if row else None
+    return (row[0], row[1]) if row else None
 
 
 def already_seen(session: Session, due: Due, as_of: datetime) -> bool:
