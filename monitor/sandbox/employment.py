@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import copy
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+
+from monitor.sandbox.report_shapes import AddressJson, CompanyJson, EmploymentJson, StatementJson
 
 CHANGE_KINDS = (
     "job_loss",
@@ -89,11 +90,11 @@ class EmployerChange:
     # pay_cut only: the fraction taken off income, pay_rate and later gross pay (0 < cut < 1).
     pay_cut: Decimal | None = None
 
-    def to_mapping(self) -> dict[str, Any]:
+    def to_mapping(self) -> dict[str, object]:
         return {"at_refresh": self.at_refresh, self.kind: str(self.pay_cut) if self.kind == "pay_cut" else True}
 
 
-def parse_changes(value: Any, where: str = "changes") -> tuple[EmployerChange, ...]:
+def parse_changes(value: object, where: str = "changes") -> tuple[EmployerChange, ...]:
     """`changes` of an employer spec: one mapping or a list of them, e.g. `{"at_refresh": 2,
     "job_loss": true}` or `[{"at_refresh": 2, "pay_cut": "15%"}, {"at_refresh": 4, "job_loss": true}]`.
 
@@ -117,7 +118,7 @@ def parse_changes(value: Any, where: str = "changes") -> tuple[EmployerChange, .
     return tuple(changes)
 
 
-def _parse_change(item: Any, where: str) -> EmployerChange:
+def _parse_change(item: object, where: str) -> EmployerChange:
     if not isinstance(item, Mapping):
         raise ValueError(f"{where}: expected a mapping like {{at_refresh: 2, job_loss: true}}, got {item!r}")
     unknown = sorted(str(k) for k in set(item) - {"at_refresh", *CHANGE_KINDS})
@@ -128,16 +129,18 @@ def _parse_change(item: Any, where: str) -> EmployerChange:
         raise ValueError(f"{where}: expected exactly one of {list(CHANGE_KINDS)}, got {kinds or 'none'}")
     if "at_refresh" not in item:
         raise ValueError(f"{where}: at_refresh is required (the link's refresh that shows the change, from 1)")
-    kind = kinds[0]
-    raw = item[kind]
-    if kind == "pay_cut":
-        change = EmployerChange(item["at_refresh"], kind, _fraction(raw, f"{where}.pay_cut"))
-    else:
-        if raw is not True:
-            raise ValueError(f"{where}.{kind}: expected true, got {raw!r}")
-        change = EmployerChange(item["at_refresh"], kind)
+    change = _change_of(item["at_refresh"], kinds[0], item[kinds[0]], where)
     _check_change(change, where)
     return change
+
+
+def _change_of(at_refresh: int, kind: str, raw: object, where: str) -> EmployerChange:
+    """The change a mapping's one kind names: pay_cut takes a fraction, every other kind `true`."""
+    if kind == "pay_cut":
+        return EmployerChange(at_refresh, kind, _fraction(raw, f"{where}.pay_cut"))
+    if raw is not True:
+        raise ValueError(f"{where}.{kind}: expected true, got {raw!r}")
+    return EmployerChange(at_refresh, kind)
 
 
 def _check_change(change: EmployerChange, where: str) -> None:
@@ -153,7 +156,7 @@ def _check_change(change: EmployerChange, where: str) -> None:
         raise ValueError(f"{where}.pay_cut: expected a fraction between 0 and 1 (exclusive), got {cut!r}")
 
 
-def _fraction(raw: Any, where: str) -> Decimal:
+def _fraction(raw: object, where: str) -> Decimal:
     """`"15%"`, `"0.15"` or `0.15` -> Decimal("0.15"); a bare 15 is refused (ambiguous)."""
     text = raw.strip() if isinstance(raw, str) else None
     try:
@@ -245,8 +248,8 @@ class Company:
     zip: str
     phone: str
 
-    def to_json(self) -> dict[str, Any]:
-        address = {"street": self.street, "city": self.city, "state": self.state, "zip": self.zip}
+    def to_json(self) -> CompanyJson:
+        address: AddressJson = {"street": self.street, "city": self.city, "state": self.state, "zip": self.zip}
         return {"name": self.name, "address": address, "phone": self.phone, "ein": self.ein}
 
 
@@ -275,7 +278,7 @@ class Job:
     def pay_rate(self) -> Decimal:
         return cents(self.income / PERIODS_PER_YEAR[self.frequency])
 
-    def fields(self, income: bool) -> dict[str, Any]:
+    def fields(self, income: bool) -> EmploymentJson:
         """The employment object without `statements`; the employment report nulls the pay fields."""
         return {
             "id": self.id,
@@ -332,7 +335,7 @@ class Job:
         twin.derived = list(self.derived)
         return twin
 
-    def statements(self, seed: int, upto: date) -> list[dict[str, Any]]:
+    def statements(self, seed: int, upto: date) -> list[StatementJson]:
         """The latest `STATEMENTS_SHOWN` stubs, newest first, with year-to-date sums."""
         shown = self.pay_dates(upto, self.counted_after)[-STATEMENTS_SHOWN:]
         if not shown:
@@ -348,7 +351,7 @@ class Job:
             gross_ytd += segment.gross
             net_ytd += self._net(segment.gross)
             sums[day] = (gross_ytd, net_ytd)
-        out = []
+        out: list[StatementJson] = []
         for day, segment in reversed(shown):
             period_end = day - timedelta(days=PERIOD_END_BEFORE_PAY_DAYS)
             gross_sum, net_sum = sums[day]
@@ -495,45 +498,95 @@ def _stop_pay(job: Job, previous: date) -> None:
     job.stop = min(job.stop, previous) if job.stop else previous
 
 
-def _apply(seed: int, line: EmploymentLine, jobs: list[Job], change: EmployerChange, day: date, prev: date) -> None:
-    job = jobs[-1]
-    kind = change.kind
-    if kind == "job_loss":
-        _end(job, day - timedelta(days=1))
-    elif kind == "derived_inactive":
-        job.is_active = False
-        job.derived = ["is_active"]
-        _stop_pay(job, prev)
-    elif kind == "missed_pay":
-        _stop_pay(job, prev)
-    elif kind == "job_type_change":
-        job.job_type = "P"
-    elif kind == "pay_cut":
-        assert change.pay_cut is not None
-        job.income = cents(job.income * (1 - change.pay_cut))
-        last = job.segments[-1]
-        job.segments.append(_Segment(day, last.anchor, last.step, job.pay_rate, last.hours))
-    elif kind == "pay_frequency_change":
-        # Weekly from the last bi-weekly pay date on; the yearly income stays the same.
-        base = job.last_pay_date(day) or day
-        job.frequency = "W"
-        job.segments.append(_Segment(day, base, STEP_DAYS["W"], job.pay_rate, HOURS_PER_PERIOD["W"]))
-    elif kind in ("hours_cut", "leave"):
-        last = job.segments[-1]
-        hours = cents(last.hours * (1 - HOURS_CUT)) if kind == "hours_cut" else last.hours
-        # From the last moment the previous data showed: the stubs this refresh brings show it.
-        since = max(prev, last.after)
-        job.segments.append(
-            _Segment(since, last.anchor, last.step, last.gross, hours, leave=kind == "leave" or last.leave)
-        )
-    elif kind == "second_job":
-        jobs.append(_new_job(seed, line, job, kind, day))
-    elif kind == "employer_change":
-        _end(job, day - timedelta(days=1))
-        jobs.append(_new_job(seed, line, job, kind, day))
-    elif kind == "rehire":
-        _end(job, day - timedelta(days=REHIRE_END_DAYS))
-        jobs.append(_new_job(seed, line, job, kind, day))
+@dataclass(frozen=True, slots=True)
+class _Happening:
+    """One scripted change landing on a line's employments: on `day`, the previous data from `prev`."""
+
+    seed: int
+    line: EmploymentLine
+    jobs: list[Job]
+    change: EmployerChange
+    day: date
+    prev: date
+
+    @property
+    def job(self) -> Job:
+        return self.jobs[-1]
+
+    def start_new_job(self) -> None:
+        self.jobs.append(_new_job(self.seed, self.line, self.job, self.change.kind, self.day))
+
+
+def _job_loss(event: _Happening) -> None:
+    _end(event.job, event.day - timedelta(days=1))
+
+
+def _derived_inactive(event: _Happening) -> None:
+    event.job.is_active = False
+    event.job.derived = ["is_active"]
+    _stop_pay(event.job, event.prev)
+
+
+def _missed_pay(event: _Happening) -> None:
+    _stop_pay(event.job, event.prev)
+
+
+def _job_type_change(event: _Happening) -> None:
+    event.job.job_type = "P"
+
+
+def _pay_cut(event: _Happening) -> None:
+    job, cut = event.job, event.change.pay_cut
+    assert cut is not None
+    job.income = cents(job.income * (1 - cut))
+    last = job.segments[-1]
+    job.segments.append(_Segment(event.day, last.anchor, last.step, job.pay_rate, last.hours))
+
+
+def _pay_frequency_change(event: _Happening) -> None:
+    # Weekly from the last bi-weekly pay date on; the yearly income stays the same.
+    job = event.job
+    base = job.last_pay_date(event.day) or event.day
+    job.frequency = "W"
+    job.segments.append(_Segment(event.day, base, STEP_DAYS["W"], job.pay_rate, HOURS_PER_PERIOD["W"]))
+
+
+def _hours_or_leave(event: _Happening) -> None:
+    job, kind = event.job, event.change.kind
+    last = job.segments[-1]
+    hours = cents(last.hours * (1 - HOURS_CUT)) if kind == "hours_cut" else last.hours
+    # From the last moment the previous data showed: the stubs this refresh brings show it.
+    since = max(event.prev, last.after)
+    job.segments.append(_Segment(since, last.anchor, last.step, last.gross, hours, leave=kind == "leave" or last.leave))
+
+
+def _second_job(event: _Happening) -> None:
+    event.start_new_job()
+
+
+def _employer_change(event: _Happening) -> None:
+    _end(event.job, event.day - timedelta(days=1))
+    event.start_new_job()
+
+
+def _rehire(event: _Happening) -> None:
+    _end(event.job, event.day - timedelta(days=REHIRE_END_DAYS))
+    event.start_new_job()
+
+
+_APPLY: dict[str, Callable[[_Happening], None]] = {
+    "job_loss": _job_loss,
+    "derived_inactive": _derived_inactive,
+    "missed_pay": _missed_pay,
+    "job_type_change": _job_type_change,
+    "pay_cut": _pay_cut,
+    "pay_frequency_change": _pay_frequency_change,
+    "hours_cut": _hours_or_leave,
+    "leave": _hours_or_leave,
+    "second_job": _second_job,
+    "employer_change": _employer_change,
+    "rehire": _rehire,
+}
 
 
 def change_moment(line: EmploymentLine, change: EmployerChange, refresh_moments: Sequence[datetime]) -> datetime | None:
@@ -553,7 +606,8 @@ def jobs_at(seed: int, line: EmploymentLine, moment: datetime, refresh_moments: 
         if at is None or at > moment:
             break
         previous = refresh_moments[change.at_refresh - 2] if change.at_refresh >= 2 else line.seeded_at
-        _apply(seed, line, jobs, change, at.date(), max(previous, line.seeded_at).date())
+        event = _Happening(seed, line, jobs, change, at.date(), max(previous, line.seeded_at).date())
+        _APPLY[change.kind](event)
     return jobs
 
 

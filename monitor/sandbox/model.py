@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from monitor.sandbox.employment import EmployerChange, parse_changes
+from monitor.sandbox.order_shapes import LinkJson, OrderJson, SuborderJson
 
 SCENARIOS = ("ok", "login_error", "mfa_error", "account_locked", "unavailable", "no_data", "flaky")
 # How a suborder's `status` reads once its task ended: "standard" maps the task's status onto
@@ -147,7 +148,7 @@ class Link:
         finished = [task for task in self.tasks if task.finishes_at <= now]
         return max(finished, key=lambda task: task.finishes_at, default=None)
 
-    def to_json(self, now: datetime) -> dict[str, Any]:
+    def to_json(self, now: datetime) -> LinkJson:
         last = self.last_task(now)
         deleted = self.deleted_at if self.is_deleted(now) else None
         moments = [self.created_at, *(m for m in (last.finishes_at if last else None, deleted) if m is not None)]
@@ -228,11 +229,11 @@ class Suborder:
         """Not shown (no suborder `updated_at` is documented); it moves the order's `updated_at`."""
         return self.task.finishes_at if self.task.finished(now) else self.created_at
 
-    def to_json(self, now: datetime, *, with_completed_at: bool = False) -> dict[str, Any]:
+    def to_json(self, now: datetime, *, with_completed_at: bool = False) -> SuborderJson:
         """The documented suborder: `created_at` is its only timestamp (orders_read example);
         `with_completed_at` adds the opt-in `completed_at` (scenario `suborder_completed_at`)."""
         provider_id, provider_name = provider_of(self.kind)
-        body: dict[str, Any] = {
+        body: SuborderJson = {
             "id": self.id,
             "suborder_number": self.suborder_number,
             "status": self.status(now),
@@ -313,7 +314,7 @@ class Order:
     def report_id(self, group: list[Suborder], report_id: str | None, now: datetime) -> str | None:
         return report_id if any(s.data_completed_at(now) for s in group) else None
 
-    def to_json(self, now: datetime, *, suborder_completed_at: bool = False) -> dict[str, Any]:
+    def to_json(self, now: datetime, *, suborder_completed_at: bool = False) -> OrderJson:
         completed = self.completed_at(now)
         return {
             "id": self.id,

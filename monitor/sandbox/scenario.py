@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
@@ -17,9 +17,9 @@ from monitor.clock import Clock
 from monitor.sandbox.employment import CHANGE_KINDS, INCOME_ONLY_KINDS, parse_changes
 from monitor.sandbox.faults import Faults
 from monitor.sandbox.model import SCENARIOS, EmployerSpec, iso, parse_time
-
-if TYPE_CHECKING:
-    from monitor.sandbox.state import Sandbox
+from monitor.sandbox.order_shapes import OrderJson
+from monitor.sandbox.scripted_listing import ScriptedChangeJson
+from monitor.sandbox.state import Sandbox
 
 __all__ = [
     "EmployerSpec",
@@ -61,19 +61,9 @@ _COMPANIES = (
 )
 
 
-def add_order_from_mapping(sandbox: Sandbox, data: Mapping[str, Any], where: str = "order") -> dict[str, Any]:
+def add_order_from_mapping(sandbox: Sandbox, data: Mapping[str, Any], where: str = "order") -> OrderJson:
     """`Sandbox.add_order` from JSON/YAML data; unknown keys are errors naming `where`."""
-    unknown = sorted(set(data) - _ORDER_KEYS)
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {unknown}; expected some of {sorted(_ORDER_KEYS)}")
-    _require_strings(data, ("order_id", "user_id", "order_number", "first_name", "last_name"), where)
-    for key in ("created_at", "completed_at"):
-        # YAML reads an unquoted timestamp as a datetime; both forms are fine.
-        if data.get(key) is not None and not isinstance(data[key], str | datetime):
-            raise ValueError(f"{where}.{key}: expected an ISO-8601 timestamp, got {data[key]!r}")
-    for key in ("finalized", "expired"):
-        if key in data and not isinstance(data[key], bool | str | datetime):
-            raise ValueError(f"{where}.{key}: expected true, false or an ISO-8601 timestamp, got {data[key]!r}")
+    _check_order_mapping(data, where)
     kwargs = dict(data)
     for group in ("employers", "financial_accounts"):
         if group in kwargs:
@@ -87,6 +77,20 @@ def add_order_from_mapping(sandbox: Sandbox, data: Mapping[str, Any], where: str
         return sandbox.add_order(**kwargs)
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
+
+
+def _check_order_mapping(data: Mapping[str, Any], where: str) -> None:
+    unknown = sorted(set(data) - _ORDER_KEYS)
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown}; expected some of {sorted(_ORDER_KEYS)}")
+    _require_strings(data, ("order_id", "user_id", "order_number", "first_name", "last_name"), where)
+    for key in ("created_at", "completed_at"):
+        # YAML reads an unquoted timestamp as a datetime; both forms are fine.
+        if data.get(key) is not None and not isinstance(data[key], str | datetime):
+            raise ValueError(f"{where}.{key}: expected an ISO-8601 timestamp, got {data[key]!r}")
+    for key in ("finalized", "expired"):
+        if key in data and not isinstance(data[key], bool | str | datetime):
+            raise ValueError(f"{where}.{key}: expected true, false or an ISO-8601 timestamp, got {data[key]!r}")
 
 
 def _require_strings(data: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:
@@ -120,12 +124,14 @@ class Portfolio(list[dict[str, str]]):
         rows: Iterable[dict[str, str]] = (),
         truth_completed_at: Mapping[str, str] | None = None,
         scripted: Mapping[str, list[tuple[str, int]]] | None = None,
-        scripted_detail: Mapping[str, list[dict[str, Any]]] | None = None,
+        scripted_detail: Mapping[str, list[ScriptedChangeJson]] | None = None,
     ) -> None:
         super().__init__(rows)
         self.truth_completed_at: dict[str, str] = dict(truth_completed_at or {})
         self.scripted: dict[str, list[tuple[str, int]]] = {k: list(v) for k, v in (scripted or {}).items()}
-        self.scripted_detail: dict[str, list[dict[str, Any]]] = {k: list(v) for k, v in (scripted_detail or {}).items()}
+        self.scripted_detail: dict[str, list[ScriptedChangeJson]] = {
+            k: list(v) for k, v in (scripted_detail or {}).items()
+        }
 
     def stale_loan_ids(self, older_than_days: float, now: datetime) -> set[str]:
         """Loans whose data (oldest connection) is more than `older_than_days` old at `now`."""
@@ -174,95 +180,171 @@ def generate_portfolio(
     picks use their own RNG, so every row, order and id is the same as without them.
     `Portfolio.scripted` / `scripted_detail` say which loan got what.
     """
-    if stale_share is not None:
-        if not 0.0 <= stale_share <= 1.0:
-            raise ValueError(f"stale_share: expected a share between 0 and 1, got {stale_share!r}")
-        if not 0.0 <= fresh_age_days < stale_age_days:
-            raise ValueError(
-                f"expected 0 <= fresh_age_days < stale_age_days, got {fresh_age_days!r} and {stale_age_days!r}"
-            )
+    _check_ages(stale_share, stale_age_days, fresh_age_days)
     counts = _change_counts(scripted_changes, n)
     at_choices = _at_refresh_choices(scripted_at_refresh)
     pay_cut = parse_changes({"at_refresh": 1, "pay_cut": scripted_pay_cut}, "scripted_pay_cut")[0].pay_cut
     rng = random.Random(seed)
     now = sandbox.clock.now()
     stale = set(rng.sample(range(n), round(stale_share * n))) if stale_share is not None else set()
-    seeded: list[tuple[str, dict[str, Any], list[EmployerSpec]]] = []
-    seen: list[_Connection] = []
-    rows: list[dict[str, str]] = []
-    truth: dict[str, str] = {}
-    for index in range(n):
+    ages = _Ages(stale_share is not None, stale, stale_age_days, fresh_age_days)
+    shares = _Shares(gse_share, shared_token_share, failing_share)
+    maker = _LoanMaker(sandbox, rng, now, ages, shares, include_data_as_of)
+    seeded = [maker.make(index) for index in range(n)]
+    truth = {loan.loan_id: loan.row_truth for loan in seeded}
+    portfolio = Portfolio([loan.row for loan in seeded], truth)
+    if counts:
+        script = _Scripting(sandbox, random.Random(f"sandbox-portfolio-changes:{seed}"), at_choices, str(pay_cut))
+        script.run(seeded, counts, portfolio)
+    return portfolio
+
+
+def _check_ages(stale_share: float | None, stale_age_days: float, fresh_age_days: float) -> None:
+    if stale_share is None:
+        return
+    if not 0.0 <= stale_share <= 1.0:
+        raise ValueError(f"stale_share: expected a share between 0 and 1, got {stale_share!r}")
+    if not 0.0 <= fresh_age_days < stale_age_days:
+        raise ValueError(
+            f"expected 0 <= fresh_age_days < stale_age_days, got {fresh_age_days!r} and {stale_age_days!r}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Ages:
+    """How old a generated loan's data is: 1 to 121 days, or stale / fresh when a stale share is asked."""
+
+    split: bool  # a stale share was asked
+    stale: set[int]  # the loans (by index) whose data is stale
+    stale_age_days: float
+    fresh_age_days: float
+
+    def completed_at(self, rng: random.Random, index: int, now: datetime) -> datetime:
+        if not self.split:
+            return now - timedelta(days=rng.randint(1, 120), minutes=rng.randint(0, 24 * 60 - 1))
+        if index in self.stale:
+            return now - timedelta(seconds=round(DAY_SECONDS * (self.stale_age_days + rng.random())))
+        return now - timedelta(seconds=round(DAY_SECONDS * self.fresh_age_days * rng.random()))
+
+
+@dataclass(frozen=True, slots=True)
+class _Shares:
+    gse: float
+    shared_token: float
+    failing: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Loan:
+    """One generated loan: its row, its order as seeded and the specs it was seeded from."""
+
+    loan_id: str
+    row: dict[str, str]
+    row_truth: str  # the order's completed_at, ISO `Z`
+    order: OrderJson
+    specs: list[EmployerSpec]
+
+
+@dataclass(slots=True)
+class _LoanMaker:
+    """Seeds one loan after another, drawing from one RNG in a fixed order (the same seed, the same book)."""
+
+    sandbox: Sandbox
+    rng: random.Random
+    now: datetime
+    ages: _Ages
+    shares: _Shares
+    include_data_as_of: bool
+    seen: list[_Connection] = field(default_factory=list)
+
+    def make(self, index: int) -> _Loan:
+        rng = self.rng
         loan_id = f"LN{index + 1:06d}"
-        gse = rng.random() < gse_share
-        if stale_share is None:
-            completed_at = now - timedelta(days=rng.randint(1, 120), minutes=rng.randint(0, 24 * 60 - 1))
-        elif index in stale:
-            completed_at = now - timedelta(seconds=round(DAY_SECONDS * (stale_age_days + rng.random())))
-        else:
-            completed_at = now - timedelta(seconds=round(DAY_SECONDS * fresh_age_days * rng.random()))
+        gse = rng.random() < self.shares.gse
+        completed_at = self.ages.completed_at(rng, index, self.now)
         # The borrower connected a little while after the order was created.
         created_at = completed_at - timedelta(minutes=rng.randint(1, 180))
-        employers = [_employer(rng, seen, shared_token_share, failing_share) for _ in range(1 + (rng.random() < 0.15))]
-        order = sandbox.add_order(
+        employers = [self._employer() for _ in range(1 + (rng.random() < 0.15))]
+        order = self.sandbox.add_order(
             order_number=loan_id,
             products=("employment",) if rng.random() < 0.1 else ("income",),
             employers=employers,
             created_at=created_at,
             completed_at=completed_at,
         )
-        seen.extend(
+        self.seen.extend(
             _Connection(e["access_token"], spec.scenario, spec.company)
             for e, spec in zip(order["employers"], employers, strict=True)
         )
-        seeded.append((loan_id, order, employers))
-        truth[loan_id] = iso(completed_at)
         row = {
             "loan_id": loan_id,
             "order_id": order["id"],
             "gse": "true" if gse else "false",
             "status": "active",
-            "closing_date": (now + timedelta(days=rng.randint(-5, 60))).date().isoformat(),
+            "closing_date": (self.now + timedelta(days=rng.randint(-5, 60))).date().isoformat(),
         }
-        if include_data_as_of:
-            row["data_as_of"] = truth[loan_id]
+        if self.include_data_as_of:
+            row["data_as_of"] = iso(completed_at)
         row["program"] = "conventional" if gse else rng.choice(NON_GSE_PROGRAMS)
-        rows.append(row)
-    scripted: dict[str, list[tuple[str, int]]] = {}
-    detail: dict[str, list[dict[str, Any]]] = {}
-    if counts:
-        crng = random.Random(f"sandbox-portfolio-changes:{seed}")
-        tokens = Counter(e["access_token"] for _, order, _ in seeded for e in order["employers"])
-        eligible = [
-            index
-            for index, (_, order, specs) in enumerate(seeded)
-            if all(spec.scenario == "ok" for spec in specs)
-            and all(tokens[e["access_token"]] == 1 for e in order["employers"])
-        ]
+        return _Loan(loan_id, row, iso(completed_at), order, employers)
+
+    def _employer(self) -> EmployerSpec:
+        rng = self.rng
+        if self.seen and rng.random() < self.shares.shared_token:
+            shared = rng.choice(self.seen)
+            return EmployerSpec(access_token=shared.access_token, scenario=shared.scenario, company=shared.company)
+        scenario = rng.choice(FAILING_SCENARIOS) if rng.random() < self.shares.failing else "ok"
+        return EmployerSpec(scenario=scenario, company=rng.choice(_COMPANIES))
+
+
+@dataclass(slots=True)
+class _Scripting:
+    """Picks the loans that get a scripted change, with an RNG of its own (so the book is unchanged)."""
+
+    sandbox: Sandbox
+    rng: random.Random
+    at_choices: list[int]
+    pay_cut: str
+
+    def run(self, loans: list[_Loan], counts: dict[str, int], portfolio: Portfolio) -> None:
+        eligible = _eligible(loans)
         taken: set[int] = set()
         for kind in CHANGE_KINDS:
             wanted = counts.get(kind, 0)
-            pool = [
-                index
-                for index in eligible
-                if index not in taken and (kind not in INCOME_ONLY_KINDS or "income" in seeded[index][1]["products"])
-            ]
+            pool = [i for i in eligible if i not in taken and _fits(kind, loans[i].order)]
             if wanted > len(pool):
                 raise ValueError(
                     f"scripted_changes: {wanted} loans wanted for {kind} but only {len(pool)} eligible ones are left "
                     "(all connections ok and unshared; income orders for pay_cut, missed_pay, pay_frequency_change)"
                 )
-            for index in sorted(crng.sample(pool, wanted)):
+            for index in sorted(self.rng.sample(pool, wanted)):
                 taken.add(index)
-                loan_id, order, _ = seeded[index]
-                employer = order["employers"][crng.randrange(len(order["employers"]))]
-                at_refresh = crng.choice(at_choices)
-                change = {"at_refresh": at_refresh, kind: str(pay_cut) if kind == "pay_cut" else True}
-                entries = sandbox.script_changes(
-                    employer["link_id"], change, suborder_number=employer["suborder_number"]
-                )
-                scripted.setdefault(loan_id, []).append((kind, at_refresh))
-                detail.setdefault(loan_id, []).extend(entries)
-    return Portfolio(rows, truth, scripted, detail)
+                self._script(loans[index], kind, portfolio)
+
+    def _script(self, loan: _Loan, kind: str, portfolio: Portfolio) -> None:
+        employers = loan.order["employers"]
+        employer = employers[self.rng.randrange(len(employers))]
+        at_refresh = self.rng.choice(self.at_choices)
+        change = {"at_refresh": at_refresh, kind: self.pay_cut if kind == "pay_cut" else True}
+        entries = self.sandbox.script_changes(employer["link_id"], change, suborder_number=employer["suborder_number"])
+        portfolio.scripted.setdefault(loan.loan_id, []).append((kind, at_refresh))
+        portfolio.scripted_detail.setdefault(loan.loan_id, []).extend(entries)
+
+
+def _eligible(loans: list[_Loan]) -> list[int]:
+    """The loans (by index) whose connections are all `ok` and used by no other loan."""
+    tokens = Counter(e["access_token"] for loan in loans for e in loan.order["employers"])
+    return [
+        index
+        for index, loan in enumerate(loans)
+        if all(spec.scenario == "ok" for spec in loan.specs)
+        and all(tokens[e["access_token"]] == 1 for e in loan.order["employers"])
+    ]
+
+
+def _fits(kind: str, order: OrderJson) -> bool:
+    """The income-only kinds need an income order."""
+    return kind not in INCOME_ONLY_KINDS or "income" in order["products"]
 
 
 def _change_counts(value: Mapping[str, int | float] | None, n: int) -> dict[str, int]:
@@ -274,16 +356,15 @@ def _change_counts(value: Mapping[str, int | float] | None, n: int) -> dict[str,
     unknown = sorted(str(k) for k in set(value) - set(CHANGE_KINDS))
     if unknown:
         raise ValueError(f"scripted_changes: unknown kinds {unknown}; expected some of {list(CHANGE_KINDS)}")
-    counts: dict[str, int] = {}
-    for kind, amount in value.items():
-        if isinstance(amount, bool) or not isinstance(amount, int | float) or amount < 0:
-            raise ValueError(f"scripted_changes.{kind}: expected a count or a share of loans, got {amount!r}")
-        if isinstance(amount, float) and not amount < 1:
-            raise ValueError(
-                f"scripted_changes.{kind}: a share must be below 1 (give a count as an int), got {amount!r}"
-            )
-        counts[kind] = amount if isinstance(amount, int) else round(amount * n)
-    return counts
+    return {kind: _count(kind, amount, n) for kind, amount in value.items()}
+
+
+def _count(kind: str, amount: object, n: int) -> int:
+    if isinstance(amount, bool) or not isinstance(amount, int | float) or amount < 0:
+        raise ValueError(f"scripted_changes.{kind}: expected a count or a share of loans, got {amount!r}")
+    if isinstance(amount, float) and not amount < 1:
+        raise ValueError(f"scripted_changes.{kind}: a share must be below 1 (give a count as an int), got {amount!r}")
+    return amount if isinstance(amount, int) else round(amount * n)
 
 
 def _at_refresh_choices(value: int | Sequence[int]) -> list[int]:
@@ -291,14 +372,6 @@ def _at_refresh_choices(value: int | Sequence[int]) -> list[int]:
     if not choices or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in choices):
         raise ValueError(f"scripted_at_refresh: expected a whole number >= 1 or a list of them, got {value!r}")
     return choices
-
-
-def _employer(rng: random.Random, seen: list[_Connection], shared_share: float, failing_share: float) -> EmployerSpec:
-    if seen and rng.random() < shared_share:
-        shared = rng.choice(seen)
-        return EmployerSpec(access_token=shared.access_token, scenario=shared.scenario, company=shared.company)
-    scenario = rng.choice(FAILING_SCENARIOS) if rng.random() < failing_share else "ok"
-    return EmployerSpec(scenario=scenario, company=rng.choice(_COMPANIES))
 
 
 @dataclass
@@ -356,8 +429,6 @@ def load_scenario_file(
     derived_inactive, rehire, job_type_change or pay_frequency_change, or
     `{at_refresh: N, pay_cut: "15%"}`.
     """
-    from monitor.sandbox.state import Sandbox
-
     source = Path(path)
     data = _read(source)
     unknown = sorted(set(data) - _TOP_KEYS)
@@ -411,22 +482,55 @@ def _settings(source: Path, settings: dict[str, Any]) -> tuple[dict[str, Any], f
     return kwargs, latency
 
 
-def _check_webhook_setting(source: Path, key: str, value: Any) -> None:
-    if key in ("webhook_url", "webhook_secret") and value is not None and not isinstance(value, str):
-        raise ValueError(f"{source}: settings.{key}: expected a string, got {value!r}")
-    if key == "webhook_url" and isinstance(value, str) and not value.startswith(("http://", "https://")):
-        raise ValueError(f"{source}: settings.webhook_url: expected an http(s) URL, got {value!r}")
-    whole = isinstance(value, int) and not isinstance(value, bool)
-    if key == "refresh_limit_status" and not whole:
-        raise ValueError(f"{source}: settings.refresh_limit_status: expected 400, 403 or 429, got {value!r}")
-    if key == "finalize_at_refresh" and not (whole or value is None):
-        raise ValueError(f"{source}: settings.finalize_at_refresh: expected a whole number, got {value!r}")
-    if key in ("webhook_reorder", "suborder_completed_at") and not isinstance(value, bool):
-        raise ValueError(f"{source}: settings.{key}: expected true or false, got {value!r}")
-    if key == "webhook_duplicates" and (
-        isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1
-    ):
-        raise ValueError(f"{source}: settings.webhook_duplicates: expected a rate between 0 and 1, got {value!r}")
+def _check_webhook_setting(source: Path, key: str, value: object) -> None:
+    """The checks a setting's value passes before `Sandbox` sees it (which checks ranges itself)."""
+    for check in _SETTING_CHECKS.get(key, ()):
+        expected = check(value)
+        if expected is not None:
+            raise ValueError(f"{source}: settings.{key}: {expected}, got {value!r}")
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _string_or_none(value: object) -> str | None:
+    return None if value is None or isinstance(value, str) else "expected a string"
+
+
+def _http_url(value: object) -> str | None:
+    return (
+        None if not isinstance(value, str) or value.startswith(("http://", "https://")) else "expected an http(s) URL"
+    )
+
+
+def _status(value: object) -> str | None:
+    return None if _whole(value) else "expected 400, 403 or 429"
+
+
+def _whole_or_none(value: object) -> str | None:
+    return None if _whole(value) or value is None else "expected a whole number"
+
+
+def _boolean(value: object) -> str | None:
+    return None if isinstance(value, bool) else "expected true or false"
+
+
+def _rate(value: object) -> str | None:
+    rate = not isinstance(value, bool) and isinstance(value, int | float) and 0 <= value <= 1
+    return None if rate else "expected a rate between 0 and 1"
+
+
+# Per setting, its checks in order: each says what it expected, or None when the value passes.
+_SETTING_CHECKS: dict[str, tuple[Callable[[object], str | None], ...]] = {
+    "webhook_url": (_string_or_none, _http_url),
+    "webhook_secret": (_string_or_none,),
+    "refresh_limit_status": (_status,),
+    "finalize_at_refresh": (_whole_or_none,),
+    "webhook_reorder": (_boolean,),
+    "suborder_completed_at": (_boolean,),
+    "webhook_duplicates": (_rate,),
+}
 
 
 _PORTFOLIO_FLOATS = frozenset(
@@ -435,9 +539,8 @@ _PORTFOLIO_FLOATS = frozenset(
 _PORTFOLIO_SCRIPTED = frozenset({"scripted_changes", "scripted_at_refresh", "scripted_pay_cut"})
 
 
-def _portfolio(source: Path, sandbox: Sandbox, spec: Any) -> Portfolio:
-    if spec is None:
-        return Portfolio()
+def _portfolio_spec(source: Path, spec: object) -> tuple[dict[str, Any], bool]:
+    """The `portfolio` mapping, checked, and its include_data_as_of."""
     allowed = {"n", "seed", "include_data_as_of", *_PORTFOLIO_FLOATS, *_PORTFOLIO_SCRIPTED}
     if not isinstance(spec, dict) or "n" not in spec or set(spec) - allowed:
         optional = sorted(allowed - {"n"})
@@ -445,6 +548,13 @@ def _portfolio(source: Path, sandbox: Sandbox, spec: Any) -> Portfolio:
     include = spec.get("include_data_as_of", False)
     if not isinstance(include, bool):
         raise ValueError(f"{source}: portfolio.include_data_as_of: expected true or false, got {include!r}")
+    return spec, include
+
+
+def _portfolio(source: Path, sandbox: Sandbox, spec: Any) -> Portfolio:
+    if spec is None:
+        return Portfolio()
+    spec, include = _portfolio_spec(source, spec)
     options: dict[str, Any] = {key: float(value) for key, value in spec.items() if key in _PORTFOLIO_FLOATS}
     options.update((key, value) for key, value in spec.items() if key in _PORTFOLIO_SCRIPTED)
     try:

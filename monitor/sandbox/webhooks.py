@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -61,7 +61,7 @@ class Webhook:
 
     body: bytes
     headers: dict[str, str]
-    event: dict[str, Any]
+    event: dict[str, object]
 
     @property
     def webhook_id(self) -> str:
@@ -94,7 +94,7 @@ class WebhookOutbox:
         self._data_ids = random.Random(f"sandbox-webhooks-data:{seed}")
         self._data_faults = random.Random(f"sandbox-webhook-data-faults:{seed}")
         self._data_webhook_ids: set[str] = set()
-        self._pending: list[tuple[datetime, int, dict[str, Any]]] = []  # heap by (moment, seq)
+        self._pending: list[tuple[datetime, int, dict[str, object]]] = []  # heap by (moment, seq)
         self._seq = 0
         self._employment_ids: dict[tuple[str, str], str] = {}
         self._objects: dict[str, int] = {}
@@ -104,12 +104,12 @@ class WebhookOutbox:
         return f"{self._ids.getrandbits(128):032x}"
 
     def _push(
-        self, moment: datetime, event_type: str, user_id: str, fields: dict[str, Any], *, data: bool = False
+        self, moment: datetime, event_type: str, user_id: str, fields: Mapping[str, object], *, data: bool = False
     ) -> None:
         webhook_id = f"{self._data_ids.getrandbits(128):032x}" if data else self._new_id()
         if data:
             self._data_webhook_ids.add(webhook_id)
-        payload: dict[str, Any] = {
+        payload: dict[str, object] = {
             "webhook_id": webhook_id,
             "event_type": event_type,
             "event_created_at": iso(moment),
@@ -192,8 +192,8 @@ class WebhookOutbox:
                     self._employment_data(moment, order.user_id, task_id, link, suborder, common, events)
 
     def _data_updated(
-        self, user_id: str, task_id: str, link: Link, suborder: Suborder, common: dict[str, Any]
-    ) -> tuple[str, str, dict[str, Any]]:
+        self, user_id: str, task_id: str, link: Link, suborder: Suborder, common: dict[str, str]
+    ) -> tuple[str, str, dict[str, object]]:
         """`employment-updated` for an employer, `bank-accounts-updated` for an account."""
         key = (link.id, suborder.suborder_number)
         if key not in self._employment_ids:
@@ -201,7 +201,7 @@ class WebhookOutbox:
             self._employment_ids[key] = self._new_id()
         object_key = "employment_id" if suborder.kind == "employer" else "object_id"
         event_type = "employment-updated" if suborder.kind == "employer" else "bank-accounts-updated"
-        fields = {
+        fields: dict[str, object] = {
             "task_id": task_id,
             **common,
             "tracking_info": None,
@@ -217,7 +217,7 @@ class WebhookOutbox:
         task_id: str,
         link: Link,
         suborder: Suborder,
-        common: dict[str, Any],
+        common: dict[str, str],
         events: DataEvents,
     ) -> None:
         """`employment-updated` per employment the refresh shows changed (the current one always),
@@ -271,27 +271,32 @@ class WebhookOutbox:
 
     def due(self, now: datetime, *, secret: str | None, duplicates: float, reorder: bool) -> list[Webhook]:
         """Pop every event due at `now` in (moment, scheduling) order, then apply faults."""
-        taken: list[tuple[datetime, int, dict[str, Any]]] = []
+        taken: list[tuple[datetime, int, dict[str, object]]] = []
         while self._pending and self._pending[0][0] <= now:
             taken.append(heapq.heappop(self._pending))
         if reorder and len(taken) > 1:
-            shuffled = taken[:]
-            self._faults.shuffle(shuffled)
-            # A reorder fault must reorder: when the shuffle changed nothing, or kept every
-            # change before the later ones, reverse instead (newest change first).
-            in_order = all(a[0] <= b[0] for a, b in pairwise(shuffled))
-            if shuffled == taken or (in_order and taken[0][0] != taken[-1][0]):
-                shuffled = taken[::-1]
-            taken = shuffled
-        payloads = [payload for _, _, payload in taken]
-        batch: list[Webhook] = []
-        for payload in payloads:
-            faults = self._data_faults if payload["webhook_id"] in self._data_webhook_ids else self._faults
-            self._data_webhook_ids.discard(payload["webhook_id"])
-            copies = 2 if duplicates > 0 and faults.random() < duplicates else 1
-            body = json.dumps(payload, separators=(",", ":")).encode()
-            batch.extend(_webhook(body, secret) for _ in range(copies))
-        return batch
+            taken = self._reordered(taken)
+        return [webhook for _, _, payload in taken for webhook in self._copies(payload, secret, duplicates)]
+
+    def _reordered(
+        self, taken: list[tuple[datetime, int, dict[str, object]]]
+    ) -> list[tuple[datetime, int, dict[str, object]]]:
+        shuffled = taken[:]
+        self._faults.shuffle(shuffled)
+        # A reorder fault must reorder: when the shuffle changed nothing, or kept every
+        # change before the later ones, reverse instead (newest change first).
+        in_order = all(a[0] <= b[0] for a, b in pairwise(shuffled))
+        if shuffled == taken or (in_order and taken[0][0] != taken[-1][0]):
+            return taken[::-1]
+        return shuffled
+
+    def _copies(self, payload: dict[str, object], secret: str | None, duplicates: float) -> list[Webhook]:
+        """The webhook, twice when the duplicate fault rolls it (from the RNG of its kind of event)."""
+        faults = self._data_faults if payload["webhook_id"] in self._data_webhook_ids else self._faults
+        self._data_webhook_ids.discard(payload["webhook_id"])
+        copies = 2 if duplicates > 0 and faults.random() < duplicates else 1
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        return [_webhook(body, secret) for _ in range(copies)]
 
     def pending(self) -> int:
         return len(self._pending)
