@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.sandbox import wire
-from monitor.sandbox.endpoints import ENDPOINTS, Call
+from monitor.sandbox.call import Call
+from monitor.sandbox.endpoints import ENDPOINTS
 from monitor.sandbox.faults import Faults, RequestKind
 from monitor.sandbox.order_list import OrderList
 from monitor.sandbox.ratelimit import RefreshBudget, RequestLimiter, wait_message

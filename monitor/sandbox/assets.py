@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from monitor.sandbox.assets_report_shapes import AccountJson, AssetsLinkJson, AssetsReportJson, TransactionJson
 from monitor.sandbox.model import Link, iso
-from monitor.sandbox.report_shapes import AccountJson, AssetsLinkJson, AssetsReportJson, TransactionJson
 
 ASSET_CHANGE_KINDS = ("balance_drop", "large_deposit", "account_closed")
 BALANCE_LEFT = Decimal("0.10")

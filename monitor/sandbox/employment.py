@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 
-from monitor.sandbox.report_shapes import AddressJson, CompanyJson, EmploymentJson, StatementJson
+from monitor.sandbox.link_report_shapes import AddressJson, CompanyJson, EmploymentJson, StatementJson
 
 CHANGE_KINDS = (
     "job_loss",

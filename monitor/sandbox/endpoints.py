@@ -4,36 +4,15 @@ endpoint name of `request_checks.route`, each reading a `Call`."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 
 from monitor.sandbox import wire
 from monitor.sandbox.bridge_tokens import bridge_token
+from monitor.sandbox.call import Call
 from monitor.sandbox.model import Order
-from monitor.sandbox.order_list import OrderList
 from monitor.sandbox.order_shapes import OrderJson
-from monitor.sandbox.ratelimit import RefreshBudget
 from monitor.sandbox.refresh_requests import forbidden, refresh, refuse
 from monitor.sandbox.report_lookup import find_assets_report, find_link_report
 from monitor.sandbox.request_checks import parse_body
-from monitor.sandbox.request_settings import RequestSettings
-from monitor.sandbox.world import World
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One API request as an endpoint reads it, with what the sandbox lends it."""
-
-    world: World
-    budget: RefreshBudget
-    order_list: OrderList
-    settings: RequestSettings
-    resource_id: str
-    headers: dict[str, str]  # names lowercased
-    body: bytes
-    query: str
-    now: datetime
-    entry: dict[str, object]  # the journal entry: an endpoint notes refusals and created orders in it
 
 
 def _order_list(call: Call) -> wire.Response:

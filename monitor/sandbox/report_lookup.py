@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from monitor.sandbox.assets import assets_report
-from monitor.sandbox.report_shapes import AssetsReportJson, LinkReportJson
+from monitor.sandbox.assets_report_shapes import AssetsReportJson
+from monitor.sandbox.link_report_shapes import LinkReportJson
 from monitor.sandbox.reports import link_report
 from monitor.sandbox.world import World
 

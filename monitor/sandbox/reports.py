@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.sandbox.employment import EmploymentLine, Job, changes_between, jobs_at
+from monitor.sandbox.link_report_shapes import EmploymentJson, LinkReportJson
 from monitor.sandbox.model import Link, Suborder, Task, data_source_of, iso, provider_of
-from monitor.sandbox.report_shapes import EmploymentJson, LinkReportJson
 
 REPORT_PRODUCTS = ("income", "employment")
 

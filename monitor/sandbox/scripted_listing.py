@@ -7,7 +7,7 @@ from typing import TypedDict
 
 from monitor.sandbox.employment import EmploymentLine, parse_changes, scripted
 from monitor.sandbox.model import iso
-from monitor.sandbox.seeded_connections import check_future
+from monitor.sandbox.seeded_lines import check_future
 from monitor.sandbox.world import World
 
 

@@ -1,12 +1,12 @@
-"""A seeded order's connections: the link each employer or account uses (new or shared), its
-suborder with the `done` task that collected the seeded data, and an employer's employment line."""
+"""A seeded order's connections: the link each employer or account uses (new or shared), and its
+suborder with the `done` task that collected the seeded data (an employer's data: seeded_lines.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from monitor.sandbox.employment import EmployerChange, EmploymentLine
 from monitor.sandbox.model import EmployerSpec, Kind, Link, Suborder, Task
+from monitor.sandbox.seeded_lines import add_line
 from monitor.sandbox.world import World
 
 
@@ -46,7 +46,7 @@ def seed_suborder(
         status_style=spec.status_style,
     )
     if kind == "employer":
-        _add_line(world, link, suborder, spec.changes, order_id, done)
+        add_line(world, link, suborder, spec.changes, order_id, done)
     if spec.link_deleted and link.deleted_at is None:
         link.deleted_at = now
     link.tasks.append(task)
@@ -73,38 +73,3 @@ def _link_for(world: World, spec: EmployerSpec, user_id: str, kind: Kind, create
             f"employers sharing it must agree (got {kind}, {spec.scenario})"
         )
     return link
-
-
-def _add_line(
-    world: World, link: Link, suborder: Suborder, changes: tuple[EmployerChange, ...], order_id: str, done: datetime
-) -> None:
-    """Register the employment data of an employer suborder (one line per link and
-    suborder_number; another order naming the same pair shares it)."""
-    lines = world.lines.setdefault(link.id, {})
-    line = lines.get(suborder.suborder_number)
-    if line is not None:
-        if changes and changes != line.changes:
-            raise ValueError(
-                f"changes: link {link.id} suborder_number {suborder.suborder_number} already has "
-                "scripted changes; script them once"
-            )
-        return
-    check_future(link, changes)
-    lines[suborder.suborder_number] = EmploymentLine(
-        link_id=link.id,
-        suborder_number=suborder.suborder_number,
-        company=suborder.company,
-        order_id=order_id,
-        seeded_at=done,
-        changes=changes,
-    )
-
-
-def check_future(link: Link, changes: tuple[EmployerChange, ...]) -> None:
-    """A change must fall on a refresh still to come (the past of a link's data is fixed)."""
-    for change in changes:
-        if change.at_refresh <= link.refresh_attempts:
-            raise ValueError(
-                f"changes: at_refresh {change.at_refresh} is not after link {link.id}'s "
-                f"{link.refresh_attempts} refreshes so far"
-            )

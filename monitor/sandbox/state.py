@@ -284,12 +284,12 @@ from monitor.sandbox.assets import parse_asset_changes
 from monitor.sandbox.data_dates import data_as_of, oldest_completed_at
 from monitor.sandbox.faults import Faults
 from monitor.sandbox.journal import Journal
+from monitor.sandbox.link_report_shapes import LinkReportJson
 from monitor.sandbox.model import EmployerSpec, Task, iso
 from monitor.sandbox.order_shapes import LinkJson, OrderJson
 from monitor.sandbox.ratelimit import RefreshBudget, RequestLimiter
 from monitor.sandbox.refresh_requests import REFRESH_LIMIT_CODES
 from monitor.sandbox.report_lookup import find_link_report
-from monitor.sandbox.report_shapes import LinkReportJson
 from monitor.sandbox.reports import REPORT_PRODUCTS
 from monitor.sandbox.request_settings import RequestSettings
 from monitor.sandbox.scripted_listing import ScriptedChangeJson, script_changes, scripted_changes

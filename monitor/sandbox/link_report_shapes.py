@@ -1,7 +1,7 @@
-"""The JSON of the link reports (VOIE / VOE, truv-api.md section 9) and of the assets report (VOA).
+"""The JSON of the link reports (VOIE / VOE, truv-api.md section 9).
 
-TypedDicts only describe the dicts employment.py, reports.py and assets.py build: the bytes on the
-wire are those dicts dumped as they are, keys in the order they are written there.
+TypedDicts only describe the dicts employment.py and reports.py build: the bytes on the wire are
+those dicts dumped as they are, keys in the order they are written there.
 """
 
 from __future__ import annotations
@@ -76,47 +76,3 @@ class LinkReportJson(TypedDict):
     provider: str
     data_source: str
     employments: list[EmploymentJson]
-
-
-class TransactionJson(TypedDict):
-    id: str
-    amount: str
-    currency_code: str
-    description: str
-    type: str
-    status: str
-    transacted_at: str
-    posted_at: str
-
-
-class BalancesJson(TypedDict):
-    currency_code: str
-    balance: str
-    available_balance: str
-
-
-class AccountJson(TypedDict):
-    id: str
-    type: str
-    subtype: str
-    mask: str
-    status: str
-    balances: BalancesJson
-    transactions: list[TransactionJson]
-
-
-class AssetsLinkJson(TypedDict):
-    link_id: str
-    tracking_info: None
-    provider: str
-    provider_name: str
-    accounts: list[AccountJson]
-
-
-class AssetsReportJson(TypedDict):
-    report_id: str
-    created_at: str | None
-    completed_at: str | None
-    days_requested: int
-    is_voe: bool
-    links: list[AssetsLinkJson]
