@@ -6,7 +6,8 @@ from monitor.sandbox.faults import Faults
 from monitor.sandbox.model import EmployerSpec
 from monitor.sandbox.state import Sandbox
 from monitor.sandbox.transport import AsyncSandboxTransport, SandboxTransport
-from monitor.sandbox.webhooks import Webhook, WebhookPump, sign
+from monitor.sandbox.webhook_pump import WebhookPump
+from monitor.sandbox.webhooks import Webhook, sign
 from monitor.sandbox.wire import Response
 
 __all__ = [

@@ -16,19 +16,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from monitor.sandbox import wire
 from monitor.sandbox.model import iso
 from monitor.sandbox.scenario import add_order_from_mapping
-
-if TYPE_CHECKING:
-    from monitor.sandbox.state import Sandbox
+from monitor.sandbox.state import Sandbox
 
 # An admin call: (sandbox, the JSON body) -> the answer.
-Handler = Callable[["Sandbox", object], wire.Response]
+Handler = Callable[[Sandbox, object], wire.Response]
 # An admin call on a link or an order: (sandbox, its id, the path's action, the JSON body) -> the JSON shown.
-ResourceHandler = Callable[["Sandbox", str, str, object], object]
+ResourceHandler = Callable[[Sandbox, str, str, object], object]
 
 
 def handle_admin(sandbox: Sandbox, method: str, path: str, body: bytes) -> wire.Response:
