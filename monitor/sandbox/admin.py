@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from monitor.sandbox import wire
 from monitor.sandbox.model import iso
-from monitor.sandbox.scenario import add_order_from_mapping
+from monitor.sandbox.order_mappings import add_order_from_mapping
 from monitor.sandbox.state import Sandbox
 
 # An admin call: (sandbox, the JSON body) -> the answer.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from monitor.sandbox.model import EmployerSpec, Kind, Link, Suborder, Task
+from monitor.sandbox.model import EmployerSpec, Kind, Link, Order, Suborder, Task
 from monitor.sandbox.seeded_lines import add_line
 from monitor.sandbox.world import World
 
@@ -23,15 +23,10 @@ def owner(world: World, user_id: str | None, specs: list[EmployerSpec]) -> str:
 
 
 def seed_suborder(
-    world: World,
-    spec: EmployerSpec,
-    user_id: str,
-    kind: Kind,
-    moment: datetime,
-    done: datetime,
-    order_id: str,
-    now: datetime,
+    world: World, spec: EmployerSpec, kind: Kind, order: Order, done: datetime, now: datetime
 ) -> Suborder:
+    """The suborder of `order` seeded from `spec`, its data collected at `done`."""
+    moment, user_id = order.created_at, order.user_id
     link = _link_for(world, spec, user_id, kind, min(moment, done))
     # The connection that collected the seeded data: a `done` task at `done`.
     task = Task(finishes_at=done, status="done")
@@ -46,7 +41,7 @@ def seed_suborder(
         status_style=spec.status_style,
     )
     if kind == "employer":
-        add_line(world, link, suborder, spec.changes, order_id, done)
+        add_line(world, link, suborder, spec.changes, order.id, done)
     if spec.link_deleted and link.deleted_at is None:
         link.deleted_at = now
     link.tasks.append(task)

@@ -54,10 +54,7 @@ def seed_order(world: World, request: OrderRequest, now: datetime) -> Order:
     moment, dates = _dates(request, connections, now)
     user_id = owner(world, request.user_id, [c.spec for c in connections])
     order = _new_order(world, request, user_id, moment, now)
-    subs = [
-        seed_suborder(world, c.spec, user_id, c.kind, moment, d, order.id, now)
-        for c, d in zip(connections, dates, strict=True)
-    ]
+    subs = [seed_suborder(world, c.spec, c.kind, order, d, now) for c, d in zip(connections, dates, strict=True)]
     order.employers = [s for s in subs if s.kind == "employer"]
     order.financial_accounts = [s for s in subs if s.kind == "financial_account"]
     world.orders[order.id] = order
