@@ -1,7 +1,7 @@
 """A deterministic Truv simulator: in-process via httpx transports, or over HTTP via `serve`."""
 
 from monitor.sandbox.app import create_app, serve
-from monitor.sandbox.employment import EmployerChange
+from monitor.sandbox.employer_changes import EmployerChange
 from monitor.sandbox.faults import Faults
 from monitor.sandbox.model import EmployerSpec
 from monitor.sandbox.state import Sandbox

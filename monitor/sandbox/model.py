@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from monitor.sandbox.employment import EmployerChange, parse_changes
+from monitor.sandbox.employer_changes import EmployerChange, parse_changes
 from monitor.sandbox.order_shapes import LinkJson, OrderJson, SuborderJson
 
 SCENARIOS = ("ok", "login_error", "mfa_error", "account_locked", "unavailable", "no_data", "flaky")

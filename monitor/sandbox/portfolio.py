@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from monitor.sandbox.employment import parse_changes
+from monitor.sandbox.employer_changes import parse_changes
 from monitor.sandbox.model import SCENARIOS, EmployerSpec, iso
 from monitor.sandbox.portfolio_changes import Scripting, at_refresh_choices, change_counts
 from monitor.sandbox.portfolio_result import Portfolio, SeededLoan

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from monitor.sandbox.employment import CHANGE_KINDS, INCOME_ONLY_KINDS
+from monitor.sandbox.employer_changes import CHANGE_KINDS, INCOME_ONLY_KINDS
 from monitor.sandbox.order_shapes import OrderJson
 from monitor.sandbox.portfolio_result import Portfolio, SeededLoan
 from monitor.sandbox.state import Sandbox

@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitor.sandbox.employment import EmploymentLine, Job, changes_between, jobs_at
+from monitor.sandbox.employment import changes_between, jobs_at
+from monitor.sandbox.employment_lines import EmploymentLine
 from monitor.sandbox.link_report_shapes import EmploymentJson, LinkReportJson
 from monitor.sandbox.model import Link, Suborder, Task, data_source_of, iso, provider_of
+from monitor.sandbox.payroll_jobs import Job
 
 REPORT_PRODUCTS = ("income", "employment")
 

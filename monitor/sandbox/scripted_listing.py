@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from monitor.sandbox.employment import EmploymentLine, parse_changes, scripted
+from monitor.sandbox.employer_changes import parse_changes
+from monitor.sandbox.employment import scripted
+from monitor.sandbox.employment_lines import EmploymentLine
 from monitor.sandbox.model import iso
 from monitor.sandbox.seeded_lines import check_future
 from monitor.sandbox.world import World

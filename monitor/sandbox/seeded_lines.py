@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from monitor.sandbox.employment import EmployerChange, EmploymentLine
+from monitor.sandbox.employer_changes import EmployerChange
+from monitor.sandbox.employment_lines import EmploymentLine
 from monitor.sandbox.model import Link, Suborder
 from monitor.sandbox.world import World
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.sandbox.assets import AssetChange
-from monitor.sandbox.employment import EmploymentLine
+from monitor.sandbox.employment_lines import EmploymentLine
 from monitor.sandbox.model import EmployerSpec, Link, Order
 from monitor.sandbox.webhooks import WebhookOutbox
 

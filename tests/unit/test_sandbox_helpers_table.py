@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from monitor.sandbox import wire
-from monitor.sandbox.employment import CHANGE_KINDS, EmployerChange, parse_changes
+from monitor.sandbox.employer_changes import CHANGE_KINDS, EmployerChange, parse_changes
 from monitor.sandbox.faults import Faults
 from monitor.sandbox.model import (
     SCENARIOS,
