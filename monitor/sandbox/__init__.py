@@ -2,8 +2,8 @@
 
 from monitor.sandbox.app import create_app, serve
 from monitor.sandbox.employer_changes import EmployerChange
+from monitor.sandbox.employer_spec import EmployerSpec
 from monitor.sandbox.faults import Faults
-from monitor.sandbox.model import EmployerSpec
 from monitor.sandbox.state import Sandbox
 from monitor.sandbox.transport import AsyncSandboxTransport, SandboxTransport
 from monitor.sandbox.webhook_pump import WebhookPump

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from monitor.sandbox.model import EmployerSpec
+from monitor.sandbox.employer_spec import EmployerSpec
 from monitor.sandbox.order_shapes import OrderJson
 from monitor.sandbox.state import Sandbox
 

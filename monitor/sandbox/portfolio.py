@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from monitor.sandbox.employer_changes import parse_changes
-from monitor.sandbox.model import SCENARIOS, EmployerSpec, iso
+from monitor.sandbox.employer_spec import EmployerSpec
+from monitor.sandbox.model import SCENARIOS, iso
 from monitor.sandbox.portfolio_changes import Scripting, at_refresh_choices, change_counts
 from monitor.sandbox.portfolio_result import Portfolio, SeededLoan
 from monitor.sandbox.state import Sandbox

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitor.sandbox.model import EmployerSpec, parse_time
+from monitor.sandbox.employer_spec import EmployerSpec
+from monitor.sandbox.model import parse_time
 from monitor.sandbox.order_shapes import OrderJson
 from monitor.sandbox.scripted_listing import ScriptedChangeJson
 

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from monitor.clock import Clock
-from monitor.sandbox.model import EmployerSpec
+from monitor.sandbox.employer_spec import EmployerSpec
 from monitor.sandbox.order_mappings import add_order_from_mapping
 from monitor.sandbox.portfolio import generate_portfolio
 from monitor.sandbox.portfolio_result import Portfolio

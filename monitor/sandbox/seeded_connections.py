@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from monitor.sandbox.model import EmployerSpec, Kind, Link, Order, Suborder, Task
+from monitor.sandbox.employer_spec import EmployerSpec
+from monitor.sandbox.model import Kind, Link, Order, Suborder, Task
 from monitor.sandbox.seeded_lines import add_line
 from monitor.sandbox.world import World
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from monitor.sandbox.model import PRODUCTS, EmployerSpec, Kind, Order, iso, parse_time
+from monitor.sandbox.employer_spec import EmployerSpec
+from monitor.sandbox.model import PRODUCTS, Kind, Order, iso, parse_time
 from monitor.sandbox.seeded_connections import owner, seed_suborder
 from monitor.sandbox.world import World
 

@@ -282,10 +282,11 @@ from monitor.sandbox import wire
 from monitor.sandbox.api import Api, ApiRequest
 from monitor.sandbox.assets import parse_asset_changes
 from monitor.sandbox.data_dates import data_as_of, oldest_completed_at
+from monitor.sandbox.employer_spec import EmployerSpec
 from monitor.sandbox.faults import Faults
 from monitor.sandbox.journal import Journal
 from monitor.sandbox.link_report_shapes import LinkReportJson
-from monitor.sandbox.model import EmployerSpec, Task, iso
+from monitor.sandbox.model import Task, iso
 from monitor.sandbox.order_shapes import LinkJson, OrderJson
 from monitor.sandbox.ratelimit import RefreshBudget, RequestLimiter
 from monitor.sandbox.refresh_requests import REFRESH_LIMIT_CODES

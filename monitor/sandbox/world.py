@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.sandbox.assets import AssetChange
+from monitor.sandbox.employer_spec import EmployerSpec
 from monitor.sandbox.employment_lines import EmploymentLine
-from monitor.sandbox.model import EmployerSpec, Link, Order
+from monitor.sandbox.model import Link, Order
 from monitor.sandbox.webhooks import WebhookOutbox
 
 # Products whose refresh order gets a new VOIE / VOA report id.
