@@ -50,11 +50,6 @@ def _assets_report(call: Call) -> wire.Response:
     return wire.json_response(200, report) if report is not None else wire.not_found()
 
 
-def _refresh(call: Call) -> wire.Response:
-    request = (call.resource_id, call.headers, call.body)
-    return refresh(call.world, call.budget, call.settings, request, call.now, call.entry)
-
-
 def _tokens(call: Call) -> wire.Response:
     payload = parse_body(call.headers, call.body)
     if isinstance(payload, wire.Response):
@@ -65,7 +60,7 @@ def _tokens(call: Call) -> wire.Response:
 ENDPOINTS: dict[str, Callable[[Call], wire.Response]] = {
     "order_list": _order_list,
     "order_get": _order_get,
-    "refresh": _refresh,
+    "refresh": refresh,
     "link_get": _link_get,
     "income_report": _link_report("income"),
     "employment_report": _link_report("employment"),

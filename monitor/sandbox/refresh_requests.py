@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from monitor.sandbox import wire
+from monitor.sandbox.call import Call
 from monitor.sandbox.journal import token_hash
 from monitor.sandbox.model import Order
 from monitor.sandbox.ratelimit import RefreshBudget
@@ -39,16 +40,9 @@ def forbidden() -> Refusal:
     return "forbidden", wire.error(403, "not_authenticated", FORBIDDEN_MESSAGE)
 
 
-def refresh(
-    world: World,
-    budget: RefreshBudget,
-    settings: RequestSettings,
-    request: tuple[str, dict[str, str], bytes],
-    now: datetime,
-    entry: dict[str, object],
-) -> wire.Response:
-    """`request`: (order id, headers, body)."""
-    order_id, headers, body = request
+def refresh(call: Call) -> wire.Response:
+    """The new refresh order, or the first refusal; the journal entry says which (and what it touched)."""
+    world, entry, now, order_id = call.world, call.entry, call.now, call.resource_id
     entry.update(parent_order_id=order_id, root_order_id=None, created_order_id=None, product=None, token_hashes=[])
     root = world.orders.get(order_id)
     if root is None:
@@ -56,7 +50,7 @@ def refresh(
     entry["root_order_id"] = root.root_id
     if world.is_forbidden(root):
         return refuse(world, entry, forbidden())
-    payload = parse_body(headers, body)
+    payload = parse_body(call.headers, call.body)
     if isinstance(payload, wire.Response):
         return payload
     refusal = _refusal_of_order(root, now)
@@ -67,13 +61,13 @@ def refresh(
         return plan
     tokens = plan.tokens()
     entry.update(product=plan.product, token_hashes=[token_hash(t) for t in tokens])
-    refusal = _refusal_of_plan(plan, budget, settings, now)
+    refusal = _refusal_of_plan(plan, call.budget, call.settings, now)
     if refusal is not None:
         return refuse(world, entry, refusal)
-    child = create_refresh_order(world, root, plan, now, settings)
-    budget.record(tokens, now)
+    child = create_refresh_order(world, root, plan, now, call.settings)
+    call.budget.record(tokens, now)
     entry["created_order_id"] = child.id
-    return wire.json_response(200, settings.order_json(child, now))
+    return wire.json_response(200, call.settings.order_json(child, now))
 
 
 def _refusal_of_order(root: Order, now: datetime) -> Refusal | None:
