@@ -6,8 +6,8 @@ from monitor.sandbox.employer_spec import EmployerSpec
 from monitor.sandbox.faults import Faults
 from monitor.sandbox.state import Sandbox
 from monitor.sandbox.transport import AsyncSandboxTransport, SandboxTransport
+from monitor.sandbox.webhook_delivery import Webhook, sign
 from monitor.sandbox.webhook_pump import WebhookPump
-from monitor.sandbox.webhooks import Webhook, sign
 from monitor.sandbox.wire import Response
 
 __all__ = [

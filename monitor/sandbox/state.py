@@ -295,7 +295,7 @@ from monitor.sandbox.reports import REPORT_PRODUCTS
 from monitor.sandbox.request_settings import RequestSettings
 from monitor.sandbox.scripted_listing import ScriptedChangeJson, script_changes, scripted_changes
 from monitor.sandbox.seeding import OrderRequest, check_finalize_at_refresh, seed_order
-from monitor.sandbox.webhooks import Webhook
+from monitor.sandbox.webhook_delivery import Webhook
 from monitor.sandbox.world import World
 
 __all__ = ["REFRESH_LIMIT_CODES", "Sandbox"]

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 import httpx
 
 from monitor.sandbox.state import Sandbox
-from monitor.sandbox.webhooks import Webhook
+from monitor.sandbox.webhook_delivery import Webhook
 
 
 class WebhookPump:

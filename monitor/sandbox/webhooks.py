@@ -1,22 +1,17 @@
-"""Truv's webhooks from the sandbox: the events a refresh causes, and a pump that POSTs them.
+"""Truv's webhooks from the sandbox: the events a refresh (or a link's or an order's change) causes.
 
 `WebhookOutbox` builds the events (truv-api.md section 4) when a refresh order is created,
 a link reconnected or deleted, or an order finalized, each scheduled for the moment its change happens; `Sandbox` owns
 one and hands out the due ones from `Sandbox.due_webhooks()` under its lock, so nothing
-here runs on a timer. webhook_pump.py is the delivery side for `serve`.
+here runs on a timer. webhook_delivery.py makes the bytes a receiver gets, webhook_pump.py POSTs them for `serve`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import heapq
-import hmac
-import json
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import pairwise
 
 from monitor.sandbox.model import (
     Link,
@@ -28,9 +23,8 @@ from monitor.sandbox.model import (
     iso,
 )
 from monitor.sandbox.reports import DataEvents
+from monitor.sandbox.webhook_delivery import DeliveryFaults, Scheduled, Webhook
 
-USER_AGENT = "Truv-Webhook-Service/2.0"
-SIGNATURE_HEADER = "X-WEBHOOK-SIGN"
 # Failures after which the borrower must reconnect (Bridge update mode): link-disconnected.
 DISCONNECTING = frozenset({"login_error", "mfa_error", "account_locked"})
 # bank-accounts-updated objects_count before a link's first refresh (employers use the report's
@@ -40,28 +34,6 @@ BASE_OBJECTS_COUNT = 26
 LINK_EVENTS = frozenset({"link-connected", "link-disconnected", "link-deleted"})
 # Task statuses that make a refresh order fail (`order-refresh-failed`); done and no_data do not.
 SUCCEEDED = frozenset({"done", "no_data"})
-
-
-def sign(body: bytes, secret: str) -> str:
-    """The `X-WEBHOOK-SIGN` value: `v1=` + lowercase hex HMAC-SHA256 of the raw body."""
-    return "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-@dataclass(frozen=True)
-class Webhook:
-    """One delivery: the exact bytes to POST, their headers, and the parsed payload."""
-
-    body: bytes
-    headers: dict[str, str]
-    event: dict[str, object]
-
-    @property
-    def webhook_id(self) -> str:
-        return str(self.event["webhook_id"])
-
-    @property
-    def event_type(self) -> str:
-        return str(self.event["event_type"])
 
 
 def updated_at_text(moment: datetime) -> str:
@@ -79,14 +51,12 @@ class WebhookOutbox:
 
     def __init__(self, seed: int) -> None:
         self._ids = random.Random(f"sandbox-webhooks:{seed}")
-        self._faults = random.Random(f"sandbox-webhook-faults:{seed}")
+        self._delivery = DeliveryFaults(seed)
         # Events added with the link reports (statements-updated, employment-updated for an
         # employment a change superseded) draw ids and duplicate rolls from RNGs of their own,
         # so every other webhook keeps the id and duplication it had before.
         self._data_ids = random.Random(f"sandbox-webhooks-data:{seed}")
-        self._data_faults = random.Random(f"sandbox-webhook-data-faults:{seed}")
-        self._data_webhook_ids: set[str] = set()
-        self._pending: list[tuple[datetime, int, dict[str, object]]] = []  # heap by (moment, seq)
+        self._pending: list[Scheduled] = []  # heap by (moment, seq)
         self._seq = 0
         self._employment_ids: dict[tuple[str, str], str] = {}
         self._objects: dict[str, int] = {}
@@ -100,7 +70,7 @@ class WebhookOutbox:
     ) -> None:
         webhook_id = f"{self._data_ids.getrandbits(128):032x}" if data else self._new_id()
         if data:
-            self._data_webhook_ids.add(webhook_id)
+            self._delivery.mark_data(webhook_id)
         payload: dict[str, object] = {
             "webhook_id": webhook_id,
             "event_type": event_type,
@@ -263,39 +233,12 @@ class WebhookOutbox:
 
     def due(self, now: datetime, *, secret: str | None, duplicates: float, reorder: bool) -> list[Webhook]:
         """Pop every event due at `now` in (moment, scheduling) order, then apply faults."""
-        taken: list[tuple[datetime, int, dict[str, object]]] = []
+        taken: list[Scheduled] = []
         while self._pending and self._pending[0][0] <= now:
             taken.append(heapq.heappop(self._pending))
         if reorder and len(taken) > 1:
-            taken = self._reordered(taken)
-        return [webhook for _, _, payload in taken for webhook in self._copies(payload, secret, duplicates)]
-
-    def _reordered(
-        self, taken: list[tuple[datetime, int, dict[str, object]]]
-    ) -> list[tuple[datetime, int, dict[str, object]]]:
-        shuffled = taken[:]
-        self._faults.shuffle(shuffled)
-        # A reorder fault must reorder: when the shuffle changed nothing, or kept every
-        # change before the later ones, reverse instead (newest change first).
-        in_order = all(a[0] <= b[0] for a, b in pairwise(shuffled))
-        if shuffled == taken or (in_order and taken[0][0] != taken[-1][0]):
-            return taken[::-1]
-        return shuffled
-
-    def _copies(self, payload: dict[str, object], secret: str | None, duplicates: float) -> list[Webhook]:
-        """The webhook, twice when the duplicate fault rolls it (from the RNG of its kind of event)."""
-        faults = self._data_faults if payload["webhook_id"] in self._data_webhook_ids else self._faults
-        self._data_webhook_ids.discard(payload["webhook_id"])
-        copies = 2 if duplicates > 0 and faults.random() < duplicates else 1
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        return [_webhook(body, secret) for _ in range(copies)]
+            taken = self._delivery.reordered(taken)
+        return [webhook for _, _, payload in taken for webhook in self._delivery.copies(payload, secret, duplicates)]
 
     def pending(self) -> int:
         return len(self._pending)
-
-
-def _webhook(body: bytes, secret: str | None) -> Webhook:
-    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
-    if secret is not None:
-        headers[SIGNATURE_HEADER] = sign(body, secret)
-    return Webhook(body=body, headers=headers, event=json.loads(body))
