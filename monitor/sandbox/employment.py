@@ -1,4 +1,6 @@
-"""The payroll data behind the link reports (truv-api.md section 9), and the changes a test scripts.
+"""The employments a link report shows at a moment (truv-api.md section 9): a line's seeded job with
+the scripted changes that happened by then (employer_changes.py says how a test writes them,
+employment_lines.py draws the jobs, job_changes.py applies each kind, payroll_jobs.py pays them).
 
 Each employer suborder seeds an `EmploymentLine`: one employer on one link, keyed by link id and
 suborder_number like the `employment-updated` webhook's id. Its data is a pure function of the
@@ -18,7 +20,7 @@ from datetime import datetime
 
 from monitor.sandbox.employer_changes import ADDED_EMPLOYMENT_KINDS, EmployerChange
 from monitor.sandbox.employment_lines import EmploymentLine, base_job, employment_id
-from monitor.sandbox.job_changes import APPLY, Happening
+from monitor.sandbox.job_changes import apply_change
 from monitor.sandbox.payroll_jobs import Job
 
 
@@ -39,8 +41,7 @@ def jobs_at(seed: int, line: EmploymentLine, moment: datetime, refresh_moments: 
         if at is None or at > moment:
             break
         previous = refresh_moments[change.at_refresh - 2] if change.at_refresh >= 2 else line.seeded_at
-        event = Happening(seed, line, jobs, change, at.date(), max(previous, line.seeded_at).date())
-        APPLY[change.kind](event)
+        apply_change(seed, line, jobs, change, at.date(), max(previous, line.seeded_at).date())
     return jobs
 
 

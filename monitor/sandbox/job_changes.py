@@ -26,7 +26,7 @@ def _stop_pay(job: Job, previous: date) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class Happening:
+class _Happening:
     """One scripted change landing on a line's employments: on `day`, the previous data from `prev`."""
 
     seed: int
@@ -44,25 +44,25 @@ class Happening:
         self.jobs.append(new_job(self.seed, self.line, self.job, self.change.kind, self.day))
 
 
-def _job_loss(event: Happening) -> None:
+def _job_loss(event: _Happening) -> None:
     _end(event.job, event.day - timedelta(days=1))
 
 
-def _derived_inactive(event: Happening) -> None:
+def _derived_inactive(event: _Happening) -> None:
     event.job.is_active = False
     event.job.derived = ["is_active"]
     _stop_pay(event.job, event.prev)
 
 
-def _missed_pay(event: Happening) -> None:
+def _missed_pay(event: _Happening) -> None:
     _stop_pay(event.job, event.prev)
 
 
-def _job_type_change(event: Happening) -> None:
+def _job_type_change(event: _Happening) -> None:
     event.job.job_type = "P"
 
 
-def _pay_cut(event: Happening) -> None:
+def _pay_cut(event: _Happening) -> None:
     job, cut = event.job, event.change.pay_cut
     assert cut is not None
     job.income = cents(job.income * (1 - cut))
@@ -70,7 +70,7 @@ def _pay_cut(event: Happening) -> None:
     job.segments.append(Segment(event.day, last.anchor, last.step, job.pay_rate, last.hours))
 
 
-def _pay_frequency_change(event: Happening) -> None:
+def _pay_frequency_change(event: _Happening) -> None:
     # Weekly from the last bi-weekly pay date on; the yearly income stays the same.
     job = event.job
     base = job.last_pay_date(event.day) or event.day
@@ -78,7 +78,7 @@ def _pay_frequency_change(event: Happening) -> None:
     job.segments.append(Segment(event.day, base, STEP_DAYS["W"], job.pay_rate, HOURS_PER_PERIOD["W"]))
 
 
-def _hours_or_leave(event: Happening) -> None:
+def _hours_or_leave(event: _Happening) -> None:
     job, kind = event.job, event.change.kind
     last = job.segments[-1]
     hours = cents(last.hours * (1 - HOURS_CUT)) if kind == "hours_cut" else last.hours
@@ -87,21 +87,21 @@ def _hours_or_leave(event: Happening) -> None:
     job.segments.append(Segment(since, last.anchor, last.step, last.gross, hours, leave=kind == "leave" or last.leave))
 
 
-def _second_job(event: Happening) -> None:
+def _second_job(event: _Happening) -> None:
     event.startnew_job()
 
 
-def _employer_change(event: Happening) -> None:
+def _employer_change(event: _Happening) -> None:
     _end(event.job, event.day - timedelta(days=1))
     event.startnew_job()
 
 
-def _rehire(event: Happening) -> None:
+def _rehire(event: _Happening) -> None:
     _end(event.job, event.day - timedelta(days=REHIRE_END_DAYS))
     event.startnew_job()
 
 
-APPLY: dict[str, Callable[[Happening], None]] = {
+_APPLY: dict[str, Callable[[_Happening], None]] = {
     "job_loss": _job_loss,
     "derived_inactive": _derived_inactive,
     "missed_pay": _missed_pay,
@@ -114,3 +114,10 @@ APPLY: dict[str, Callable[[Happening], None]] = {
     "employer_change": _employer_change,
     "rehire": _rehire,
 }
+
+
+def apply_change(
+    seed: int, line: EmploymentLine, jobs: list[Job], change: EmployerChange, day: date, prev: date
+) -> None:
+    """Change `jobs` (the line's, oldest first; the last is current) as `change` does on `day`."""
+    _APPLY[change.kind](_Happening(seed, line, jobs, change, day, prev))
