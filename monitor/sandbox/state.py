@@ -278,7 +278,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.clock import Clock, FixedClock, SystemClock
-from monitor.sandbox import wire
+from monitor.sandbox import lifecycle, wire
 from monitor.sandbox.api import Api, ApiRequest
 from monitor.sandbox.assets import parse_asset_changes
 from monitor.sandbox.data_dates import data_as_of, oldest_completed_at
@@ -286,7 +286,7 @@ from monitor.sandbox.employer_spec import EmployerSpec
 from monitor.sandbox.faults import Faults
 from monitor.sandbox.journal import Journal
 from monitor.sandbox.link_report_shapes import LinkReportJson
-from monitor.sandbox.model import Task, iso
+from monitor.sandbox.model import iso
 from monitor.sandbox.order_shapes import LinkJson, OrderJson
 from monitor.sandbox.ratelimit import RefreshBudget, RequestLimiter
 from monitor.sandbox.refresh_requests import REFRESH_LIMIT_CODES
@@ -453,13 +453,7 @@ class Sandbox:
     def reconnect_link(self, link_id: str) -> None:
         """The borrower re-authenticated in Bridge update mode: later refreshes succeed."""
         with self._lock:
-            link = self._world.links[link_id]
-            now = self.clock.now()
-            if link.is_deleted(now):
-                raise ValueError(f"link {link_id} is deleted: a new connection makes a new link")
-            link.scenario = "ok"
-            link.tasks.append(Task(finishes_at=now, status="done"))
-            self._world.outbox.link_connected(link, now)
+            lifecycle.reconnect_link(self._world, link_id, self.clock.now())
 
     # ---- the end of an order's or a connection's life (truv-api.md section 10) -----
 
@@ -469,22 +463,16 @@ class Sandbox:
         Idempotent: an order already finalized keeps its moment and sends no second webhook.
         Refresh tasks already running still finish."""
         with self._lock:
-            order = self._world.orders[order_id]
             now = self.clock.now()
-            if not order.is_finalized(now):
-                self._world.finalize(order, now)
-            return self._order_json(order_id, now)
+            return self._settings().order_json(lifecycle.finalize(self._world, order_id, now), now)
 
     def expire_order(self, order_id: str) -> OrderJson:
         """The borrower invitation expired now (earlier than its 72 h): `is_expired: true`,
         `expired_at` now. Refreshes still work (the invitation is not the data). No webhook;
         idempotent (an invitation already expired keeps its moment)."""
         with self._lock:
-            order = self._world.orders[order_id]
             now = self.clock.now()
-            if not order.is_expired(now):
-                order.expired_at = now
-            return self._order_json(order_id, now)
+            return self._settings().order_json(lifecycle.expire(self._world, order_id, now), now)
 
     def remind(self, order_id: str) -> OrderJson:
         """A reminder (or an edit) now: the order's `updated_at` moves, its data does not (truv-api.md
@@ -498,12 +486,8 @@ class Sandbox:
         """The connection was deleted now: `link-deleted`; `deleted_at` on the link; a refresh
         touching it gets 400. Orders keep showing their employer. Idempotent."""
         with self._lock:
-            link = self._world.links[link_id]
             now = self.clock.now()
-            if not link.is_deleted(now):
-                link.deleted_at = now
-                self._world.outbox.link_deleted(link, now)
-            return link.to_json(now)
+            return lifecycle.delete_link(self._world, link_id, now).to_json(now)
 
     def forbid_order(self, order_id: str, forbidden: bool = True) -> OrderJson:
         """Make every GET/POST on the order (and, for an original, its refresh orders) a 403."""
