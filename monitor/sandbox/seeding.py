@@ -40,7 +40,7 @@ class OrderRequest:
 
 @dataclass(frozen=True, slots=True)
 class _Connection:
-    """One connection to seed, with its path in the request (for errors) and its data date."""
+    """One connection to seed: its spec, its kind, and its path in the request (for errors)."""
 
     spec: EmployerSpec
     kind: Kind
