@@ -352,10 +352,16 @@ def _month_end(day: date) -> date:
 def _report_page(console: Console, request: Request, me: SignedIn, *, start: date, end: date) -> Response:
     """The download form, and the pre-closing evidence of the loans closing in the period, as the report has it."""
     rows = pre_closing_rows(console.context, start=start, end=end, now=console.now())
-    for r in rows:  # fresh rows, shown as text: the findings with their disposition, note and who
-        r["findings"] = findings_cell(r["findings"]) or None
-        r["employers_verified"] = "; ".join(r["employers_verified"]) or None
-    return console.page(request, "reports.html", me, start=start, end=end, closing=rows)
+    # shown as text: the findings with their disposition, note and who
+    shown = [
+        {
+            **r,
+            "findings": findings_cell(r["findings"]) or None,
+            "employers_verified": "; ".join(r["employers_verified"]) or None,
+        }
+        for r in rows
+    ]
+    return console.page(request, "reports.html", me, start=start, end=end, closing=shown)
 
 
 REPORT_YEARS = (1900, 2200)  # the loan dates an import accepts; past them a report's date arithmetic overflows
