@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from importlib.resources import files
-from typing import Any
+from types import MappingProxyType
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -25,16 +26,20 @@ from monitor.store.console_users import SignedIn
 from monitor.store.db import read_only, session
 
 TEMPLATES = files("monitor.console") / "templates"
+# What a template reads besides `me`, `path` and `proxied`: each page's own values, by name.
+PageData = Mapping[str, object]
+NOTHING: PageData = MappingProxyType({})
+Endpoint = Callable[[Request], Awaitable[Response]]  # a route's answer to a request
 
 
-def _when(value: Any, tz: tzinfo | None = None) -> str:
+def _when(value: object, tz: tzinfo | None = None) -> str:
     """A time as a table cell: minutes, one zone, labelled."""
     if not isinstance(value, datetime):
         return "-" if value is None else str(value)
     return f"{value.astimezone(tz).strftime('%Y-%m-%d %H:%M')} {zone_label(tz) if tz else 'UTC'}"
 
 
-def _plain(value: Any) -> str:
+def _plain(value: object) -> str:
     """A nested value as a reader reads it: `blocked: token_budget 1, product_not_allowed 1`; empty is "-"."""
     if isinstance(value, dict):
         parts = [f"{k} {_plain(v)}" if not isinstance(v, dict) else f"{k}: {_plain(v)}" for k, v in value.items()]
@@ -46,7 +51,7 @@ def _plain(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def _shown(value: Any) -> Any:
+def _shown(value: object) -> object:
     """Every `{{ }}` output: bidi controls written out (as in the reports), so a loan id or a reason from
     outside cannot reorder what a reader sees; then Jinja escapes it. Markup (a macro's output) is ours."""
     if isinstance(value, str) and not isinstance(value, Markup):
@@ -98,11 +103,16 @@ class Console:
             raw = request.cookies.get(SESSION_COOKIE)
             return console_users.signed_in(s, raw, now=now) if raw else None
 
-    def page(self, request: Request, template: str, me: SignedIn | None, status: int = 200, **data: Any) -> Response:
-        body = self.env.get_template(template).render(
-            me=me, path=request.url.path, proxied=self.access.trusted_user_header is not None, **data
-        )
+    def page(
+        self, request: Request, template: str, me: SignedIn | None, data: PageData = NOTHING, *, status: int = 200
+    ) -> Response:
+        """`template` over `data`, beside what every page shows: who is signed in, where, how."""
+        shared = {"me": me, "path": request.url.path, "proxied": self.access.trusted_user_header is not None}
+        body = self.env.get_template(template).render({**shared, **data})
         return HTMLResponse(body, status_code=status)
+
+    def error(self, request: Request, me: SignedIn | None, *, status: int, title: str, message: str) -> Response:
+        return self.page(request, "error.html", me, {"title": title, "message": message}, status=status)
 
 
 def to_login(request: Request) -> RedirectResponse:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import TypedDict
 
 from monitor.services import Context
 from monitor.store import reauth_rows
@@ -11,11 +11,33 @@ from monitor.store.db import read_only, session
 from monitor.truv.secrets import short
 
 
+class WaitingConnection(TypedDict):
+    loan_id: str
+    suborder_id: str
+    link_id: str | None
+    token: str
+    token_hash: str
+    reason: str | None
+    since: datetime | None
+    for_hours: float | None
+    loan_status: str
+    closing_date: date | None
+
+
+class SetAsideLoan(TypedDict):
+    loan_id: str
+    needs: str
+    reason: str | None
+    since: datetime | None
+    for_hours: float | None
+    closing_date: date | None
+
+
 def _hours_since(since: datetime | None, now: datetime) -> float | None:
     return round((now - since).total_seconds() / 3600, 1) if since else None
 
 
-def needing_reauth(services: Context, *, now: datetime, loan_id: str | None = None) -> list[dict[str, Any]]:
+def needing_reauth(services: Context, *, now: datetime, loan_id: str | None = None) -> list[WaitingConnection]:
     with session(read_only(services.engine)) as s:
         rows = reauth_rows.needing_reauth(s, loan_id=loan_id)
     return [
@@ -35,7 +57,7 @@ def needing_reauth(services: Context, *, now: datetime, loan_id: str | None = No
     ]
 
 
-def set_aside(services: Context, *, now: datetime, loan_id: str | None = None) -> list[dict[str, Any]]:
+def set_aside(services: Context, *, now: datetime, loan_id: str | None = None) -> list[SetAsideLoan]:
     """Loans whose refreshing has ended or waits for a person (DESIGN.md rule 13).
 
     `needs_new_order`: the order was finalized or expired, or a connection was deleted; only a new
