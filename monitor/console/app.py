@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from importlib.resources import files
-from typing import Any
 
 import structlog
 from starlette.applications import Starlette
@@ -17,9 +16,10 @@ from starlette.staticfiles import StaticFiles
 
 from monitor.console import pages
 from monitor.console.dispose_action import dispose
+from monitor.console.frame import SecuredStarlette, error_handlers
 from monitor.console.login import login, logout
 from monitor.console.report_page import report
-from monitor.console.security import Access, RequestChecks, SecurityHeaders
+from monitor.console.security import Access, RequestChecks
 from monitor.console.token_action import confirm_token, create_token
 from monitor.console.web import Console, to_login
 from monitor.errors import InputError
@@ -45,25 +45,6 @@ def _signed_in(console: Console, handler: Handler) -> Callable[[Request], Awaita
     return endpoint
 
 
-class _SecuredStarlette(Starlette):
-    """Starlette whose every answer, its own 500 page included, carries the security headers: the
-    headers wrap the whole app, outside the error middleware Starlette puts outermost."""
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await SecurityHeaders(super().__call__)(scope, receive, send)
-
-
-def _error_handlers(console: Console) -> dict[Any, Callable[[Request, Exception], Any]]:
-    def bad_request(request: Request, exc: Exception) -> Response:
-        return console.error(request, None, status=400, title="Bad request", message=str(exc))
-
-    def server_error(request: Request, exc: Exception) -> Response:
-        log.error("console_error", path=request.url.path, error=type(exc).__name__)
-        return PlainTextResponse("Internal error; see the console's log.", status_code=500)
-
-    return {InputError: bad_request, 500: server_error}
-
-
 def create_app(context: Context, *, services: Services | None = None, access: Access | None = None) -> Starlette:
     """The console over `context` (reads); `services` adds the Truv client the token action needs."""
     console = Console(context=context, services=services, access=access or Access())
@@ -87,6 +68,6 @@ def create_app(context: Context, *, services: Services | None = None, access: Ac
         Route("/healthz", lambda request: PlainTextResponse("ok")),
         Mount("/static", StaticFiles(directory=str(files("monitor.console") / "static")), name="static"),
     ]
-    app = _SecuredStarlette(routes=routes, exception_handlers=_error_handlers(console))
+    app = SecuredStarlette(routes=routes, exception_handlers=error_handlers(console))
     app.add_middleware(RequestChecks, access=console.access)
     return app

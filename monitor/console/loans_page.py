@@ -3,18 +3,17 @@ a page at a time (`loans list`'s read, with the console's "needs" and "with find
 
 from __future__ import annotations
 
-from datetime import datetime
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from monitor.console.loan_filters import among
 from monitor.console.paging import page_count, pager
 from monitor.console.query import flag, page_number, search_text, text
 from monitor.console.web import Console
 from monitor.core.states import SkipReason
 from monitor.reports.loan_list import loan_list
-from monitor.reports.reauth import needing_reauth, set_aside
 from monitor.store import console_reads
 from monitor.store.console_users import SignedIn
 from monitor.store.db import read_only, session
@@ -43,7 +42,7 @@ def loans_page(console: Console, request: Request, me: SignedIn, *, size: int) -
         reason=reason,
         limit=size,
         offset=(page - 1) * size,
-        among=_among(console, request, now),
+        among=among(console, request, now),
     )
     pages = page_count(view["total"], size)
     shown = {
@@ -66,23 +65,3 @@ def _search(console: Console, request: Request, me: SignedIn, query: str) -> Res
     if only is not None:
         return RedirectResponse(f"/loans/{quote(only, safe='')}", status_code=303)
     return console.page(request, "loans.html", me, {"query": query, "found": found, "view": None, "filters": {}})
-
-
-def _among(console: Console, request: Request, now: datetime) -> set[str] | None:
-    """Only the loans the "needs" and "with findings" filters keep (None: no such filter)."""
-    needs, with_findings = text(request, "needs"), flag(request, "finding")
-    among: set[str] | None = None
-    if needs:
-        among = _needing(console, needs, now)
-    if with_findings:
-        with session(read_only(console.context.engine)) as s:
-            flagged = console_reads.loans_with_findings(s)
-        among = flagged if among is None else among & flagged
-    return among
-
-
-def _needing(console: Console, needs: str, now: datetime) -> set[str]:
-    """Loans waiting for the borrower (`reauth`) or set aside (`needs_new_order`, `manual_review`)."""
-    if needs == "reauth":
-        return {r["loan_id"] for r in needing_reauth(console.context, now=now)}
-    return {r["loan_id"] for r in set_aside(console.context, now=now) if r["needs"] == needs}

@@ -17,7 +17,8 @@ from monitor.core.changes import SEVERITY_ORDER, severities_from
 from monitor.errors import InputError
 from monitor.reports.ledger_view import ledger_view
 from monitor.reports.loan_view import loan_show
-from monitor.reports.reauth import WaitingConnection, needing_reauth, set_aside
+from monitor.reports.reauth import needing_reauth, set_aside
+from monitor.reports.reauth_shapes import WaitingConnection
 from monitor.reports.status import status
 from monitor.reports.status_shapes import StatusView
 from monitor.store import audit_pages, console_reads

@@ -11,11 +11,10 @@ from pathlib import Path
 
 from monitor.core.readable import json_default
 from monitor.reports import evidence
-from monitor.reports.cells import cell, cells, closing_cell, hours, zone_of_cells
+from monitor.reports.cells import cells, closing_cell, zone_of_cells
 from monitor.reports.compliance_html import render_html
 from monitor.reports.compliance_shapes import CHANGE_COLUMNS, LOAN_COLUMNS, Report
-from monitor.reports.evidence_shapes import PreClosingRow
-from monitor.reports.exception_shapes import Exceptions
+from monitor.reports.exceptions_csv import write_exceptions
 from monitor.reports.safe_text import SafeCsvWriter, csv_writer
 
 
@@ -47,7 +46,7 @@ def _write(report: Report, fmt: str, out: Path, tmp: Path) -> list[Path]:
         w.writerows(cells(row, LOAN_COLUMNS) for row in report["loans"])
     with _csv(beside[0]) as w:
         w.writerow(["kind", "loan_id", "detail", "since_or_at", "next_eligible_or_waiting_hours"])
-        _write_exceptions(w, report["exceptions"])
+        write_exceptions(w, report["exceptions"])
     with _csv(beside[1]) as w:
         w.writerow(CHANGE_COLUMNS)
         w.writerows(cells(f, CHANGE_COLUMNS) for f in report["changes"]["findings"])
@@ -61,30 +60,3 @@ def _write(report: Report, fmt: str, out: Path, tmp: Path) -> list[Path]:
 def _csv(path: Path) -> Iterator[SafeCsvWriter]:
     with path.open("w", newline="", encoding="utf-8") as handle:
         yield csv_writer(handle)
-
-
-def _write_exceptions(w: SafeCsvWriter, e: Exceptions) -> None:
-    """The exceptions CSV: one row per loan and exception, then the counts."""
-    for b in e["blocked"]:
-        w.writerow(["blocked", b["loan_id"], b["rule"], cell(b["at"]), cell(b["next_eligible"])])
-    for x in e["backlog"]["loans"]:
-        w.writerow(["backlog", x["loan_id"], x["reason"], cell(x["data_as_of"]), ""])
-    for p in e["persistent_skips"]:
-        detail = f"{p['reason']} ({p['times']}x, policy {p['policy'] or '-'})"
-        w.writerow(["persistent_skip", p["loan_id"], detail, cell(p["first"]), ""])
-    for a in e["needs_reauth"]:
-        waited = hours(a["waiting_seconds"])
-        w.writerow(["needs_reauth", a["loan_id"], f"{a['reason']} ({a['connection']})", cell(a["since"]), waited])
-    for h in e["set_aside"]:
-        w.writerow([h["needs"], h["loan_id"], h["reason"], cell(h["since"]), ""])
-    for c in e["closed_without_verification"]:
-        w.writerow(["closed_unverified", c["loan_id"], _unverified(c), cell(c["closing_date"]), ""])
-    for status, n in e["failures_by_status"].items():
-        w.writerow(["failures", "", status, "", n])
-
-
-def _unverified(c: PreClosingRow) -> str:
-    detail = f"{c['evidence']} {c['status']} ({c['rule']})"
-    if c["status"] in ("verified", "verified_with_findings"):
-        detail += ": unresolved high or critical finding"
-    return detail

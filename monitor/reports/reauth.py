@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import TypedDict
+from datetime import datetime
 
+from monitor.reports.reauth_shapes import SetAsideLoan, WaitingConnection
 from monitor.services import Context
 from monitor.store import reauth_rows
 from monitor.store.db import read_only, session
 from monitor.truv.secrets import short
-
-
-class WaitingConnection(TypedDict):
-    loan_id: str
-    suborder_id: str
-    link_id: str | None
-    token: str
-    token_hash: str
-    reason: str | None
-    since: datetime | None
-    for_hours: float | None
-    loan_status: str
-    closing_date: date | None
-
-
-class SetAsideLoan(TypedDict):
-    loan_id: str
-    needs: str
-    reason: str | None
-    since: datetime | None
-    for_hours: float | None
-    closing_date: date | None
 
 
 def _hours_since(since: datetime | None, now: datetime) -> float | None:
