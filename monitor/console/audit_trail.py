@@ -7,10 +7,10 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import TypedDict
 
 from starlette.requests import Request
 
+from monitor.console.page_data import AuditRow
 from monitor.console.paging import Pager, href
 from monitor.console.query import day, flag, midnight, seq, text
 from monitor.console.web import Console
@@ -21,16 +21,6 @@ from monitor.store.db import read_only, session
 
 AUDIT_TTL = timedelta(minutes=10)  # walking the whole chain is the slowest read; it changes only by appending
 _KIND = re.compile(r"[a-z_]{1,32}")
-
-
-class AuditRow(TypedDict):
-    seq: int
-    at: datetime
-    kind: str
-    loan_id: str | None
-    run_id: str | None
-    actor: str | None
-    detail: object  # its JSON read, else its text
 
 
 def audit_state(console: Console) -> tuple[datetime, Mapping[str, object]]:

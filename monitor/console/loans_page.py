@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from monitor.console.loan_filters import among
+from monitor.console.page_data import LoansPage
 from monitor.console.paging import page_count, pager
 from monitor.console.query import flag, page_number, search_text, text
 from monitor.console.web import Console
@@ -45,16 +46,16 @@ def loans_page(console: Console, request: Request, me: SignedIn, *, size: int) -
         among=among(console, request, now),
     )
     pages = page_count(view["total"], size)
-    shown = {
-        "query": None,
-        "found": None,
-        "view": view,
-        "filters": filters,
-        "pager": pager(request, min(page, pages), pages),
-        "read_at": now,
-        "policies": [p.name for p in console.context.config.policies],
-        "reasons": [r.value for r in SkipReason],
-    }
+    shown = LoansPage(
+        query=None,
+        found=None,
+        view=view,
+        filters=filters,
+        pager=pager(request, min(page, pages), pages),
+        read_at=now,
+        policies=[p.name for p in console.context.config.policies],
+        reasons=[r.value for r in SkipReason],
+    )
     return console.page(request, "loans.html", me, shown)
 
 
@@ -64,4 +65,4 @@ def _search(console: Console, request: Request, me: SignedIn, query: str) -> Res
     only = found.exact or (found.loan_ids[0] if len(found.loan_ids) == 1 else None)
     if only is not None:
         return RedirectResponse(f"/loans/{quote(only, safe='')}", status_code=303)
-    return console.page(request, "loans.html", me, {"query": query, "found": found, "view": None, "filters": {}})
+    return console.page(request, "loans.html", me, LoansPage(query=query, found=found, view=None, filters={}))

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from monitor.console.forms import read_form
+from monitor.console.page_data import LoginPage
 from monitor.console.security import (
     LOGIN_COOKIE,
     MAX_NAME,
@@ -30,7 +31,7 @@ log = structlog.get_logger("monitor.console")
 
 def _login_page(console: Console, request: Request, *, error: str | None = None, status: int = 200) -> Response:
     token = new_token()
-    shown = {"csrf": token, "error": error, "next": safe_next(request.query_params.get("next"))}
+    shown = LoginPage(csrf=token, error=error, next=safe_next(request.query_params.get("next")))
     response = console.page(request, "login.html", None, shown, status=status)
     response.set_cookie(LOGIN_COOKIE, token, max_age=3600, **cookie_options(request, console.access))
     return response

@@ -10,6 +10,15 @@ from starlette.responses import Response
 
 from monitor.console.audit_trail import audit_state, entries, entry_row
 from monitor.console.loans_page import loans_page
+from monitor.console.page_data import (
+    AuditPage,
+    ChangesPage,
+    LedgerPage,
+    LoanPage,
+    OverviewPage,
+    QueueRow,
+    ReauthPage,
+)
 from monitor.console.paging import page_count, pager
 from monitor.console.query import day, flag, midnight, page_number, text
 from monitor.console.web import Console
@@ -39,15 +48,15 @@ def overview(console: Console, request: Request, me: SignedIn) -> Response:
     with session(read_only(console.context.engine)) as s:
         severity = console_reads.finding_counts(s)
     checked_at, chain = audit_state(console)
-    shown = {
-        "data": data,
-        "read_at": read_at,
-        "failed": failed,
-        "throttled": throttled,
-        "severity": {s.value: severity.get(s.value, 0) for s in sorted(SEVERITY_ORDER, key=SEVERITY_ORDER.__getitem__)},
-        "chain": chain,
-        "chain_checked_at": checked_at,
-    }
+    shown = OverviewPage(
+        data=data,
+        read_at=read_at,
+        failed=failed,
+        throttled=throttled,
+        severity={s.value: severity.get(s.value, 0) for s in sorted(SEVERITY_ORDER, key=SEVERITY_ORDER.__getitem__)},
+        chain=chain,
+        chain_checked_at=checked_at,
+    )
     return console.page(request, "overview.html", me, shown)
 
 
@@ -72,11 +81,7 @@ def loan(console: Console, request: Request, me: SignedIn) -> Response:
         view = loan_show(console.context, loan_id, now=console.now())
     except InputError as exc:
         return console.error(request, me, status=404, title="No such loan", message=str(exc))
-    return console.page(request, "loan.html", me, {"view": view})
-
-
-class QueueRow(WaitingConnection):
-    issued: TokenIssued | None  # the token handed out since it began to wait, if any
+    return console.page(request, "loan.html", me, LoanPage(view=view))
 
 
 def reauth(console: Console, request: Request, me: SignedIn) -> Response:
@@ -85,11 +90,11 @@ def reauth(console: Console, request: Request, me: SignedIn) -> Response:
     with session(read_only(console.context.engine)) as s:
         issued = console_reads.tokens_issued(s, {r["loan_id"] for r in rows})
     queue: list[QueueRow] = [{**r, "issued": _issued_for(r, issued)} for r in rows]
-    shown = {
-        "rows": queue,
-        "aside": set_aside(console.context, now=now),
-        "can_act": me.role == "operator" and console.services is not None,
-    }
+    shown = ReauthPage(
+        rows=queue,
+        aside=set_aside(console.context, now=now),
+        can_act=me.role == "operator" and console.services is not None,
+    )
     return console.page(request, "reauth.html", me, shown)
 
 
@@ -113,13 +118,9 @@ def changes(console: Console, request: Request, me: SignedIn) -> Response:
     since = day(request, "since")
     with session(read_only(console.context.engine)) as s:
         rows = findings(s, since=midnight(since), loan_id=text(request, "loan"), severities=wanted, limit=500)
-    shown = {
-        "rows": rows,
-        "severity": severity,
-        "since": since,
-        "loan": text(request, "loan"),
-        "can_act": me.role == "operator",
-    }
+    shown = ChangesPage(
+        rows=rows, severity=severity, since=since, loan=text(request, "loan"), can_act=me.role == "operator"
+    )
     return console.page(request, "changes.html", me, shown)
 
 
@@ -139,12 +140,12 @@ def ledger(console: Console, request: Request, me: SignedIn) -> Response:
     )
     pages = page_count(view["totals"]["reservations"], LEDGER_PAGE)
     page = min(page, pages)
-    shown = {
-        "view": view,
-        "filters": {"exhausted": exhausted, "token": token, "loan": loan_id, "since": since},
-        "pager": pager(request, page, pages),
-        "first_row": (page - 1) * LEDGER_PAGE + 1,
-    }
+    shown = LedgerPage(
+        view=view,
+        filters={"exhausted": exhausted, "token": token, "loan": loan_id, "since": since},
+        pager=pager(request, page, pages),
+        first_row=(page - 1) * LEDGER_PAGE + 1,
+    )
     return console.page(request, "ledger.html", me, shown)
 
 
@@ -161,13 +162,13 @@ def audit_page(console: Console, request: Request, me: SignedIn) -> Response:
     _, kinds = console.cached.get("audit_kinds", console.now(), read_kinds)
     with session(read_only(console.context.engine)) as s:
         checkpoints = console_reads.checkpoints(s)
-    shown = {
-        "chain": chain,
-        "checked_at": checked_at,
-        "checkpoints": checkpoints,
-        "entries": [entry_row(e) for e in trail.entries],
-        "pager": links,
-        "kinds": kinds,
-        "filters": {k: request.query_params.get(k, "") for k in ("loan", "kind", "from", "to")},
-    }
+    shown = AuditPage(
+        chain=chain,
+        checked_at=checked_at,
+        checkpoints=checkpoints,
+        entries=[entry_row(e) for e in trail.entries],
+        pager=links,
+        kinds=kinds,
+        filters={k: request.query_params.get(k, "") for k in ("loan", "kind", "from", "to")},
+    )
     return console.page(request, "audit.html", me, shown)

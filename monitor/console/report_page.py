@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from starlette.requests import Request
 from starlette.responses import Response
 
+from monitor.console.page_data import ReportsPage
 from monitor.console.reports_download import download
 from monitor.console.web import Console
 from monitor.errors import InputError
@@ -57,4 +58,4 @@ def _report_page(console: Console, request: Request, me: SignedIn, *, start: dat
         }
         for r in rows
     ]
-    return console.page(request, "reports.html", me, {"start": start, "end": end, "closing": closing})
+    return console.page(request, "reports.html", me, ReportsPage(start=start, end=end, closing=closing))

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from monitor.console.forms import operator_form
+from monitor.console.page_data import TokenConfirmPage, TokenCreatedPage
 from monitor.console.web import Console, Endpoint
 from monitor.core.products import BRIDGE_PRODUCTS
 from monitor.errors import MonitorError
@@ -46,13 +47,9 @@ def _token_form(
         seen = console_reads.last_token_issued(s, loan_id)
     waits = [r["since"] for r in rows]
     since_waiting = [i for i in issued if any(w is not None and i.at >= w for w in waits)]
-    shown = {
-        "loan_id": loan_id,
-        "rows": rows,
-        "issued": since_waiting if rows else issued[:5],
-        "seen": seen,
-        "again": again,
-    }
+    shown = TokenConfirmPage(
+        loan_id=loan_id, rows=rows, issued=since_waiting if rows else issued[:5], seen=seen, again=again
+    )
     return console.page(request, "token_confirm.html", me, shown, status=status)
 
 
@@ -94,7 +91,7 @@ def create_token(console: Console) -> Endpoint:
         except MonitorError as exc:
             return console.error(request, me, status=409, title="No token created", message=str(exc))
         console.cached.clear()
-        return console.page(request, "token_created.html", me, {"loan_id": loan_id, "tokens": tokens})
+        return console.page(request, "token_created.html", me, TokenCreatedPage(loan_id=loan_id, tokens=tokens))
 
     return endpoint
 

@@ -45,6 +45,18 @@ def _selection(
     unknown = not read and loan.data_as_of is None
     if not is_stale(when, loan, policy, now, read=read) and not unknown:
         return _said(policy, when, "none", "not_stale", stale_at(when, loan, policy))
+    waiting = _in_the_way(loan, policy, when, now, in_flight=in_flight)
+    if waiting is not None:
+        return waiting
+    if not read:
+        return _said(policy, when, "read_order", "details_unknown" if unknown else "stale_order_not_read", now)
+    return None
+
+
+def _in_the_way(
+    loan: LoanRow, policy: PolicyConfig, when: datetime | None, now: datetime, *, in_flight: bool
+) -> Decision | None:
+    """What keeps a stale loan out of the pass: a refresh under way, a hold, a backoff (None: nothing)."""
     if in_flight:
         return _said(policy, when, "skip", SkipReason.IN_FLIGHT, None)
     if loan.hold is not None:
@@ -53,8 +65,6 @@ def _selection(
         return held
     if loan.next_attempt_at is not None and loan.next_attempt_at > now:
         return _said(policy, when, "skip", SkipReason.RETRY_BACKOFF, loan.next_attempt_at)
-    if not read:
-        return _said(policy, when, "read_order", "details_unknown" if unknown else "stale_order_not_read", now)
     return None
 
 
