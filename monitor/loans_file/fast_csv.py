@@ -41,17 +41,21 @@ class FastCsv:
     def parse(self, values: list[str], row: int) -> LoanRow | None:
         if not self._plain(values):
             return None
-        loan_id = values[self.loan_id].strip()
-        order_id = values[self.order_id].strip()
+        ids = self._ids(values)
         gse = False if self.gse is None else _FLAGS.get(values[self.gse].strip().lower())
         status = "active" if self.status is None else _STATUSES.get(values[self.status].strip().lower())
         dates = self._dates(values)
-        if not loan_id or not order_id or gse is None or status is None or dates is None:
-            return None
-        if has_controls(loan_id + order_id):
+        if ids is None or gse is None or status is None or dates is None:
             return None
         attributes = {name: values[i].strip() for name, i in self.attributes}
-        return LoanRow(row, loan_id, order_id, gse, status, dates[0], dates[1], attributes)
+        return LoanRow(row, ids[0], ids[1], gse, status, dates[0], dates[1], attributes)
+
+    def _ids(self, values: list[str]) -> tuple[str, str] | None:
+        loan_id = values[self.loan_id].strip()
+        order_id = values[self.order_id].strip()
+        if not loan_id or not order_id or has_controls(loan_id + order_id):
+            return None
+        return loan_id, order_id
 
     def _plain(self, values: list[str]) -> bool:
         """As wide as the header, no underwriting value (parse_row normalises them), no NUL or line break."""
