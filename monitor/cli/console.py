@@ -95,7 +95,7 @@ def console(
 
     from monitor.app import connect
     from monitor.console.app import create_app
-    from monitor.scheduler import bind_port, listening_line
+    from monitor.listening import bind_port, listening_line
 
     c = root_options(ctx)
     cfg = c.config(required=False)

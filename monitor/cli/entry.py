@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
 
 import typer
 
 from monitor.cli.root import app
 from monitor.errors import InputError, MonitorError
-
-if TYPE_CHECKING:
-    pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,25 +22,33 @@ def main(argv: list[str] | None = None) -> int:
     # typer carries its own copy of click: its exceptions, not the click package's, are raised here.
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
-    except typer.Abort:
-        return _failed("aborted", 130, as_json)
-    except typer.TyperException as exc:  # usage errors: unknown command or option, bad value
-        show = getattr(exc, "show", None)
-        if type(exc).__name__ == "NoArgsIsHelpError" and callable(show):  # `monitor` or `monitor loans` alone
-            show()  # the help is the answer
-            return int(getattr(exc, "exit_code", 2) or 2)
-        return _failed(_usage_line(exc), int(getattr(exc, "exit_code", 2) or 2), as_json)
-    except InputError as exc:
-        return _failed(f"error: {exc}", 2, as_json)
-    except MonitorError as exc:
-        return _failed(f"error: {exc}", exc.exit_code, as_json, exc.details)
-    except KeyboardInterrupt:
-        return _failed("interrupted", 130, as_json)
+    except (typer.Abort, typer.TyperException, MonitorError, KeyboardInterrupt) as exc:
+        return _answer(exc, as_json)
     except Exception as exc:
         if as_json:  # a bug: the traceback goes to stderr, stdout still carries one object
             _failed(f"internal error: {type(exc).__name__}", 1, as_json)
         raise
     return int(result) if isinstance(result, int) else 0
+
+
+def _answer(exc: BaseException, as_json: bool) -> int:
+    """The exit code of an expected stop, its one line said."""
+    if isinstance(exc, typer.TyperException):  # usage errors: unknown command or option, bad value
+        return _usage(exc, as_json)
+    if isinstance(exc, InputError):
+        return _failed(f"error: {exc}", 2, as_json)
+    if isinstance(exc, MonitorError):
+        return _failed(f"error: {exc}", exc.exit_code, as_json, exc.details)
+    return _failed("aborted" if isinstance(exc, typer.Abort) else "interrupted", 130, as_json)
+
+
+def _usage(exc: typer.TyperException, as_json: bool) -> int:
+    code = int(getattr(exc, "exit_code", 2) or 2)
+    show = getattr(exc, "show", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and callable(show):  # `monitor` or `monitor loans` alone
+        show()  # the help is the answer
+        return code
+    return _failed(_usage_line(exc), code, as_json)
 
 
 # Root options that take a value: the word after them is not the command.
@@ -66,7 +70,7 @@ def _json_errors(args: list[str]) -> bool:
     return False
 
 
-def _failed(line: str, code: int, as_json: bool, details: dict[str, Any] | None = None) -> int:
+def _failed(line: str, code: int, as_json: bool, details: dict[str, object] | None = None) -> int:
     """One line on stderr; with `run --json` also one object on stdout: the pass so far, `error`, `exit`."""
     typer.echo(line, err=True)
     if as_json:

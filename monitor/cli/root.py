@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from monitor import __version__
-from monitor.cli import audit, config_cmds, demo, loans, passes, reauth, report, views
+from monitor.cli import audit, config_cmds, demo, loans, passes, reauth, report, schedule, views
 from monitor.cli.console import console_app
 from monitor.cli.context import RootOptions, one_of, set_actor, warn_if_password
 from monitor.cli.db import db_app
@@ -37,7 +37,7 @@ app.command("init")(config_cmds.init_cmd)
 app.add_typer(loans.loans_app, name="loans")
 app.command("plan")(passes.plan)
 app.command("run")(passes.run)
-app.command("schedule")(passes.schedule)
+app.command("schedule")(schedule.schedule)
 app.command("status")(views.status_cmd)
 app.command("ledger")(views.ledger_cmd)
 app.add_typer(views.changes_app, name="changes")

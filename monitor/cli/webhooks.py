@@ -54,7 +54,7 @@ def webhooks_serve(
 
     from monitor.app import database_url
     from monitor.errors import ConfigError
-    from monitor.scheduler import bind_port, listening_line
+    from monitor.listening import bind_port, listening_line
     from monitor.webhooks.receiver import create_app, uvicorn_options
 
     c = root_options(ctx)
