@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 from monitor.core.readable import isoformat_all
 from monitor.truv.secrets import redact
@@ -22,12 +23,12 @@ LEVELS = ("debug", "info", "warning", "error")
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)\S*@")
 
 
-def _redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
-    masked: dict[str, Any] = _mask_urls(redact(event))
+def _redact(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
+    masked: EventDict = _mask_urls(redact(event))
     return {k: v if k == "exc_info" else _plain(v) for k, v in masked.items()}
 
 
-def _iso_times(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def _iso_times(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
     # Both renderers fall back to repr: a lease's expiry would read `datetime.datetime(2026, 11, ...)`.
     # exc_info stays as given: format_exc_info reads its tuple.
     return {k: v if k == "exc_info" else isoformat_all(v) for k, v in event.items()}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -72,7 +73,7 @@ def _check_options(key: str | None, *, seal: bool, adopt_key: bool, force: bool)
 
 def _checked(
     services: Context, key: str | None, config_path: Path, *, seal: bool, adopt_key: bool
-) -> dict[str, Any] | None:
+) -> dict[str, object] | None:
     """The chain walked and the seal file compared (and refreshed when the keyed chain is intact);
     None when `--seal` keyed a chain that had never been keyed."""
     from monitor.store.audit import verify
@@ -86,7 +87,7 @@ def _checked(
         traces = earlier_keying(s, record=record, path=seal_path) if seal else []
     if seal and result["reason"] == "unsealed":
         _refuse_if_keyed_before(traces, adopt_key=adopt_key)
-        _seal_chain(services, key or "", result, seal_path)
+        _seal_chain(services, key or "", (result["head_seq"], result["head_hash"]), seal_path)
         return None
     problem = seal_file_problem(record, result, key=key, path=seal_path)
     if problem is not None:
@@ -114,7 +115,7 @@ def _refuse_if_keyed_before(traces: list[str], *, adopt_key: bool) -> None:
         )
 
 
-def _raise_unless_ok(result: dict[str, Any]) -> None:
+def _raise_unless_ok(result: Mapping[str, object]) -> None:
     """Exit 2 when the key is missing for a keyed chain; exit 1 naming the problem otherwise."""
     from monitor.errors import ConfigError
     from monitor.store.audit import KEY_ENV
@@ -126,9 +127,9 @@ def _raise_unless_ok(result: dict[str, Any]) -> None:
         raise MonitorError(f"audit chain {label}: {result['message']}")
 
 
-def _verified_line(result: dict[str, Any]) -> str:
+def _verified_line(result: Mapping[str, object]) -> str:
     checkpoint = result["checkpoint"]
-    where = f"checkpoint {checkpoint['through_seq']}" if checkpoint else "the start"
+    where = f"checkpoint {checkpoint['through_seq']}" if isinstance(checkpoint, Mapping) and checkpoint else "the start"
     if result["keyed"]:
         return (
             f"audit chain intact: {result['entries_checked']} entries after {where}, keyed from entry "
@@ -141,15 +142,14 @@ def _verified_line(result: dict[str, Any]) -> str:
     )
 
 
-def _seal_chain(services: Context, key: str, result: dict[str, Any], seal_path: Path) -> None:
+def _seal_chain(services: Context, key: str, verified: tuple[int, str], seal_path: Path) -> None:
+    """Key the chain verified (unkeyed) up to `verified` (its head's seq and hash), and write the seal file."""
     from monitor.store.audit import seal
     from monitor.store.audit_seal import write_seal_file
     from monitor.store.db import session
 
     with session(services.engine) as s:
-        sealed = seal(
-            s, key=key, now=services.clock.now(), verified_seq=result["head_seq"], verified_hash=result["head_hash"]
-        )
+        sealed = seal(s, key=key, now=services.clock.now(), verified_seq=verified[0], verified_hash=verified[1])
     write_seal_file(
         seal_path, key=key, keyed_from=sealed["keyed_from"], head_seq=sealed["head_seq"], head_hash=sealed["head_hash"]
     )
