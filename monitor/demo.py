@@ -27,7 +27,9 @@ from monitor.jobs.pass_summary import PassSummary
 from monitor.jobs.plan import Plan
 from monitor.jobs.refresh_pass import JobPass
 from monitor.loans_file import read_rows
-from monitor.render import backlog_line, print_ledger, print_loan, print_summary
+from monitor.render.ledger import print_ledger
+from monitor.render.loan import print_loan
+from monitor.render.summary import backlog_line, print_summary
 from monitor.reports.ledger_view import ledger_view
 from monitor.reports.loan_view import loan_show
 from monitor.sandbox import EmployerSpec, Sandbox, SandboxTransport

@@ -226,7 +226,7 @@ def loans_show(
 ) -> None:
     """One loan: policies matched, connections and budget use, what the next pass would do and why, orders, outcomes, findings, audit."""
     from monitor.core.readable import dumps
-    from monitor.render import print_loan
+    from monitor.render.loan import print_loan
     from monitor.reports.loan_view import loan_show
 
     zone = tz_option(tz)
@@ -301,7 +301,7 @@ def loans_list(
 ) -> None:
     """One line per loan: status, data date, hold, last outcome, last skip reason."""
     from monitor.core.readable import dumps
-    from monitor.render import print_loans
+    from monitor.render.loans import print_loans
     from monitor.reports.loan_view import loan_list
 
     zone = tz_option(tz)

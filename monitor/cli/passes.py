@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 def summary_out(summary: PassSummary, as_json: bool, extra: dict[str, object] | None = None) -> None:
     from monitor.core.readable import dumps
-    from monitor.render import backlog_line, print_summary
+    from monitor.render.summary import backlog_line, print_summary
 
     if as_json:
         typer.echo(dumps({**summary.as_dict(), **(extra or {})}, sort_keys=True))

@@ -27,7 +27,7 @@ def status_cmd(
 ) -> None:
     """Each job's last passes, the lease holder, next fire times, re-auth backlog and budget headroom."""
     from monitor.core.readable import dumps
-    from monitor.render import print_status
+    from monitor.render.status import print_status
     from monitor.reports.status import status
 
     zone = tz_option(tz)
@@ -53,7 +53,7 @@ def ledger_cmd(
     """Reservations (the write-ahead ledger), use per token and per GSE loan, and when slots free."""
     from monitor.core.readable import dumps
     from monitor.core.staleness import start_of_day_utc
-    from monitor.render import print_ledger, print_ledger_totals
+    from monitor.render.ledger import print_ledger, print_ledger_totals
     from monitor.reports.ledger_view import ledger_view
 
     zone = tz_option(tz)
@@ -135,7 +135,7 @@ def changes_cmd(
 
     from monitor.core.changes import severities_from
     from monitor.core.readable import dumps
-    from monitor.render import print_changes
+    from monitor.render.changes import print_changes
     from monitor.store.db import read_only, session
     from monitor.store.monitoring import findings
 

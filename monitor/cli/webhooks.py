@@ -100,7 +100,7 @@ def webhooks_status(
     """Webhooks received, by state (applied, stale, unmatched, ignored, recorded, invalid) and by type, and why
     events are invalid. Webhooks refused before storing (bad signature, too large) are counted by the receiver's
     /metrics (monitor_webhooks_rejected_total)."""
-    from monitor.render import print_webhooks
+    from monitor.render.webhooks import print_webhooks
     from monitor.store.webhook_events import counts
 
     c = root_options(ctx)
