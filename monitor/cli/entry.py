@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from monitor.cli.error_lines import failed, json_errors, usage_line
 from monitor.cli.root import app
 from monitor.errors import InputError, MonitorError
 
@@ -16,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     # The database, its -wal/-shm, reports and exports hold borrowers' data: owner-only by default.
     os.umask(0o077)
     command = typer.main.get_command(app)
-    as_json = _json_errors(sys.argv[1:] if argv is None else argv)
+    as_json = json_errors(sys.argv[1:] if argv is None else argv)
     try:
         result = command.main(args=argv, prog_name="monitor", standalone_mode=False)
     # typer carries its own copy of click: its exceptions, not the click package's, are raised here.
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         return _answer(exc, as_json)
     except Exception as exc:
         if as_json:  # a bug: the traceback goes to stderr, stdout still carries one object
-            _failed(f"internal error: {type(exc).__name__}", 1, as_json)
+            failed(f"internal error: {type(exc).__name__}", 1, as_json)
         raise
     return int(result) if isinstance(result, int) else 0
 
@@ -36,10 +37,10 @@ def _answer(exc: BaseException, as_json: bool) -> int:
     if isinstance(exc, typer.TyperException):  # usage errors: unknown command or option, bad value
         return _usage(exc, as_json)
     if isinstance(exc, InputError):
-        return _failed(f"error: {exc}", 2, as_json)
+        return failed(f"error: {exc}", 2, as_json)
     if isinstance(exc, MonitorError):
-        return _failed(f"error: {exc}", exc.exit_code, as_json, exc.details)
-    return _failed("aborted" if isinstance(exc, typer.Abort) else "interrupted", 130, as_json)
+        return failed(f"error: {exc}", exc.exit_code, as_json, exc.details)
+    return failed("aborted" if isinstance(exc, typer.Abort) else "interrupted", 130, as_json)
 
 
 def _usage(exc: typer.TyperException, as_json: bool) -> int:
@@ -48,43 +49,4 @@ def _usage(exc: typer.TyperException, as_json: bool) -> int:
     if type(exc).__name__ == "NoArgsIsHelpError" and callable(show):  # `monitor` or `monitor loans` alone
         show()  # the help is the answer
         return code
-    return _failed(_usage_line(exc), code, as_json)
-
-
-# Root options that take a value: the word after them is not the command.
-_ROOT_VALUES = ("--config", "-c", "--database", "--log-level", "--log-format")
-
-
-def _json_errors(args: list[str]) -> bool:
-    """`monitor [root options] run ... --json`: every exit prints one JSON object on stdout."""
-    words = iter(args)
-    for word in words:
-        if word == "--":
-            return False
-        if word in _ROOT_VALUES:
-            next(words, None)
-        elif not word.startswith("-"):
-            rest = list(words)
-            options = rest[: rest.index("--")] if "--" in rest else rest
-            return word == "run" and "--json" in options
-    return False
-
-
-def _failed(line: str, code: int, as_json: bool, details: dict[str, object] | None = None) -> int:
-    """One line on stderr; with `run --json` also one object on stdout: the pass so far, `error`, `exit`."""
-    typer.echo(line, err=True)
-    if as_json:
-        from monitor.core.readable import dumps
-
-        message = line.removeprefix("error: ")
-        typer.echo(dumps({**(details or {}), "error": message, "exit": code}, sort_keys=True))
-    return code
-
-
-def _usage_line(exc: Exception) -> str:
-    """One line, as every other error: click's message and where the help is (its usual four-line block
-    would be read by log collectors as four events)."""
-    message = " ".join((getattr(exc, "format_message", None) or exc.__str__)().split())
-    ctx = getattr(exc, "ctx", None)
-    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-    return f"Error: {message}{hint}"
+    return failed(usage_line(exc), code, as_json)
