@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import uvicorn
 
     from monitor.cli.context import RootOptions
+    from monitor.config import JobsFile
     from monitor.scheduler import Daemon
     from monitor.services import Services
 
@@ -40,16 +41,12 @@ def schedule(
     catch-up: a job whose last finished pass is older than its previous fire time runs once.
     """
     from monitor.app import connect
-    from monitor.errors import ConfigError
     from monitor.listening import bind_port, install_signal_handlers
     from monitor.scheduler import Daemon
 
     c = root_options(ctx)
     cfg = c.config()
-    if not cfg.jobs:
-        raise ConfigError(str(c.config_path), "jobs", "no job to schedule")
-    if webhooks and not c.settings.secret:
-        raise ConfigError("environment", "TRUV_SECRET", "not set; webhooks are verified with the access secret")
+    _check(c, cfg, webhooks=webhooks)
     # A port that cannot be bound is an error now (exit 1), not a daemon without /healthz and /metrics.
     sock = bind_port(host, port) if port else None
     console_sock = bind_port(console_host, console_port) if console else None
@@ -71,6 +68,15 @@ def schedule(
     daemon.wait()
     if server is not None:
         server.should_exit = True
+
+
+def _check(c: RootOptions, cfg: JobsFile, *, webhooks: bool) -> None:
+    from monitor.errors import ConfigError
+
+    if not cfg.jobs:
+        raise ConfigError(str(c.config_path), "jobs", "no job to schedule")
+    if webhooks and not c.settings.secret:
+        raise ConfigError("environment", "TRUV_SECRET", "not set; webhooks are verified with the access secret")
 
 
 def _serve_http(
