@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
-from typing import IO, Any, TypeVar
+from dataclasses import dataclass
+from typing import IO, Protocol, TypeVar
 
 import structlog
 
@@ -21,6 +22,37 @@ PACE_SAMPLE = 5  # loans worked before an ETA is given: one slow first loan is n
 T = TypeVar("T")
 
 log = structlog.get_logger("monitor.progress")
+
+
+class LineLogger(Protocol):
+    """What a progress line is written to: structlog's logger, or a test's list of lines."""
+
+    def info(self, event: str, /, **fields: object) -> object: ...
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Where the work stands: what a bar shows and a progress line logs."""
+
+    what: str
+    worked: int
+    total: int
+    counts: dict[str, int]  # running totals the work reports (submitted, skipped; orders, loans)
+    elapsed_s: float
+    per_s: float | None
+    eta_s: float | None
+
+    def fields(self) -> dict[str, object]:
+        """The log line's fields, in the order it has always had."""
+        return {
+            "what": self.what,
+            "worked": self.worked,
+            "total": self.total,
+            **self.counts,
+            "elapsed_s": self.elapsed_s,
+            "per_s": self.per_s,
+            "eta_s": self.eta_s,
+        }
 
 
 class Progress:
@@ -61,20 +93,20 @@ class Progress:
             snap = self._snapshot()
         self.finish(snap)
 
-    def _snapshot(self) -> dict[str, Any]:
+    def _snapshot(self) -> Snapshot:
         now = self.clock.monotonic()
         elapsed = max(now - self._start, 0.0)
         working = max(now - (self._work_start if self._work_start is not None else self._start), 0.0)
         rate = self.done / working if working > 0 else None
-        return {
-            "what": self.what,
-            "worked": self.done,
-            "total": max(self.total, self.done),
-            **self.counts,
-            "elapsed_s": round(elapsed, 1),
-            "per_s": round(rate, 2) if rate is not None else None,
-            "eta_s": self._eta(working),
-        }
+        return Snapshot(
+            what=self.what,
+            worked=self.done,
+            total=max(self.total, self.done),
+            counts=dict(self.counts),
+            elapsed_s=round(elapsed, 1),
+            per_s=round(rate, 2) if rate is not None else None,
+            eta_s=self._eta(working),
+        )
 
     def _eta(self, elapsed: float) -> float | None:
         """Seconds left at the pace achieved since the work began: the sooner of the loans running out and,
@@ -88,10 +120,10 @@ class Progress:
         return round(min(etas), 1)
 
     # What a subclass shows.
-    def show(self, snap: dict[str, Any]) -> None:
+    def show(self, snap: Snapshot) -> None:
         return None
 
-    def finish(self, snap: dict[str, Any]) -> None:
+    def finish(self, snap: Snapshot) -> None:
         return None
 
 
@@ -99,20 +131,20 @@ class LogProgress(Progress):
     """One `progress` line at most every `every` seconds (the first after `every`), and none at the end:
     the work's own summary line says how it finished."""
 
-    def __init__(self, clock: Clock, what: str, *, every: float = EVERY, logger: Any = None) -> None:
+    def __init__(self, clock: Clock, what: str, *, every: float = EVERY, logger: LineLogger | None = None) -> None:
         super().__init__(clock, what)
         self.every = every
-        self.log = logger if logger is not None else log
+        self.log: LineLogger = logger if logger is not None else log
         self._last = self._start
         self._emit = threading.Lock()
 
-    def show(self, snap: dict[str, Any]) -> None:
+    def show(self, snap: Snapshot) -> None:
         now = self.clock.monotonic()
         with self._emit:
             if now - self._last < self.every:
                 return
             self._last = now
-        self.log.info("progress", **snap)
+        self.log.info("progress", **snap.fields())
 
 
 class BarProgress(Progress):
@@ -136,20 +168,20 @@ class BarProgress(Progress):
         self._task = self._bar.add_task(what, total=None, detail="")
         self._bar.start()
 
-    def show(self, snap: dict[str, Any]) -> None:
-        self._bar.update(self._task, completed=snap["worked"], total=snap["total"] or None, detail=_detail(snap))
+    def show(self, snap: Snapshot) -> None:
+        self._bar.update(self._task, completed=snap.worked, total=snap.total or None, detail=_detail(snap))
 
-    def finish(self, snap: dict[str, Any]) -> None:
-        self._bar.update(self._task, completed=snap["worked"], total=snap["worked"], detail=_detail(snap))
+    def finish(self, snap: Snapshot) -> None:
+        self._bar.update(self._task, completed=snap.worked, total=snap.worked, detail=_detail(snap))
         self._bar.stop()
 
 
-def _detail(snap: dict[str, Any]) -> str:
-    parts = [f"{k} {snap[k]}" for k in ("submitted", "skipped") if k in snap]
-    if snap["per_s"] is not None:
-        parts.append(f"{snap['per_s']:.1f}/s")
-    if snap["eta_s"] is not None:
-        parts.append(f"ETA {_duration(snap['eta_s'])}")
+def _detail(snap: Snapshot) -> str:
+    parts = [f"{k} {snap.counts[k]}" for k in ("submitted", "skipped") if k in snap.counts]
+    if snap.per_s is not None:
+        parts.append(f"{snap.per_s:.1f}/s")
+    if snap.eta_s is not None:
+        parts.append(f"ETA {_duration(snap.eta_s)}")
     return "  ".join(parts)
 
 

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import signal
-import socket
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, timedelta
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from monitor.config import JobConfig
 from monitor.core.schedule import missed_fire, trigger
+from monitor.daemon_health import CATCH_UP_HORIZON, JobHealth, SchedulerHealth, job_health
 from monitor.errors import MonitorError
 from monitor.jobs.pass_summary import PassSummary
 from monitor.jobs.refresh_pass import JobPass
 from monitor.services import Context, Services
-from monitor.store.job_history import COMPLETED_RUNS, last_finished, last_pass
+from monitor.store.job_history import last_finished
 
 log = structlog.get_logger("monitor.scheduler")
 # A pass that could not start on time (the machine was busy or asleep) still runs within this.
 MISFIRE_GRACE = timedelta(hours=6)
-CATCH_UP_HORIZON = timedelta(days=2)
 
 
 def jobs_to_catch_up(services: Context, jobs: list[JobConfig]) -> list[JobConfig]:
@@ -96,41 +93,17 @@ class Daemon:
             log.info("scheduled", job=job.id, next_run=str(job.next_run_time))
         return caught_up
 
-    def health(self) -> tuple[bool, dict[str, Any]]:
+    def health(self) -> tuple[bool, SchedulerHealth]:
         """Each job's next fire and last pass; not ok when a job's last pass failed or is overdue: a fire
         time since the daemon started (and since the job's last finished pass) older than the misfire grace
         with no pass finished after it."""
         now = self.s.clock.now()
-        jobs: dict[str, Any] = {}
-        ok = True
+        jobs: dict[str, JobHealth] = {}
         for job in self.s.config.jobs:
             scheduled = self.scheduler.get_job(job.name) if self.scheduler.running else None
             next_fire = scheduled.next_run_time if scheduled is not None else None
-            last = last_pass(self.s.engine, job.name)
-            finished = last_finished(self.s.engine, job.name)
-            missed = missed_fire(
-                trigger(job.schedule, job.timezone),
-                last_finished=max(finished, self.started_at) if finished is not None else self.started_at,
-                now=now - MISFIRE_GRACE,
-                horizon=CATCH_UP_HORIZON,
-            )
-            failed = last is not None and last.status not in COMPLETED_RUNS
-            job_ok = not failed and missed is None
-            ok = ok and job_ok
-            jobs[job.name] = {
-                "ok": job_ok,
-                "next_fire": next_fire.astimezone(UTC).isoformat() if next_fire else None,
-                "last_pass": (
-                    {
-                        "status": last.status,
-                        "started_at": _iso(last.started_at),
-                        "finished_at": _iso(last.finished_at),
-                    }
-                    if last is not None
-                    else None
-                ),
-                "overdue_since": missed.astimezone(UTC).isoformat() if missed else None,
-            }
+            jobs[job.name] = job_health(self.s, job, next_fire, since=self.started_at, now=now - MISFIRE_GRACE)
+        ok = all(j["ok"] for j in jobs.values())
         return ok, {"scheduler": "running" if self.scheduler.running else "stopped", "jobs": jobs}
 
     def wait(self) -> None:
@@ -138,52 +111,3 @@ class Daemon:
         # Running passes see the same stop event: they stop taking loans, record what is in flight
         # and release their lease; shutdown waits for them.
         self.scheduler.shutdown(wait=True)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return str(moment.astimezone(UTC).isoformat())
-
-
-def bind_port(host: str, port: int) -> socket.socket:
-    """A listening socket bound now, so a taken port is an error before anything starts."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-        family = infos[0][0] if infos else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-    except OSError as exc:
-        raise MonitorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is no conflict
-        # Accepted connections inherit it. Without it a response's head and body, two small writes, meet
-        # the client's delayed ACK: 40 ms on every request (asyncio sets it only on sockets it binds itself).
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((host, port))
-        sock.listen(2048)
-    except OSError as exc:
-        sock.close()
-        raise MonitorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    sock.set_inheritable(True)
-    return sock
-
-
-def listening_line(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    shown = f"[{host}]" if ":" in host else host
-    return f"listening on http://{shown}:{port}"
-
-
-def install_signal_handlers(stop: threading.Event) -> None:
-    """First SIGTERM/SIGINT: stop cleanly. A second SIGINT: stop now."""
-
-    def handler(signum: int, _frame: Any) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        log.warning("stopping", signal=signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)

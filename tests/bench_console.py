@@ -51,7 +51,7 @@ def _serve(url: str, workdir: Path) -> tuple[Any, str, str]:
     from monitor.console.app import create_app
     from monitor.console.security import new_token
     from monitor.core.passwords import hash_password
-    from monitor.scheduler import bind_port
+    from monitor.listening import bind_port
     from monitor.store import console_users
     from monitor.store.db import session
 

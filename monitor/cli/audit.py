@@ -1,15 +1,14 @@
-"""`monitor audit verify` and `monitor purge`: the tamper-evident trail, checked and kept to retention."""
+"""`monitor audit verify`: the tamper-evident trail checked, and sealed with MONITOR_AUDIT_KEY when asked."""
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from monitor.cli.context import (
-    parse_date,
     root_options,
 )
 from monitor.errors import InputError, MonitorError
@@ -72,7 +71,7 @@ def _check_options(key: str | None, *, seal: bool, adopt_key: bool, force: bool)
 
 def _checked(
     services: Context, key: str | None, config_path: Path, *, seal: bool, adopt_key: bool
-) -> dict[str, Any] | None:
+) -> dict[str, object] | None:
     """The chain walked and the seal file compared (and refreshed when the keyed chain is intact);
     None when `--seal` keyed a chain that had never been keyed."""
     from monitor.store.audit import verify
@@ -86,7 +85,7 @@ def _checked(
         traces = earlier_keying(s, record=record, path=seal_path) if seal else []
     if seal and result["reason"] == "unsealed":
         _refuse_if_keyed_before(traces, adopt_key=adopt_key)
-        _seal_chain(services, key or "", result, seal_path)
+        _seal_chain(services, key or "", (result["head_seq"], result["head_hash"]), seal_path)
         return None
     problem = seal_file_problem(record, result, key=key, path=seal_path)
     if problem is not None:
@@ -114,7 +113,7 @@ def _refuse_if_keyed_before(traces: list[str], *, adopt_key: bool) -> None:
         )
 
 
-def _raise_unless_ok(result: dict[str, Any]) -> None:
+def _raise_unless_ok(result: Mapping[str, object]) -> None:
     """Exit 2 when the key is missing for a keyed chain; exit 1 naming the problem otherwise."""
     from monitor.errors import ConfigError
     from monitor.store.audit import KEY_ENV
@@ -126,9 +125,9 @@ def _raise_unless_ok(result: dict[str, Any]) -> None:
         raise MonitorError(f"audit chain {label}: {result['message']}")
 
 
-def _verified_line(result: dict[str, Any]) -> str:
+def _verified_line(result: Mapping[str, object]) -> str:
     checkpoint = result["checkpoint"]
-    where = f"checkpoint {checkpoint['through_seq']}" if checkpoint else "the start"
+    where = f"checkpoint {checkpoint['through_seq']}" if isinstance(checkpoint, Mapping) and checkpoint else "the start"
     if result["keyed"]:
         return (
             f"audit chain intact: {result['entries_checked']} entries after {where}, keyed from entry "
@@ -141,83 +140,18 @@ def _verified_line(result: dict[str, Any]) -> str:
     )
 
 
-def _seal_chain(services: Context, key: str, result: dict[str, Any], seal_path: Path) -> None:
+def _seal_chain(services: Context, key: str, verified: tuple[int, str], seal_path: Path) -> None:
+    """Key the chain verified (unkeyed) up to `verified` (its head's seq and hash), and write the seal file."""
     from monitor.store.audit import seal
     from monitor.store.audit_seal import write_seal_file
     from monitor.store.db import session
 
     with session(services.engine) as s:
-        sealed = seal(
-            s, key=key, now=services.clock.now(), verified_seq=result["head_seq"], verified_hash=result["head_hash"]
-        )
+        sealed = seal(s, key=key, now=services.clock.now(), verified_seq=verified[0], verified_hash=verified[1])
     write_seal_file(
         seal_path, key=key, keyed_from=sealed["keyed_from"], head_seq=sealed["head_seq"], head_hash=sealed["head_hash"]
     )
     typer.echo(
         f"audit chain sealed: {sealed['unkeyed_entries']} unkeyed entries verified and covered; every entry "
         f"from {sealed['keyed_from']} on is keyed with MONITOR_AUDIT_KEY (seal file {seal_path})"
-    )
-
-
-RETENTION_MONTHS = 25
-
-
-def _months_before(day: date, months: int) -> date:
-    """The same day `months` calendar months earlier (the last day of a shorter month)."""
-    import calendar
-
-    index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(index, 12)
-    return day.replace(year=year, month=month + 1, day=min(day.day, calendar.monthrange(year, month + 1)[1]))
-
-
-def purge_cmd(
-    ctx: typer.Context,
-    before: Annotated[
-        str | None,
-        typer.Option("--before", help="Remove audit detail before this day (default and latest: 25 months ago)."),
-    ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Allow a --before later than the 25-month retention boundary.")
-    ] = False,
-) -> None:
-    """Remove audit entries and raw webhook bodies past retention, keeping the chain verifiable from a
-    checkpoint signed with MONITOR_AUDIT_KEY. A broken chain is not purged (that would remove the evidence)."""
-    from monitor.core.staleness import start_of_day_utc
-    from monitor.errors import ConfigError
-    from monitor.store.audit import KEY_ENV, audit_key, purge, verify
-    from monitor.store.db import read_only, session
-
-    key = audit_key()
-    if not key:
-        raise ConfigError("environment", KEY_ENV, "not set; it signs the checkpoint that keeps the chain verifiable")
-    c = root_options(ctx)
-    services = c.context()
-    now = services.clock.now()
-    boundary = _months_before(now.date(), RETENTION_MONTHS)
-    day = parse_date(before, "--before") if before else boundary
-    if day > now.date():  # --force or not: today's entries, and anything later, are never purged
-        raise InputError("--before", "", f"{day} is after today ({now.date()}): audit detail is never purged past now")
-    if day > boundary and not force:
-        raise InputError(
-            "--before",
-            "",
-            f"{day} is later than the retention boundary {boundary} ({RETENTION_MONTHS} months ago): that would "
-            "remove audit detail still inside retention; add --force to do it anyway",
-        )
-    with session(read_only(services.engine)) as s:
-        checked = verify(s, key=key)
-    if not checked["ok"] and checked["reason"] != "unsealed":
-        raise MonitorError(f"audit chain does not verify, not purged: {checked['message']}")
-    with session(services.engine) as s:
-        result = purge(s, before=start_of_day_utc(day), key=key, now=now, forced=force)
-    typer.echo(
-        f"removed {result['removed']} audit entries and {result['webhook_events_removed']} webhook events "
-        f"(raw bodies) from before {day}"
-        + (
-            f"; kept {result['webhook_events_kept_unapplied']} webhook events not applied yet"
-            if result["webhook_events_kept_unapplied"]
-            else ""
-        )
-        + ("; the chain verifies from a signed checkpoint" if result["removed"] else "")
     )

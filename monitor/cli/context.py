@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -108,7 +108,7 @@ def one_of(*choices: str) -> Callable[[str], str]:
     return check
 
 
-def tz_option(name: str) -> Any:
+def tz_option(name: str) -> tzinfo:
     """`--tz`: the one zone a command's tables show times in (JSON stays ISO 8601 with its offset)."""
     from monitor.core.readable import zone
 

@@ -6,7 +6,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,12 +19,12 @@ from monitor.cli.context import (
 from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
-    pass
+    from monitor.jobs.pass_summary import PassSummary
 
 
-def summary_out(summary: Any, as_json: bool, extra: dict[str, Any] | None = None) -> None:
+def summary_out(summary: PassSummary, as_json: bool, extra: dict[str, object] | None = None) -> None:
     from monitor.core.readable import dumps
-    from monitor.render import backlog_line, print_summary
+    from monitor.render.summary import backlog_line, print_summary
 
     if as_json:
         typer.echo(dumps({**summary.as_dict(), **(extra or {})}, sort_keys=True))
@@ -179,91 +179,8 @@ def run(
 
 def stop_on_signals() -> threading.Event:
     """Set by the first SIGTERM/SIGINT: the pass stops taking loans and records what is in flight."""
-    from monitor.scheduler import install_signal_handlers
+    from monitor.listening import install_signal_handlers
 
     stop = threading.Event()
     install_signal_handlers(stop)
     return stop
-
-
-def schedule(
-    ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Interface for /healthz, /metrics (and webhooks).")] = "127.0.0.1",
-    port: Annotated[
-        int, typer.Option(min=0, max=65535, help="Port for /healthz and /metrics; 0 serves nothing.")
-    ] = 8080,
-    webhooks: Annotated[
-        bool, typer.Option("--webhooks", help="Also receive Truv webhooks at /webhooks/truv (needs TRUV_SECRET).")
-    ] = False,
-    console: Annotated[
-        bool, typer.Option("--console", help="Also serve the operator console (see `monitor console --help`).")
-    ] = False,
-    console_host: Annotated[str, typer.Option("--console-host", help="Interface for the console.")] = "127.0.0.1",
-    console_port: Annotated[int, typer.Option("--console-port", min=0, max=65535, help="Port for the console.")] = 8081,
-) -> None:
-    """Run the jobs of jobs.yaml on their cron and timezone until stopped (SIGTERM/SIGINT).
-
-    One pass per job at a time, missed fire times coalesced, a 6 h misfire grace, and on start a
-    catch-up: a job whose last finished pass is older than its previous fire time runs once.
-    """
-    import uvicorn
-
-    from monitor.app import connect
-    from monitor.errors import ConfigError
-    from monitor.scheduler import Daemon, bind_port, install_signal_handlers, listening_line
-    from monitor.webhooks.receiver import create_app
-
-    c = root_options(ctx)
-    cfg = c.config()
-    if not cfg.jobs:
-        raise ConfigError(str(c.config_path), "jobs", "no job to schedule")
-    if webhooks and not c.settings.secret:
-        raise ConfigError("environment", "TRUV_SECRET", "not set; webhooks are verified with the access secret")
-    # A port that cannot be bound is an error now (exit 1), not a daemon without /healthz and /metrics.
-    sock = bind_port(host, port) if port else None
-    console_sock = bind_port(console_host, console_port) if console else None
-    context = c.context(cfg)
-    refuse_without_audit_key(context)
-    services = connect(context, c.settings)
-    stop = threading.Event()
-    install_signal_handlers(stop)
-    server = None
-    daemon = Daemon(services, stop=stop)
-    if sock is not None:
-        app_ = create_app(
-            services,
-            secret=c.settings.secret if webhooks else None,
-            health=daemon.health,
-            metrics_token=c.settings.metrics_token,
-        )
-        from monitor.webhooks.receiver import uvicorn_options
-
-        # The daemon's port may face Truv too (--webhooks): the same connection limits as `webhooks serve`.
-        server = uvicorn.Server(uvicorn.Config(app_, host=host, port=port, **uvicorn_options()))
-        # uvicorn listens for signals only from the main thread, so ours (SIGTERM/SIGINT) stay in charge.
-        threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="http", daemon=True).start()
-        typer.echo(listening_line(sock), err=True)
-    if console_sock is not None:
-        from monitor.cli.console import access_from, server_options
-        from monitor.console.app import create_app as console_app_for
-
-        # Its own port, on 127.0.0.1 by default: the daemon's port may face Truv, the console must not.
-        access = access_from(None, None, None, host=console_host)
-        console_server = uvicorn.Server(
-            uvicorn.Config(
-                console_app_for(services, services=services, access=access), proxy_headers=False, **server_options()
-            )
-        )
-        threading.Thread(
-            target=console_server.run, kwargs={"sockets": [console_sock]}, name="console", daemon=True
-        ).start()
-        typer.echo(f"console {listening_line(console_sock)}", err=True)
-    caught_up = daemon.start()
-    typer.echo(
-        f"scheduling {', '.join(j.name for j in cfg.jobs)}"
-        + (f"; catching up {', '.join(caught_up)}" if caught_up else ""),
-        err=True,
-    )
-    daemon.wait()
-    if server is not None:
-        server.should_exit = True

@@ -28,7 +28,7 @@ def reauth_list(
     """Loans whose connection needs the borrower to reconnect, and loans that need a new order
     (finalized or expired order, deleted connection) or a person (403 `forbidden`): why, since when."""
     from monitor.core.readable import dumps
-    from monitor.render import print_reauth, print_set_aside
+    from monitor.render.waiting import print_reauth, print_set_aside
     from monitor.reports.reauth import needing_reauth, set_aside
 
     c = root_options(ctx)

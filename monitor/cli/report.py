@@ -57,13 +57,8 @@ def report_cmd(
     from monitor.reports.compliance import build as build_report
     from monitor.reports.compliance import write
 
-    if fmt is not None and fmt not in ("csv", "json", "html"):
-        raise InputError("--format", "", f"expected csv, json or html, got {fmt!r}")
-    by_ext = _REPORT_FORMATS.get(out.suffix.lower()) if out is not None else None
-    if fmt is not None and by_ext is not None and fmt != by_ext:
-        raise InputError("--format", "", f"{fmt} conflicts with --out {out} (a .{by_ext} file); drop one")
+    fmt = _format(fmt, out)
     zone = tz_option(tz)
-    fmt = fmt or by_ext or "html"
     out = output_path(out if out is not None else Path(f"monitor-report.{fmt}"), "--out")
     start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
     if end < start:
@@ -78,3 +73,13 @@ def report_cmd(
     typer.echo(
         f"wrote {', '.join(map(str, files))}: {data['totals']['loans']} loans, {data['totals']['refreshes']} refreshes"
     )
+
+
+def _format(fmt: str | None, out: Path | None) -> str:
+    """--format, else --out's extension, else html; the two must agree when both are given."""
+    if fmt is not None and fmt not in ("csv", "json", "html"):
+        raise InputError("--format", "", f"expected csv, json or html, got {fmt!r}")
+    by_ext = _REPORT_FORMATS.get(out.suffix.lower()) if out is not None else None
+    if fmt is not None and by_ext is not None and fmt != by_ext:
+        raise InputError("--format", "", f"{fmt} conflicts with --out {out} (a .{by_ext} file); drop one")
+    return fmt or by_ext or "html"

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from monitor import __version__
-from monitor.cli import audit, config_cmds, demo, loans, passes, reauth, report, views
+from monitor.cli import audit, changes, config_cmds, demo, loans, passes, purge, reauth, report, schedule, views
 from monitor.cli.console import console_app
 from monitor.cli.context import RootOptions, one_of, set_actor, warn_if_password
 from monitor.cli.db import db_app
@@ -37,13 +37,13 @@ app.command("init")(config_cmds.init_cmd)
 app.add_typer(loans.loans_app, name="loans")
 app.command("plan")(passes.plan)
 app.command("run")(passes.run)
-app.command("schedule")(passes.schedule)
+app.command("schedule")(schedule.schedule)
 app.command("status")(views.status_cmd)
 app.command("ledger")(views.ledger_cmd)
-app.add_typer(views.changes_app, name="changes")
+app.add_typer(changes.changes_app, name="changes")
 app.command("report")(report.report_cmd)
 app.add_typer(audit.audit_app, name="audit")
-app.command("purge")(audit.purge_cmd)
+app.command("purge")(purge.purge_cmd)
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(reauth.reauth_app, name="reauth")
 app.add_typer(db_app, name="db")

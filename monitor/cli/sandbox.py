@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from monitor.errors import InputError
-
-if TYPE_CHECKING:
-    pass
+from monitor.cli.sandbox_serve import REHEARSAL_CHANGES, serve_sandbox
 
 sandbox_app = typer.Typer(help="The built-in Truv simulator used by the demo and the tests.", no_args_is_help=True)
 
@@ -99,89 +94,3 @@ def sandbox_serve(
         webhook_secret=webhook_secret or secret_from_env("TRUV_SECRET"),
         refresh_limit_status=refresh_limit_status,
     )
-
-
-# A realistic month of a monitored book, for `monitor changes` to find (shares of the generated loans).
-REHEARSAL_CHANGES: Mapping[str, float] = {
-    "job_loss": 0.02,
-    "pay_cut": 0.04,
-    "employer_change": 0.02,
-    "missed_pay": 0.03,
-}
-
-
-def _feasible(shares: Mapping[str, float] | None, n: int) -> dict[str, int] | None:
-    """The shares as counts; a book too small for a share gets none of that kind rather than an error."""
-    if not shares:
-        return None
-    return {kind: round(share * n) for kind, share in shares.items() if round(share * n) > 0} or None
-
-
-def serve_sandbox(
-    *,
-    host: str,
-    port: int,
-    seed: int,
-    scenario: Path | None,
-    generate: int,
-    loans_out: Path | None,
-    scripted: Mapping[str, float] | None = None,
-    latency: float,
-    rpm: int,
-    completion_delay: float,
-    faults: str | None,
-    journal: Path | None,
-    webhook_url: str | None = None,
-    webhook_secret: str | None = None,
-    refresh_limit_status: int | None = None,
-) -> None:
-    """`refresh_limit_status` (--refresh-limit-status: 400, 403 or 429) is the HTTP status of the
-    "Refresh limit for the access_token exceeded" refusal; None keeps the scenario's (else 400)."""
-    from monitor.sandbox import Faults, Sandbox, serve
-    from monitor.sandbox.scenario import generate_portfolio, load_scenario_file
-    from monitor.sandbox.state import REFRESH_LIMIT_CODES
-
-    try:
-        parsed_faults = Faults.parse(faults) if faults else None
-    except ValueError as exc:
-        raise InputError("--faults", "", str(exc)) from None
-    if refresh_limit_status is not None and refresh_limit_status not in REFRESH_LIMIT_CODES:
-        allowed = ", ".join(map(str, REFRESH_LIMIT_CODES))
-        raise InputError("--refresh-limit-status", "", f"expected one of {allowed}, got {refresh_limit_status}")
-    if scenario is not None:
-        try:
-            loaded = load_scenario_file(scenario, journal_path=journal)
-        except (ValueError, OSError) as exc:
-            raise InputError(str(scenario), "", str(exc)) from None
-        sandbox, latency = loaded.sandbox, latency or loaded.latency
-        rows: list[dict[str, str]] = loaded.loans
-        if parsed_faults is not None:
-            sandbox.faults = parsed_faults
-        if refresh_limit_status is not None:
-            sandbox.refresh_limit_status = refresh_limit_status
-    else:
-        sandbox = Sandbox(
-            seed=seed,
-            requests_per_minute=rpm,
-            completion_delay=completion_delay,
-            faults=parsed_faults,
-            journal_path=journal,
-            webhook_secret=webhook_secret,
-            refresh_limit_status=refresh_limit_status or 400,
-        )
-        rows = []
-    if generate:
-        # At the first refresh: the original order is the baseline, so one run shows them in `monitor changes`.
-        rows = generate_portfolio(
-            sandbox, generate, seed=seed, scripted_changes=_feasible(scripted, generate), scripted_at_refresh=1
-        )
-    if rows:
-        target = loans_out or Path("sandbox-loans.csv")
-        with target.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        print(f"wrote {len(rows)} loans to {target}", flush=True)
-    if webhook_url and webhook_secret and sandbox.webhook_secret is None:
-        sandbox.webhook_secret = webhook_secret
-    serve(sandbox, host=host, port=port, latency=latency, webhook_url=webhook_url)

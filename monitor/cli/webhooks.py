@@ -54,7 +54,7 @@ def webhooks_serve(
 
     from monitor.app import database_url
     from monitor.errors import ConfigError
-    from monitor.scheduler import bind_port, listening_line
+    from monitor.listening import bind_port, listening_line
     from monitor.webhooks.receiver import create_app, uvicorn_options
 
     c = root_options(ctx)
@@ -100,7 +100,7 @@ def webhooks_status(
     """Webhooks received, by state (applied, stale, unmatched, ignored, recorded, invalid) and by type, and why
     events are invalid. Webhooks refused before storing (bad signature, too large) are counted by the receiver's
     /metrics (monitor_webhooks_rejected_total)."""
-    from monitor.render import print_webhooks
+    from monitor.render.webhooks import print_webhooks
     from monitor.store.webhook_events import counts
 
     c = root_options(ctx)

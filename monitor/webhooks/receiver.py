@@ -25,7 +25,7 @@ import functools
 import hmac
 import json
 import weakref
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import h11
@@ -183,7 +183,7 @@ def create_app(
     path: str = "/webhooks/truv",
     max_body: int = MAX_BODY,
     body_timeout: float = BODY_TIMEOUT,
-    health: Callable[[], tuple[bool, dict[str, Any]]] | None = None,
+    health: Callable[[], tuple[bool, Mapping[str, object]]] | None = None,
     writer: BatchWriter | None = None,
     metrics_token: str | None = None,
 ) -> Starlette:

@@ -23,7 +23,7 @@ import uvicorn
 
 from monitor.clock import FixedClock, SystemClock
 from monitor.console.app import create_app
-from monitor.scheduler import bind_port
+from monitor.listening import bind_port
 from tests.console.world import PASSWORD, add_user, world
 from tests.helpers import CONFIG
 

@@ -20,7 +20,7 @@ import uvicorn
 
 from monitor.clock import FixedClock, SystemClock
 from monitor.console.app import create_app
-from monitor.scheduler import bind_port
+from monitor.listening import bind_port
 from monitor.store import ledger
 from monitor.store.db import session
 from monitor.store.tables import Loan, LoanAttribute

@@ -10,7 +10,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitor.cli.sandbox import REHEARSAL_CHANGES, _feasible
+from monitor.cli.sandbox_serve import REHEARSAL_CHANGES, _feasible
 from monitor.clock import FixedClock
 from monitor.sandbox import Sandbox
 from monitor.sandbox.scenario import generate_portfolio
