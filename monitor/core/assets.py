@@ -72,31 +72,39 @@ def compare_assets(previous: AssetsSnapshot, current: AssetsSnapshot, terms: Ass
     """Findings between two assets reports of the same connection, each said once: a shortfall when the
     balance falls below what is needed (not when it already was), a deposit not in the previous report,
     an account open before and closed or gone now."""
-    out: list[Finding] = []
+    shortfall = _shortfall(terms.needed, now=balance(current), was=balance(previous))
+    return [
+        *([shortfall] if shortfall else []),
+        *_closed_accounts(previous, current),
+        *_large_deposits(previous, current, terms),
+    ]
+
+
+def _shortfall(needed: Decimal | None, *, now: Decimal | None, was: Decimal | None) -> Finding | None:
+    """The balance fell below what is needed (said once: not when it already was)."""
+    if needed is None or now is None or now >= needed or (was is not None and was < needed):
+        return None
     q = Decimal("0.01")
-    needed, now, was = terms.needed, balance(current), balance(previous)
-    if needed is not None and now is not None and now < needed and not (was is not None and was < needed):
-        out.append(
-            Finding(
-                Rule.INSUFFICIENT_FUNDS,
-                Severity.HIGH,
-                None,
-                "balance",
-                str(was.quantize(q)) if was is not None else None,
-                str(now.quantize(q)),
-                detail={"needed": str(needed.quantize(q))},
-            )
-        )
+    return Finding(
+        Rule.INSUFFICIENT_FUNDS,
+        Severity.HIGH,
+        None,
+        "balance",
+        str(was.quantize(q)) if was is not None else None,
+        str(now.quantize(q)),
+        detail={"needed": str(needed.quantize(q))},
+    )
+
+
+def _closed_accounts(previous: AssetsSnapshot, current: AssetsSnapshot) -> list[Finding]:
+    """An account open before and closed or gone now."""
     after = {a.id: a for a in current.accounts}
+    out = []
     for old in previous.accounts:
         new = after.get(old.id)
         if not old.closed and (new is None or new.closed):
-            out.append(
-                Finding(
-                    Rule.ACCOUNT_CLOSED, Severity.HIGH, old.id, "account", "open", "gone" if new is None else "closed"
-                )
-            )
-    out += _large_deposits(previous, current, terms)
+            gone = "gone" if new is None else "closed"
+            out.append(Finding(Rule.ACCOUNT_CLOSED, Severity.HIGH, old.id, "account", "open", gone))
     return out
 
 
