@@ -6,8 +6,6 @@ they build is handed down as a `monitor.services.Context` (sends nothing) or `Se
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
 from monitor.clock import Clock, SystemClock
@@ -60,8 +58,7 @@ def build_client(
     if client_id is None or secret is None:
         client_id, secret = settings.require_credentials()
     base_url = settings.base_url or config.truv.base_url
-    extra: dict[str, Any] = {"transport": transport} if transport is not None else {}
-    http = build_http(base_url, client_id, secret, config.truv.timeout_seconds, **extra)
+    http = build_http(base_url, client_id, secret, config.truv.timeout_seconds, transport=transport)
     pacer: Pacer
     if engine is not None:
         key = token_hash(f"{client_id}:{secret}")[:32]  # the limit is per secret; never store the secret
