@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TypedDict
 
 from monitor.core.products import FILTER_KEYS, refresh_product_allowed
 from monitor.core.staleness import assess
@@ -44,12 +45,23 @@ class LoanToRefresh:
     connections: tuple[ScopedConnection, ...]
 
 
+class SkipDetail(TypedDict, total=False):
+    """What a `skipped` audit entry says beyond its reason."""
+
+    order_products: str  # product_not_allowed: the order's products, and the policy's
+    product: str
+    order_id: str  # order_not_found
+    error: str  # Truv's word, or the error that stopped the loan (cut to 300 characters)
+    refusals: str  # refusals in a row, when a person is to look
+    next_free_at: datetime | None  # a budget skip: when the budget frees
+
+
 @dataclass(frozen=True, slots=True)
 class Skip:
     """No refresh for this loan: `reason` is the skip reason, `detail` goes into its audit entry."""
 
     reason: str
-    detail: dict[str, str] = field(default_factory=dict)
+    detail: SkipDetail = field(default_factory=SkipDetail)
     # A later policy of the same job may fit the loan's order: the pass hands the loan on.
     pass_on: bool = False
 
@@ -123,7 +135,7 @@ def _gate(loan: LoanToRefresh, product: str) -> Skip | None:
     if loan.hold is not None:
         return Skip(loan.hold_reason or loan.hold)
     if not refresh_product_allowed(loan.order_products, product):
-        detail = {"order_products": ",".join(loan.order_products), "product": product}
+        detail: SkipDetail = {"order_products": ",".join(loan.order_products), "product": product}
         return Skip("product_not_allowed", detail, pass_on=True)
     if loan.connections and all(conn.data_as_of is None for conn in loan.connections):
         return Skip("never_verified")

@@ -278,7 +278,7 @@ class JobPass:
         except MonitorError as exc:
             # Loan ids are PII: the log names the failure, the audit entry names the loan.
             self.log.error("loan_failed", error_type=type(exc).__name__)
-            self.loan.skip(SkipReason.ERROR, cand.loan_id, None, error=str(exc)[:300])
+            self.loan.skip(SkipReason.ERROR, cand.loan_id, None, {"error": str(exc)[:300]})
             self._stepped()
 
     def _stepped(self) -> None:
