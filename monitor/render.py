@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -95,7 +96,7 @@ def print_summary(summary: Any) -> None:
         c.print(f"error: {d['error']}")
 
 
-def backlog_line(policy: str, line: dict[str, Any]) -> str:
+def backlog_line(policy: str, line: Mapping[str, Any]) -> str:
     """One policy's backlog after a pass, in a sentence: what is left, what blocks the rest (`run`, the demo)."""
     blocked = ", ".join(f"{n} {reason}" for reason, n in line["blocked"].items())
     nights = line.get("nights_to_clear")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, timedelta
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote
 
 import structlog
@@ -44,6 +44,9 @@ from monitor.store import console_reads, console_users
 from monitor.store.audit import ACTOR
 from monitor.store.console_users import SignedIn
 from monitor.store.db import read_only, session
+
+if TYPE_CHECKING:
+    from monitor.jobs.reauth import ReauthToken
 
 log = structlog.get_logger("monitor.console")
 Handler = Callable[[Console, Request, SignedIn], Response]
@@ -308,7 +311,7 @@ class AlreadyIssued(Exception):
     """A token was issued for the loan after the confirmation form was shown."""
 
 
-def _tokens_as(console: Console, me: SignedIn, loan_id: str, product: str | None, seen: int) -> list[dict[str, Any]]:
+def _tokens_as(console: Console, me: SignedIn, loan_id: str, product: str | None, seen: int) -> list[ReauthToken]:
     """Create the tokens with the audit trail naming the operator (this thread's copy of ACTOR only),
     unless one was issued since the form was shown (`seen`: the newest issue the form knew of)."""
     from monitor.jobs.reauth import create_tokens

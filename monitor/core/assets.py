@@ -7,10 +7,10 @@ must be sourced (Fannie Mae B3-4.2-02), and an account that is gone or closed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
 from monitor.core.changes import Finding, Rule, Severity, day, money
 
@@ -139,7 +139,7 @@ def _large_deposits(previous: AssetsSnapshot, current: AssetsSnapshot, terms: As
 # -- the stored form ---------------------------------------------------------------------------------------
 
 
-def assets_to_dict(snapshot: AssetsSnapshot) -> dict[str, Any]:
+def assets_to_dict(snapshot: AssetsSnapshot) -> dict[str, object]:
     return {
         "as_of": snapshot.as_of.isoformat(),
         "accounts": [
@@ -157,20 +157,25 @@ def assets_to_dict(snapshot: AssetsSnapshot) -> dict[str, Any]:
     }
 
 
-def assets_from_dict(data: dict[str, Any]) -> AssetsSnapshot:
-    accounts = []
-    for a in data.get("accounts") or ():
-        deposits = tuple(
-            Deposit(id=str(d["id"]), on=day(d.get("on")), amount=money(d.get("amount")) or Decimal(0))
-            for d in a.get("deposits") or ()
-        )
-        accounts.append(
-            Account(
-                id=str(a["id"]),
-                type=a.get("type"),
-                balance=money(a.get("balance")),
-                closed=a.get("closed") is True,
-                deposits=deposits,
-            )
-        )
-    return AssetsSnapshot(accounts=tuple(accounts), as_of=datetime.fromisoformat(data["as_of"]))
+def assets_from_dict(data: Mapping[str, object]) -> AssetsSnapshot:
+    accounts = tuple(_account_from_dict(a) for a in _maps(data.get("accounts")))
+    return AssetsSnapshot(accounts=accounts, as_of=datetime.fromisoformat(str(data["as_of"])))
+
+
+def _maps(value: object) -> list[Mapping[str, object]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+def _account_from_dict(a: Mapping[str, object]) -> Account:
+    deposits = tuple(
+        Deposit(id=str(d["id"]), on=day(d.get("on")), amount=money(d.get("amount")) or Decimal(0))
+        for d in _maps(a.get("deposits"))
+    )
+    kind = a.get("type")
+    return Account(
+        id=str(a["id"]),
+        type=kind if isinstance(kind, str) else None,
+        balance=money(a.get("balance")),
+        closed=a.get("closed") is True,
+        deposits=deposits,
+    )

@@ -56,11 +56,10 @@ class SyncSummary:
     requests: int = 0
     requests_by_endpoint: dict[str, int] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        for key in ("started_at", "updated_since", "finished_at"):
-            value = out[key]
-            out[key] = value.isoformat() if value is not None else None
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = asdict(self)
+        times = {"started_at": self.started_at, "updated_since": self.updated_since, "finished_at": self.finished_at}
+        out.update({key: value.isoformat() if value is not None else None for key, value in times.items()})
         return out
 
 

@@ -194,7 +194,7 @@ class TruvClient:
         `before_send` runs before each attempt (a 429 is re-sent), once the pace allows it: the
         ledger moves the reservation's counting time to the moment the request may reach Truv.
         """
-        body: dict[str, Any] = {"products": [product]}
+        body: dict[str, object] = {"products": [product]}
         if employers is not None:
             body["employers"] = employers
         if financial_accounts is not None:
@@ -217,13 +217,14 @@ class TruvClient:
                     return token
         raise TruvNotFound(f"order {order_id} no longer lists that connection")
 
-    def create_bridge_token(self, user_id: str, *, product_type: str, access_token: str) -> dict[str, Any]:
+    def create_bridge_token(self, user_id: str, *, product_type: str, access_token: str) -> str:
+        """The bridge token Truv issued (the answer's other fields are not needed)."""
         body = {"product_type": product_type, "access_token": access_token}
         # Creating a bridge token spends no budget, so a repeat after a lost answer is harmless.
         data = self._call("POST", f"users/{user_id}/tokens/", json_body=body, idempotent=True, endpoint="bridge_token")
         if not isinstance(data, dict) or "bridge_token" not in data:
             raise TruvUnavailable("Truv's bridge token answer had no bridge_token")
-        return data
+        return str(data["bridge_token"])
 
     # -- machinery ----------------------------------------------------------------------------
 
