@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 from datetime import date
 
-from monitor.core.changes.employment import employment_signals, end_before_note, job_loss, new_employments
+from monitor.core.changes.employers import new_employments
+from monitor.core.changes.employment import employment_signals, end_before_note, job_loss
 from monitor.core.changes.findings import Finding, Thresholds
-from monitor.core.changes.income import income_drops, missed_pay, pay_changes
-from monitor.core.changes.readings import Employment, Snapshot, Underwriting
-from monitor.core.changes.underwriting import against_underwriting, monthly_income
+from monitor.core.changes.income import income_drops, pay_changes
+from monitor.core.changes.pay_dates import missed_pay
+from monitor.core.changes.readings import Employment, Snapshot
+from monitor.core.changes.underwriting import Underwriting, against_underwriting, monthly_income
 
 
 def compare(

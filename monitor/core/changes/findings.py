@@ -71,13 +71,6 @@ class Finding:
     detail: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-def drop(old: Decimal | None, new: Decimal | None) -> Decimal | None:
-    """The relative fall from old to new, when both are known and old is positive."""
-    if old is None or new is None or old <= 0:
-        return None
-    return (old - new) / old
-
-
 def unverified(status: str, *, employment_ids: tuple[str, ...] = ()) -> Finding:
     """A refresh that failed, needs the borrower, or came back empty: unverified, never "no change"."""
     return Finding(

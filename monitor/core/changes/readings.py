@@ -1,12 +1,11 @@
-"""What monitoring reads from a report: employments, their pay statements, the loan's underwriting, and
-Truv's money and date strings as values. A missing field is absent, never zero."""
+"""What monitoring reads from a connection's report: its employments and their pay statements. A missing
+field is absent, never zero."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,81 +58,3 @@ class Snapshot:
 
     employments: tuple[Employment, ...]
     as_of: datetime  # when the report's data was collected (the refresh's completion)
-
-
-@dataclass(frozen=True, slots=True)
-class Underwriting:
-    """What the loan was underwritten on (optional loan columns); every field may be absent.
-
-    `qualifying_income` is monthly (the import converts a yearly figure); `dti` is a percentage;
-    `agency` is the preset's agency (fha, fannie, ...) of the policy that refreshed.
-    """
-
-    note_date: date | None = None
-    qualifying_income: Decimal | None = None
-    dti: Decimal | None = None
-    monthly_debts: Decimal | None = None
-    agency: str | None = None
-
-    @property
-    def monthly_qualifying(self) -> Decimal | None:
-        return self.qualifying_income if self.qualifying_income and self.qualifying_income > 0 else None
-
-    @property
-    def debts(self) -> Decimal | None:
-        """The monthly debts behind the DTI: as given, else the DTI's share of the qualifying income."""
-        if self.monthly_debts is not None:
-            return self.monthly_debts
-        if self.dti is not None and self.monthly_qualifying is not None:
-            return self.dti / 100 * self.monthly_qualifying
-        return None
-
-
-def underwriting_of(columns: dict[str, str], *, note_date: date | None, agency: str | None) -> Underwriting:
-    """The loans file's underwriting columns (checked at import) as values; qualifying income per month."""
-    qualifying = money(columns.get("qualifying_income"))
-    if qualifying is not None and columns.get("qualifying_income_unit") == "yearly":
-        qualifying = qualifying / 12
-    return Underwriting(
-        note_date=note_date,
-        qualifying_income=qualifying,
-        dti=money(columns.get("dti")),
-        monthly_debts=money(columns.get("monthly_debts")),
-        agency=agency,
-    )
-
-
-_MONEY_NOISE = re.compile(r"[,\s$]")
-
-
-def money(value: object) -> Decimal | None:
-    """Truv's money strings ("70000.00", "70,000.00") as Decimal; anything unreadable is absent."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | Decimal):
-        return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if not isinstance(value, str):
-        return None
-    text = _MONEY_NOISE.sub("", value)
-    if not text:
-        return None
-    try:
-        parsed = Decimal(text)
-    except InvalidOperation:
-        return None
-    return parsed if parsed.is_finite() else None
-
-
-def day(value: object) -> date | None:
-    """`2021-10-22` or `2018-05-15T00:00:00.000Z` as a date; anything else is absent."""
-    if not isinstance(value, str) or len(value) < 10:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
-# -- the rules ---------------------------------------------------------------------------------------

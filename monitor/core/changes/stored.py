@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 
-from monitor.core.changes.readings import Employment, Snapshot, Statement, day, money
+from monitor.core.changes.readings import Employment, Snapshot, Statement
+from monitor.core.changes.values import day, money
 
 _TEXTS = ("company", "ein", "job_type", "income_unit", "pay_frequency")
 _DATES = ("start_date", "end_date", "original_hire_date")

@@ -4,10 +4,55 @@ resubmission), each said once, when it first crosses its line."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
-from monitor.core.changes.findings import Finding, Rule, Severity, Thresholds, drop
-from monitor.core.changes.readings import Snapshot, Underwriting
+from monitor.core.changes.findings import Finding, Rule, Severity, Thresholds
+from monitor.core.changes.readings import Snapshot
+from monitor.core.changes.values import drop, money
+
+
+@dataclass(frozen=True, slots=True)
+class Underwriting:
+    """What the loan was underwritten on (optional loan columns); every field may be absent.
+
+    `qualifying_income` is monthly (the import converts a yearly figure); `dti` is a percentage;
+    `agency` is the preset's agency (fha, fannie, ...) of the policy that refreshed.
+    """
+
+    note_date: date | None = None
+    qualifying_income: Decimal | None = None
+    dti: Decimal | None = None
+    monthly_debts: Decimal | None = None
+    agency: str | None = None
+
+    @property
+    def monthly_qualifying(self) -> Decimal | None:
+        return self.qualifying_income if self.qualifying_income and self.qualifying_income > 0 else None
+
+    @property
+    def debts(self) -> Decimal | None:
+        """The monthly debts behind the DTI: as given, else the DTI's share of the qualifying income."""
+        if self.monthly_debts is not None:
+            return self.monthly_debts
+        if self.dti is not None and self.monthly_qualifying is not None:
+            return self.dti / 100 * self.monthly_qualifying
+        return None
+
+
+def underwriting_of(columns: dict[str, str], *, note_date: date | None, agency: str | None) -> Underwriting:
+    """The loans file's underwriting columns (checked at import) as values; qualifying income per month."""
+    qualifying = money(columns.get("qualifying_income"))
+    if qualifying is not None and columns.get("qualifying_income_unit") == "yearly":
+        qualifying = qualifying / 12
+    return Underwriting(
+        note_date=note_date,
+        qualifying_income=qualifying,
+        dti=money(columns.get("dti")),
+        monthly_debts=money(columns.get("monthly_debts")),
+        agency=agency,
+    )
+
 
 # FHA 4000.1: rescore when verified income is more than this below the scored amount.
 FHA_RESCORE = Decimal("0.05")
