@@ -46,6 +46,7 @@ from monitor.store.console_users import SignedIn
 from monitor.store.db import read_only, session
 
 if TYPE_CHECKING:
+    from monitor.jobs.disposition import Disposed
     from monitor.jobs.reauth import ReauthToken
 
 log = structlog.get_logger("monitor.console")
@@ -295,7 +296,7 @@ def _dispose(console: Console) -> Callable[[Request], Any]:
     return endpoint
 
 
-def _dispose_as(console: Console, me: SignedIn, finding_id: int, action: str, note: str) -> dict[str, Any]:
+def _dispose_as(console: Console, me: SignedIn, finding_id: int, action: str, note: str) -> Disposed:
     from monitor.jobs.disposition import dispose_finding
 
     ACTOR.set(f"console:{me.user}")  # this thread's copy only
