@@ -141,12 +141,7 @@ def judge_window(
     """
     cite = rule.guide
     if verified_on > note_date:
-        if not rule.after_closing_until_delivery:
-            return False, f"{cite}: verified after the note date ({rule.window_text} required)"
-        if delivery_date is not None and verified_on > delivery_date:
-            return False, f"{cite}: verified after closing but after delivery ({delivery_date.isoformat()})"
-        until = delivery_date.isoformat() if delivery_date else "delivery"
-        return True, f"{cite}: verified after closing, before delivery (counts until {until})"
+        return _after_closing(rule, verified_on, delivery_date)
     if aim and rule.aim_days is not None:
         deadline = verified_on + timedelta(days=rule.aim_days)
         inside = note_date <= deadline
@@ -156,8 +151,21 @@ def judge_window(
         age = f"{rule.document_age} {rule.document_age_unit}"
         return False, f"{cite}: older than {age} at the note date (limit {limit.isoformat()})"
     start = window_start(rule, note_date, self_employed=self_employed)
+    return verified_on >= start, f"{cite}: {_window_text(rule, self_employed=self_employed)} (from {start.isoformat()})"
+
+
+def _after_closing(rule: AgencyRule, verified_on: date, delivery_date: date | None) -> tuple[bool, str]:
+    """A verification dated after the note date counts only where the rule allows it until delivery."""
+    cite = rule.guide
+    if not rule.after_closing_until_delivery:
+        return False, f"{cite}: verified after the note date ({rule.window_text} required)"
+    if delivery_date is not None and verified_on > delivery_date:
+        return False, f"{cite}: verified after closing but after delivery ({delivery_date.isoformat()})"
+    until = delivery_date.isoformat() if delivery_date else "delivery"
+    return True, f"{cite}: verified after closing, before delivery (counts until {until})"
+
+
+def _window_text(rule: AgencyRule, *, self_employed: bool) -> str:
     if self_employed and rule.self_employed_window is not None:
-        text = f"self-employed, {rule.self_employed_window} calendar days before the note date"
-    else:
-        text = rule.window_text
-    return verified_on >= start, f"{cite}: {text} (from {start.isoformat()})"
+        return f"self-employed, {rule.self_employed_window} calendar days before the note date"
+    return rule.window_text

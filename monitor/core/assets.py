@@ -7,10 +7,10 @@ must be sourced (Fannie Mae B3-4.2-02), and an account that is gone or closed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
 from monitor.core.changes import Finding, Rule, Severity, day, money
 
@@ -72,31 +72,39 @@ def compare_assets(previous: AssetsSnapshot, current: AssetsSnapshot, terms: Ass
     """Findings between two assets reports of the same connection, each said once: a shortfall when the
     balance falls below what is needed (not when it already was), a deposit not in the previous report,
     an account open before and closed or gone now."""
-    out: list[Finding] = []
+    shortfall = _shortfall(terms.needed, now=balance(current), was=balance(previous))
+    return [
+        *([shortfall] if shortfall else []),
+        *_closed_accounts(previous, current),
+        *_large_deposits(previous, current, terms),
+    ]
+
+
+def _shortfall(needed: Decimal | None, *, now: Decimal | None, was: Decimal | None) -> Finding | None:
+    """The balance fell below what is needed (said once: not when it already was)."""
+    if needed is None or now is None or now >= needed or (was is not None and was < needed):
+        return None
     q = Decimal("0.01")
-    needed, now, was = terms.needed, balance(current), balance(previous)
-    if needed is not None and now is not None and now < needed and not (was is not None and was < needed):
-        out.append(
-            Finding(
-                Rule.INSUFFICIENT_FUNDS,
-                Severity.HIGH,
-                None,
-                "balance",
-                str(was.quantize(q)) if was is not None else None,
-                str(now.quantize(q)),
-                detail={"needed": str(needed.quantize(q))},
-            )
-        )
+    return Finding(
+        Rule.INSUFFICIENT_FUNDS,
+        Severity.HIGH,
+        None,
+        "balance",
+        str(was.quantize(q)) if was is not None else None,
+        str(now.quantize(q)),
+        detail={"needed": str(needed.quantize(q))},
+    )
+
+
+def _closed_accounts(previous: AssetsSnapshot, current: AssetsSnapshot) -> list[Finding]:
+    """An account open before and closed or gone now."""
     after = {a.id: a for a in current.accounts}
+    out = []
     for old in previous.accounts:
         new = after.get(old.id)
         if not old.closed and (new is None or new.closed):
-            out.append(
-                Finding(
-                    Rule.ACCOUNT_CLOSED, Severity.HIGH, old.id, "account", "open", "gone" if new is None else "closed"
-                )
-            )
-    out += _large_deposits(previous, current, terms)
+            gone = "gone" if new is None else "closed"
+            out.append(Finding(Rule.ACCOUNT_CLOSED, Severity.HIGH, old.id, "account", "open", gone))
     return out
 
 
@@ -131,7 +139,7 @@ def _large_deposits(previous: AssetsSnapshot, current: AssetsSnapshot, terms: As
 # -- the stored form ---------------------------------------------------------------------------------------
 
 
-def assets_to_dict(snapshot: AssetsSnapshot) -> dict[str, Any]:
+def assets_to_dict(snapshot: AssetsSnapshot) -> dict[str, object]:
     return {
         "as_of": snapshot.as_of.isoformat(),
         "accounts": [
@@ -149,20 +157,25 @@ def assets_to_dict(snapshot: AssetsSnapshot) -> dict[str, Any]:
     }
 
 
-def assets_from_dict(data: dict[str, Any]) -> AssetsSnapshot:
-    accounts = []
-    for a in data.get("accounts") or ():
-        deposits = tuple(
-            Deposit(id=str(d["id"]), on=day(d.get("on")), amount=money(d.get("amount")) or Decimal(0))
-            for d in a.get("deposits") or ()
-        )
-        accounts.append(
-            Account(
-                id=str(a["id"]),
-                type=a.get("type"),
-                balance=money(a.get("balance")),
-                closed=a.get("closed") is True,
-                deposits=deposits,
-            )
-        )
-    return AssetsSnapshot(accounts=tuple(accounts), as_of=datetime.fromisoformat(data["as_of"]))
+def assets_from_dict(data: Mapping[str, object]) -> AssetsSnapshot:
+    accounts = tuple(_account_from_dict(a) for a in _maps(data.get("accounts")))
+    return AssetsSnapshot(accounts=accounts, as_of=datetime.fromisoformat(str(data["as_of"])))
+
+
+def _maps(value: object) -> list[Mapping[str, object]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+def _account_from_dict(a: Mapping[str, object]) -> Account:
+    deposits = tuple(
+        Deposit(id=str(d["id"]), on=day(d.get("on")), amount=money(d.get("amount")) or Decimal(0))
+        for d in _maps(a.get("deposits"))
+    )
+    kind = a.get("type")
+    return Account(
+        id=str(a["id"]),
+        type=kind if isinstance(kind, str) else None,
+        balance=money(a.get("balance")),
+        closed=a.get("closed") is True,
+        deposits=deposits,
+    )

@@ -142,6 +142,22 @@ def decide(
         raise ValueError("now must be timezone-aware")
     if not tokens:
         return Decision((), skip_reason="no_connections")
+    allowed, exhausted = _split_tokens(tokens, limits, now)
+    if not allowed:
+        return Decision((), exhausted, skip_reason="token_budget", next_free_at=min(exhausted.values()))
+    billable = not gse
+    if gse:
+        gse_blocked, billable = _gse_standing(gse_window_start, gse_uses, limits, now)
+        if gse_blocked is not None:
+            return Decision((), exhausted, skip_reason="gse_budget", next_free_at=gse_blocked)
+    cap_frees = _billable_cap_frees(billable_uses, limits, now) if billable else None
+    if cap_frees is not None:
+        return Decision((), exhausted, skip_reason="billable_cap", next_free_at=cap_frees)
+    return Decision(tuple(allowed), exhausted, billable=billable)
+
+
+def _split_tokens(tokens: Sequence[TokenUsage], limits: Limits, now: datetime) -> tuple[list[str], dict[str, datetime]]:
+    """The tokens with budget left, and the others with when each frees."""
     exhausted: dict[str, datetime] = {}
     allowed: list[str] = []
     for usage in tokens:
@@ -150,24 +166,29 @@ def decide(
             allowed.append(usage.token_hash)
         else:
             exhausted[usage.token_hash] = frees
-    if not allowed:
-        return Decision((), exhausted, skip_reason="token_budget", next_free_at=min(exhausted.values()))
+    return allowed, exhausted
 
-    billable = not gse
-    if gse:
-        terms = gse_terms(window_start=gse_window_start, uses=gse_uses, limits=limits, now=now)
-        if not terms.in_window:
-            billable = True
-        elif terms.free_left <= 0:
-            if limits.gse_overage != "paid":
-                # Blocked until the window ends (then billable) or, rolling, until a use ages out.
-                frees = terms.window_end or next_free(gse_uses, limits.gse, GSE_WINDOW, now) or now + GSE_WINDOW
-                return Decision((), exhausted, skip_reason="gse_budget", next_free_at=frees)
-            billable = True
-    if billable and limits.billable_per_day is not None:
-        cap_frees = next_free(billable_uses, limits.billable_per_day, BILLABLE_WINDOW, now)
-        if limits.billable_per_day <= 0:
-            cap_frees = now + BILLABLE_WINDOW
-        if cap_frees is not None:
-            return Decision((), exhausted, skip_reason="billable_cap", next_free_at=cap_frees)
-    return Decision(tuple(allowed), exhausted, billable=billable)
+
+def _gse_standing(
+    window_start: datetime | None, gse_uses: Sequence[datetime], limits: Limits, now: datetime
+) -> tuple[datetime | None, bool]:
+    """A GSE loan: (blocked until, or None; billable). Free inside its window while free uses are left;
+    past them `gse_overage` decides; after the window it is billable."""
+    terms = gse_terms(window_start=window_start, uses=gse_uses, limits=limits, now=now)
+    if not terms.in_window:
+        return None, True
+    if terms.free_left > 0:
+        return None, False
+    if limits.gse_overage == "paid":
+        return None, True
+    # Blocked until the window ends (then billable) or, rolling, until a use ages out.
+    return terms.window_end or next_free(gse_uses, limits.gse, GSE_WINDOW, now) or now + GSE_WINDOW, False
+
+
+def _billable_cap_frees(billable_uses: Sequence[datetime], limits: Limits, now: datetime) -> datetime | None:
+    """When the daily billable cap lets one more through; None: it does now (or there is no cap)."""
+    if limits.billable_per_day is None:
+        return None
+    if limits.billable_per_day <= 0:
+        return now + BILLABLE_WINDOW
+    return next_free(billable_uses, limits.billable_per_day, BILLABLE_WINDOW, now)

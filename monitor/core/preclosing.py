@@ -154,24 +154,31 @@ def judge(
     mine = sorted((v for v in verifications if _of_kind(v.product, kind) and v.data_at < window.end), key=_newest)
     inside = [v for v in mine if v.data_at >= window.start]
     ok_inside = [v for v in inside if v.succeeded]
-    shown = tuple(
-        f
-        for f in sorted(findings, key=lambda f: (f.data_at, f.id))
-        if _of_kind(f.product, kind) and f.data_at < window.end and (f.data_at >= window.start or f.unresolved_serious)
-    )
+    shown = _shown_findings(findings, kind, window)
     status, picked = _status(ok_inside, inside, mine, has_findings=bool(shown))
-    closed = today >= closing_date
-    verified = status in (Status.VERIFIED, Status.VERIFIED_WITH_FINDINGS)
-    serious = any(f.unresolved_serious for f in shown)
     return Evidence(
         kind=kind,
         rule=rule.name,
         window=window,
         status=status,
-        exception=closed and (not verified or serious),
+        exception=today >= closing_date and _exceptional(status, shown),
         verification=picked,
         findings=shown,
     )
+
+
+def _shown_findings(findings: Iterable[FindingState], kind: Kind, window: Window) -> tuple[FindingState, ...]:
+    """Findings in data inside the window, and unresolved serious ones from before it."""
+    return tuple(
+        f
+        for f in sorted(findings, key=lambda f: (f.data_at, f.id))
+        if _of_kind(f.product, kind) and f.data_at < window.end and (f.data_at >= window.start or f.unresolved_serious)
+    )
+
+
+def _exceptional(status: Status, shown: Sequence[FindingState]) -> bool:
+    verified = status in (Status.VERIFIED, Status.VERIFIED_WITH_FINDINGS)
+    return not verified or any(f.unresolved_serious for f in shown)
 
 
 def _newest(v: Verification) -> tuple[datetime, int, str]:

@@ -42,8 +42,9 @@ def json_default(value: Any) -> Any:
     return str(value)
 
 
-def dumps(value: Any, **kwargs: Any) -> str:
-    return json.dumps(value, default=json_default, **kwargs)
+def dumps(value: object, *, sort_keys: bool = False) -> str:
+    """JSON with `json_default` for what json cannot write."""
+    return json.dumps(value, default=json_default, sort_keys=sort_keys)
 
 
 def duration_text(seconds: float | None) -> str:

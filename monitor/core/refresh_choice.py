@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TypedDict
 
 from monitor.core.products import FILTER_KEYS, refresh_product_allowed
 from monitor.core.staleness import assess
@@ -44,12 +45,23 @@ class LoanToRefresh:
     connections: tuple[ScopedConnection, ...]
 
 
+class SkipDetail(TypedDict, total=False):
+    """What a `skipped` audit entry says beyond its reason."""
+
+    order_products: str  # product_not_allowed: the order's products, and the policy's
+    product: str
+    order_id: str  # order_not_found
+    error: str  # Truv's word, or the error that stopped the loan (cut to 300 characters)
+    refusals: str  # refusals in a row, when a person is to look
+    next_free_at: datetime | None  # a budget skip: when the budget frees
+
+
 @dataclass(frozen=True, slots=True)
 class Skip:
     """No refresh for this loan: `reason` is the skip reason, `detail` goes into its audit entry."""
 
     reason: str
-    detail: dict[str, str] = field(default_factory=dict)
+    detail: SkipDetail = field(default_factory=SkipDetail)
     # A later policy of the same job may fit the loan's order: the pass hands the loan on.
     pass_on: bool = False
 
@@ -106,39 +118,41 @@ def choose(
     anything is chosen, rule 11): it is left out of every refresh, and a loan with only such
     connections is `never_verified`.
     """
+    gate = _gate(loan, product)
+    if gate is not None:
+        return gate
+    stale = _stale(loan, max_age=max_age, pre_closing_business_days=pre_closing_business_days, now=now)
+    choice = _pick(stale, now, in_scope=len(loan.connections))
+    if choice.suborders:
+        return choice
+    if choice.held:
+        return Skip(choice.held.most_common(1)[0][0])
+    return Fresh() if loan.connections else Skip("no_connection")
+
+
+def _gate(loan: LoanToRefresh, product: str) -> Skip | None:
+    """What stops the loan before any connection is looked at: a hold, the product rule, no data ever."""
     if loan.hold is not None:
         return Skip(loan.hold_reason or loan.hold)
     if not refresh_product_allowed(loan.order_products, product):
-        detail = {"order_products": ",".join(loan.order_products), "product": product}
+        detail: SkipDetail = {"order_products": ",".join(loan.order_products), "product": product}
         return Skip("product_not_allowed", detail, pass_on=True)
     if loan.connections and all(conn.data_as_of is None for conn in loan.connections):
         return Skip("never_verified")
-    suborders: dict[str, list[str]] = {}
-    kinds: dict[str, str] = {}
-    held: Counter[str] = Counter()
-    for conn in loan.connections:
-        if conn.data_as_of is None:
-            continue  # never completed: nothing of it to refresh (truv-api.md section 10)
-        verdict = assess(
-            data_as_of=conn.data_as_of,
-            closing_date=loan.closing_date,
-            max_age=max_age,
-            pre_closing_business_days=pre_closing_business_days,
-            now=now,
-        )
-        if not verdict.stale:
-            continue
+    return None
+
+
+def _pick(stale: list[ScopedConnection], now: datetime, *, in_scope: int) -> Choice:
+    """The stale connections by token, and the ones held back by reason."""
+    choice = Choice({}, {}, Counter(), in_scope=in_scope)
+    for conn in stale:
         reason = held_back(conn, now)
         if reason is not None:
-            held[reason] += 1
+            choice.held[reason] += 1
         else:
-            suborders.setdefault(conn.token_hash, []).append(conn.suborder_id)
-            kinds[conn.suborder_id] = conn.kind
-    if suborders:
-        return Choice(suborders, kinds, held, in_scope=len(loan.connections))
-    if held:
-        return Skip(held.most_common(1)[0][0])
-    return Fresh() if loan.connections else Skip("no_connection")
+            choice.suborders.setdefault(conn.token_hash, []).append(conn.suborder_id)
+            choice.kinds[conn.suborder_id] = conn.kind
+    return choice
 
 
 def held_back(conn: ScopedConnection, now: datetime) -> str | None:
@@ -149,3 +163,22 @@ def held_back(conn: ScopedConnection, now: datetime) -> str | None:
     if state == "retry_later" and conn.retry_after is not None and conn.retry_after > now:
         return "retry_backoff"
     return None
+
+
+def _stale(
+    loan: LoanToRefresh, *, max_age: timedelta, pre_closing_business_days: int | None, now: datetime
+) -> list[ScopedConnection]:
+    """The loan's completed connections whose data is stale (one never completed has nothing to
+    refresh: truv-api.md section 10)."""
+    return [
+        conn
+        for conn in loan.connections
+        if conn.data_as_of is not None
+        and assess(
+            data_as_of=conn.data_as_of,
+            closing_date=loan.closing_date,
+            max_age=max_age,
+            pre_closing_business_days=pre_closing_business_days,
+            now=now,
+        ).stale
+    ]

@@ -96,27 +96,30 @@ def cron_weekdays(field: str) -> set[int]:
                 f"{where}: expected *, a day 0-7 or sun..sat, "
                 "a range like 1-5, a step like */2 or 1-5/2, or a comma-separated list of those"
             )
-        if match["star"]:
-            first, last = 0, 6
-        else:
-            first = _cron_day(match["first"], range_end=False, item=item)
-            if match["last"] is None:
-                if match["step"] is not None:
-                    raise ValueError(f"day of week {item!r}: a step needs a range or * before it, like 1-5/2 or */2")
-                last = first
-            else:
-                last = _cron_day(match["last"], range_end=True, item=item)
-                if last < first:
-                    raise ValueError(
-                        f"day of week {item!r}: the range runs backwards; "
-                        "list the days instead, like 5-7,1 for Friday to Monday"
-                    )
+        first, last = _cron_range(match, item)
         step = int(match["step"]) if match["step"] is not None else 1
         if step == 0:
             raise ValueError(f"day of week {item!r}: the step must be at least 1")
         # cron day n (Sunday 0 or 7) is datetime weekday (n - 1) % 7
         days.update((n - 1) % 7 for n in range(first, last + 1, step))
     return days
+
+
+def _cron_range(match: re.Match[str], item: str) -> tuple[int, int]:
+    """The cron days an item's range covers, first and last (a single day: itself; *: 0-6)."""
+    if match["star"]:
+        return 0, 6
+    first = _cron_day(match["first"], range_end=False, item=item)
+    if match["last"] is None:
+        if match["step"] is not None:
+            raise ValueError(f"day of week {item!r}: a step needs a range or * before it, like 1-5/2 or */2")
+        return first, first
+    last = _cron_day(match["last"], range_end=True, item=item)
+    if last < first:
+        raise ValueError(
+            f"day of week {item!r}: the range runs backwards; list the days instead, like 5-7,1 for Friday to Monday"
+        )
+    return first, last
 
 
 def trigger(schedule: str, timezone: str) -> BaseTrigger:

@@ -145,26 +145,36 @@ def settle(
     """
     if pending(results):
         return None
+    steps = _steps(results, connections, monitored=monitored, now=now)
+    completed_tokens = {s.connection.token_hash for s in steps if s.completed_at is not None and s.connection}
+    # Distinct connections: a suborder with no connection never counts as completed.
+    if results and len(completed_tokens) == len(results):
+        state, outcome = ReservationState.COMPLETED, "completed"
+    else:
+        state, outcome = ReservationState.FAILED, ",".join(sorted({r.verdict.status for r in results})) or "empty"
+    return Settlement(steps=tuple(steps), state=state, outcome=outcome, next_attempt_at=_next_attempt(steps))
+
+
+def _next_attempt(steps: Sequence[Step]) -> datetime | None:
+    """The last connection told to retry later says when."""
+    retries = [
+        s.connection.retry_after for s in steps if s.connection and s.connection.state is ConnectionState.RETRY_LATER
+    ]
+    return retries[-1] if retries else None
+
+
+def _steps(
+    results: Sequence[SuborderResult], connections: Mapping[str, ConnectionBefore], *, monitored: bool, now: datetime
+) -> list[Step]:
+    """Each suborder's step, in order; a connection named twice starts its second step where the first left it."""
     current = dict(connections)
     steps: list[Step] = []
-    next_attempt_at: datetime | None = None
     for result in results:
         step = _step(result, current, monitored=monitored, now=now)
         steps.append(step)
         if step.connection is not None:
             current[step.connection.token_hash] = ConnectionBefore(step.connection.state, step.connection.failures)
-            if step.connection.state is ConnectionState.RETRY_LATER:
-                next_attempt_at = step.connection.retry_after
-    completed_tokens = {s.connection.token_hash for s in steps if s.completed_at is not None and s.connection}
-    # Distinct connections: a suborder with no connection never counts as completed.
-    all_done = bool(results) and len(completed_tokens) == len(results)
-    words = sorted({r.verdict.status for r in results})
-    return Settlement(
-        steps=tuple(steps),
-        state=ReservationState.COMPLETED if all_done else ReservationState.FAILED,
-        outcome="completed" if all_done else ",".join(words) or "empty",
-        next_attempt_at=next_attempt_at,
-    )
+    return steps
 
 
 def _step(result: SuborderResult, current: Mapping[str, ConnectionBefore], *, monitored: bool, now: datetime) -> Step:

@@ -6,10 +6,10 @@ that breaks it is kept as `invalid` with a reason, acknowledged, and never appli
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 DATA_EVENTS = frozenset(
     {
@@ -55,24 +55,26 @@ LINK_ACTIONS = {
 }
 
 
-def interpret(event: dict[str, Any]) -> Instruction:
+def interpret(event: Mapping[str, object]) -> Instruction:
+    """What a validated event asks for (`validate` ran first: its ids and status are strings)."""
     kind = str(event.get("event_type") or "")
-    link_id, status = event.get("link_id"), event.get("status")
+    link_id, status = _str(event.get("link_id")), _str(event.get("status"))
     if kind in ORDER_EVENTS or kind == "order-finalized":
         return _order_instruction(kind, event)
     if kind in LINK_ACTIONS and link_id:
         return Instruction(LINK_ACTIONS[kind], f"link:{link_id}", link_id=link_id)
     if kind == "task-status-updated" and link_id and status:
-        return Instruction(Action.TASK_STATUS, f"link:{link_id}", link_id=link_id, status=str(status).lower())
+        return Instruction(Action.TASK_STATUS, f"link:{link_id}", link_id=link_id, status=status.lower())
     if kind in DATA_EVENTS:
         return Instruction(Action.DATA_CHANGED, None, link_id=link_id)
     return Instruction(Action.IGNORE, None)
 
 
-def _order_instruction(kind: str, event: dict[str, Any]) -> Instruction:
+def _order_instruction(kind: str, event: Mapping[str, object]) -> Instruction:
     """An order event: one employer's status, the whole order's (the guide's example names no employer),
     or its end of life."""
-    order_id, employer_id, status = event.get("order_id"), event.get("employer_id"), event.get("status")
+    order_id, employer_id = _str(event.get("order_id")), _str(event.get("employer_id"))
+    status = _str(event.get("status"))
     if not order_id:
         return Instruction(Action.IGNORE, None)
     if kind == "order-finalized":
@@ -86,13 +88,17 @@ def _order_instruction(kind: str, event: dict[str, Any]) -> Instruction:
         f"suborder:{order_id}:{employer_id}",
         order_id=order_id,
         suborder_id=employer_id,
-        link_id=event.get("link_id"),
-        status=str(status).lower(),
+        link_id=_str(event.get("link_id")),
+        status=status.lower(),
     )
 
 
-def _lower(value: Any) -> str | None:
-    return str(value).lower() if value else None
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _lower(value: str | None) -> str | None:
+    return value.lower() if value else None
 
 
 # Column sizes (monitor.store.tables): a value longer than its column cannot be one of ours, and
@@ -114,7 +120,7 @@ class InvalidEvent(ValueError):
     (it is stored, logged and shown by `webhooks status`; values may be personal data)."""
 
 
-def envelope_problem(event: Any) -> str | None:
+def envelope_problem(event: object) -> str | None:
     """Why a payload cannot even be stored (the receiver answers 400), or None.
 
     Storage needs an object with a usable `webhook_id` (the deduplication key) and an `event_type`.
@@ -140,7 +146,7 @@ def ordered_by(event_type: str) -> str:
     return "event_created_at" if event_type.startswith("link-") else "updated_at"
 
 
-def validate(event: dict[str, Any], *, now: datetime, skew: timedelta) -> datetime | None:
+def validate(event: Mapping[str, object], *, now: datetime, skew: timedelta) -> datetime | None:
     """Check a stored event's fields; returns the moment it is ordered by, in UTC (None when it has none):
     its `updated_at`, or for a link event its `event_created_at`.
 
@@ -162,7 +168,7 @@ def validate(event: dict[str, Any], *, now: datetime, skew: timedelta) -> dateti
     return moment
 
 
-def _text(value: Any, name: str, limit: int) -> None:
+def _text(value: object, name: str, limit: int) -> None:
     if not isinstance(value, str):
         raise InvalidEvent(f"{name}: expected a string, got {_json_type(value)}")
     if len(value) > limit:
@@ -171,7 +177,7 @@ def _text(value: Any, name: str, limit: int) -> None:
         raise InvalidEvent(f"{name}: contains control or unencodable characters")
 
 
-def _moment(value: Any, name: str) -> datetime | None:
+def _moment(value: object, name: str) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -188,6 +194,6 @@ def _moment(value: Any, name: str) -> datetime | None:
         raise InvalidEvent(f"{name}: out of range") from None
 
 
-def _json_type(value: Any) -> str:
+def _json_type(value: object) -> str:
     names = {dict: "object", list: "array", bool: "boolean", int: "number", float: "number", str: "string"}
     return "null" if value is None else names.get(type(value), type(value).__name__)

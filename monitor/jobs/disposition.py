@@ -5,7 +5,7 @@ The CLI (`monitor changes ack|resolve`) and the console share this, so both chec
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from monitor.errors import InputError
 from monitor.services import Context
@@ -16,6 +16,17 @@ from monitor.store.monitoring import ACTIONS, DispositionRefused, dispose
 MAX_NOTE = 500
 
 
+class Disposed(TypedDict):
+    """The finding as it stands after the operator's word: what the CLI and the console say back."""
+
+    loan_id: str
+    rule: str
+    severity: str
+    disposition: str
+    disposition_by: str
+    disposition_note: str
+
+
 def checked_note(note: str) -> str:
     """The note as kept: stripped, printable, at most MAX_NOTE characters. InputError otherwise."""
     text = note.strip()
@@ -24,7 +35,7 @@ def checked_note(note: str) -> str:
     return text
 
 
-def dispose_finding(context: Context, finding_id: int, *, action: str, note: str) -> dict[str, Any]:
+def dispose_finding(context: Context, finding_id: int, *, action: str, note: str) -> Disposed:
     """Move one finding (`ack` or `resolve`); the audit entry names ACTOR as who. InputError (exit 2) for an
     unknown finding or one whose disposition does not allow it; nothing is changed then."""
     if action not in ACTIONS:
@@ -33,6 +44,14 @@ def dispose_finding(context: Context, finding_id: int, *, action: str, note: str
     now = context.clock.now()
     try:
         with session(context.engine) as s:
-            return dispose(s, finding_id, action=action, note=text, by=ACTOR.get(), now=now)
+            row = dispose(s, finding_id, action=action, note=text, by=ACTOR.get(), now=now)
     except DispositionRefused as exc:
         raise InputError("finding", str(finding_id), str(exc)) from None
+    return {
+        "loan_id": str(row["loan_id"]),
+        "rule": str(row["rule"]),
+        "severity": str(row["severity"]),
+        "disposition": str(row["disposition"]),
+        "disposition_by": str(row["disposition_by"]),
+        "disposition_note": str(row["disposition_note"]),
+    }

@@ -13,9 +13,9 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import structlog
@@ -135,12 +135,12 @@ class _Watchdog:
         self._timer: threading.Timer | None = None
         self.fired = False
 
-    def trace(self, event: str, info: dict[str, Any]) -> None:
+    def trace(self, event: str, info: Mapping[str, object]) -> None:
         """httpcore's trace hook: note the newest socket (TCP, then TLS) and start the timer once."""
         if not event.endswith(("connect_tcp.complete", "start_tls.complete")):
             return
-        stream = info.get("return_value")
-        sock = stream.get_extra_info("socket") if stream is not None else None
+        extra = getattr(info.get("return_value"), "get_extra_info", None)  # the network stream's
+        sock = extra("socket") if callable(extra) else None
         with self._lock:
             self._sock = sock if isinstance(sock, socket.socket) else self._sock
             if self._timer is None:

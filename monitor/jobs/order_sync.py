@@ -56,11 +56,10 @@ class SyncSummary:
     requests: int = 0
     requests_by_endpoint: dict[str, int] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        for key in ("started_at", "updated_since", "finished_at"):
-            value = out[key]
-            out[key] = value.isoformat() if value is not None else None
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = asdict(self)
+        times = {"started_at": self.started_at, "updated_since": self.updated_since, "finished_at": self.finished_at}
+        out.update({key: value.isoformat() if value is not None else None for key, value in times.items()})
         return out
 
 
@@ -146,25 +145,34 @@ class OrderSync:
         asked: set[Query] = set()
         while query is not None and query not in asked:
             asked.add(query)
-            try:
-                page = self.s.client.list_orders(query)
-            except TruvRefused as exc:
-                if since is None or summary.pages or exc.status != 400:
-                    raise
+            page = self._list(query, summary, since=since)
+            if page is None:
                 # The filter's name or format is not Truv's: the safe reading is the whole list.
-                summary.filter_ignored, since = True, None
-                query = first_query(updated_since=None)
+                since, query = None, first_query(updated_since=None)
                 continue
-            summary.pages += 1
-            if not summary.filter_ignored and not filter_honoured(page, since):
-                summary.filter_ignored = True
-                log.warning("order_list_filter_ignored")
-            if self.progress is not None and summary.pages == 1 and page.count is not None and page.results:
-                self.progress.expect(math.ceil(page.count / len(page.results)))
-            self._page(page, summary)
-            if self.progress is not None:
-                self.progress.step(orders=summary.orders_seen, loans=summary.loans_learned)
+            self._took(page, summary, since=since)
             query = page.next_query
+
+    def _list(self, query: Query, summary: SyncSummary, *, since: datetime | None) -> OrdersPage | None:
+        """One page; None when Truv refused the first page's `updated_since` filter (marked ignored)."""
+        try:
+            return self.s.client.list_orders(query)
+        except TruvRefused as exc:
+            if since is None or summary.pages or exc.status != 400:
+                raise
+            summary.filter_ignored = True
+            return None
+
+    def _took(self, page: OrdersPage, summary: SyncSummary, *, since: datetime | None) -> None:
+        summary.pages += 1
+        if not summary.filter_ignored and not filter_honoured(page, since):
+            summary.filter_ignored = True
+            log.warning("order_list_filter_ignored")
+        if self.progress is not None and summary.pages == 1 and page.count is not None and page.results:
+            self.progress.expect(math.ceil(page.count / len(page.results)))
+        self._page(page, summary)
+        if self.progress is not None:
+            self.progress.step(orders=summary.orders_seen, loans=summary.loans_learned)
 
     def _page(self, page: OrdersPage, summary: SyncSummary) -> None:
         summary.orders_seen += len(page.results)

@@ -149,21 +149,34 @@ def reconcile(services: Services, *, current_run: str, now: datetime) -> SettleS
         except TruvError as exc:
             log.warning("reconcile_failed", reservation=res.id, error=str(exc))
             continue
-        child = parent.refresh_order
-        adopt, created_at = _ours(services, res, child) if child and child not in known else (False, None)
-        if child and adopt:
-            limits = services.limits
-            if settle.adopt_refresh(
-                services.engine, res, child, created_at=created_at, limits=limits, run_id=current_run, now=now
-            ):
-                known.add(child)
-                stats.reconciled += 1
-        elif now - res.reserved_at >= RECONCILE_GRACE and settle.mark_lost(
-            services.engine, res, run_id=current_run, now=now
-        ):
-            # Truv shows no refresh: the loan may be tried again. The reservation still counts.
-            stats.lost += 1
+        _reconcile_one(services, res, parent.refresh_order, known, stats, current_run=current_run, now=now)
     return stats
+
+
+def _reconcile_one(
+    services: Services,
+    res: Unsettled,
+    child: str | None,
+    known: set[str],
+    stats: SettleStats,
+    *,
+    current_run: str,
+    now: datetime,
+) -> None:
+    """Adopt the refresh the parent names when it is ours; else, after the grace, the reservation is lost."""
+    adopt, created_at = _ours(services, res, child) if child and child not in known else (False, None)
+    if child and adopt:
+        limits = services.limits
+        if settle.adopt_refresh(
+            services.engine, res, child, created_at=created_at, limits=limits, run_id=current_run, now=now
+        ):
+            known.add(child)
+            stats.reconciled += 1
+    elif now - res.reserved_at >= RECONCILE_GRACE and settle.mark_lost(
+        services.engine, res, run_id=current_run, now=now
+    ):
+        # Truv shows no refresh: the loan may be tried again. The reservation still counts.
+        stats.lost += 1
 
 
 def _ours(services: Services, res: Unsettled, child: str) -> tuple[bool, datetime | None]:

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import NotRequired, TypedDict
 
 from monitor.core.backlog import nights_to_clear
 from monitor.core.states import SkipReason
@@ -26,6 +26,21 @@ LOGGED_FIELDS = (
     "unknown",
     "requests",
 )
+
+
+class BacklogLine(TypedDict):
+    """One policy's line in a pass's backlog: what was stale, what the pass took, what is left and why."""
+
+    stale: int
+    data_date_unknown: int
+    waiting: int
+    in_flight: int
+    selected: int
+    submitted: int
+    details_needed: int  # plan only: orders to read before deciding
+    not_reached: int  # selected after the budget ran out, or never selected: both wait for the next pass
+    blocked: dict[str, int]
+    nights_to_clear: NotRequired[int | None]  # at the job's capacity, once every policy's line is in
 
 
 @dataclass
@@ -62,10 +77,10 @@ class PassSummary:
     # Stale loans no batch reached: the job's max_refreshes ran out first (also in `backlog`).
     not_reached: int = 0
     # Per policy, in the job's order: what was stale, what the pass took, what is left and why.
-    backlog: dict[str, dict[str, Any]] = field(default_factory=dict)
+    backlog: dict[str, BacklogLine] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         out = asdict(self)
         out["skipped"] = dict(sorted(self.skipped.items()))
         out["failed"] = dict(sorted(self.failed.items()))
@@ -73,7 +88,7 @@ class PassSummary:
         out["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
         return out
 
-    def logged(self) -> dict[str, Any]:
+    def logged(self) -> dict[str, object]:
         return {k: v for k, v in self.as_dict().items() if k in LOGGED_FIELDS}
 
 
@@ -109,7 +124,7 @@ class Tally:
         with self._lock:
             self._policy = self._policies[name] = _PolicyCounts(backlog)
 
-    def policy_done(self, name: str, *, not_reached: int) -> dict[str, Any]:
+    def policy_done(self, name: str, *, not_reached: int) -> BacklogLine:
         """The policy's backlog line; `not_reached`: loans its batches never got to."""
         with self._lock:
             pc = self._policies[name]
@@ -118,15 +133,14 @@ class Tally:
             blocked: Counter[str] = Counter(b.held)
             blocked[SkipReason.RETRY_BACKOFF] += b.retry_backoff
             blocked.update({r: n for r, n in pc.skipped.items() if r != SkipReason.MAX_REFRESHES})
-            line = {
+            line: BacklogLine = {
                 "stale": b.stale,
                 "data_date_unknown": b.data_date_unknown,
                 "waiting": b.waiting,
                 "in_flight": b.in_flight,
                 "selected": pc.selected,
                 "submitted": pc.submitted,
-                "details_needed": pc.details_needed,  # plan only: orders to read before deciding
-                # selected after the budget ran out, or never selected: both wait for the next pass
+                "details_needed": pc.details_needed,
                 "not_reached": not_reached + pc.skipped[SkipReason.MAX_REFRESHES],
                 "blocked": {r: n for r, n in sorted(blocked.items()) if n},
             }

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from itertools import islice
-from typing import Any
+from typing import Any, TypedDict
 
 import structlog
 
@@ -48,6 +48,24 @@ from monitor.truv.wire import OrderInfo
 
 log = structlog.get_logger("monitor.pass")
 
+
+class PlanExtra(TypedDict, total=False):
+    """What a decision says beyond its kind: when a budget frees, or what the refresh would cover."""
+
+    next_free_at: datetime | None
+    connections: int
+    partial: bool
+
+
+class PlannedLoan(PlanExtra):
+    """One loan's decision, as `plan --json` lists it."""
+
+    loan_id: str
+    policy: str
+    decision: LoanDecision
+    reason: str | None
+
+
 # Reads a loan's original order and its newest refresh (`jobs.order_reads.read_orders` with a client).
 OrderReader = Callable[[str], tuple[OrderInfo, OrderInfo | None]]
 
@@ -61,7 +79,7 @@ class Plan:
         stop: threading.Event | None = None,
         keep: int | None = None,
         reader: OrderReader | None = None,
-        into: Callable[[dict[str, Any]], None] | None = None,
+        into: Callable[[PlannedLoan], None] | None = None,
         sync: Callable[[], SyncSummary | None] | None = None,
     ) -> None:
         """`keep`: list at most that many loans' decisions (`loans_total` counts them all), so a plan over a
@@ -78,7 +96,7 @@ class Plan:
         self.summary = PassSummary(self.run_id, job.name, True, ctx.clock.now())
         self.tally = Tally(self.summary)
         self.budget = RefreshBudget(job.max_refreshes)
-        self.loans: list[dict[str, Any]] = []  # one decision per loan looked at, in the pass's order
+        self.loans: list[PlannedLoan] = []  # one decision per loan looked at, in the pass's order
         self._into = into or self.loans.append
         self.loans_listed = 0
         self.loans_total = 0
@@ -127,20 +145,38 @@ class Plan:
         They are read as they are decided, never held all at once (issue 26: 500k stale loans of a 5M
         book were 270 MB); only the loans reached are remembered, and only for a later policy."""
         criteria = Criteria.of(policy, now)
+        backlog = self._backlog(criteria, now)
+        self.tally.policy_started(policy.name, backlog)
+        not_reached = self._walk(criteria, policy, now, last=last)
+        self._seen -= self._passed_on  # a later policy of the job may fit their orders
+        self._passed_on.clear()
+        line = self.tally.policy_done(policy.name, not_reached=not_reached)
+        if line["selected"] == 0 and not_reached and self.budget.left <= 0:
+            earlier = {p: b["submitted"] + b["details_needed"] for p, b in self.summary.backlog.items()}
+            earlier.pop(policy.name, None)
+            self.tally.warn(starved(policy.name, earlier, self.job.max_refreshes, not_reached))
+            self.log.warning("policy_starved", policy=policy.name, waiting=not_reached)
+        self.log.info("policy_done", policy=policy.name, selected=self.summary.selected)
+        return backlog
+
+    def _backlog(self, criteria: Criteria, now: datetime) -> PolicyBacklog:
+        """The policy's backlog as the pass would find it: the refreshes this plan sent under earlier
+        policies are in flight, no longer waiting."""
         backlog = criteria.backlog(self.ctx.engine, now=now)
         counts = backlog.counts()
-        # The pass would find the refreshes this plan sent under earlier policies in flight.
         flying = criteria.among(self.ctx.engine, now=now, loan_ids=self._sent)
         flying_gse = criteria.among(self.ctx.engine, now=now, loan_ids=self._sent_gse)
-        counts = replace(counts, in_flight=counts.in_flight + flying)
-        backlog = replace(
+        self.tally.stale_counts(replace(counts, in_flight=counts.in_flight + flying))
+        return replace(
             backlog,
             waiting=backlog.waiting - flying,
             waiting_gse=backlog.waiting_gse - flying_gse,
             in_flight=backlog.in_flight + flying,
         )
-        self.tally.stale_counts(counts)
-        self.tally.policy_started(policy.name, backlog)
+
+    def _walk(self, criteria: Criteria, policy: PolicyConfig, now: datetime, *, last: bool) -> int:
+        """Decide the candidates batch by batch until the budget runs out; the rest are `not_reached`
+        (returned: how many)."""
         workers = self.ctx.config.truv.concurrency
         not_reached = 0
         with criteria.stream(self._engine, now=now) as found:
@@ -157,16 +193,7 @@ class Plan:
             for cand in fresh:
                 not_reached += 1
                 self._note(cand.loan_id, policy, LoanDecision.NOT_REACHED, SkipReason.MAX_REFRESHES)
-        self._seen -= self._passed_on  # a later policy of the job may fit their orders
-        self._passed_on.clear()
-        line = self.tally.policy_done(policy.name, not_reached=not_reached)
-        if line["selected"] == 0 and not_reached and self.budget.left <= 0:
-            earlier = {p: b["submitted"] + b["details_needed"] for p, b in self.summary.backlog.items()}
-            earlier.pop(policy.name, None)
-            self.tally.warn(starved(policy.name, earlier, self.job.max_refreshes, not_reached))
-            self.log.warning("policy_starved", policy=policy.name, waiting=not_reached)
-        self.log.info("policy_done", policy=policy.name, selected=self.summary.selected)
-        return backlog
+        return not_reached
 
     def _one(self, cand: Candidate, policy: PolicyConfig) -> None:
         if self._stop.is_set():
@@ -179,12 +206,18 @@ class Plan:
             self._note(cand.loan_id, policy, LoanDecision.SKIP, SkipReason.ERROR)
 
     def _note(
-        self, loan_id: str, policy: PolicyConfig, decision: LoanDecision, reason: str | None, **extra: Any
+        self,
+        loan_id: str,
+        policy: PolicyConfig,
+        decision: LoanDecision,
+        reason: str | None,
+        extra: PlanExtra | None = None,
     ) -> None:
         self.loans_total += 1
         if self._keep is None or self.loans_listed < self._keep:
             self.loans_listed += 1
-            self._into({"loan_id": loan_id, "policy": policy.name, "decision": decision, "reason": reason, **extra})
+            row: PlannedLoan = {"loan_id": loan_id, "policy": policy.name, "decision": decision, "reason": reason}
+            self._into({**row, **(extra or {})})
 
     def _decide(self, cand: Candidate, policy: PolicyConfig) -> None:
         if cand.details_fetched_at is None and self._reader is not None:
@@ -258,9 +291,9 @@ class Plan:
             )
         self._budgeted(loan, policy, choice, decision, now)
 
-    def _skip(self, loan_id: str, policy: PolicyConfig, reason: str, **extra: Any) -> None:
+    def _skip(self, loan_id: str, policy: PolicyConfig, reason: str, extra: PlanExtra | None = None) -> None:
         self.tally.skip(reason)
-        self._note(loan_id, policy, LoanDecision.SKIP, reason, **extra)
+        self._note(loan_id, policy, LoanDecision.SKIP, reason, extra)
 
     def _usage(self, s: Any, loan: LoanToRefresh, choice: Choice, now: datetime) -> Usage:
         """The ledger's usage, plus what this plan's earlier refreshes would have reserved."""
@@ -285,9 +318,8 @@ class Plan:
     ) -> None:
         if not decision.go:
             self.budget.give_back()
-            self._skip(
-                loan.loan_id, policy, decision.skip_reason or SkipReason.BUDGET, next_free_at=decision.next_free_at
-            )
+            reason = decision.skip_reason or SkipReason.BUDGET
+            self._skip(loan.loan_id, policy, reason, {"next_free_at": decision.next_free_at})
             return
         self._token_uses.update(decision.allowed_tokens)
         self._sent.add(loan.loan_id)
@@ -297,4 +329,4 @@ class Plan:
         picked = choice.picked(decision.allowed_tokens)
         partial = choice.partial(picked, exhausted=bool(decision.exhausted_tokens))
         self.tally.submitted(partial=partial)
-        self._note(loan.loan_id, policy, LoanDecision.REFRESH, None, connections=len(picked), partial=partial)
+        self._note(loan.loan_id, policy, LoanDecision.REFRESH, None, {"connections": len(picked), "partial": partial})

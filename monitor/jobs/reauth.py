@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TypedDict
 
 from monitor.core.products import bridge_product
 from monitor.errors import InputError
@@ -15,7 +15,18 @@ from monitor.truv.secrets import short
 BRIDGE_TOKEN_LIFE = timedelta(hours=6)
 
 
-def create_tokens(services: Services, *, loan_id: str, product: str | None = None) -> list[dict[str, Any]]:
+class ReauthToken(TypedDict):
+    """One connection's update-mode token, as `reauth token --json` prints it (shown once, never kept)."""
+
+    loan_id: str
+    token: str  # the connection, by its token's short hash
+    reason: str | None
+    product: str
+    bridge_token: str
+    expires_at: datetime
+
+
+def create_tokens(services: Services, *, loan_id: str, product: str | None = None) -> list[ReauthToken]:
     """One update-mode token per connection needing the borrower; `product` None (the default) asks for
     each connection's own product (`assets` for a financial account), as Bridge needs it."""
     now = services.clock.now()
@@ -28,12 +39,12 @@ def create_tokens(services: Services, *, loan_id: str, product: str | None = Non
         raise InputError("loan", loan_id, "no connection of this loan needs re-auth (see `monitor reauth list`)")
     if base.base_order_id is None or not base.user_id:
         raise InputError("loan", loan_id, "its order details are unknown; run a pass first")
-    out = []
+    out: list[ReauthToken] = []
     for row in waiting:
         # The access token is read fresh from Truv for this call only: we never keep it.
         access_token = services.client.access_token_for(base.base_order_id, row.token_hash)
         wanted = product or bridge_product(row.kind, row.order_products.split(","))
-        answer = services.client.create_bridge_token(base.user_id, product_type=wanted, access_token=access_token)
+        bridge_token = services.client.create_bridge_token(base.user_id, product_type=wanted, access_token=access_token)
         with session(services.engine) as s:
             ledger.add_event(
                 s,
@@ -50,7 +61,7 @@ def create_tokens(services: Services, *, loan_id: str, product: str | None = Non
                 "token": short(row.token_hash),
                 "reason": row.reason,
                 "product": wanted,
-                "bridge_token": answer["bridge_token"],
+                "bridge_token": bridge_token,
                 "expires_at": now + BRIDGE_TOKEN_LIFE,
             }
         )

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
-from typing import Any
 
 from monitor.config import JobConfig, PolicyConfig
 from monitor.core.budget import ReservationRequest, counts_from
 from monitor.core.products import scope_of
-from monitor.core.refresh_choice import Choice, Fresh, LoanToRefresh, Skip
+from monitor.core.refresh_choice import Choice, Fresh, LoanToRefresh, Skip, SkipDetail
 from monitor.core.states import LoanHold, ReservationState, SkipReason
 from monitor.errors import (
     TruvAuthError,
@@ -79,7 +78,7 @@ class LoanRefresh:
         if isinstance(choice, Fresh):
             self.tally.not_stale()
         elif isinstance(choice, Skip):
-            self.skip(choice.reason, loan.loan_id, policy, **choice.detail)
+            self.skip(choice.reason, loan.loan_id, policy, choice.detail)
             if choice.reason == SkipReason.NEVER_VERIFIED:
                 with session(self.s.engine) as s:
                     loan_refresh.recheck_later(s, loan.loan_id, until=now + NEVER_VERIFIED_RECHECK)
@@ -99,7 +98,7 @@ class LoanRefresh:
             self.tally.monitored(reports_read=baselines, findings=0)
             self._reserve_and_send(loan, policy, choice)
 
-    def skip(self, reason: str, loan_id: str, policy: PolicyConfig | None, **detail: Any) -> None:
+    def skip(self, reason: str, loan_id: str, policy: PolicyConfig | None, detail: SkipDetail | None = None) -> None:
         """Counted in the summary and audited with its reason."""
         self.tally.skip(reason)
         with session(self.s.engine) as s:
@@ -112,7 +111,7 @@ class LoanRefresh:
                 purpose=policy.permissible_purpose if policy else None,
                 policy=policy.name if policy else None,
                 reason=reason,
-                **detail,
+                **(detail or {}),
             )
 
     def take_passed_on(self) -> set[str]:
@@ -141,28 +140,31 @@ class LoanRefresh:
             with session(self.s.engine) as s:
                 until = now.replace(microsecond=0) + _DAY
                 loan_refresh.put_off(s, cand.loan_id, attention=SkipReason.ORDER_NOT_FOUND, until=until)
-            self.skip(SkipReason.ORDER_NOT_FOUND, cand.loan_id, policy, order_id=cand.order_id)
+            self.skip(SkipReason.ORDER_NOT_FOUND, cand.loan_id, policy, {"order_id": cand.order_id})
             return False
         except TruvForbidden as exc:
-            self._set_aside(cand.loan_id, LoanHold.MANUAL_REVIEW, SkipReason.FORBIDDEN, policy, error=str(exc)[:300])
+            error: SkipDetail = {"error": str(exc)[:300]}
+            self._set_aside(cand.loan_id, LoanHold.MANUAL_REVIEW, SkipReason.FORBIDDEN, policy, error)
             return False
         except (TruvAuthError, TruvUnreachable):
             raise
         except TruvError as exc:
-            self.skip(SkipReason.TRUV_UNAVAILABLE, cand.loan_id, policy, error=str(exc)[:300])
+            self.skip(SkipReason.TRUV_UNAVAILABLE, cand.loan_id, policy, {"error": str(exc)[:300]})
             return False
         with session(self.s.engine) as s:
             # `is_expired` is the borrower invitation's expiry, not the end of the order (DESIGN.md rule 13).
             return loan_refresh.record_details(s, cand.loan_id, original, newest, run_id=self.run_id, now=now)
 
-    def _set_aside(self, loan_id: str, hold: LoanHold, reason: SkipReason, policy: PolicyConfig, **detail: Any) -> None:
+    def _set_aside(
+        self, loan_id: str, hold: LoanHold, reason: SkipReason, policy: PolicyConfig, detail: SkipDetail | None = None
+    ) -> None:
         """One loan is set aside with its reason; the pass goes on (DESIGN.md rule 13)."""
         with session(self.s.engine) as s:
             loan_refresh.set_aside(s, loan_id, hold=hold, reason=reason, now=self.s.clock.now())
         if reason == SkipReason.FORBIDDEN:
             with self._lock:
                 self._forbidden.append(loan_id)
-        self.skip(reason, loan_id, policy, **detail)
+        self.skip(reason, loan_id, policy, detail)
 
     # -- reserve, send, record -------------------------------------------------------------------
 
@@ -186,7 +188,7 @@ class LoanRefresh:
         if not decision.go or reserved.reservation_id is None:
             self.budget.give_back()
             reason = decision.skip_reason or SkipReason.BUDGET
-            self.skip(reason, loan.loan_id, policy, next_free_at=decision.next_free_at)
+            self.skip(reason, loan.loan_id, policy, {"next_free_at": decision.next_free_at})
             return
         picked = choice.picked(decision.allowed_tokens)
         self.tally.submitted(partial=choice.partial(picked, exhausted=bool(decision.exhausted_tokens)))
@@ -292,7 +294,8 @@ class LoanRefresh:
             loan_refresh.put_off(s, loan.loan_id, attention=why, until=now + wait)
         if in_a_row <= len(REFUSAL_BACKOFF):
             return False
-        self._set_aside(loan.loan_id, LoanHold.MANUAL_REVIEW, reason, policy, refusals=str(in_a_row), error=why[:300])
+        detail: SkipDetail = {"refusals": str(in_a_row), "error": why[:300]}
+        self._set_aside(loan.loan_id, LoanHold.MANUAL_REVIEW, reason, policy, detail)
         return True
 
     def _order_canceled(self, loan: LoanToRefresh) -> bool:

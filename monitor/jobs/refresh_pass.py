@@ -206,12 +206,25 @@ class JobPass:
         self, policy: PolicyConfig, now: datetime, seen: set[str], backlog: PolicyBacklog | None
     ) -> PolicyBacklog:
         """One policy's batches; returns its backlog as it stood at its start (`backlog`, when already read)."""
-        workers = self.s.config.truv.concurrency
         criteria = Criteria.of(policy, now)
         if backlog is None:
             backlog = criteria.backlog(self.s.engine, now=now)
         self.tally.stale_counts(backlog.counts())
         self.tally.policy_started(policy.name, backlog)
+        self._run_batches(policy, criteria, seen)
+        # Counted before the passed-on loans are released: those were worked, not left.
+        out_of_budget = self.budget.left <= 0 or self._halted()
+        not_reached = criteria.unclaimed(self.s.engine, now=self.s.clock.now()) if out_of_budget else 0
+        self._release_passed_on(seen)
+        line = self.tally.policy_done(policy.name, not_reached=not_reached)
+        if line["selected"] == 0 and not_reached and self.budget.left <= 0:
+            self._starved(policy.name, not_reached)
+        self.log.info("policy_done", policy=policy.name, selected=self.summary.selected)
+        return backlog
+
+    def _run_batches(self, policy: PolicyConfig, criteria: Criteria, seen: set[str]) -> None:
+        """The policy's claimed batches, each loan on a worker; a loan already worked this pass is not again."""
+        workers = self.s.config.truv.concurrency
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresh") as pool:
             # Each task runs in a copy of this context: every log line carries run_id and job, and
             # every Truv call counts into this pass's CallCount.
@@ -223,21 +236,20 @@ class JobPass:
                 # A worker's TruvAuthError or TruvUnreachable comes out here, once the others stopped.
                 for _ in pool.map(lambda c, p=policy, ctx=context: ctx.copy().run(self._one, c, p), fresh):
                     pass
-        # Counted before the passed-on loans are released: those were worked, not left.
-        out_of_budget = self.budget.left <= 0 or self._halted()
-        not_reached = criteria.unclaimed(self.s.engine, now=self.s.clock.now()) if out_of_budget else 0
+
+    def _release_passed_on(self, seen: set[str]) -> None:
+        """Loans this policy passed on go back to the pool: a later policy may take them."""
         passed_on = self.loan.take_passed_on()
         if passed_on:
             seen -= passed_on
             with session(self.s.engine) as s:
                 loans.release_loan_claims(s, self.run_id, passed_on)
-        line = self.tally.policy_done(policy.name, not_reached=not_reached)
-        if line["selected"] == 0 and not_reached and self.budget.left <= 0:
-            earlier = {p: b["submitted"] for p, b in self.summary.backlog.items() if p != policy.name}
-            self.tally.warn(starved(policy.name, earlier, self.job.max_refreshes, not_reached))
-            self.log.warning("policy_starved", policy=policy.name, waiting=not_reached)
-        self.log.info("policy_done", policy=policy.name, selected=self.summary.selected)
-        return backlog
+
+    def _starved(self, policy: str, not_reached: int) -> None:
+        """The budget ran out before this policy got a loan: said, with what the earlier ones took."""
+        earlier = {p: b["submitted"] for p, b in self.summary.backlog.items() if p != policy}
+        self.tally.warn(starved(policy, earlier, self.job.max_refreshes, not_reached))
+        self.log.warning("policy_starved", policy=policy, waiting=not_reached)
 
     def _batches(self, criteria: Criteria, workers: int) -> Iterator[list[loans.Candidate]]:
         """A batch at a time, claimed: instances sharing a job (`parallel: true`) split the loans, and
@@ -266,7 +278,7 @@ class JobPass:
         except MonitorError as exc:
             # Loan ids are PII: the log names the failure, the audit entry names the loan.
             self.log.error("loan_failed", error_type=type(exc).__name__)
-            self.loan.skip(SkipReason.ERROR, cand.loan_id, None, error=str(exc)[:300])
+            self.loan.skip(SkipReason.ERROR, cand.loan_id, None, {"error": str(exc)[:300]})
             self._stepped()
 
     def _stepped(self) -> None:

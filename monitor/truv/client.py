@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Final, TypeVar
 
 import httpx
@@ -28,17 +26,17 @@ from monitor.errors import (
     TruvUnreachable,
     is_refresh_limit_message,
 )
+from monitor.truv.answers import error_fields, retry_after_seconds
 from monitor.truv.assets_wire import parse_assets_report
 from monitor.truv.call_count import CallCount, note_request, note_throttled
 from monitor.truv.orders_page import OrdersPage, parse_orders_page
 from monitor.truv.pacer import Pacer
 from monitor.truv.report_wire import parse_report
-from monitor.truv.secrets import redact_text, token_hash
+from monitor.truv.secrets import token_hash
 from monitor.truv.wire import LinkInfo, OrderInfo, parse_link, parse_order
 
 log = structlog.get_logger("monitor.truv")
 
-_DRF_WAIT = re.compile(r"available in (\d+(?:\.\d+)?) second")
 # Errors that mean the request never left this machine: the connection was never established.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 # A 403 concerns one resource; only when this many calls in a row, from the first, all get one is the
@@ -84,7 +82,10 @@ class _Retry:
 _RETRY: Final = _Retry()
 
 
-def build_http(base_url: str, client_id: str, secret: str, timeout: float, **kwargs: Any) -> httpx.Client:
+def build_http(
+    base_url: str, client_id: str, secret: str, timeout: float, *, transport: httpx.BaseTransport | None = None
+) -> httpx.Client:
+    """The HTTP client every Truv call goes through; `transport` replaces the network (tests, the demo)."""
     return httpx.Client(
         base_url=base_url if base_url.endswith("/") else base_url + "/",
         headers={
@@ -96,43 +97,8 @@ def build_http(base_url: str, client_id: str, secret: str, timeout: float, **kwa
         },
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-        **kwargs,
+        transport=transport,
     )
-
-
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """Retry-After (seconds or HTTP date), else DRF's 'Expected available in N seconds.'"""
-    header = response.headers.get("Retry-After")
-    if header:
-        try:
-            return max(0.0, float(header))
-        except ValueError:
-            try:
-                when = parsedate_to_datetime(header)
-                date = response.headers.get("Date")
-                base = parsedate_to_datetime(date) if date else None
-                if base is not None:
-                    return max(0.0, (when - base).total_seconds())
-            except (TypeError, ValueError):
-                pass
-    match = _DRF_WAIT.search(response.text or "")
-    return float(match.group(1)) if match else None
-
-
-def _error_fields(response: httpx.Response) -> tuple[str | None, str]:
-    try:
-        body = response.json()
-    except ValueError:
-        return None, redact_text((response.text or "")[:200]) or response.reason_phrase
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        err = body["error"]
-        message = str(err.get("message") or "")
-        params = (err.get("extra") or {}).get("invalid-params") or []
-        details = "; ".join(f"{p.get('field')}: {p.get('message')}" for p in params if isinstance(p, dict))
-        return err.get("code"), redact_text(f"{message} ({details})" if details else message)
-    if isinstance(body, dict) and "detail" in body:
-        return None, redact_text(str(body["detail"]))
-    return None, response.reason_phrase
 
 
 class TruvClient:
@@ -228,7 +194,7 @@ class TruvClient:
         `before_send` runs before each attempt (a 429 is re-sent), once the pace allows it: the
         ledger moves the reservation's counting time to the moment the request may reach Truv.
         """
-        body: dict[str, Any] = {"products": [product]}
+        body: dict[str, object] = {"products": [product]}
         if employers is not None:
             body["employers"] = employers
         if financial_accounts is not None:
@@ -251,13 +217,14 @@ class TruvClient:
                     return token
         raise TruvNotFound(f"order {order_id} no longer lists that connection")
 
-    def create_bridge_token(self, user_id: str, *, product_type: str, access_token: str) -> dict[str, Any]:
+    def create_bridge_token(self, user_id: str, *, product_type: str, access_token: str) -> str:
+        """The bridge token Truv issued (the answer's other fields are not needed)."""
         body = {"product_type": product_type, "access_token": access_token}
         # Creating a bridge token spends no budget, so a repeat after a lost answer is harmless.
         data = self._call("POST", f"users/{user_id}/tokens/", json_body=body, idempotent=True, endpoint="bridge_token")
         if not isinstance(data, dict) or "bridge_token" not in data:
             raise TruvUnavailable("Truv's bridge token answer had no bridge_token")
-        return data
+        return str(data["bridge_token"])
 
     # -- machinery ----------------------------------------------------------------------------
 
@@ -417,7 +384,7 @@ class TruvClient:
         self._answered(status)
         if 200 <= status < 300:
             return self._json(request, attempt, response)
-        code, message = _error_fields(response)
+        code, message = error_fields(response)
         self._raise_for_refusal(request, status, code, message)
         if status == 429:
             self._wait_out_throttle(request, attempt, response)
@@ -443,18 +410,26 @@ class TruvClient:
         if 400 <= status < 500 and status != 401 and is_refresh_limit_message(message):
             # Truv's per-token refusal: never a throttle to wait out, whatever status carries it.
             raise TruvRefused(message, status=status, code=code)
-        if status == 401 or (status == 403 and not self._key_ok and self._forbidden_streak >= FORBIDDEN_PROBE):
-            raise TruvAuthError(
-                f"Truv refused the credentials ({status} {code or ''}): {message}. "
-                + (f"The first {self._forbidden_streak} calls all got 403. " if status == 403 else "")
-                + "Check TRUV_CLIENT_ID and TRUV_SECRET (the secret picks the environment).",
-                status=status,
-                code=code,
-            )
+        if self._credentials_refused(status):
+            raise self._auth_error(status, code, message)
         if status == 403:
             raise TruvForbidden(f"{request.label}: 403 {code or ''}: {message}", status=403, code=code)
         if status == 404:
             raise TruvNotFound(f"{request.label}: not found", status=404, code=code)
+
+    def _credentials_refused(self, status: int) -> bool:
+        """A 401; or a 403 to every call from the first, FORBIDDEN_PROBE of them: the key (rule 13)."""
+        return status == 401 or (status == 403 and not self._key_ok and self._forbidden_streak >= FORBIDDEN_PROBE)
+
+    def _auth_error(self, status: int, code: str | None, message: str) -> TruvAuthError:
+        streak = f"The first {self._forbidden_streak} calls all got 403. " if status == 403 else ""
+        return TruvAuthError(
+            f"Truv refused the credentials ({status} {code or ''}): {message}. "
+            + streak
+            + "Check TRUV_CLIENT_ID and TRUV_SECRET (the secret picks the environment).",
+            status=status,
+            code=code,
+        )
 
     def _wait_out_throttle(self, request: _Request, attempt: int, response: httpx.Response) -> None:
         """A throttled request was not processed, so re-sending even a refresh is safe."""
@@ -476,4 +451,4 @@ class TruvClient:
         self.clock.sleep(wait if wait is not None else self._backoff(attempt))
 
 
-__all__ = ["MAX_CONSECUTIVE_FAILURES", "CallStats", "TruvClient", "build_http", "retry_after_seconds"]
+__all__ = ["MAX_CONSECUTIVE_FAILURES", "CallStats", "TruvClient", "build_http"]

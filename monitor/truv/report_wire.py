@@ -38,7 +38,7 @@ def _on_leave(earnings: Any) -> bool:
     return False
 
 
-def _statement(item: dict[str, Any]) -> Statement:
+def _statement(item: dict[str, object]) -> Statement:
     return Statement(
         pay_date=day(item.get("pay_date")),
         gross_pay=money(item.get("gross_pay")),
@@ -50,10 +50,12 @@ def _statement(item: dict[str, Any]) -> Statement:
     )
 
 
-def _employment(item: dict[str, Any]) -> Employment:
+def _employment(item: dict[str, object]) -> Employment:
     given = item.get("company")
-    company: dict[str, Any] = given if isinstance(given, dict) else {}
-    statements = [_statement(s) for s in item.get("statements") or () if isinstance(s, dict)]
+    company: dict[str, object] = given if isinstance(given, dict) else {}
+    given_statements = item.get("statements")
+    listed = given_statements if isinstance(given_statements, list) else []
+    statements = [_statement(s) for s in listed if isinstance(s, dict)]
     statements.sort(key=lambda s: s.pay_date.toordinal() if s.pay_date else 0, reverse=True)
     active = item.get("is_active")
     derived = item.get("derived_fields")

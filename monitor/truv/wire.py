@@ -168,7 +168,7 @@ def effective_status(status: Any, last_task_status: Any) -> str | None:
     return plain
 
 
-def _suborder(kind: str, item: dict[str, Any]) -> Suborder:
+def _suborder(kind: str, item: dict[str, object]) -> Suborder:
     token = item.get("access_token")
     return Suborder(
         kind=kind,
@@ -182,7 +182,7 @@ def _suborder(kind: str, item: dict[str, Any]) -> Suborder:
     )
 
 
-def _items(body: dict[str, Any], *keys: str) -> list[dict[str, Any]]:
+def _items(body: dict[str, object], *keys: str) -> list[dict[str, object]]:
     for key in keys:
         value = body.get(key)
         if isinstance(value, list) and value:

@@ -38,6 +38,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
@@ -110,7 +111,7 @@ async def read_body(request: Request, *, max_body: int, timeout: float) -> bytes
         raise _Refused(408, "body not received in time") from None
 
 
-def parse(body: bytes) -> tuple[str, dict[str, Any]]:
+def parse(body: bytes) -> tuple[str, dict[str, object]]:
     """The body as text and the event, if it can be stored: UTF-8 JSON (RFC 8259), an object with a
     webhook_id and an event_type. Anything else is _Refused(400), never a 500 (json raises
     RecursionError on deep nesting). The text is what is stored: no column can hold invalid UTF-8."""
@@ -126,7 +127,8 @@ def parse(body: bytes) -> tuple[str, dict[str, Any]]:
 
 
 _Answer = tuple[str, str | None]
-_Store = Callable[[Any, Sequence[tuple[str, dict[str, Any]]]], list[_Answer | Exception]]
+_Store = Callable[[Any, Sequence[tuple[str, dict[str, object]]]], list[_Answer | Exception]]
+_Queued = tuple[str, dict[str, object], asyncio.Future[_Answer]]  # the body, its event, its answer
 
 
 class BatchWriter:
@@ -135,11 +137,11 @@ class BatchWriter:
 
     def __init__(self, services: Context, store: _Store = webhook_events.receive_batch, batch: int = BATCH) -> None:
         self._services, self._store, self._batch = services, store, batch
-        self._queue: asyncio.Queue[tuple[str, dict[str, Any], asyncio.Future[_Answer]]] | None = None
+        self._queue: asyncio.Queue[_Queued] | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def receive(self, text: str, event: dict[str, Any]) -> _Answer:
+    async def receive(self, text: str, event: dict[str, object]) -> _Answer:
         loop = asyncio.get_running_loop()
         # Started here rather than only at startup: an app driven without its lifespan (httpx's ASGI
         # transport, the demo) still gets its writer, on the loop that serves it.
@@ -158,7 +160,7 @@ class BatchWriter:
                 await self._task
             self._task = None
 
-    async def _run(self, queue: asyncio.Queue[tuple[str, dict[str, Any], asyncio.Future[_Answer]]]) -> None:
+    async def _run(self, queue: asyncio.Queue[_Queued]) -> None:
         while True:
             batch = [await queue.get()]
             while len(batch) < self._batch and not queue.empty():
@@ -221,7 +223,7 @@ def create_app(
         except MonitorError as exc:
             log.error("webhook_store_failed", error=str(exc))
             return JSONResponse({"error": "not stored; retry"}, status_code=503)
-        log.info("webhook", event_type=event_type_label(event["event_type"]), state=state)
+        log.info("webhook", event_type=event_type_label(str(event["event_type"])), state=state)
         # 2xx for an invalid event too: it is kept, and Truv retrying it would not make it valid.
         return JSONResponse({"status": state, **({"reason": reason} if reason else {})})
 
@@ -246,7 +248,7 @@ def create_app(
         try:
             await run_in_threadpool(webhook_events.alive, services)
             detail = private(request) and "detail" in request.query_params
-            stats: dict[str, Any] = await run_in_threadpool(webhook_events.counts, services) if detail else {}
+            stats: Mapping[str, object] = await run_in_threadpool(webhook_events.counts, services) if detail else {}
             if health is not None:  # the daemon: its jobs' next fire and last pass
                 healthy, scheduler = await run_in_threadpool(health)
                 return JSONResponse({"ok": healthy, **stats, **scheduler}, status_code=200 if healthy else 503)
@@ -298,12 +300,15 @@ class HeadDeadlineH11Protocol(H11Protocol):
 
     def __init__(
         self,
-        *args: Any,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, object],
+        _loop: asyncio.AbstractEventLoop | None = None,
+        *,
         per_address: int = PER_ADDRESS,
         max_connections: int = MAX_CONNECTIONS,
-        **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(config, server_state, app_state, _loop)
         self.per_address, self.max_connections = per_address, max_connections
         self.address: str | None = None
         self.head_seen = 0  # bytes of the current request head received so far

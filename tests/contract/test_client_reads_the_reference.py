@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from monitor.core.refresh_choice import Choice, LoanToRefresh, ScopedConnection, choose
 from monitor.core.webhook_events import Action, interpret, validate
-from monitor.truv.client import _error_fields
+from monitor.truv.answers import error_fields
 from monitor.truv.orders_page import filter_honoured, parse_orders_page
 from monitor.truv.report_wire import parse_report
 from monitor.truv.secrets import token_hash
@@ -139,13 +139,13 @@ def test_the_documented_reports_read_as_of_their_completion(name):
 )
 def test_the_documented_error_body_gives_its_code_and_message(name, status):
     body = example(name)
-    code, message = _error_fields(httpx.Response(status, json=body))
+    code, message = error_fields(httpx.Response(status, json=body))
     assert code == body["error"]["code"]
     assert message.startswith(body["error"]["message"])
 
 
 def test_the_documented_404_reads_its_detail():
-    code, message = _error_fields(httpx.Response(404, json=example("error_404.json")))
+    code, message = error_fields(httpx.Response(404, json=example("error_404.json")))
     assert (code, message) == (None, "Not Found.")
 
 

@@ -18,7 +18,8 @@ from monitor.errors import (
     TruvRefused,
     TruvUnavailable,
 )
-from monitor.truv.client import TruvClient, build_http, retry_after_seconds
+from monitor.truv.answers import retry_after_seconds
+from monitor.truv.client import TruvClient, build_http
 from monitor.truv.pacer import LocalPacer
 
 ORDER = {

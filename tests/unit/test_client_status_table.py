@@ -26,7 +26,8 @@ from monitor.errors import (
     TruvUnreachable,
     is_refresh_limit_message,
 )
-from monitor.truv.client import TruvClient, build_http, retry_after_seconds
+from monitor.truv.answers import retry_after_seconds
+from monitor.truv.client import TruvClient, build_http
 from monitor.truv.pacer import LocalPacer
 from monitor.truv.secrets import token_hash
 

@@ -19,7 +19,7 @@ from monitor.sandbox.faults import Faults
 from monitor.sandbox.model import SCENARIOS, Link, Order, Suborder, Task, iso, parse_time, suborder_status, task_outcome
 from monitor.sandbox.ratelimit import RefreshBudget, RequestLimiter, wait_message
 from monitor.truv import wire as truv_wire
-from monitor.truv.client import retry_after_seconds
+from monitor.truv.answers import retry_after_seconds
 from monitor.truv.secrets import token_hash
 
 T0 = datetime(2026, 6, 5, 12, 0, tzinfo=UTC)
