@@ -34,7 +34,7 @@ from monitor.sandbox import EmployerSpec, Sandbox, SandboxTransport
 from monitor.services import Services
 from monitor.store.db import session
 from monitor.store.demo_reads import connections_needing_reauth, outcomes_by_reservation, run_events
-from monitor.store.loans import import_loans
+from monitor.store.loan_import import import_loans
 from monitor.store.monitoring import findings
 
 DEMO_CONFIG = """\

@@ -84,8 +84,9 @@ def loans_import(
     from monitor.loans_file import read_rows
     from monitor.progress import counted, for_terminal
     from monitor.store.db import session
+    from monitor.store.loan_import import import_loans
+    from monitor.store.loan_import_rows import FUTURE_ALLOWANCE, RepeatedLoanId
     from monitor.store.loan_repeats import Repeats, find_repeats
-    from monitor.store.loans import FUTURE_ALLOWANCE, RepeatedLoanId, import_loans
 
     c = root_options(ctx)
     services = c.context()

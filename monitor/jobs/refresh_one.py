@@ -32,7 +32,7 @@ from monitor.jobs.pass_summary import RefreshBudget, Tally
 from monitor.services import Services
 from monitor.store import ledger, loan_refresh
 from monitor.store.db import session
-from monitor.store.loans import Candidate
+from monitor.store.loan_selection import Candidate
 from monitor.store.webhook_events import reapply_unmatched
 from monitor.truv.wire import OrderInfo
 

@@ -29,9 +29,9 @@ from monitor.services import Context
 from monitor.store import evidence_rows, ledger_rows, loan_pages, loan_rows, usage
 from monitor.store.db import read_only, session
 from monitor.store.ledger_rows import ReservationRow
+from monitor.store.loan_connection_rows import ConnectionStateRow, LoanConnectionRow, loan_connections
 from monitor.store.loan_pages import PolicyTerms
 from monitor.store.loan_rows import EventRow, LastOutcome, LoanRow, OrderRow, PassReading
-from monitor.store.loans import ConnectionStateRow, LoanConnectionRow, loan_connections
 from monitor.store.monitoring import findings
 from monitor.truv.secrets import short
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from monitor.core.matching import normalise
-from monitor.store.loans import match_clause
+from monitor.store.loan_match import match_clause
 from monitor.store.tables import loan_attribute_table, loan_table
 
 _L = loan_table.c
