@@ -241,12 +241,9 @@ def verify(session: Session, *, key: str | None) -> dict[str, Any]:
     head, seal = _chain_state(session)
     start_seq, start_hash = (checkpoint.through_seq, checkpoint.through_hash) if checkpoint else (0, GENESIS)
     head_seq, head_hash = (head.seq, head.hash) if head else (start_seq, start_hash)
+    keyed_from = seal.seq if seal else None
     walked = walk(
-        _rows(session, start_seq, head_seq),
-        start_seq=start_seq,
-        start_hash=start_hash,
-        keyed_from=seal.seq if seal else None,
-        key=key,
+        _rows(session, start_seq, head_seq), start_seq=start_seq, start_hash=start_hash, keyed_from=keyed_from, key=key
     )
     beyond = session.execute(select(func.max(event_table.c.seq))).scalar() or 0
     head_now, _ = _chain_state(session)  # read after `beyond`: an entry committed since moved the head too
@@ -257,30 +254,39 @@ def verify(session: Session, *, key: str | None) -> dict[str, Any]:
         head_hash=head_hash,
         head_now=head_now.seq if head_now else 0,
         beyond=beyond,
-        checkpoint_ok=(_checkpoint_ok(checkpoint, key) if key and checkpoint else None),
+        checkpoint_ok=_checkpoint_verdict(checkpoint, key),
         has_checkpoint=checkpoint is not None,
         seal=seal,
     )
-    problem = facts.first_problem()
+    reason, first_broken_seq, message = facts.first_problem() or (None, None, None)
     return {
-        "ok": problem is None,
-        "reason": problem[0] if problem else None,
-        "first_broken_seq": problem[1] if problem else None,
-        "message": problem[2] if problem else None,
+        "ok": reason is None,
+        "reason": reason,
+        "first_broken_seq": first_broken_seq,
+        "message": message,
         "keyed": seal is not None,
-        "keyed_from": seal.seq if seal else None,
+        "keyed_from": keyed_from,
         "key_given": key is not None,
         "entries_checked": walked.count,
         "head_seq": head_seq,
         "head_hash": head_hash,
-        "checkpoint": None
-        if checkpoint is None
-        else {
-            "through_seq": checkpoint.through_seq,
-            "removed_before": checkpoint.removed_before,
-            "removed_count": checkpoint.removed_count,
-            "signature_ok": facts.checkpoint_ok is True,
-        },
+        "checkpoint": None if checkpoint is None else _checkpoint_report(checkpoint, facts.checkpoint_ok is True),
+    }
+
+
+def _checkpoint_verdict(checkpoint: AuditCheckpoint | None, key: str | None) -> bool | None:
+    """Whether the purge checkpoint's signature holds; None with no checkpoint, or no key to check it with."""
+    if key and checkpoint:
+        return _checkpoint_ok(checkpoint, key)
+    return None
+
+
+def _checkpoint_report(checkpoint: AuditCheckpoint, signature_ok: bool) -> dict[str, object]:
+    return {
+        "through_seq": checkpoint.through_seq,
+        "removed_before": checkpoint.removed_before,
+        "removed_count": checkpoint.removed_count,
+        "signature_ok": signature_ok,
     }
 
 
@@ -315,14 +321,7 @@ class _Facts:
         # With the right key something keyed verifies even after tampering (the seal, the checkpoint or
         # an entry); with another key nothing does. Only the seal to go by (every keyed entry gone) is
         # not enough to tell: that is a changed head, reported as such below.
-        broken = self.walked.broken
-        entry_failed = (
-            self.seal is not None
-            and broken is not None
-            and broken.reason == "edited"
-            and (broken.seq or 0) >= self.seal.seq
-        )
-        tested = entry_failed or self.has_checkpoint
+        tested = self._keyed_entry_failed() or self.has_checkpoint
         if self.key is None or not tested or self.seal_ok() or self.checkpoint_ok or self.walked.keyed_verified:
             return None
         return (
@@ -331,6 +330,12 @@ class _Facts:
             f"nothing keyed in the trail verifies with this {KEY_ENV} (seal, checkpoint, entries): it is not "
             "the key the trail was written with, or all of them were forged",
         )
+
+    def _keyed_entry_failed(self) -> bool:
+        broken = self.walked.broken
+        if self.seal is None or broken is None:
+            return False
+        return broken.reason == "edited" and (broken.seq or 0) >= self.seal.seq
 
     def _break(self) -> tuple[str, int | None, str] | None:
         broken = self.walked.broken

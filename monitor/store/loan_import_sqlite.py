@@ -4,6 +4,7 @@ Postgres's, and values are converted as SQLAlchemy's types would."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Connection as SAConnection
@@ -30,17 +31,23 @@ class SqliteLoader:
         self.stamp = sqlite_time(now)
 
     def __call__(self, batch: dict[str, LoanRow]) -> None:
-        run = self.conn.exec_driver_sql
+        self._mark_seen(batch)
         rows = batch.values()
+        self._upsert(rows)
+        self._attributes(rows)
+
+    def _mark_seen(self, batch: dict[str, LoanRow]) -> None:
         # A loan_id an earlier batch had is the one row the insert skips: only then look for which.
-        added = run(
+        added = self.conn.exec_driver_sql(
             f"INSERT INTO {SEEN} (loan_id, row_number) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            [(r.loan_id, r.row) for r in rows],
+            [(r.loan_id, r.row) for r in batch.values()],
         ).rowcount
         if added != len(batch):
             refuse_repeat(self.conn, batch, self.source)
+
+    def _upsert(self, rows: Collection[LoanRow]) -> None:
         stamp = self.stamp
-        run(
+        self.conn.exec_driver_sql(
             self.upsert,
             [
                 (
@@ -56,6 +63,9 @@ class SqliteLoader:
                 for r in rows
             ],
         )
+
+    def _attributes(self, rows: Collection[LoanRow]) -> None:
+        run = self.conn.exec_driver_sql
         if self.replace_attributes:
             run("DELETE FROM loan_attribute WHERE loan_id = ?", [(r.loan_id,) for r in rows])
         attributes = [(r.loan_id, k, *value_and_shown(v)) for r in rows for k, v in r.attributes.items() if v != ""]

@@ -82,12 +82,10 @@ def enqueue_refresh_completed(session: Session, *, loan: Loan, order_id: str, pr
 
     The ids are the refresh order's as recorded (`save_order` keeps what Truv's reads carried).
     """
-    row = session.get(TruvOrder, order_id)
-    voie = row.voie_report_id if row else None
-    voa = row.voa_report_id if row else None
-    original = session.get(TruvOrder, loan.original_order_id or loan.order_id)
-    if not (voie or voa) and original is not None and (original.voie_report_id or original.voa_report_id):
+    ids = _new_report_ids(session, loan, order_id)
+    if ids is None:
         return  # a mortgage order's new report ids are not known yet: the next pass reads them, then hands off
+    voie, voa = ids
     payload = {
         "type": "refresh.completed",
         "loan_id": loan.loan_id,
@@ -100,6 +98,19 @@ def enqueue_refresh_completed(session: Session, *, loan: Loan, order_id: str, pr
         "next_step": "resubmit the newest report id to DU / LPA" if (voie or voa) else None,
     }
     enqueue(session, kind="refresh_completed", key=f"refresh_completed:{order_id}", payload=payload, now=now)
+
+
+def _new_report_ids(session: Session, loan: Loan, order_id: str) -> tuple[str | None, str | None] | None:
+    """The refresh order's (VOIE, VOA) report ids; None when it has none yet but the loan's original
+    order has some (a mortgage order, whose refresh makes new ones)."""
+    row = session.get(TruvOrder, order_id)
+    ids = (row.voie_report_id, row.voa_report_id) if row else (None, None)
+    if any(ids):
+        return ids
+    original = session.get(TruvOrder, loan.original_order_id or loan.order_id)
+    if original is not None and (original.voie_report_id or original.voa_report_id):
+        return None
+    return ids
 
 
 def enqueue_needs_new_order(
