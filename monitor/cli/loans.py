@@ -111,21 +111,24 @@ def loans_import(
                 force=force,
                 not_after=now + FUTURE_ALLOWANCE,
             )
+            from monitor.store.audit_details import LoansImported
             from monitor.store.ledger import add_event
 
             add_event(
                 s,
                 at=now,
                 kind="loans_imported",
-                file=str(file),
-                rows=result.rows,
-                inserted=result.inserted,
-                updated=result.updated,
-                closed=result.closed,
-                full_snapshot=full_snapshot,
-                forced=force and full_snapshot,
-                dedupe=dedupe,
-                dropped=repeats.rows,
+                detail=LoansImported(
+                    file=str(file),
+                    rows=result.rows,
+                    inserted=result.inserted,
+                    updated=result.updated,
+                    closed=result.closed,
+                    full_snapshot=full_snapshot,
+                    forced=force and full_snapshot,
+                    dedupe=dedupe,
+                    dropped=repeats.rows,
+                ),
             )
     except RepeatedLoanId:
         # Rolled back. Read the file once more to name every repeat, not one per run.

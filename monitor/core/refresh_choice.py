@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TypedDict
 
 from monitor.core.products import FILTER_KEYS, refresh_product_allowed
 from monitor.core.staleness import assess
@@ -44,12 +45,19 @@ class LoanToRefresh:
     connections: tuple[ScopedConnection, ...]
 
 
+class ChoiceDetail(TypedDict, total=False):
+    """What a skip's audit entry says beyond its reason: the order's products against the policy's."""
+
+    order_products: str
+    product: str
+
+
 @dataclass(frozen=True, slots=True)
 class Skip:
     """No refresh for this loan: `reason` is the skip reason, `detail` goes into its audit entry."""
 
     reason: str
-    detail: dict[str, str] = field(default_factory=dict)
+    detail: ChoiceDetail = field(default_factory=ChoiceDetail)
     # A later policy of the same job may fit the loan's order: the pass hands the loan on.
     pass_on: bool = False
 
@@ -109,7 +117,7 @@ def choose(
     if loan.hold is not None:
         return Skip(loan.hold_reason or loan.hold)
     if not refresh_product_allowed(loan.order_products, product):
-        detail = {"order_products": ",".join(loan.order_products), "product": product}
+        detail = ChoiceDetail(order_products=",".join(loan.order_products), product=product)
         return Skip("product_not_allowed", detail, pass_on=True)
     if loan.connections and all(conn.data_as_of is None for conn in loan.connections):
         return Skip("never_verified")

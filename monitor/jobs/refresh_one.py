@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Unpack
 
 from monitor.config import JobConfig, PolicyConfig
 from monitor.core.budget import ReservationRequest, counts_from
@@ -31,6 +31,7 @@ from monitor.jobs.order_reads import read_orders
 from monitor.jobs.pass_summary import RefreshBudget, Tally
 from monitor.services import Services
 from monitor.store import ledger, loan_refresh
+from monitor.store.audit_details import NotSubmitted, SkipExtras, Skipped, Submitted
 from monitor.store.db import session
 from monitor.store.loan_selection import Candidate
 from monitor.store.webhook_events import reapply_unmatched
@@ -99,7 +100,7 @@ class LoanRefresh:
             self.tally.monitored(reports_read=baselines, findings=0)
             self._reserve_and_send(loan, policy, choice)
 
-    def skip(self, reason: str, loan_id: str, policy: PolicyConfig | None, **detail: Any) -> None:
+    def skip(self, reason: str, loan_id: str, policy: PolicyConfig | None, **detail: Unpack[SkipExtras]) -> None:
         """Counted in the summary and audited with its reason."""
         self.tally.skip(reason)
         with session(self.s.engine) as s:
@@ -110,9 +111,7 @@ class LoanRefresh:
                 run_id=self.run_id,
                 loan_id=loan_id,
                 purpose=policy.permissible_purpose if policy else None,
-                policy=policy.name if policy else None,
-                reason=reason,
-                **detail,
+                detail=Skipped(policy=policy.name if policy else None, reason=reason, **detail),
             )
 
     def take_passed_on(self) -> set[str]:
@@ -155,7 +154,9 @@ class LoanRefresh:
             # `is_expired` is the borrower invitation's expiry, not the end of the order (DESIGN.md rule 13).
             return loan_refresh.record_details(s, cand.loan_id, original, newest, run_id=self.run_id, now=now)
 
-    def _set_aside(self, loan_id: str, hold: LoanHold, reason: SkipReason, policy: PolicyConfig, **detail: Any) -> None:
+    def _set_aside(
+        self, loan_id: str, hold: LoanHold, reason: SkipReason, policy: PolicyConfig, **detail: Unpack[SkipExtras]
+    ) -> None:
         """One loan is set aside with its reason; the pass goes on (DESIGN.md rule 13)."""
         with session(self.s.engine) as s:
             loan_refresh.set_aside(s, loan_id, hold=hold, reason=reason, now=self.s.clock.now())
@@ -243,11 +244,13 @@ class LoanRefresh:
                 run_id=self.run_id,
                 loan_id=loan.loan_id,
                 reservation_id=reservation_id,
-                refresh_order_id=info.id,
-                original_order_id=loan.original_order_id,
-                product=policy.product,
                 purpose=policy.permissible_purpose,
-                filters={k: len(v) for k, v in filters.items()},
+                detail=Submitted(
+                    refresh_order_id=info.id,
+                    original_order_id=loan.original_order_id,
+                    product=policy.product,
+                    filters={k: len(v) for k, v in filters.items()},
+                ),
             )
         reapply_unmatched(self.s, info.id)  # webhooks about it that arrived before its answer was written
 
@@ -328,6 +331,5 @@ class LoanRefresh:
                 run_id=self.run_id,
                 loan_id=loan_id,
                 reservation_id=reservation_id,
-                outcome=outcome,
-                detail=detail[:300],
+                detail=NotSubmitted(outcome=outcome, detail=detail[:300]),
             )

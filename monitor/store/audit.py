@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypedDict
 
 import structlog
 from sqlalchemy import delete, func, or_, select
@@ -28,6 +28,7 @@ from monitor.core.audit import GENESIS, Walk, chain_hash, keyed_hash, same, seal
 from monitor.core.readable import json_default
 from monitor.core.states import ReportState
 from monitor.errors import InputError, MonitorError
+from monitor.store.audit_details import AuditDetail, AuditSealed, MonitoringPurged, Purged
 from monitor.store.db import rows_affected, upsert_insert
 from monitor.store.tables import (
     AuditCheckpoint,
@@ -82,11 +83,11 @@ def require_key(session: Session) -> None:
         raise AuditKeyRequired(sealed.seq)
 
 
-def _warn_once(event: str, **kw: Any) -> None:
+def _warn_once(event: str, *, hint: str) -> None:
     # Once per process: a daemon writing thousands of entries would otherwise repeat it thousands of times.
     if event not in _warned:
         _warned.add(event)
-        log.warning(event, **kw)
+        log.warning(event, hint=hint)
 
 
 def append(
@@ -98,7 +99,7 @@ def append(
     loan_id: str | None = None,
     reservation_id: str | None = None,
     purpose: str | None = None,
-    detail: dict[str, Any] | None = None,
+    detail: AuditDetail | None = None,
 ) -> None:
     """Chain one entry. The head row is locked until the caller commits, so entries chain in one order
     across threads and instances; it is always the last lock a transaction takes (no deadlocks)."""
@@ -115,19 +116,45 @@ def append(
     )
 
 
-def _append(session: Session, *, key: str | None, at: datetime, kind: str, **fields: Any) -> None:
+class _Entry(TypedDict):
+    """An audit entry's chained fields, as hashed and stored."""
+
+    seq: int
+    at: datetime
+    kind: str
+    run_id: str | None
+    loan_id: str | None
+    reservation_id: str | None
+    actor: str
+    purpose: str | None
+    version: str
+    detail: str  # the kind's AuditDetail as JSON, keys sorted
+
+
+def _append(
+    session: Session,
+    *,
+    key: str | None,
+    at: datetime,
+    kind: str,
+    run_id: str | None = None,
+    loan_id: str | None = None,
+    reservation_id: str | None = None,
+    purpose: str | None = None,
+    detail: AuditDetail | None = None,
+) -> None:
     head, seal = _lock_head(session)
-    entry: dict[str, Any] = {
+    entry: _Entry = {
         "seq": head.seq + 1,
         "at": at,
         "kind": kind,
-        "run_id": fields.get("run_id"),
-        "loan_id": fields.get("loan_id"),
-        "reservation_id": fields.get("reservation_id"),
+        "run_id": run_id,
+        "loan_id": loan_id,
+        "reservation_id": reservation_id,
         "actor": ACTOR.get(),
-        "purpose": fields.get("purpose"),
+        "purpose": purpose,
         "version": __version__,
-        "detail": json.dumps(fields.get("detail") or {}, default=json_default, sort_keys=True),
+        "detail": json.dumps(detail or {}, default=json_default, sort_keys=True),
     }
     if seal is not None and key is None:
         # A process that passed `require_key` before the chain was sealed: refuse (the caller's
@@ -410,7 +437,7 @@ def seal(session: Session, *, key: str, now: datetime, verified_seq: int, verifi
     )
     session.flush()
     unkeyed = head.seq
-    _append(session, key=key, at=now, kind="audit_sealed", detail={"keyed_from": keyed_from})
+    _append(session, key=key, at=now, kind="audit_sealed", detail=AuditSealed(keyed_from=keyed_from))
     return {"keyed_from": keyed_from, "unkeyed_entries": unkeyed, "head_seq": head.seq, "head_hash": head.hash}
 
 
@@ -435,14 +462,14 @@ def purge(session: Session, *, before: datetime, key: str, now: datetime, forced
     webhooks, unapplied = _purge_webhook_events(session, before=before)
     monitoring = _purge_monitoring(session, before=before)
     if removed or webhooks or any(monitoring.values()):
-        detail = {
-            "removed_before": before.isoformat(),
-            "removed": removed,
-            "through_seq": through_seq,
-            "webhook_events_removed": webhooks,
+        detail = Purged(
+            removed_before=before.isoformat(),
+            removed=removed,
+            through_seq=through_seq,
+            webhook_events_removed=webhooks,
             **monitoring,
-            "forced": forced,
-        }
+            forced=forced,
+        )
         _append(session, key=key, at=now, kind="purge", detail=detail)
     return {
         "removed": removed,
@@ -481,7 +508,7 @@ def _purge_entries(session: Session, *, before: datetime, key: str, now: datetim
     return removed, last_removed
 
 
-def _purge_monitoring(session: Session, *, before: datetime) -> dict[str, int]:
+def _purge_monitoring(session: Session, *, before: datetime) -> MonitoringPurged:
     """Income monitoring's snapshots and findings are PII like the audit detail: they go with it.
 
     An active loan's newest snapshot per connection stays whatever its age: it is the baseline the
@@ -496,7 +523,7 @@ def _purge_monitoring(session: Session, *, before: datetime) -> dict[str, int]:
     reports = rows_affected(
         session.execute(delete(due).where(due.c.created_at < before, due.c.state != ReportState.DUE))
     )
-    return {"snapshots_removed": snapshots, "findings_removed": findings, "reports_due_removed": reports}
+    return MonitoringPurged(snapshots_removed=snapshots, findings_removed=findings, reports_due_removed=reports)
 
 
 def _purge_webhook_events(session: Session, *, before: datetime) -> tuple[int, int]:

@@ -15,6 +15,7 @@ from monitor.core.assets import AssetsSnapshot, assets_from_dict, assets_to_dict
 from monitor.core.changes import HANDOFF_SEVERITIES, Finding, Snapshot, snapshot_from_dict, snapshot_to_dict
 from monitor.core.readable import json_default
 from monitor.core.states import ReportState
+from monitor.store.audit_details import FindingDisposed, FindingRecorded
 from monitor.store.outbox import enqueue
 from monitor.store.tables import Finding as FindingRow
 from monitor.store.tables import (
@@ -284,13 +285,15 @@ def record_finding(
         at=now,
         kind="finding",
         loan_id=loan_id,
-        rule=row.rule,
-        severity=row.severity,
-        confidence=row.confidence,
-        employment_id=row.employment_id,
-        field=row.field,
-        order_id=order_id,
-        previous_order_id=row.previous_order_id,
+        detail=FindingRecorded(
+            rule=row.rule,
+            severity=row.severity,
+            confidence=row.confidence,
+            employment_id=row.employment_id,
+            field=row.field,
+            order_id=order_id,
+            previous_order_id=row.previous_order_id,
+        ),
     )
     if finding.severity in HANDOFF_SEVERITIES:
         enqueue(session, kind="finding", key=f"finding:{row.id}", payload=_payload(row), now=now)
@@ -390,11 +393,8 @@ def dispose(session: Session, finding_id: int, *, action: str, note: str, by: st
         at=now,
         kind=f"finding_{target}",
         loan_id=row.loan_id,
-        finding_id=row.id,
-        rule=row.rule,
-        severity=row.severity,
-        before=before,
-        note=note,
-        by=by,
+        detail=FindingDisposed(
+            finding_id=row.id, rule=row.rule, severity=row.severity, before=before, note=note, by=by
+        ),
     )
     return finding_dict(row)

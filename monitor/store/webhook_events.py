@@ -35,6 +35,7 @@ from monitor.core.states import ConnectionState, LoanHold, ReservationState, Web
 from monitor.core.webhook_events import Action, Instruction, InvalidEvent, event_type_label, interpret, validate
 from monitor.errors import StorageError
 from monitor.store import ledger, settle
+from monitor.store.audit_details import DataChanged, NeedsNewOrder
 from monitor.store.db import read_only, session, upsert_insert
 from monitor.store.orders import set_hold
 from monitor.store.outbox import enqueue_needs_new_order, enqueue_reauth
@@ -528,7 +529,7 @@ def _order_finalized(s: Session, ins: Instruction, now: datetime) -> str:
     reason = "order_finalized"
     changed = [loan.loan_id for loan in rows if set_hold(loan, hold=LoanHold.NEEDS_NEW_ORDER, reason=reason, now=now)]
     for loan_id in changed:
-        ledger.add_event(s, at=now, kind="needs_new_order", loan_id=loan_id, reason=reason)
+        ledger.add_event(s, at=now, kind="needs_new_order", loan_id=loan_id, detail=NeedsNewOrder(reason=reason))
     enqueue_needs_new_order(s, loan_ids=changed, reason=reason, since=now, now=now)
     return WebhookState.APPLIED
 
@@ -572,7 +573,8 @@ def _link_deleted(s: Session, ins: Instruction, now: datetime) -> str:
     lc = loan_connection_table.c
     loan_ids = sorted(set(s.execute(select(lc.loan_id).where(lc.token_hash.in_(tokens))).scalars()))
     for loan_id in loan_ids:
-        ledger.add_event(s, at=now, kind="needs_new_order", loan_id=loan_id, reason="link_deleted")
+        detail = NeedsNewOrder(reason="link_deleted")
+        ledger.add_event(s, at=now, kind="needs_new_order", loan_id=loan_id, detail=detail)
     enqueue_needs_new_order(s, loan_ids=loan_ids, reason="link_deleted", since=now, now=now)
     return WebhookState.APPLIED
 
@@ -587,8 +589,7 @@ def _data_changed(s: Session, ins: Instruction, event: WireEvent, now: datetime)
             at=now,
             kind="data_changed",
             loan_id=loan_id,
-            webhook=event.get("webhook_id"),
-            event_type=event.get("event_type"),
+            detail=DataChanged(webhook=event.get("webhook_id"), event_type=event.get("event_type")),
         )
     return WebhookState.RECORDED
 
