@@ -34,6 +34,7 @@ from monitor.sandbox import EmployerSpec, Sandbox, SandboxTransport
 from monitor.services import Services
 from monitor.store.db import session
 from monitor.store.demo_reads import connections_needing_reauth, outcomes_by_reservation, run_events
+from monitor.store.handoff_payloads import FindingDict
 from monitor.store.loan_import import import_loans
 from monitor.store.monitoring import findings
 
@@ -259,7 +260,7 @@ def _per_loan(services: Services, run_id: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _print_changes(changes: list[dict[str, Any]]) -> None:
+def _print_changes(changes: list[FindingDict]) -> None:
     c = Console(soft_wrap=False, width=max(100, Console().width))
     c.print("\nIncome monitoring: each refresh's report compared with the connection's previous one:")
     shows = {loan_id: what for loan_id, what, _ in MONITORED}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -11,6 +12,7 @@ from rich.text import Text
 
 from monitor.core.controls import show_controls
 from monitor.core.readable import count_lines, zone_label
+from monitor.store.handoff_payloads import FindingDict
 
 
 def _safe(value: Any) -> Any:
@@ -189,7 +191,7 @@ def print_set_aside(rows: list[dict[str, Any]]) -> None:
         _console().print(_waiting_table(title, ("needs", "needs"), rows))
 
 
-def print_changes(rows: list[dict[str, Any]]) -> None:
+def print_changes(rows: list[FindingDict]) -> None:
     c = _console()
     t = Table(title="changes since the last verification (times UTC)")
     cols = ("id", "detected", "loan", "rule", "severity", "employment", "field", "before", "after", "refresh order")
@@ -215,7 +217,7 @@ def print_changes(rows: list[dict[str, Any]]) -> None:
         c.print("none")
 
 
-def disposition_text(finding: dict[str, Any], tz: tzinfo = UTC) -> str:
+def disposition_text(finding: Mapping[str, Any], tz: tzinfo = UTC) -> str:
     """`open`, or `resolved by operator:ann@host 2026-06-05 12:00: note`."""
     by = finding.get("disposition_by", finding.get("by"))
     if by is None:

@@ -44,6 +44,7 @@ from monitor.store import console_reads, console_users
 from monitor.store.audit import ACTOR
 from monitor.store.console_users import SignedIn
 from monitor.store.db import read_only, session
+from monitor.store.handoff_payloads import FindingDict
 
 log = structlog.get_logger("monitor.console")
 Handler = Callable[[Console, Request, SignedIn], Response]
@@ -292,7 +293,7 @@ def _dispose(console: Console) -> Callable[[Request], Any]:
     return endpoint
 
 
-def _dispose_as(console: Console, me: SignedIn, finding_id: int, action: str, note: str) -> dict[str, Any]:
+def _dispose_as(console: Console, me: SignedIn, finding_id: int, action: str, note: str) -> FindingDict:
     from monitor.jobs.disposition import dispose_finding
 
     ACTOR.set(f"console:{me.user}")  # this thread's copy only

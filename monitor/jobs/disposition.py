@@ -5,12 +5,11 @@ The CLI (`monitor changes ack|resolve`) and the console share this, so both chec
 
 from __future__ import annotations
 
-from typing import Any
-
 from monitor.errors import InputError
 from monitor.services import Context
 from monitor.store.audit import ACTOR
 from monitor.store.db import session
+from monitor.store.handoff_payloads import FindingDict
 from monitor.store.monitoring import ACTIONS, DispositionRefused, dispose
 
 MAX_NOTE = 500
@@ -24,7 +23,7 @@ def checked_note(note: str) -> str:
     return text
 
 
-def dispose_finding(context: Context, finding_id: int, *, action: str, note: str) -> dict[str, Any]:
+def dispose_finding(context: Context, finding_id: int, *, action: str, note: str) -> FindingDict:
     """Move one finding (`ack` or `resolve`); the audit entry names ACTOR as who. InputError (exit 2) for an
     unknown finding or one whose disposition does not allow it; nothing is changed then."""
     if action not in ACTIONS:

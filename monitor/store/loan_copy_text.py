@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from monitor.loans_file import LoanRow
-from monitor.store.loan_import_rows import value_and_shown
+from monitor.store.loan_attribute_values import value_and_shown
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,14 +1,14 @@
-"""One loans-file row against the loan tables: what their columns can hold, how an attribute's value is
-stored (matched lower-case, the file's spelling kept when it differs), and a loan_id given twice."""
+"""One loans-file row against the loan tables: what their columns can hold (a data date in the future
+refused too), and a loan_id given twice."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitor.core.matching import normalise
 from monitor.errors import ImportFileError
 from monitor.loans_file import LoanRow, shown_column
+from monitor.store.loan_attribute_values import normalised
 from monitor.store.tables import loan_attribute_table, loan_table
 
 # A data date is when Truv collected the data, so it cannot be in the future; a day covers a loan
@@ -38,17 +38,6 @@ class RepeatedLoanId(ImportFileError):
 
 def repeat(source: str, row: LoanRow, first: int) -> ImportFileError:
     return RepeatedLoanId(source, f"row {row.row}, column 'loan_id'", f"loan {row.loan_id!r} repeats row {first}")
-
-
-def _normalised(value: str) -> str:
-    return value.strip().lower() if type(value) is str else normalise(value)
-
-
-def value_and_shown(value: str) -> tuple[str, str | None]:
-    """The lower-case value matching reads, and the file's spelling when it differs (`Austin`)."""
-    matched = _normalised(value)
-    spelt = value.strip() if type(value) is str else matched
-    return matched, (spelt if spelt != matched else None)
 
 
 def check_storable(row: LoanRow, *, not_after: datetime | None, source: str) -> None:
@@ -83,8 +72,8 @@ def _width_problem(row: LoanRow) -> tuple[str, str] | None:
     for key, value in row.attributes.items():
         if len(key) > _KEY_WIDTH:
             return key, f"expected a column name of at most {_KEY_WIDTH} characters, got {len(key)}"
-        if len(_normalised(value)) > _VALUE_WIDTH:
-            return key, f"expected at most {_VALUE_WIDTH} characters, got {len(_normalised(value))}"
+        if len(normalised(value)) > _VALUE_WIDTH:
+            return key, f"expected at most {_VALUE_WIDTH} characters, got {len(normalised(value))}"
     return None
 
 

@@ -5,16 +5,17 @@ Postgres's, and values are converted as SQLAlchemy's types would."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.engine import Connection as SAConnection
 
 from monitor.loans_file import LoanRow
 from monitor.store.db import upsert_insert
-from monitor.store.loan_import_rows import value_and_shown
+from monitor.store.loan_attribute_values import value_and_shown
 from monitor.store.loan_import_seen import SEEN, refuse_repeat
 from monitor.store.loan_upsert import COPY_COLUMNS, upsert_set
 from monitor.store.tables import loan_table
+from monitor.store.types import sqlite_time
 
 
 class SqliteLoader:
@@ -77,12 +78,3 @@ class SqliteLoader:
 
     def close(self, error: BaseException | None) -> None:
         """Nothing to stop: the connection is the caller's throughout."""
-
-
-def sqlite_time(value: datetime) -> str:
-    """As SQLAlchemy stores a UTCDateTime in SQLite: UTC, naive, always with microseconds."""
-    if value.tzinfo is UTC:  # every data date a loans file gives (loans_file reads them into UTC)
-        return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
-    if value.tzinfo is None:
-        raise ValueError("refusing to store a naive datetime")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
