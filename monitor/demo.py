@@ -28,7 +28,9 @@ from monitor.jobs.plan import Plan
 from monitor.jobs.refresh_pass import JobPass
 from monitor.loans_file import read_rows
 from monitor.render import backlog_line, print_ledger, print_loan, print_summary
+from monitor.reports.ledger_shapes import LedgerView
 from monitor.reports.ledger_view import ledger_view
+from monitor.reports.loan_shapes import LoanShow
 from monitor.reports.loan_view import loan_show
 from monitor.sandbox import EmployerSpec, Sandbox, SandboxTransport
 from monitor.services import Services
@@ -294,9 +296,9 @@ def _print(
     result: PassSummary,
     loans_table: list[dict[str, Any]],
     reauth: list[dict[str, Any]],
-    view: dict[str, Any],
+    view: LedgerView,
     webhooks: dict[str, int],
-    loan_view: dict[str, Any],
+    loan_view: LoanShow,
 ) -> None:
     c = Console(soft_wrap=False, width=max(100, Console().width))
     c.print(f"monitor demo: SQLite at {directory / 'demo.db'}, the built-in Truv sandbox, simulated time.\n")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -108,14 +108,14 @@ def backlog_line(policy: str, line: dict[str, Any]) -> str:
     )
 
 
-def print_ledger(view: dict[str, Any], tz: tzinfo = UTC) -> None:
+def print_ledger(view: Mapping[str, Any], tz: tzinfo = UTC) -> None:
     c = _console()
     c.print(_reservations(view, tz))
     c.print(_token_use(view["tokens"], tz))
     c.print(_gse_use(view["gse_loans"], tz))
 
 
-def _reservations(view: dict[str, Any], tz: tzinfo) -> Table:
+def _reservations(view: Mapping[str, Any], tz: tzinfo) -> Table:
     res = Table(title=f"reservations, newest first ({_in(tz)}, now {_t(view['now'], tz)})")
     for col in ("loan", "product", "tokens", "state", "outcome", "reserved", "refresh order", "report ids", "billable"):
         res.add_column(col)
@@ -166,7 +166,7 @@ def _gse_use(loans: list[dict[str, Any]], tz: tzinfo) -> Table:
     return gse
 
 
-def _waiting_table(title: str, what: tuple[str, str], rows: list[dict[str, Any]]) -> Table:
+def _waiting_table(title: str, what: tuple[str, str], rows: Sequence[Mapping[str, Any]]) -> Table:
     """Loans waiting for someone: one row each, with why and since when."""
     t = Table(title=title)
     for col in ("loan", "closing", what[0], "why", "since", "hours"):
@@ -178,14 +178,14 @@ def _waiting_table(title: str, what: tuple[str, str], rows: list[dict[str, Any]]
     return t
 
 
-def print_reauth(rows: list[dict[str, Any]]) -> None:
+def print_reauth(rows: Sequence[Mapping[str, Any]]) -> None:
     c = _console()
     c.print(_waiting_table("connections needing the borrower (Bridge update mode)", ("token (hash)", "token"), rows))
     if not rows:
         c.print("none")
 
 
-def print_set_aside(rows: list[dict[str, Any]]) -> None:
+def print_set_aside(rows: Sequence[Mapping[str, Any]]) -> None:
     if rows:
         title = "loans set aside: a new Truv order (needs_new_order) or a person (manual_review)"
         _console().print(_waiting_table(title, ("needs", "needs"), rows))
@@ -227,7 +227,7 @@ def disposition_text(finding: Mapping[str, Any], tz: tzinfo = UTC) -> str:
     return f"{finding['disposition']} by {by} {when}: {note}"
 
 
-def print_status(data: dict[str, Any], tz: tzinfo = UTC) -> None:
+def print_status(data: Mapping[str, Any], tz: tzinfo = UTC) -> None:
     c = _console()
     c.print(f"now {_t(data['now'], tz)} ({_in(tz)})", highlight=False)
     for job in data["jobs"]:
@@ -321,7 +321,7 @@ def print_webhooks(counts: dict[str, Any]) -> None:
     c.print(f"duplicate deliveries (applied once): {counts['duplicate_deliveries']['count']}", highlight=False)
 
 
-def print_ledger_totals(view: dict[str, Any]) -> None:
+def print_ledger_totals(view: Mapping[str, Any]) -> None:
     """One line saying what `--limit` and the filters left out of the ledger tables."""
     parts = []
     for key, label in (("reservations", "reservations"), ("tokens", "tokens"), ("gse_loans", "GSE loans")):
@@ -330,7 +330,7 @@ def print_ledger_totals(view: dict[str, Any]) -> None:
     _console().print("shown: " + "; ".join(parts), highlight=False)
 
 
-def print_loan(view: dict[str, Any], tz: tzinfo = UTC) -> None:
+def print_loan(view: Mapping[str, Any], tz: tzinfo = UTC) -> None:
     c = _console()
     c.print(f"loan {view['loan']['loan_id']} ({_in(tz)}, now {_t(view['now'], tz)})", highlight=False)
     c.print(_loan_facts(view, tz))
@@ -365,7 +365,7 @@ def _pre_closing(rows: list[dict[str, Any]], tz: tzinfo) -> Table:
     return t
 
 
-def _loan_facts(view: dict[str, Any], tz: tzinfo) -> Table:
+def _loan_facts(view: Mapping[str, Any], tz: tzinfo) -> Table:
     loan = view["loan"]
     facts = Table(show_header=False, title=_in(tz))
     facts.add_column("field")
@@ -470,7 +470,7 @@ def _timeline(timeline: list[dict[str, Any]], tz: tzinfo) -> Table:
     return tl
 
 
-def print_loans(view: dict[str, Any], tz: tzinfo = UTC) -> None:
+def print_loans(view: Mapping[str, Any], tz: tzinfo = UTC) -> None:
     t = Table(title=f"loans ({_in(tz)}, now {_t(view['now'], tz)})")
     for col in ("loan", "status", "gse", "closing", "data date", "hold", "stale for", "last outcome", "last skip"):
         t.add_column(col)

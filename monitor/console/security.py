@@ -16,7 +16,7 @@ import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
@@ -269,5 +269,14 @@ def is_https(request: Request, access: Access) -> bool:
     return peer_address(request) in access.trusted_proxies and request.headers.get("x-forwarded-proto") == "https"
 
 
-def cookie_options(request: Request, access: Access) -> dict[str, Any]:
+class CookieOptions(TypedDict):
+    """`Response.set_cookie`'s options for the console's cookies."""
+
+    httponly: bool
+    samesite: Literal["lax", "strict", "none"]
+    secure: bool
+    path: str
+
+
+def cookie_options(request: Request, access: Access) -> CookieOptions:
     return {"httponly": True, "samesite": "strict", "secure": is_https(request, access), "path": "/"}

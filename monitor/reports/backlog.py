@@ -10,14 +10,13 @@ from monitor.config import JobConfig
 from monitor.core.backlog import job_capacity, nights_to_clear
 from monitor.core.products import scope_of
 from monitor.core.selection import Selection
+from monitor.reports.status_shapes import JobBacklog, PolicyBacklogView
 from monitor.services import Context
 from monitor.store.backlog import PolicyBacklog, policy_backlog
 from monitor.store.db import read_only, session
 
 
-def job_backlog(
-    services: Context, job: JobConfig, last_pass: Mapping[str, Any] | None, now: datetime
-) -> dict[str, Any]:
+def job_backlog(services: Context, job: JobConfig, last_pass: Mapping[str, Any] | None, now: datetime) -> JobBacklog:
     """Per policy: stale, what a pass would take now (`waiting`), what holds the rest back, the last
     pass's `not_reached` and `blocked`, and the nights the waiting loans need at the job's limits.
 
@@ -44,7 +43,7 @@ def job_backlog(
     )
     nights = nights_to_clear([b.waiting for b in reads.values()], capacity=capacity)
     last = (last_pass or {}).get("backlog") or {}
-    out: dict[str, Any] = {}
+    out: dict[str, PolicyBacklogView] = {}
     for (name, b), n in zip(reads.items(), nights, strict=True):
         out[name] = {
             "stale": b.stale,

@@ -8,10 +8,8 @@ policy with a window adds a VOA row. The status itself is `monitor.core.preclosi
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
 
 from monitor.config import PolicyConfig
 from monitor.core.matching import matches
@@ -25,37 +23,9 @@ from monitor.core.preclosing import (
     WindowRule,
     judge,
 )
+from monitor.reports.evidence_shapes import LoanFields, PreClosingFinding, PreClosingRow, loan_fields
 from monitor.store.evidence_rows import LoanEvidence
-from monitor.store.report_rows import Closing, FindingRow
-
-
-def changes(rows: Sequence[FindingRow]) -> dict[str, Any]:
-    """Findings detected in the period: counts by severity and by rule, and the rows per loan."""
-    by_severity = Counter(r.severity for r in rows)
-    by_rule = Counter(f"{r.rule} ({r.severity})" for r in rows)
-    return {
-        "by_severity": {k: by_severity.get(k, 0) for k in ("critical", "high", "medium")},
-        "by_rule": dict(sorted(by_rule.items())),
-        "findings": [
-            {
-                "loan_id": r.loan_id,
-                "rule": r.rule,
-                "severity": r.severity + (" (probable)" if r.confidence == "probable" else ""),
-                "field": r.field,
-                "before": r.before,
-                "after": r.after,
-                "order_id": r.order_id,
-                "detected_at": r.detected_at,
-                "id": r.id,
-                "disposition": r.disposition,
-                "disposition_by": r.disposition_by,
-                "disposition_at": r.disposition_at,
-                "disposition_note": r.disposition_note,
-            }
-            for r in rows
-        ],
-    }
-
+from monitor.store.report_rows import Closing
 
 NOT_COVERED = "not_covered"  # no policy with a pre-closing window matches the loan, and no --pre-closing-days
 PRE_CLOSING_COLUMNS = (
@@ -89,27 +59,28 @@ def window_rule(policy: PolicyConfig, override: int | None) -> WindowRule | None
     return None
 
 
-def rules_for(
-    fields: dict[str, Any], policies: Sequence[PolicyConfig], *, override: int | None
-) -> dict[Kind, WindowRule]:
+def rules_for(fields: LoanFields, policies: Sequence[PolicyConfig], *, override: int | None) -> dict[Kind, WindowRule]:
     """Which evidence the loan is judged on, and by which window. VOE: the first matching income or
     employment policy with a window, else the first matching policy of any product with one, else the
     override; VOA: the first matching assets policy with a window (the override's length when given)."""
-    matching = [p for p in policies if matches(p.match, fields)]
-    ruled = [(p, rule) for p in matching if (rule := window_rule(p, override)) is not None]
+    ruled = [(p, rule) for p in policies if matches(p.match, fields) and (rule := window_rule(p, override)) is not None]
     out: dict[Kind, WindowRule] = {}
-    voe = [rule for p, rule in ruled if p.product in PRODUCTS["voe"]] or [rule for _, rule in ruled]
-    if voe:
-        out["voe"] = voe[0]
-    elif override is not None:
-        out["voe"] = BusinessDaysBefore(override, "--pre-closing-days")
+    if (voe := _voe_rule(ruled, override)) is not None:
+        out["voe"] = voe
     voa = [rule for p, rule in ruled if p.product in PRODUCTS["voa"]]
     if voa:
         out["voa"] = voa[0]
     return out
 
 
-def _finding(f: FindingState) -> dict[str, Any]:
+def _voe_rule(ruled: list[tuple[PolicyConfig, WindowRule]], override: int | None) -> WindowRule | None:
+    voe = [rule for p, rule in ruled if p.product in PRODUCTS["voe"]] or [rule for _, rule in ruled]
+    if voe:
+        return voe[0]
+    return BusinessDaysBefore(override, "--pre-closing-days") if override is not None else None
+
+
+def _finding(f: FindingState) -> PreClosingFinding:
     return {
         "id": f.id,
         "rule": f.rule,
@@ -121,7 +92,7 @@ def _finding(f: FindingState) -> dict[str, Any]:
     }
 
 
-def row(loan_id: str, closing_date: date, e: Evidence) -> dict[str, Any]:
+def row(loan_id: str, closing_date: date, e: Evidence) -> PreClosingRow:
     """One loan's evidence of one kind, as every output shows it."""
     v = e.verification
     return {
@@ -143,29 +114,35 @@ def row(loan_id: str, closing_date: date, e: Evidence) -> dict[str, Any]:
     }
 
 
-def not_covered(loan_id: str, closing_date: date) -> dict[str, Any]:
+def not_covered(loan_id: str, closing_date: date) -> PreClosingRow:
     return {
-        **dict.fromkeys(PRE_CLOSING_COLUMNS),
         "loan_id": loan_id,
         "evidence": "voe",
         "closing_date": closing_date,
+        "rule": None,
+        "window_start": None,
+        "window_end": None,
         "status": NOT_COVERED,
         "exception": False,
+        "order_id": None,
+        "product": None,
         "outcome": None,
+        "report_id": None,
+        "data_as_of": None,
         "employers_verified": [],
         "findings": [],
     }
 
 
 def loan_evidence(
-    fields: dict[str, Any],
+    fields: LoanFields,
     closing_date: date,
     found: LoanEvidence,
     *,
     policies: Sequence[PolicyConfig],
     override: int | None,
     today: date,
-) -> list[dict[str, Any]]:
+) -> list[PreClosingRow]:
     """A loan's pre-closing rows: VOE (and VOA when an assets policy has a window), or one `not_covered`."""
     rules = rules_for(fields, policies, override=override)
     if not rules:
@@ -189,22 +166,23 @@ def loan_evidence(
 
 def pre_closing(
     closings: Sequence[Closing], *, policies: list[PolicyConfig], override: int | None, today: date
-) -> list[dict[str, Any]]:
+) -> list[PreClosingRow]:
     """Loans closing in the period, each judged on its evidence (or shown as not covered)."""
-    out = []
+    out: list[PreClosingRow] = []
     for loan in sorted(closings, key=lambda c: (c.closing_date, c.loan_id)):
-        fields = {"gse": loan.gse, "status": loan.status, "loan_id": loan.loan_id, "order_id": loan.order_id}
-        merged = {**fields, **loan.attributes}
+        merged = loan_fields(
+            gse=loan.gse, status=loan.status, loan_id=loan.loan_id, order_id=loan.order_id, attributes=loan.attributes
+        )
         out += loan_evidence(
             merged, loan.closing_date, loan.evidence, policies=policies, override=override, today=today
         )
     return out
 
 
-def findings_cell(findings: list[dict[str, Any]]) -> str:
+def findings_cell(findings: list[PreClosingFinding]) -> str:
     """`12 job_loss critical resolved by operator:ann@host: note; ...` for CSV and HTML cells."""
     parts = []
     for f in findings:
-        word = f["disposition"] + (f" by {f['by']}: {f['note']}" if f.get("by") else "")
+        word = f["disposition"] + (f" by {f['by']}: {f['note']}" if f["by"] else "")
         parts.append(f"{f['id']} {f['rule']} {f['severity']} {word}")
     return "; ".join(parts)

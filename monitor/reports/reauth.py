@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
+from monitor.reports.reauth_shapes import SetAsideLoan, WaitingConnection
 from monitor.services import Context
 from monitor.store import reauth_rows
 from monitor.store.db import read_only, session
@@ -15,7 +15,7 @@ def _hours_since(since: datetime | None, now: datetime) -> float | None:
     return round((now - since).total_seconds() / 3600, 1) if since else None
 
 
-def needing_reauth(services: Context, *, now: datetime, loan_id: str | None = None) -> list[dict[str, Any]]:
+def needing_reauth(services: Context, *, now: datetime, loan_id: str | None = None) -> list[WaitingConnection]:
     with session(read_only(services.engine)) as s:
         rows = reauth_rows.needing_reauth(s, loan_id=loan_id)
     return [
@@ -35,7 +35,7 @@ def needing_reauth(services: Context, *, now: datetime, loan_id: str | None = No
     ]
 
 
-def set_aside(services: Context, *, now: datetime, loan_id: str | None = None) -> list[dict[str, Any]]:
+def set_aside(services: Context, *, now: datetime, loan_id: str | None = None) -> list[SetAsideLoan]:
     """Loans whose refreshing has ended or waits for a person (DESIGN.md rule 13).
 
     `needs_new_order`: the order was finalized or expired, or a connection was deleted; only a new

@@ -26,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from monitor.sandbox import front
 from monitor.sandbox.state import Sandbox
-from monitor.sandbox.webhooks import WebhookPump
+from monitor.sandbox.webhook_pump import WebhookPump
 
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _INCOMPLETE = "ASGI callable returned without completing response."

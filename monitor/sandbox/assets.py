@@ -12,12 +12,12 @@ refresh, `account_closed` the savings account `status: CLOSED`.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
+from monitor.sandbox.assets_report_shapes import AccountJson, AssetsLinkJson, AssetsReportJson, TransactionJson
 from monitor.sandbox.model import Link, iso
 
 ASSET_CHANGE_KINDS = ("balance_drop", "large_deposit", "account_closed")
@@ -32,20 +32,31 @@ class AssetChange:
     kind: str
 
 
-def parse_asset_changes(value: Any) -> tuple[AssetChange, ...]:
+def parse_asset_changes(value: object) -> tuple[AssetChange, ...]:
     """`{"at_refresh": N, KIND: true}` or a list of them, KIND one of ASSET_CHANGE_KINDS."""
-    items = [value] if isinstance(value, Mapping) else list(value or ())
-    out = []
-    for index, item in enumerate(items):
-        kinds = [k for k in ASSET_CHANGE_KINDS if isinstance(item, Mapping) and item.get(k) is True]
-        at = item.get("at_refresh") if isinstance(item, Mapping) else None
-        if len(kinds) != 1 or isinstance(at, bool) or not isinstance(at, int) or at < 1:
-            raise ValueError(
-                f"asset changes[{index}]: expected {{at_refresh: N >= 1, KIND: true}} with one KIND of "
-                f"{list(ASSET_CHANGE_KINDS)}, got {item!r}"
-            )
-        out.append(AssetChange(at, kinds[0]))
-    return tuple(sorted(out, key=lambda c: c.at_refresh))
+    changes = [_asset_change(index, item) for index, item in enumerate(_items(value))]
+    return tuple(sorted(changes, key=lambda c: c.at_refresh))
+
+
+def _items(value: object) -> list[object]:
+    if isinstance(value, Mapping):
+        return [value]
+    if not value:
+        return []
+    if not isinstance(value, Iterable):
+        raise TypeError(f"'{type(value).__name__}' object is not iterable")
+    return list(value)
+
+
+def _asset_change(index: int, item: object) -> AssetChange:
+    kinds = [k for k in ASSET_CHANGE_KINDS if isinstance(item, Mapping) and item.get(k) is True]
+    at = item.get("at_refresh") if isinstance(item, Mapping) else None
+    if len(kinds) != 1 or isinstance(at, bool) or not isinstance(at, int) or at < 1:
+        raise ValueError(
+            f"asset changes[{index}]: expected {{at_refresh: N >= 1, KIND: true}} with one KIND of "
+            f"{list(ASSET_CHANGE_KINDS)}, got {item!r}"
+        )
+    return AssetChange(at, kinds[0])
 
 
 def _money(value: Decimal) -> str:
@@ -61,7 +72,7 @@ def _shown(link: Link, changes: Sequence[AssetChange], moment: datetime) -> list
     ]
 
 
-def link_accounts(seed: int, link: Link, changes: Sequence[AssetChange], moment: datetime) -> list[dict[str, Any]]:
+def link_accounts(seed: int, link: Link, changes: Sequence[AssetChange], moment: datetime) -> list[AccountJson]:
     """The link's accounts as data collected at `moment` shows them."""
     rng = random.Random(f"sandbox-assets:{seed}:{link.id}")
     checking = Decimal(rng.randint(20, 120) * 1000)
@@ -74,7 +85,7 @@ def link_accounts(seed: int, link: Link, changes: Sequence[AssetChange], moment:
         checking, savings = checking * BALANCE_LEFT, savings * BALANCE_LEFT
     # Payroll on the 1st of each month inside the days requested; ids follow the date.
     first = (moment - timedelta(days=DAYS_REQUESTED)).date()
-    credits = []
+    credits: list[TransactionJson] = []
     day = date(first.year, first.month, 1)
     while day <= moment.date():
         if day >= first:
@@ -105,7 +116,7 @@ def link_accounts(seed: int, link: Link, changes: Sequence[AssetChange], moment:
     ]
 
 
-def _credit(seed: int, link: Link, day: date, amount: Decimal, text: str) -> dict[str, Any]:
+def _credit(seed: int, link: Link, day: date, amount: Decimal, text: str) -> TransactionJson:
     tid = f"{random.Random(f'sandbox-txn:{seed}:{link.id}:{day.isoformat()}:{text}').getrandbits(128):032x}"
     return {
         "id": tid,
@@ -121,9 +132,9 @@ def _credit(seed: int, link: Link, day: date, amount: Decimal, text: str) -> dic
 
 def assets_report(
     seed: int, report_id: str, links: Sequence[Link], changes: Mapping[str, Sequence[AssetChange]], now: datetime
-) -> dict[str, Any]:
+) -> AssetsReportJson:
     """The user-level assets report over `links` (the order's financial-account connections)."""
-    out_links = []
+    out_links: list[AssetsLinkJson] = []
     moments = []
     for link in links:
         data = link.last_data_task(now)

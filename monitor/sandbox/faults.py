@@ -137,11 +137,11 @@ class Faults:
         return response
 
 
-def _parse_item(key: str, raw: str) -> dict[str, Any]:
+def _parse_item(key: str, raw: str) -> dict[str, float | None]:
     name = _SHORT[key]
     if key == "slow":
         rate, _, seconds = raw.partition(":")
-        parsed = {"slow_rate": _number(key, rate)}
+        parsed: dict[str, float | None] = {"slow_rate": _number(key, rate)}
         if seconds:
             parsed["slow_seconds"] = _number(key, seconds, what="seconds")
         return parsed

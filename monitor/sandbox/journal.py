@@ -6,7 +6,7 @@ import copy
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 
 def token_hash(access_token: str) -> str:
@@ -22,10 +22,10 @@ class Journal:
     """
 
     def __init__(self, path: str | Path | None = None) -> None:
-        self._entries: list[dict[str, Any]] = []
+        self._entries: list[dict[str, object]] = []
         self._file: TextIO | None = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
 
-    def append(self, entry: dict[str, Any]) -> dict[str, Any]:
+    def append(self, entry: dict[str, object]) -> dict[str, object]:
         entry = {"seq": len(self._entries) + 1, **entry}
         self._entries.append(entry)
         if self._file is not None:
@@ -33,7 +33,7 @@ class Journal:
             self._file.flush()
         return entry
 
-    def entries(self) -> list[dict[str, Any]]:
+    def entries(self) -> list[dict[str, object]]:
         return copy.deepcopy(self._entries)
 
     def close(self) -> None:

@@ -5,12 +5,11 @@ Statuses are computed on read from `now`, so time passing needs no threads or ti
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
-from monitor.sandbox.employment import EmployerChange, parse_changes
+from monitor.sandbox.order_shapes import LinkJson, OrderJson, SuborderJson
 
 SCENARIOS = ("ok", "login_error", "mfa_error", "account_locked", "unavailable", "no_data", "flaky")
 # How a suborder's `status` reads once its task ended: "standard" maps the task's status onto
@@ -37,59 +36,6 @@ def parse_time(value: str | datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"timestamp {value!r} has no timezone; use e.g. 2024-01-01T00:00:00Z")
     return moment
-
-
-@dataclass(frozen=True, slots=True)
-class EmployerSpec:
-    """One connection to seed: an employer (or a financial account) and its link's scenario.
-
-    Employers sharing an `access_token` (or `link_id`) share one link, as Truv's links are
-    one connection per provider per user.
-    """
-
-    access_token: str | None = None
-    link_id: str | None = None
-    scenario: str = "ok"
-    company: str = "Sandbox Employer Inc."
-    id: str | None = None
-    suborder_number: str | None = None
-    # When this connection's data was collected; None means the order's `completed_at`.
-    completed_at: str | datetime | None = None
-    status_style: str = "standard"
-    # The link was deleted before the scenario starts (no `link-deleted` webhook is sent).
-    link_deleted: bool = False
-    # Scripted changes of this employer's data (employment.py): one mapping or a list, e.g.
-    # {"at_refresh": 2, "job_loss": True}; kept as a sorted tuple of `EmployerChange`.
-    changes: tuple[EmployerChange, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "changes", parse_changes(self.changes))
-        if self.scenario not in SCENARIOS:
-            raise ValueError(f"scenario: expected one of {', '.join(SCENARIOS)}, got {self.scenario!r}")
-        if self.status_style not in STATUS_STYLES:
-            raise ValueError(f"status_style: expected one of {', '.join(STATUS_STYLES)}, got {self.status_style!r}")
-        if not isinstance(self.link_deleted, bool):
-            raise ValueError(f"link_deleted: expected true or false, got {self.link_deleted!r}")
-        if self.completed_at is not None:
-            parse_time(self.completed_at)
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], where: str = "employer") -> EmployerSpec:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"{where}: unknown keys {unknown}; expected some of {sorted(known)}")
-        for key in ("access_token", "link_id", "company", "id", "suborder_number", "status_style"):
-            value = data.get(key)
-            if value is not None and not isinstance(value, str):
-                raise ValueError(f"{where}.{key}: expected a string (quote it in YAML), got {value!r}")
-        moment = data.get("completed_at")
-        if moment is not None and not isinstance(moment, str | datetime):
-            raise ValueError(f"{where}.completed_at: expected an ISO-8601 timestamp, got {moment!r}")
-        try:
-            return cls(**dict(data))
-        except ValueError as exc:
-            raise ValueError(f"{where}.{exc}") from None
 
 
 def task_outcome(scenario: str, attempt: int) -> str:
@@ -147,7 +93,7 @@ class Link:
         finished = [task for task in self.tasks if task.finishes_at <= now]
         return max(finished, key=lambda task: task.finishes_at, default=None)
 
-    def to_json(self, now: datetime) -> dict[str, Any]:
+    def to_json(self, now: datetime) -> LinkJson:
         last = self.last_task(now)
         deleted = self.deleted_at if self.is_deleted(now) else None
         moments = [self.created_at, *(m for m in (last.finishes_at if last else None, deleted) if m is not None)]
@@ -228,11 +174,11 @@ class Suborder:
         """Not shown (no suborder `updated_at` is documented); it moves the order's `updated_at`."""
         return self.task.finishes_at if self.task.finished(now) else self.created_at
 
-    def to_json(self, now: datetime, *, with_completed_at: bool = False) -> dict[str, Any]:
+    def to_json(self, now: datetime, *, with_completed_at: bool = False) -> SuborderJson:
         """The documented suborder: `created_at` is its only timestamp (orders_read example);
         `with_completed_at` adds the opt-in `completed_at` (scenario `suborder_completed_at`)."""
         provider_id, provider_name = provider_of(self.kind)
-        body: dict[str, Any] = {
+        body: SuborderJson = {
             "id": self.id,
             "suborder_number": self.suborder_number,
             "status": self.status(now),
@@ -313,7 +259,7 @@ class Order:
     def report_id(self, group: list[Suborder], report_id: str | None, now: datetime) -> str | None:
         return report_id if any(s.data_completed_at(now) for s in group) else None
 
-    def to_json(self, now: datetime, *, suborder_completed_at: bool = False) -> dict[str, Any]:
+    def to_json(self, now: datetime, *, suborder_completed_at: bool = False) -> OrderJson:
         completed = self.completed_at(now)
         return {
             "id": self.id,

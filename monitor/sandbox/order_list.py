@@ -14,11 +14,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from monitor.sandbox import wire
 from monitor.sandbox.model import Order, parse_time
+from monitor.sandbox.order_shapes import OrderJson
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -60,7 +60,7 @@ class OrderList:
         query: str,
         headers: Mapping[str, str],
         now: datetime,
-        render: Callable[[Order], dict[str, Any]],
+        render: Callable[[Order], OrderJson],
     ) -> wire.Response:
         params = dict(parse_qsl(query, keep_blank_values=True))
         bounds = _bounds(params)
@@ -91,15 +91,7 @@ class OrderList:
         key = (tuple(sorted(bounds.items())), len(orders), now.replace(second=0, microsecond=0))
         if self._cached is not None and self._cached[0] == key:
             return self._cached[1]
-        since_update = bounds.get("updated_at__gte")
-        since_created = bounds.get("created_at__gte")
-        listed = [
-            o
-            for o in orders.values()
-            if not (o.forbidden or orders[o.root_id].forbidden)
-            and (since_created is None or o.created_at >= since_created)
-            and (since_update is None or o.updated_at(now) >= since_update)
-        ]
+        listed = [o for o in orders.values() if _listed(o, orders, bounds, now)]
         ids = [o.id for o in sorted(listed, key=lambda o: (o.created_at, o.id))]
         self._cached = (key, ids)
         return ids
@@ -109,3 +101,14 @@ class OrderList:
         host = headers.get("host", "prod.truv.com")
         scheme = "http" if host.startswith(("127.0.0.1", "localhost")) else "https"
         return f"{scheme}://{host}/v1/orders/?{urlencode({**params, 'page': str(page)})}"
+
+
+def _listed(order: Order, orders: Mapping[str, Order], bounds: Mapping[str, datetime], now: datetime) -> bool:
+    """Not forbidden (nor its original), and inside the `created_at__gte` / `updated_at__gte` bounds."""
+    if order.forbidden or orders[order.root_id].forbidden:
+        return False
+    since_created = bounds.get("created_at__gte")
+    since_update = bounds.get("updated_at__gte")
+    return (since_created is None or order.created_at >= since_created) and (
+        since_update is None or order.updated_at(now) >= since_update
+    )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from monitor.sandbox import wire
 from monitor.sandbox.model import FINANCIAL_PRODUCTS, PRODUCTS, Order, Suborder
@@ -36,7 +35,7 @@ def refreshable_products(order_products: tuple[str, ...]) -> set[str]:
 
 
 def plan_refresh(
-    order: Order, body: Any, refresh_suborders: Mapping[str, str] | None = None
+    order: Order, body: object, refresh_suborders: Mapping[str, str] | None = None
 ) -> RefreshPlan | wire.Response:
     """The suborders of the original `order` a valid body refreshes, or the 400 answer.
 
@@ -65,7 +64,7 @@ def _invalid(invalid: Invalid) -> wire.Response:
     return wire.bad_request("Invalid parameters.", invalid)
 
 
-def _product(order: Order, products: Any, invalid: Invalid) -> str | None:
+def _product(order: Order, products: object, invalid: Invalid) -> str | None:
     if not isinstance(products, list) or len(products) != 1 or not isinstance(products[0], str):
         invalid.append({"field": "products", "message": "Exactly one product is required."})
         return None
@@ -90,7 +89,7 @@ def _product(order: Order, products: Any, invalid: Invalid) -> str | None:
 
 
 def _filter(
-    suborders: list[Suborder], body: dict[str, Any], group: str, invalid: Invalid, others: Mapping[str, str]
+    suborders: list[Suborder], body: Mapping[str, object], group: str, invalid: Invalid, others: Mapping[str, str]
 ) -> list[Suborder]:
     """The suborders named by `body[group]`, all of them when the key is absent."""
     if group not in body:
@@ -116,7 +115,7 @@ def _filter(
     return chosen
 
 
-def _match(suborders: list[Suborder], item: Any) -> Suborder | None:
+def _match(suborders: list[Suborder], item: object) -> Suborder | None:
     if not isinstance(item, dict) or not ({"id", "suborder_number"} & item.keys()):
         return None
     for suborder in suborders:

@@ -12,10 +12,12 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from monitor.sandbox.employment import EmploymentLine, Job, changes_between, jobs_at
+from monitor.sandbox.employment import changes_between, jobs_at
+from monitor.sandbox.employment_lines import EmploymentLine
+from monitor.sandbox.link_report_shapes import EmploymentJson, LinkReportJson
 from monitor.sandbox.model import Link, Suborder, Task, data_source_of, iso, provider_of
+from monitor.sandbox.payroll_jobs import Job
 
 REPORT_PRODUCTS = ("income", "employment")
 
@@ -36,12 +38,12 @@ def report_id(seed: int, link: Link, product: str, moment: datetime | None) -> s
     return f"{random.Random(f'sandbox-link-report:{seed}:{link.id}:{product}:{stamp}').getrandbits(128):032x}"
 
 
-def link_report(seed: int, link: Link, lines: Sequence[EmploymentLine], product: str, now: datetime) -> dict[str, Any]:
+def link_report(seed: int, link: Link, lines: Sequence[EmploymentLine], product: str, now: datetime) -> LinkReportJson:
     data = link.last_data_task(now)
     last = link.last_task(now)
     moment = data.finishes_at if data is not None else None
     income = product == "income"
-    employments: list[dict[str, Any]] = []
+    employments: list[EmploymentJson] = []
     if moment is not None:
         for job in link_jobs(seed, link, lines, moment):
             item = job.fields(income)
@@ -82,30 +84,52 @@ def data_events(
     employment count, and the employments whose stub count changed."""
     moment = task.finishes_at
     earlier = [t.finishes_at for t in link.tasks if t.status == "done" and t.finishes_at < moment]
-    previous = max(earlier, default=None)
-    moments = refresh_moments(link)
-    shown = {number: jobs_at(seed, line, moment, moments) for number, line in lines.items() if line.seeded_at <= moment}
+    span = _Span(seed, max(earlier, default=None), moment, refresh_moments(link))
+    shown = {number: span.jobs(line, moment) for number, line in lines.items() if line.seeded_at <= moment}
     count = sum(len(jobs) for jobs in shown.values())
     out: dict[str, DataEvents] = {}
     for suborder in suborders:
         now_jobs = shown.get(suborder.suborder_number)
-        if not now_jobs or suborder.kind != "employer":
-            continue
-        line = lines[suborder.suborder_number]
-        before: dict[str, Job] = {}
-        if previous is not None and line.seeded_at <= previous:
-            changed = changes_between(line, previous, moment, moments)
-            before = {job.id: job for job in (jobs_at(seed, line, previous, moments) if changed else now_jobs)}
-        ids = [
+        if now_jobs and suborder.kind == "employer":
+            before = span.before(lines[suborder.suborder_number], now_jobs)
+            out[suborder.id] = DataEvents(span.updated(now_jobs, before), count, span.stubs(now_jobs, before))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """From the link's previous data (`previous`, None for none) to a refresh's (`moment`)."""
+
+    seed: int
+    previous: datetime | None
+    moment: datetime
+    moments: list[datetime]  # the link's refresh moments
+
+    def jobs(self, line: EmploymentLine, at: datetime) -> list[Job]:
+        return jobs_at(self.seed, line, at, self.moments)
+
+    def before(self, line: EmploymentLine, now_jobs: list[Job]) -> dict[str, Job]:
+        """The line's employments as the previous data showed them (none before the line's seeding)."""
+        if self.previous is None or line.seeded_at > self.previous:
+            return {}
+        changed = changes_between(line, self.previous, self.moment, self.moments)
+        return {job.id: job for job in (self.jobs(line, self.previous) if changed else now_jobs)}
+
+    @staticmethod
+    def updated(now_jobs: list[Job], before: dict[str, Job]) -> tuple[str, ...]:
+        """The current employment, and every other one that is new or whose fields changed."""
+        return tuple(
             job.id
             for job in now_jobs
             if job is now_jobs[-1] or job.id not in before or job.fields(True) != before[job.id].fields(True)
-        ]
-        stubs = []
+        )
+
+    def stubs(self, now_jobs: list[Job], before: dict[str, Job]) -> tuple[tuple[str, int], ...]:
+        """(employment id, stub count) for each employment whose stub count changed."""
+        out = []
         for job in now_jobs:
-            was = before[job.id].stub_count(previous.date()) if job.id in before and previous else 0
-            now_count = job.stub_count(moment.date())
+            was = before[job.id].stub_count(self.previous.date()) if job.id in before and self.previous else 0
+            now_count = job.stub_count(self.moment.date())
             if now_count != was:
-                stubs.append((job.id, now_count))
-        out[suborder.id] = DataEvents(tuple(ids), count, tuple(stubs))
-    return out
+                out.append((job.id, now_count))
+        return tuple(out)

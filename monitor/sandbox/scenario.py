@@ -1,25 +1,24 @@
-"""Seeding the sandbox: orders from mappings, generated loan portfolios, scenario files."""
+"""Scenario files: a seeded sandbox from YAML or JSON (`load_scenario_file`).
+
+Also the one door to seeding from outside: orders from mappings (order_mappings.py) and generated loan
+portfolios (portfolio.py) are importable from here."""
 
 from __future__ import annotations
 
 import json
-import random
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from monitor.clock import Clock
-from monitor.sandbox.employment import CHANGE_KINDS, INCOME_ONLY_KINDS, parse_changes
-from monitor.sandbox.faults import Faults
-from monitor.sandbox.model import SCENARIOS, EmployerSpec, iso, parse_time
-
-if TYPE_CHECKING:
-    from monitor.sandbox.state import Sandbox
+from monitor.sandbox.employer_spec import EmployerSpec
+from monitor.sandbox.order_mappings import add_order_from_mapping
+from monitor.sandbox.portfolio import generate_portfolio
+from monitor.sandbox.portfolio_result import Portfolio
+from monitor.sandbox.scenario_settings import sandbox_settings
+from monitor.sandbox.state import Sandbox
 
 __all__ = [
     "EmployerSpec",
@@ -29,276 +28,6 @@ __all__ = [
     "generate_portfolio",
     "load_scenario_file",
 ]
-
-_ORDER_KEYS = frozenset(
-    {
-        "order_id",
-        "user_id",
-        "order_number",
-        "products",
-        "employers",
-        "financial_accounts",
-        "created_at",
-        "completed_at",
-        "first_name",
-        "last_name",
-        "forbidden",
-        "finalized",
-        "expired",
-        "finalize_at_refresh",
-    }
-)
-DAY_SECONDS = 24 * 3600
-FAILING_SCENARIOS = tuple(s for s in SCENARIOS if s != "ok")
-NON_GSE_PROGRAMS = ("fha", "va", "jumbo", "non_qm")
-_COMPANIES = (
-    "Acme Logistics",
-    "Globex Corp",
-    "Initech",
-    "Umbrella Health",
-    "Stark Industries",
-    "Wayne Foods",
-)
-
-
-def add_order_from_mapping(sandbox: Sandbox, data: Mapping[str, Any], where: str = "order") -> dict[str, Any]:
-    """`Sandbox.add_order` from JSON/YAML data; unknown keys are errors naming `where`."""
-    unknown = sorted(set(data) - _ORDER_KEYS)
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {unknown}; expected some of {sorted(_ORDER_KEYS)}")
-    _require_strings(data, ("order_id", "user_id", "order_number", "first_name", "last_name"), where)
-    for key in ("created_at", "completed_at"):
-        # YAML reads an unquoted timestamp as a datetime; both forms are fine.
-        if data.get(key) is not None and not isinstance(data[key], str | datetime):
-            raise ValueError(f"{where}.{key}: expected an ISO-8601 timestamp, got {data[key]!r}")
-    for key in ("finalized", "expired"):
-        if key in data and not isinstance(data[key], bool | str | datetime):
-            raise ValueError(f"{where}.{key}: expected true, false or an ISO-8601 timestamp, got {data[key]!r}")
-    kwargs = dict(data)
-    for group in ("employers", "financial_accounts"):
-        if group in kwargs:
-            items = kwargs[group]
-            if not isinstance(items, list):
-                raise ValueError(f"{where}.{group}: expected a list")
-            kwargs[group] = [EmployerSpec.from_mapping(item, f"{where}.{group}[{i}]") for i, item in enumerate(items)]
-    if "products" in kwargs:
-        kwargs["products"] = tuple(kwargs["products"])
-    try:
-        return sandbox.add_order(**kwargs)
-    except ValueError as exc:
-        raise ValueError(f"{where}: {exc}") from None
-
-
-def _require_strings(data: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:
-    # YAML reads an unquoted 0001 as the integer 1; refuse instead of guessing the id.
-    for key in keys:
-        value = data.get(key)
-        if value is not None and not isinstance(value, str):
-            raise ValueError(f"{where}.{key}: expected a string (quote it in YAML), got {value!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class _Connection:
-    access_token: str
-    scenario: str
-    company: str
-
-
-class Portfolio(list[dict[str, str]]):
-    """The loans-file rows `generate_portfolio` returns, plus what only a test may know.
-
-    `truth_completed_at` maps each loan_id to its order's order-level `completed_at` (when its data was
-    collected; ISO, `Z`); it is never a column of the rows, so it cannot leak into a
-    loans file. `scripted` maps each loan given a scripted change to its [(kind, at_refresh)],
-    and `scripted_detail` to the matching `Sandbox.scripted_changes()` entries (link_id,
-    employment_id, new_employment_id, ...); loans not in them are unchanged. Compares equal
-    to a plain list of the same rows.
-    """
-
-    def __init__(
-        self,
-        rows: Iterable[dict[str, str]] = (),
-        truth_completed_at: Mapping[str, str] | None = None,
-        scripted: Mapping[str, list[tuple[str, int]]] | None = None,
-        scripted_detail: Mapping[str, list[dict[str, Any]]] | None = None,
-    ) -> None:
-        super().__init__(rows)
-        self.truth_completed_at: dict[str, str] = dict(truth_completed_at or {})
-        self.scripted: dict[str, list[tuple[str, int]]] = {k: list(v) for k, v in (scripted or {}).items()}
-        self.scripted_detail: dict[str, list[dict[str, Any]]] = {k: list(v) for k, v in (scripted_detail or {}).items()}
-
-    def stale_loan_ids(self, older_than_days: float, now: datetime) -> set[str]:
-        """Loans whose data (oldest connection) is more than `older_than_days` old at `now`."""
-        limit = now - timedelta(days=older_than_days)
-        return {loan for loan, moment in self.truth_completed_at.items() if parse_time(moment) < limit}
-
-
-def generate_portfolio(
-    sandbox: Sandbox,
-    n: int,
-    *,
-    seed: int,
-    gse_share: float = 0.3,
-    shared_token_share: float = 0.02,
-    failing_share: float = 0.03,
-    stale_share: float | None = None,
-    stale_age_days: float = 45.0,
-    fresh_age_days: float = 5.0,
-    include_data_as_of: bool = False,
-    scripted_changes: Mapping[str, int | float] | None = None,
-    scripted_at_refresh: int | Sequence[int] = 2,
-    scripted_pay_cut: str | float = "15%",
-) -> Portfolio:
-    """Seed `n` loans' orders and return their loans-file rows (all values are strings).
-
-    Columns: loan_id, order_id, gse ("true"/"false"), status ("active"), closing_date (ISO
-    date), program, and only with `include_data_as_of` a data_as_of (the order's order-level
-    `completed_at`, ISO with `Z`). The order_number is the loan_id. About 15% of orders have
-    two employers; `shared_token_share` of orders reuse an earlier order's connection (same
-    borrower, same link); `failing_share` get a non-ok scenario.
-
-    Data dates (the orders' `completed_at`): without `stale_share`, 1 to 121 days old. With
-    it, exactly round(stale_share * n) orders, picked by the seeded RNG, are between
-    `stale_age_days` and `stale_age_days` + 1 days old, and the rest at most `fresh_age_days`
-    old. `Portfolio.truth_completed_at` / `stale_loan_ids` tell a test which is which.
-
-    Scripted changes: `scripted_changes` maps a change kind (job_loss, pay_cut,
-    employer_change, missed_pay, derived_inactive, rehire, job_type_change,
-    pay_frequency_change) to a number of loans (an int) or a share of `n` (a float below 1,
-    rounded). Each picked loan gets one change on one of its employers (picked too), at
-    refresh `scripted_at_refresh` (an int, or a list to draw from per loan; default 2, since a
-    monitor's first report read after refresh 1 is its baseline); pay_cut takes
-    `scripted_pay_cut` ("15%" or 0.15). Only loans whose connections are all `ok` and used by
-    no other loan are picked, and the income-only kinds (pay_cut, missed_pay,
-    pay_frequency_change) only on income orders; too few such loans is a ValueError. The
-    picks use their own RNG, so every row, order and id is the same as without them.
-    `Portfolio.scripted` / `scripted_detail` say which loan got what.
-    """
-    if stale_share is not None:
-        if not 0.0 <= stale_share <= 1.0:
-            raise ValueError(f"stale_share: expected a share between 0 and 1, got {stale_share!r}")
-        if not 0.0 <= fresh_age_days < stale_age_days:
-            raise ValueError(
-                f"expected 0 <= fresh_age_days < stale_age_days, got {fresh_age_days!r} and {stale_age_days!r}"
-            )
-    counts = _change_counts(scripted_changes, n)
-    at_choices = _at_refresh_choices(scripted_at_refresh)
-    pay_cut = parse_changes({"at_refresh": 1, "pay_cut": scripted_pay_cut}, "scripted_pay_cut")[0].pay_cut
-    rng = random.Random(seed)
-    now = sandbox.clock.now()
-    stale = set(rng.sample(range(n), round(stale_share * n))) if stale_share is not None else set()
-    seeded: list[tuple[str, dict[str, Any], list[EmployerSpec]]] = []
-    seen: list[_Connection] = []
-    rows: list[dict[str, str]] = []
-    truth: dict[str, str] = {}
-    for index in range(n):
-        loan_id = f"LN{index + 1:06d}"
-        gse = rng.random() < gse_share
-        if stale_share is None:
-            completed_at = now - timedelta(days=rng.randint(1, 120), minutes=rng.randint(0, 24 * 60 - 1))
-        elif index in stale:
-            completed_at = now - timedelta(seconds=round(DAY_SECONDS * (stale_age_days + rng.random())))
-        else:
-            completed_at = now - timedelta(seconds=round(DAY_SECONDS * fresh_age_days * rng.random()))
-        # The borrower connected a little while after the order was created.
-        created_at = completed_at - timedelta(minutes=rng.randint(1, 180))
-        employers = [_employer(rng, seen, shared_token_share, failing_share) for _ in range(1 + (rng.random() < 0.15))]
-        order = sandbox.add_order(
-            order_number=loan_id,
-            products=("employment",) if rng.random() < 0.1 else ("income",),
-            employers=employers,
-            created_at=created_at,
-            completed_at=completed_at,
-        )
-        seen.extend(
-            _Connection(e["access_token"], spec.scenario, spec.company)
-            for e, spec in zip(order["employers"], employers, strict=True)
-        )
-        seeded.append((loan_id, order, employers))
-        truth[loan_id] = iso(completed_at)
-        row = {
-            "loan_id": loan_id,
-            "order_id": order["id"],
-            "gse": "true" if gse else "false",
-            "status": "active",
-            "closing_date": (now + timedelta(days=rng.randint(-5, 60))).date().isoformat(),
-        }
-        if include_data_as_of:
-            row["data_as_of"] = truth[loan_id]
-        row["program"] = "conventional" if gse else rng.choice(NON_GSE_PROGRAMS)
-        rows.append(row)
-    scripted: dict[str, list[tuple[str, int]]] = {}
-    detail: dict[str, list[dict[str, Any]]] = {}
-    if counts:
-        crng = random.Random(f"sandbox-portfolio-changes:{seed}")
-        tokens = Counter(e["access_token"] for _, order, _ in seeded for e in order["employers"])
-        eligible = [
-            index
-            for index, (_, order, specs) in enumerate(seeded)
-            if all(spec.scenario == "ok" for spec in specs)
-            and all(tokens[e["access_token"]] == 1 for e in order["employers"])
-        ]
-        taken: set[int] = set()
-        for kind in CHANGE_KINDS:
-            wanted = counts.get(kind, 0)
-            pool = [
-                index
-                for index in eligible
-                if index not in taken and (kind not in INCOME_ONLY_KINDS or "income" in seeded[index][1]["products"])
-            ]
-            if wanted > len(pool):
-                raise ValueError(
-                    f"scripted_changes: {wanted} loans wanted for {kind} but only {len(pool)} eligible ones are left "
-                    "(all connections ok and unshared; income orders for pay_cut, missed_pay, pay_frequency_change)"
-                )
-            for index in sorted(crng.sample(pool, wanted)):
-                taken.add(index)
-                loan_id, order, _ = seeded[index]
-                employer = order["employers"][crng.randrange(len(order["employers"]))]
-                at_refresh = crng.choice(at_choices)
-                change = {"at_refresh": at_refresh, kind: str(pay_cut) if kind == "pay_cut" else True}
-                entries = sandbox.script_changes(
-                    employer["link_id"], change, suborder_number=employer["suborder_number"]
-                )
-                scripted.setdefault(loan_id, []).append((kind, at_refresh))
-                detail.setdefault(loan_id, []).extend(entries)
-    return Portfolio(rows, truth, scripted, detail)
-
-
-def _change_counts(value: Mapping[str, int | float] | None, n: int) -> dict[str, int]:
-    """`scripted_changes` -> loans per kind: an int is a count, a float below 1 a share of n."""
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ValueError(f"scripted_changes: expected a mapping of change kind to a count or share, got {value!r}")
-    unknown = sorted(str(k) for k in set(value) - set(CHANGE_KINDS))
-    if unknown:
-        raise ValueError(f"scripted_changes: unknown kinds {unknown}; expected some of {list(CHANGE_KINDS)}")
-    counts: dict[str, int] = {}
-    for kind, amount in value.items():
-        if isinstance(amount, bool) or not isinstance(amount, int | float) or amount < 0:
-            raise ValueError(f"scripted_changes.{kind}: expected a count or a share of loans, got {amount!r}")
-        if isinstance(amount, float) and not amount < 1:
-            raise ValueError(
-                f"scripted_changes.{kind}: a share must be below 1 (give a count as an int), got {amount!r}"
-            )
-        counts[kind] = amount if isinstance(amount, int) else round(amount * n)
-    return counts
-
-
-def _at_refresh_choices(value: int | Sequence[int]) -> list[int]:
-    choices = [value] if isinstance(value, int) else list(value) if isinstance(value, Sequence) else []
-    if not choices or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in choices):
-        raise ValueError(f"scripted_at_refresh: expected a whole number >= 1 or a list of them, got {value!r}")
-    return choices
-
-
-def _employer(rng: random.Random, seen: list[_Connection], shared_share: float, failing_share: float) -> EmployerSpec:
-    if seen and rng.random() < shared_share:
-        shared = rng.choice(seen)
-        return EmployerSpec(access_token=shared.access_token, scenario=shared.scenario, company=shared.company)
-    scenario = rng.choice(FAILING_SCENARIOS) if rng.random() < failing_share else "ok"
-    return EmployerSpec(scenario=scenario, company=rng.choice(_COMPANIES))
 
 
 @dataclass
@@ -311,21 +40,6 @@ class LoadedScenario:
     webhook_url: str | None = None
 
 
-_SETTINGS = {
-    "requests_per_minute": "requests_per_minute",
-    "rpm": "requests_per_minute",
-    "refresh_limit_per_token": "refresh_limit_per_token",
-    "refresh_limit_status": "refresh_limit_status",
-    "finalize_at_refresh": "finalize_at_refresh",
-    "completion_delay": "completion_delay",
-    "secrets": "secrets",
-    "client_ids": "client_ids",
-    "webhook_url": "webhook_url",
-    "webhook_secret": "webhook_secret",
-    "webhook_duplicates": "webhook_duplicates",
-    "webhook_reorder": "webhook_reorder",
-    "suborder_completed_at": "suborder_completed_at",
-}
 _TOP_KEYS = frozenset({"seed", "settings", "orders", "portfolio"})
 
 
@@ -356,8 +70,6 @@ def load_scenario_file(
     derived_inactive, rehire, job_type_change or pay_frequency_change, or
     `{at_refresh: N, pay_cut: "15%"}`.
     """
-    from monitor.sandbox.state import Sandbox
-
     source = Path(path)
     data = _read(source)
     unknown = sorted(set(data) - _TOP_KEYS)
@@ -366,7 +78,7 @@ def load_scenario_file(
     settings = data.get("settings") or {}
     if not isinstance(settings, dict):
         raise ValueError(f"{source}: settings: expected a mapping")
-    kwargs, latency = _settings(source, settings)
+    kwargs, latency = sandbox_settings(source, settings)
     try:
         sandbox = Sandbox(seed=int(data.get("seed", 0)), clock=clock, journal_path=journal_path, **kwargs)
     except ValueError as exc:
@@ -393,51 +105,14 @@ def _read(source: Path) -> dict[str, Any]:
     return data
 
 
-def _settings(source: Path, settings: dict[str, Any]) -> tuple[dict[str, Any], float]:
-    kwargs: dict[str, Any] = {}
-    latency = float(settings.get("latency", 0.0))
-    for key, value in settings.items():
-        if key in ("latency", "faults"):
-            continue
-        if key not in _SETTINGS:
-            allowed = sorted({*_SETTINGS, "latency", "faults"})
-            raise ValueError(f"{source}: settings: unknown key {key!r}; expected one of {allowed}")
-        _check_webhook_setting(source, key, value)
-        kwargs[_SETTINGS[key]] = tuple(value) if key in ("secrets", "client_ids") else value
-    try:
-        kwargs["faults"] = Faults.from_value(settings.get("faults"))
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{source}: settings.{exc}") from None
-    return kwargs, latency
-
-
-def _check_webhook_setting(source: Path, key: str, value: Any) -> None:
-    if key in ("webhook_url", "webhook_secret") and value is not None and not isinstance(value, str):
-        raise ValueError(f"{source}: settings.{key}: expected a string, got {value!r}")
-    if key == "webhook_url" and isinstance(value, str) and not value.startswith(("http://", "https://")):
-        raise ValueError(f"{source}: settings.webhook_url: expected an http(s) URL, got {value!r}")
-    whole = isinstance(value, int) and not isinstance(value, bool)
-    if key == "refresh_limit_status" and not whole:
-        raise ValueError(f"{source}: settings.refresh_limit_status: expected 400, 403 or 429, got {value!r}")
-    if key == "finalize_at_refresh" and not (whole or value is None):
-        raise ValueError(f"{source}: settings.finalize_at_refresh: expected a whole number, got {value!r}")
-    if key in ("webhook_reorder", "suborder_completed_at") and not isinstance(value, bool):
-        raise ValueError(f"{source}: settings.{key}: expected true or false, got {value!r}")
-    if key == "webhook_duplicates" and (
-        isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1
-    ):
-        raise ValueError(f"{source}: settings.webhook_duplicates: expected a rate between 0 and 1, got {value!r}")
-
-
 _PORTFOLIO_FLOATS = frozenset(
     {"gse_share", "shared_token_share", "failing_share", "stale_share", "stale_age_days", "fresh_age_days"}
 )
 _PORTFOLIO_SCRIPTED = frozenset({"scripted_changes", "scripted_at_refresh", "scripted_pay_cut"})
 
 
-def _portfolio(source: Path, sandbox: Sandbox, spec: Any) -> Portfolio:
-    if spec is None:
-        return Portfolio()
+def _portfolio_spec(source: Path, spec: object) -> tuple[dict[str, Any], bool]:
+    """The `portfolio` mapping, checked, and its include_data_as_of."""
     allowed = {"n", "seed", "include_data_as_of", *_PORTFOLIO_FLOATS, *_PORTFOLIO_SCRIPTED}
     if not isinstance(spec, dict) or "n" not in spec or set(spec) - allowed:
         optional = sorted(allowed - {"n"})
@@ -445,6 +120,13 @@ def _portfolio(source: Path, sandbox: Sandbox, spec: Any) -> Portfolio:
     include = spec.get("include_data_as_of", False)
     if not isinstance(include, bool):
         raise ValueError(f"{source}: portfolio.include_data_as_of: expected true or false, got {include!r}")
+    return spec, include
+
+
+def _portfolio(source: Path, sandbox: Sandbox, spec: Any) -> Portfolio:
+    if spec is None:
+        return Portfolio()
+    spec, include = _portfolio_spec(source, spec)
     options: dict[str, Any] = {key: float(value) for key, value in spec.items() if key in _PORTFOLIO_FLOATS}
     options.update((key, value) for key, value in spec.items() if key in _PORTFOLIO_SCRIPTED)
     try:

@@ -271,59 +271,34 @@ Webhooks (truv-api.md section 4; built in `webhooks.py`, taken with `due_webhook
 
 from __future__ import annotations
 
-import json
-import random
-import re
 import threading
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from monitor.clock import Clock, FixedClock, SystemClock
-from monitor.sandbox import wire
-from monitor.sandbox.assets import AssetChange, assets_report, parse_asset_changes
-from monitor.sandbox.employment import EmployerChange, EmploymentLine, parse_changes, scripted
-from monitor.sandbox.faults import Faults, RequestKind
-from monitor.sandbox.journal import Journal, token_hash
-from monitor.sandbox.model import (
-    PRODUCTS,
-    EmployerSpec,
-    Kind,
-    Link,
-    Order,
-    Suborder,
-    Task,
-    iso,
-    parse_time,
-    task_outcome,
-)
-from monitor.sandbox.order_list import OrderList
-from monitor.sandbox.ratelimit import RefreshBudget, RequestLimiter, wait_message
-from monitor.sandbox.refresh import RefreshPlan, plan_refresh
-from monitor.sandbox.reports import REPORT_PRODUCTS, data_events, link_report
-from monitor.sandbox.webhooks import Webhook, WebhookOutbox
+from monitor.sandbox import lifecycle, wire
+from monitor.sandbox.api import Api, ApiRequest
+from monitor.sandbox.assets import parse_asset_changes
+from monitor.sandbox.data_dates import data_as_of, oldest_completed_at
+from monitor.sandbox.employer_spec import EmployerSpec
+from monitor.sandbox.faults import Faults
+from monitor.sandbox.journal import Journal
+from monitor.sandbox.link_report_shapes import LinkReportJson
+from monitor.sandbox.model import iso
+from monitor.sandbox.order_shapes import LinkJson, OrderJson
+from monitor.sandbox.ratelimit import RefreshBudget, RequestLimiter
+from monitor.sandbox.refresh_requests import REFRESH_LIMIT_CODES
+from monitor.sandbox.report_lookup import find_link_report
+from monitor.sandbox.reports import REPORT_PRODUCTS
+from monitor.sandbox.request_settings import RequestSettings
+from monitor.sandbox.scripted_listing import ScriptedChangeJson, script_changes, scripted_changes
+from monitor.sandbox.seeding import OrderRequest, check_finalize_at_refresh, seed_order
+from monitor.sandbox.webhook_delivery import Webhook
+from monitor.sandbox.world import World
 
-BRIDGE_PRODUCTS = (*PRODUCTS, "deposit_switch", "pll", "admin")
-REFRESH_LIMIT_MESSAGE = "Refresh limit for the access_token exceeded"
-# The per-token refusal's HTTP status (Truv does not document it) and the code that goes with it.
-REFRESH_LIMIT_CODES = {400: "incorrect_parameters", 403: "not_authenticated", 429: "throttled"}
-FORBIDDEN_MESSAGE = "Credentials are valid but do not have permission to access this resource"
-# Products whose refresh order gets a new VOIE / VOA report id.
-VOIE_PRODUCTS = frozenset({"income", "employment"})
-VOA_PRODUCTS = frozenset({"assets"})
-
-_ROUTES: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
-    (re.compile(r"/v1/orders/()"), {"GET": "order_list"}),
-    (re.compile(r"/v1/orders/([^/]+)/"), {"GET": "order_get", "POST": "refresh"}),
-    (re.compile(r"/v1/links/([^/]+)/"), {"GET": "link_get"}),
-    (re.compile(r"/v1/links/([^/]+)/income/report/"), {"GET": "income_report"}),
-    (re.compile(r"/v1/links/([^/]+)/employment/report/"), {"GET": "employment_report"}),
-    (re.compile(r"/v1/users/([^/]+)/tokens/"), {"POST": "tokens"}),
-    # One id group: "{user_id}/assets/reports/{report_id}", split by the handler.
-    (re.compile(r"/v1/users/([^/]+/assets/reports/[^/]+)/"), {"GET": "assets_report"}),
-)
+__all__ = ["REFRESH_LIMIT_CODES", "Sandbox"]
 
 
 class Sandbox:
@@ -347,14 +322,7 @@ class Sandbox:
         webhook_url: str | None = None,
         suborder_completed_at: bool = False,
     ) -> None:
-        if not 0.0 <= webhook_duplicates <= 1.0:
-            raise ValueError(f"webhook_duplicates: expected a rate between 0 and 1, got {webhook_duplicates!r}")
-        if isinstance(refresh_limit_status, bool) or refresh_limit_status not in REFRESH_LIMIT_CODES:
-            allowed = ", ".join(map(str, REFRESH_LIMIT_CODES))
-            raise ValueError(f"refresh_limit_status: expected one of {allowed}, got {refresh_limit_status!r}")
-        _check_finalize_at_refresh(finalize_at_refresh)
-        if not isinstance(suborder_completed_at, bool):
-            raise ValueError(f"suborder_completed_at: expected true or false, got {suborder_completed_at!r}")
+        _check_settings(webhook_duplicates, refresh_limit_status, finalize_at_refresh, suborder_completed_at)
         self.refresh_limit_status = refresh_limit_status
         # Opt-in: suborders also show a `completed_at` (Truv documents none; off by default).
         self.suborder_completed_at = suborder_completed_at
@@ -362,296 +330,189 @@ class Sandbox:
         self.clock: Clock = clock or SystemClock()
         self.completion_delay = completion_delay
         self.faults = faults or Faults()
-        self._secrets = secrets
-        self._client_ids = client_ids
-        self._seed = seed
-        self._rng = random.Random(seed)
-        # Report ids have their own RNG, so adding them changed no order, link or suborder id.
-        self._report_rng = random.Random(f"sandbox-reports:{seed}")
-        self._asset_changes: dict[str, tuple[AssetChange, ...]] = {}
         # One lock for everything: requests are short, and a single order of events is
         # what makes the journal a trustworthy oracle.
         self._lock = threading.RLock()
-        self._orders: dict[str, Order] = {}
-        self._order_list = OrderList()
-        self._links: dict[str, Link] = {}
-        self._links_by_token: dict[str, Link] = {}
-        self._users: set[str] = set()
-        # Employment data per link: suborder_number -> its line (employment.py), in seeding order.
-        self._lines: dict[str, dict[str, EmploymentLine]] = {}
-        self._requests = RequestLimiter(requests_per_minute)
-        self._budget = RefreshBudget(refresh_limit_per_token)
-        self._root_refreshes: Counter[str] = Counter()
-        self._refusals: Counter[str] = Counter()
+        self._world = World.new(seed)
+        limiter, budget = RequestLimiter(requests_per_minute), RefreshBudget(refresh_limit_per_token)
+        self._api = Api(self._world, limiter, budget, secrets, client_ids)
         self._journal = Journal(journal_path)
         self.webhook_secret = webhook_secret
         self.webhook_duplicates = webhook_duplicates
         self.webhook_reorder = webhook_reorder
         # Where `serve` delivers webhooks when it is given no url of its own.
         self.webhook_url = webhook_url
-        self._outbox = WebhookOutbox(seed)
         self._webhook_log = Journal()
+
+    def _settings(self) -> RequestSettings:
+        return RequestSettings(
+            self.completion_delay, self.finalize_at_refresh, self.refresh_limit_status, self.suborder_completed_at
+        )
+
+    def _order_json(self, order_id: str, now: datetime) -> OrderJson:
+        return self._settings().order_json(self._world.orders[order_id], now)
 
     # ---- ids and inspection -------------------------------------------------------
 
     def new_id(self) -> str:
         """32 lowercase hex characters, like Truv's ids."""
         with self._lock:
-            return f"{self._rng.getrandbits(128):032x}"
+            return self._world.new_id()
 
-    def journal(self) -> list[dict[str, Any]]:
+    def journal(self) -> list[dict[str, object]]:
         with self._lock:
             return self._journal.entries()
 
-    def refreshes(self) -> list[dict[str, Any]]:
+    def refreshes(self) -> list[dict[str, object]]:
         """Journal entries of refreshes that created an order (including dropped answers)."""
         return [e for e in self.journal() if e.get("created_order_id")]
 
     def root_refresh_counts(self) -> dict[str, int]:
         """Refresh orders created per root order: what GSE billing would count."""
         with self._lock:
-            return dict(self._root_refreshes)
+            return dict(self._world.root_refreshes)
 
     @property
     def refresh_of_refresh_refusals(self) -> int:
         """Refresh POSTs refused because they named a refresh order instead of the original."""
         with self._lock:
-            return self._refusals["refresh_of_refresh"]
+            return self._world.refusals["refresh_of_refresh"]
 
     def refusal_counts(self) -> dict[str, int]:
         """Journaled refusals by their `refused` reason: refresh_of_refresh, order_finalized,
         link_deleted, refresh_limit, forbidden."""
         with self._lock:
-            return dict(self._refusals)
+            return dict(self._world.refusals)
 
     def oldest_completed_at(self) -> dict[str, str | None]:
         """Per original (root) order: its order-level `completed_at` as the order JSON shows it
         now (when its data was collected), ISO with `Z`; None if it has none. This is how old
         each loan's data is by Truv's documented dates before any refresh."""
         with self._lock:
-            now = self.clock.now()
-            result: dict[str, str | None] = {}
-            for order in self._orders.values():
-                if order.initial_order is None:
-                    done = order.completed_at(now)
-                    result[order.id] = iso(done) if done else None
-            return result
+            return oldest_completed_at(self._world, self.clock.now())
 
     def data_as_of(self, order_id: str) -> str | None:
-        """How old the loan's data is now, refreshes included, by the documented shape: for each
-        connection (suborder of the original order of `order_id`'s root), the order-level
-        `completed_at` of the newest order that carried its data (the original, or a refresh
-        order whose suborder of the same suborder_number brought data and which has a
-        `completed_at`); then the oldest of those. None if no connection has data."""
+        """How old the loan's data is now, refreshes included, by the documented shape (data_dates.py);
+        None if no connection has data."""
         with self._lock:
-            now = self.clock.now()
-            root = self._orders[self._orders[order_id].root_id]
-            refreshes = [self._orders[i] for i in root.refresh_ids]
-            newest: list[datetime] = []
-            for suborder in root.suborders():
-                carriers = [
-                    order.completed_at(now)
-                    for order in (root, *refreshes)
-                    for r in order.suborders()
-                    if (r.kind, r.suborder_number) == (suborder.kind, suborder.suborder_number)
-                    and r.data_completed_at(now) is not None
-                ]
-                dates = [d for d in carriers if d is not None]
-                if dates:
-                    newest.append(max(dates))
-            return iso(min(newest)) if newest else None
+            return data_as_of(self._world, order_id, self.clock.now())
 
     # ---- link reports and scripted changes (truv-api.md section 9) ---------------------
 
-    def link_report(self, link_id: str, product: str = "income") -> dict[str, Any]:
+    def link_report(self, link_id: str, product: str = "income") -> LinkReportJson:
         """The link's report as `GET /v1/links/{id}/{product}/report/` would show it now, without
         a request; `product` is income or employment. KeyError for a link without one."""
         if product not in REPORT_PRODUCTS:
             raise ValueError(f"product: expected one of {', '.join(REPORT_PRODUCTS)}, got {product!r}")
         with self._lock:
-            report = self._link_report(link_id, product, self.clock.now())
+            report = find_link_report(self._world, link_id, product, self.clock.now())
             if report is None:
                 raise KeyError(link_id)
             return report
 
-    def _link_report(self, link_id: str, product: str, now: datetime) -> dict[str, Any] | None:
-        link = self._links.get(link_id)
-        if link is None or link.kind != "employer" or link.is_deleted(now):
-            return None
-        return link_report(self._seed, link, list(self._lines.get(link.id, {}).values()), product, now)
-
-    def _assets_report(self, user_id: str, report_id: str, now: datetime) -> dict[str, Any] | None:
-        """The order of `user_id` whose VOA report id (as its order shows it now) is `report_id`."""
-        for order in self._orders.values():
-            if (
-                order.user_id != user_id
-                or order.report_id(order.financial_accounts, order.voa_report_id, now) != report_id
-            ):
-                continue
-            if self._is_forbidden(order):
-                return None
-            links = list({s.link.id: s.link for s in order.financial_accounts if not s.link.is_deleted(now)}.values())
-            return assets_report(self._seed, report_id, links, self._asset_changes, now)
-        return None
-
-    def script_asset_changes(self, link_id: str, changes: Any) -> None:
+    def script_asset_changes(self, link_id: str, changes: object) -> None:
         """Scripted changes of a financial-account link's accounts (sandbox/assets.py), from its
         `at_refresh`th refresh on; each at_refresh must be after the link's refreshes so far."""
         added = parse_asset_changes(changes)
         with self._lock:
-            link = self._links[link_id]
+            link = self._world.links[link_id]
             if link.kind != "financial_account":
                 raise ValueError(f"link {link_id} is not a financial account's")
             if any(c.at_refresh <= len(link.refresh_tasks) for c in added):
                 raise ValueError(f"link {link_id} had {len(link.refresh_tasks)} refreshes: script later ones")
-            self._asset_changes[link_id] = (*self._asset_changes.get(link_id, ()), *added)
+            self._world.asset_changes[link_id] = (*self._world.asset_changes.get(link_id, ()), *added)
 
-    def scripted_changes(self) -> list[dict[str, Any]]:
+    def scripted_changes(self) -> list[ScriptedChangeJson]:
         """Every scripted change, in seeding order: order_id (the order that seeded the employer),
         link_id, suborder_number, company, employment_id (the employment it changes),
         new_employment_id (the employment employer_change / rehire starts, else None),
         at_refresh, kind, pay_cut (the fraction as a string, else None) and effective_at (when
         the link's at_refresh-th refresh completes, ISO `Z`; None until that refresh exists)."""
         with self._lock:
-            out = []
-            for link_id, lines in self._lines.items():
-                moments = [task.finishes_at for task in self._links[link_id].refresh_tasks]
-                for line in lines.values():
-                    for change, employment_id, new_id in scripted(self._seed, line):
-                        at = moments[change.at_refresh - 1] if change.at_refresh <= len(moments) else None
-                        out.append(
-                            {
-                                "order_id": line.order_id,
-                                "link_id": link_id,
-                                "suborder_number": line.suborder_number,
-                                "company": line.company,
-                                "employment_id": employment_id,
-                                "new_employment_id": new_id,
-                                "at_refresh": change.at_refresh,
-                                "kind": change.kind,
-                                "pay_cut": str(change.pay_cut) if change.pay_cut is not None else None,
-                                "effective_at": iso(at) if at is not None else None,
-                            }
-                        )
-            return out
+            return scripted_changes(self._world)
 
-    def script_changes(self, link_id: str, changes: Any, *, suborder_number: str | None = None) -> list[dict[str, Any]]:
+    def script_changes(
+        self, link_id: str, changes: object, *, suborder_number: str | None = None
+    ) -> list[ScriptedChangeJson]:
         """Add scripted changes to an employer already seeded (e.g. by `generate_portfolio`):
         `changes` as in an employer spec; `suborder_number` picks the employer when the link has
         several. Every at_refresh must be after the link's refreshes so far; the line's changes
         (old and new) are validated together. Returns the line's `scripted_changes()` entries."""
         with self._lock:
-            link = self._links[link_id]
-            lines = self._lines.get(link_id, {})
-            if suborder_number is None:
-                if len(lines) != 1:
-                    raise ValueError(f"suborder_number: link {link_id} has {len(lines)} employers; name one")
-                line = next(iter(lines.values()))
-            else:
-                line = lines[suborder_number]
-            added = parse_changes(changes)
-            _check_future(link, added)
-            line.changes = parse_changes([*line.changes, *added])
-            return [
-                c
-                for c in self.scripted_changes()
-                if (c["link_id"], c["suborder_number"]) == (link_id, line.suborder_number)
-            ]
+            return script_changes(self._world, link_id, changes, suborder_number)
 
-    def order(self, order_id: str) -> dict[str, Any]:
+    def order(self, order_id: str) -> OrderJson:
         """An order as `GET /v1/orders/{id}/` would show it now, without a request."""
         with self._lock:
-            return self._order_json(self._orders[order_id], self.clock.now())
+            return self._order_json(order_id, self.clock.now())
 
-    def link(self, link_id: str) -> dict[str, Any]:
+    def link(self, link_id: str) -> LinkJson:
         with self._lock:
-            return self._links[link_id].to_json(self.clock.now())
+            return self._world.links[link_id].to_json(self.clock.now())
 
     def reconnect_link(self, link_id: str) -> None:
         """The borrower re-authenticated in Bridge update mode: later refreshes succeed."""
         with self._lock:
-            link = self._links[link_id]
-            now = self.clock.now()
-            if link.is_deleted(now):
-                raise ValueError(f"link {link_id} is deleted: a new connection makes a new link")
-            link.scenario = "ok"
-            link.tasks.append(Task(finishes_at=now, status="done"))
-            self._outbox.link_connected(link, now)
+            lifecycle.reconnect_link(self._world, link_id, self.clock.now())
 
     # ---- the end of an order's or a connection's life (truv-api.md section 10) -----
 
-    def finalize_order(self, order_id: str) -> dict[str, Any]:
+    def finalize_order(self, order_id: str) -> OrderJson:
         """Truv finalized the order: `order-finalized` now; later refresh POSTs to it get 400.
 
         Idempotent: an order already finalized keeps its moment and sends no second webhook.
         Refresh tasks already running still finish."""
         with self._lock:
-            order = self._orders[order_id]
             now = self.clock.now()
-            if not order.is_finalized(now):
-                self._finalize(order, now)
-            return self._order_json(order, now)
+            return self._settings().order_json(lifecycle.finalize(self._world, order_id, now), now)
 
-    def expire_order(self, order_id: str) -> dict[str, Any]:
+    def expire_order(self, order_id: str) -> OrderJson:
         """The borrower invitation expired now (earlier than its 72 h): `is_expired: true`,
         `expired_at` now. Refreshes still work (the invitation is not the data). No webhook;
         idempotent (an invitation already expired keeps its moment)."""
         with self._lock:
-            order = self._orders[order_id]
             now = self.clock.now()
-            if not order.is_expired(now):
-                order.expired_at = now
-            return self._order_json(order, now)
+            return self._settings().order_json(lifecycle.expire(self._world, order_id, now), now)
 
-    def remind(self, order_id: str) -> dict[str, Any]:
+    def remind(self, order_id: str) -> OrderJson:
         """A reminder (or an edit) now: the order's `updated_at` moves, its data does not (truv-api.md
         section 3: `updated_at` is never a data date). No webhook."""
         with self._lock:
-            order = self._orders[order_id]
             now = self.clock.now()
-            order.touched_at = now
-            return self._order_json(order, now)
+            self._world.orders[order_id].touched_at = now
+            return self._order_json(order_id, now)
 
-    def delete_link(self, link_id: str) -> dict[str, Any]:
+    def delete_link(self, link_id: str) -> LinkJson:
         """The connection was deleted now: `link-deleted`; `deleted_at` on the link; a refresh
         touching it gets 400. Orders keep showing their employer. Idempotent."""
         with self._lock:
-            link = self._links[link_id]
             now = self.clock.now()
-            if not link.is_deleted(now):
-                link.deleted_at = now
-                self._outbox.link_deleted(link, now)
-            return link.to_json(now)
+            return lifecycle.delete_link(self._world, link_id, now).to_json(now)
 
-    def forbid_order(self, order_id: str, forbidden: bool = True) -> dict[str, Any]:
+    def forbid_order(self, order_id: str, forbidden: bool = True) -> OrderJson:
         """Make every GET/POST on the order (and, for an original, its refresh orders) a 403."""
         with self._lock:
-            order = self._orders[order_id]
-            order.forbidden = forbidden
-            return self._order_json(order, self.clock.now())
-
-    def _finalize(self, order: Order, now: datetime) -> None:
-        order.finalized_at = now
-        self._outbox.order_finalized(order, now)
+            self._world.orders[order_id].forbidden = forbidden
+            return self._order_json(order_id, self.clock.now())
 
     # ---- webhooks -----------------------------------------------------------------
 
     def due_webhooks(self) -> list[Webhook]:
         """Webhooks whose moment has come on `clock.now()` and were not returned before."""
         with self._lock:
-            return self._outbox.due(
+            return self._world.outbox.due(
                 self.clock.now(),
                 secret=self.webhook_secret,
                 duplicates=self.webhook_duplicates,
                 reorder=self.webhook_reorder,
             )
 
-    def log_webhook_attempt(self, entry: Mapping[str, Any]) -> None:
+    def log_webhook_attempt(self, entry: Mapping[str, object]) -> None:
         """Record one delivery attempt (the pump calls this); `at` is the sandbox's now."""
         with self._lock:
             self._webhook_log.append({"at": iso(self.clock.now()), **entry})
 
-    def webhook_log(self) -> list[dict[str, Any]]:
+    def webhook_log(self) -> list[dict[str, object]]:
         """Every webhook delivery attempt, in order: webhook_id, attempt, status, error..."""
         with self._lock:
             return self._webhook_log.entries()
@@ -689,7 +550,7 @@ class Sandbox:
         finalized: bool | datetime | str = False,
         expired: bool | datetime | str = False,
         finalize_at_refresh: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> OrderJson:
         """Seed a completed original order; `employers=None` means one employer with scenario ok
         (`employers=[]` means none: an assets order with financial accounts only).
 
@@ -701,451 +562,52 @@ class Sandbox:
         `finalize_at_refresh`: finalize it when its Nth refresh order is created (overrides
         the sandbox's setting).
         """
-        chosen = [EmployerSpec()] if employers is None else employers
-        employer_specs = [_spec(e, f"employers[{i}]") for i, e in enumerate(chosen)]
-        account_specs = [_spec(a, f"financial_accounts[{i}]") for i, a in enumerate(financial_accounts)]
-        if not employer_specs and not account_specs:
-            raise ValueError("employers, financial_accounts: an order needs at least one of them")
-        for index, account in enumerate(account_specs):
-            if account.changes:
-                raise ValueError(f"financial_accounts[{index}].changes: scripted changes apply to employers only")
-        _check_products(products)
-        _check_finalize_at_refresh(finalize_at_refresh)
-        if not isinstance(forbidden, bool):
-            raise ValueError(f"forbidden: expected true or false, got {forbidden!r}")
+        request = OrderRequest(
+            order_id,
+            user_id,
+            order_number,
+            products,
+            employers,
+            financial_accounts,
+            created_at,
+            completed_at,
+            first_name,
+            last_name,
+            forbidden,
+            finalized,
+            expired,
+            finalize_at_refresh,
+        )
         with self._lock:
-            if order_id is not None and order_id in self._orders:
-                raise ValueError(f"order_id: {order_id!r} already exists")
             now = self.clock.now()
-            done = parse_time(completed_at) if completed_at is not None else None
-            moment = parse_time(created_at) if created_at is not None else done or now
-            done = done or moment
-            specs = [*employer_specs, *account_specs]
-            dates = [parse_time(s.completed_at) if s.completed_at is not None else done for s in specs]
-            labels = [f"employers[{i}]" for i in range(len(employer_specs))]
-            labels += [f"financial_accounts[{i}]" for i in range(len(account_specs))]
-            checks = [
-                ("completed_at", done),
-                *((f"{label}.completed_at", d) for label, d in zip(labels, dates, strict=True)),
-            ]
-            for name, when in checks:
-                if when > now:
-                    raise ValueError(f"{name}: {iso(when)} is after now ({iso(now)})")
-                if when < moment:
-                    raise ValueError(f"{name}: {iso(when)} is before the order's created_at ({iso(moment)})")
-            user_id = self._owner(user_id, specs)
-            order = Order(
-                id=order_id or self.new_id(),
-                products=tuple(products),
-                order_number=order_number,
-                user_id=user_id,
-                first_name=first_name,
-                last_name=last_name,
-                created_at=moment,
-                root_id="",
-                forbidden=forbidden,
-                finalized_at=_when(finalized, "finalized", now),
-                expired_at=_when(expired, "expired", now),
-                finalize_at_refresh=finalize_at_refresh,
-            )
-            order.root_id = order.id
-            self._draw_report_ids(order)
-            subs = [
-                self._seed_suborder(
-                    spec, user_id, "employer" if i < len(employer_specs) else "financial_account", moment, d, order.id
-                )
-                for i, (spec, d) in enumerate(zip(specs, dates, strict=True))
-            ]
-            order.employers = subs[: len(employer_specs)]
-            order.financial_accounts = subs[len(employer_specs) :]
-            self._orders[order.id] = order
-            self._users.add(user_id)
-            return self._order_json(order, now)
-
-    def _draw_report_ids(self, order: Order) -> None:
-        """New VOIE / VOA report ids for the products the order covers (truv-api.md section 9)."""
-        if VOIE_PRODUCTS & set(order.products):
-            order.voie_report_id = f"{self._report_rng.getrandbits(128):032x}"
-        if VOA_PRODUCTS & set(order.products):
-            order.voa_report_id = f"{self._report_rng.getrandbits(128):032x}"
-
-    def _owner(self, user_id: str | None, specs: list[EmployerSpec]) -> str:
-        """The order's user: given, else the owner of a link it reuses, else a new id."""
-        for spec in specs:
-            link = self._find_link(spec)
-            if link is None:
-                continue
-            if user_id is not None and link.user_id != user_id:
-                raise ValueError(f"link {link.id} belongs to user {link.user_id}, not {user_id}")
-            user_id = link.user_id
-        return user_id or self.new_id()
-
-    def _find_link(self, spec: EmployerSpec) -> Link | None:
-        by_token = self._links_by_token.get(spec.access_token) if spec.access_token else None
-        by_id = self._links.get(spec.link_id) if spec.link_id else None
-        if by_token and by_id and by_token is not by_id:
-            raise ValueError(f"access_token and link_id {spec.link_id} name two different links")
-        return by_token or by_id
-
-    def _seed_suborder(
-        self, spec: EmployerSpec, user_id: str, kind: Kind, moment: datetime, done: datetime, order_id: str
-    ) -> Suborder:
-        link = self._find_link(spec)
-        if link is None:
-            link = Link(
-                id=spec.link_id or self.new_id(),
-                access_token=spec.access_token or self.new_id(),
-                user_id=user_id,
-                scenario=spec.scenario,
-                kind=kind,
-                created_at=min(moment, done),
-            )
-            self._links[link.id] = link
-            self._links_by_token[link.access_token] = link
-        elif link.scenario != spec.scenario or link.kind != kind:
-            raise ValueError(
-                f"link {link.id} is a {link.kind} link with scenario {link.scenario}; "
-                f"employers sharing it must agree (got {kind}, {spec.scenario})"
-            )
-        # The connection that collected the seeded data: a `done` task at `done`.
-        task = Task(finishes_at=done, status="done")
-        suborder = Suborder(
-            id=spec.id or self.new_id(),
-            suborder_number=spec.suborder_number or self.new_id(),
-            link=link,
-            company=spec.company,
-            kind=kind,
-            created_at=moment,
-            task=task,
-            status_style=spec.status_style,
-        )
-        if kind == "employer":
-            self._add_line(link, suborder, spec.changes, order_id, done)
-        if spec.link_deleted and link.deleted_at is None:
-            link.deleted_at = self.clock.now()
-        link.tasks.append(task)
-        return suborder
-
-    def _add_line(
-        self, link: Link, suborder: Suborder, changes: tuple[EmployerChange, ...], order_id: str, done: datetime
-    ) -> None:
-        """Register the employment data of an employer suborder (one line per link and
-        suborder_number; another order naming the same pair shares it)."""
-        lines = self._lines.setdefault(link.id, {})
-        line = lines.get(suborder.suborder_number)
-        if line is not None:
-            if changes and changes != line.changes:
-                raise ValueError(
-                    f"changes: link {link.id} suborder_number {suborder.suborder_number} already has "
-                    "scripted changes; script them once"
-                )
-            return
-        _check_future(link, changes)
-        lines[suborder.suborder_number] = EmploymentLine(
-            link_id=link.id,
-            suborder_number=suborder.suborder_number,
-            company=suborder.company,
-            order_id=order_id,
-            seeded_at=done,
-            changes=changes,
-        )
+            order = seed_order(self._world, request, now)
+            return self._order_json(order.id, now)
 
     # ---- requests -----------------------------------------------------------------
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes, query: str = "") -> wire.Response:
         """Answer one API request (`query`: the URL's query string) and journal it (front.py sends the admin
         paths elsewhere)."""
-        method = method.upper()
         lowered = {key.lower(): value for key, value in headers.items()}
         with self._lock:
             now = self.clock.now()
-            entry: dict[str, Any] = {"at": iso(now), "method": method, "path": path}
+            request = ApiRequest(method.upper(), path, lowered, body, query, now, self.clock.monotonic)
+            entry: dict[str, object] = {"at": iso(now), "method": request.method, "path": path}
             if query:
                 entry["query"] = query
-            response = self._answer(method, path, lowered, body, now, entry, query)
+            response = self._api.answer(request, self.faults, self._settings(), entry)
             self._journal.append({**entry, "status": response.status})
             return response
 
-    def _answer(
-        self,
-        method: str,
-        path: str,
-        headers: dict[str, str],
-        body: bytes,
-        now: datetime,
-        entry: dict[str, Any],
-        query: str = "",
-    ) -> wire.Response:
-        route = _route(path)
-        if route is None:
-            return wire.not_found()
-        methods, resource_id = route
-        if not _accepts_json(headers.get("accept")):
-            return wire.error(406, "not_acceptable", "Could not satisfy the request Accept header.")
-        secret = self._authenticate(headers)
-        if isinstance(secret, wire.Response):
-            return secret
-        wait = self._requests.try_acquire(secret, self.clock.monotonic())
-        if wait is not None:
-            return wire.error(429, "throttled", wait_message(wait))
-        if method not in methods:
-            return wire.method_not_allowed(method)
-        endpoint = methods[method]
-        kind: RequestKind = "order_get" if endpoint == "order_get" else "refresh" if endpoint == "refresh" else "other"
-        refused = self.faults.before(kind)
-        if refused is not None:
-            entry["fault"] = refused[1]
-            return refused[0]
-        if endpoint == "order_list":
-            response = self._order_list.answer(self._orders, query, headers, now, lambda o: self._order_json(o, now))
-        else:
-            response = self._dispatch(endpoint, resource_id, headers, body, now, entry)
-        response, fault = self.faults.after(kind, response)
-        if fault is not None:
-            entry["fault"] = fault
-        return response
 
-    def _authenticate(self, headers: dict[str, str]) -> str | wire.Response:
-        client_id = headers.get("x-access-client-id", "")
-        secret = headers.get("x-access-secret", "")
-        if not client_id or not secret:
-            return wire.error(401, "authentication_failed", "Authentication credentials were not provided.")
-        if secret.startswith(("prod", "dev")):
-            env = "production" if secret.startswith("prod") else "development"
-            return wire.error(403, "not_authenticated", f"A {env} secret cannot be used in the sandbox.")
-        known = secret in self._secrets if self._secrets is not None else secret.startswith("sandbox")
-        if not known or (self._client_ids is not None and client_id not in self._client_ids):
-            return wire.error(401, "authentication_failed", "Invalid client id or secret.")
-        return secret
-
-    def _dispatch(
-        self,
-        endpoint: str,
-        resource_id: str,
-        headers: dict[str, str],
-        body: bytes,
-        now: datetime,
-        entry: dict[str, Any],
-    ) -> wire.Response:
-        if endpoint == "order_get":
-            order = self._orders.get(resource_id)
-            if order is None:
-                return wire.not_found()
-            if self._is_forbidden(order):
-                return self._refuse(entry, "forbidden", wire.error(403, "not_authenticated", FORBIDDEN_MESSAGE))
-            return wire.json_response(200, self._order_json(order, now))
-        if endpoint == "link_get":
-            link = self._links.get(resource_id)
-            return wire.json_response(200, link.to_json(now)) if link else wire.not_found()
-        if endpoint in ("income_report", "employment_report"):
-            report = self._link_report(resource_id, endpoint.removesuffix("_report"), now)
-            return wire.json_response(200, report) if report is not None else wire.not_found()
-        if endpoint == "assets_report":
-            user_id, _, report_id = resource_id.partition("/assets/reports/")
-            report = self._assets_report(user_id, report_id, now)
-            return wire.json_response(200, report) if report is not None else wire.not_found()
-        if endpoint == "refresh":
-            return self._refresh(resource_id, headers, body, now, entry)
-        payload = _parse_body(headers, body)
-        if isinstance(payload, wire.Response):
-            return payload
-        return self._bridge_token(resource_id, payload, now)
-
-    def _order_json(self, order: Order, now: datetime) -> dict[str, Any]:
-        return order.to_json(now, suborder_completed_at=self.suborder_completed_at)
-
-    def _is_forbidden(self, order: Order) -> bool:
-        return order.forbidden or self._orders[order.root_id].forbidden
-
-    def _refuse(self, entry: dict[str, Any], reason: str, response: wire.Response) -> wire.Response:
-        entry["refused"] = reason
-        self._refusals[reason] += 1
-        return response
-
-    def _refresh(
-        self, order_id: str, headers: dict[str, str], body: bytes, now: datetime, entry: dict[str, Any]
-    ) -> wire.Response:
-        entry.update(parent_order_id=order_id, root_order_id=None, created_order_id=None, product=None, token_hashes=[])
-        root = self._orders.get(order_id)
-        if root is None:
-            return wire.not_found()
-        entry["root_order_id"] = root.root_id
-        if self._is_forbidden(root):
-            return self._refuse(entry, "forbidden", wire.error(403, "not_authenticated", FORBIDDEN_MESSAGE))
-        payload = _parse_body(headers, body)
-        if isinstance(payload, wire.Response):
-            return payload
-        if root.initial_order is not None:
-            message = f"Refresh the original order: {root.id} is a refresh order (initial_order {root.initial_order})"
-            return self._refuse(entry, "refresh_of_refresh", wire.error(400, "incorrect_parameters", message))
-        if root.is_finalized(now):
-            message = f"The order is finalized: no further data collection or refresh for order {root.id}"
-            return self._refuse(entry, "order_finalized", wire.error(400, "incorrect_parameters", message))
-        plan = plan_refresh(root, payload, self._refresh_suborder_ids(root))
-        if isinstance(plan, wire.Response):
-            return plan
-        tokens = plan.tokens()
-        entry.update(product=plan.product, token_hashes=[token_hash(t) for t in tokens])
-        deleted = list(dict.fromkeys(s.link.id for s in plan.suborders if s.link.is_deleted(now)))
-        if deleted:
-            message = f"The link was deleted: {', '.join(deleted)} cannot be refreshed; the borrower must connect again"
-            return self._refuse(entry, "link_deleted", wire.error(400, "incorrect_parameters", message))
-        if self._budget.exhausted(tokens, now):
-            status = self.refresh_limit_status
-            refused = wire.error(status, REFRESH_LIMIT_CODES[status], REFRESH_LIMIT_MESSAGE)
-            return self._refuse(entry, "refresh_limit", refused)
-        child = self._create_refresh_order(root, plan, now)
-        self._budget.record(tokens, now)
-        entry["created_order_id"] = child.id
-        return wire.json_response(200, self._order_json(child, now))
-
-    def _refresh_suborder_ids(self, root: Order) -> dict[str, str]:
-        return {s.id: order_id for order_id in root.refresh_ids for s in self._orders[order_id].suborders()}
-
-    def _create_refresh_order(self, root: Order, plan: RefreshPlan, now: datetime) -> Order:
-        child = Order(
-            id=self.new_id(),
-            products=(plan.product,),
-            order_number=root.order_number,
-            user_id=root.user_id,
-            first_name=root.first_name,
-            last_name=root.last_name,
-            created_at=now,
-            root_id=root.id,
-            initial_order=root.id,
-        )
-        self._draw_report_ids(child)
-        finishes_at = now + timedelta(seconds=self.completion_delay)
-        tasks: dict[str, Task] = {}  # one task per link, even when employers share it
-        for old in plan.suborders:
-            link = old.link
-            if link.id not in tasks:
-                tasks[link.id] = Task(finishes_at, task_outcome(link.scenario, link.refresh_attempts))
-                link.refresh_attempts += 1
-                link.tasks.append(tasks[link.id])
-                link.refresh_tasks.append(tasks[link.id])
-            new = Suborder(
-                id=self.new_id(),
-                suborder_number=old.suborder_number,
-                link=link,
-                company=old.company,
-                kind=old.kind,
-                created_at=now,
-                task=tasks[link.id],
-                status_style=old.status_style,
-            )
-            (child.employers if old.kind == "employer" else child.financial_accounts).append(new)
-        root.refresh_order = child.id
-        root.refresh_ids.append(child.id)
-        root.touched_at = now
-        self._orders[child.id] = child
-        self._root_refreshes[root.id] += 1
-        data = {}
-        for link_id, task in tasks.items():
-            if task.status == "done" and link_id in self._lines:
-                link = self._links[link_id]
-                subs = [s for s in child.employers if s.link is link]
-                data.update(data_events(self._seed, link, self._lines[link_id], subs, task))
-        self._outbox.refresh_created(child, plan.product, data)
-        limit = root.finalize_at_refresh or self.finalize_at_refresh
-        if limit is not None and len(root.refresh_ids) >= limit and not root.is_finalized(now):
-            self._finalize(root, now)
-        return child
-
-    def _bridge_token(self, user_id: str, body: Any, now: datetime) -> wire.Response:
-        if user_id not in self._users:
-            return wire.not_found()
-        if not isinstance(body, dict):
-            return wire.bad_request(
-                "Invalid parameters.",
-                [{"field": "non_field_errors", "message": "Expected a JSON object."}],
-            )
-        product_type = body.get("product_type")
-        if product_type not in BRIDGE_PRODUCTS:
-            message = "This field is required." if product_type is None else f"Unknown product_type {product_type!r}."
-            return wire.bad_request("Invalid parameters.", [{"field": "product_type", "message": message}])
-        access_token = body.get("access_token")
-        if access_token is not None:
-            link = self._links_by_token.get(access_token) if isinstance(access_token, str) else None
-            if link is None or link.user_id != user_id or link.is_deleted(now):
-                invalid = [
-                    {
-                        "field": "access_token",
-                        "message": "No link of this user has that access_token.",
-                    }
-                ]
-                return wire.bad_request("Invalid parameters.", invalid)
-        return wire.json_response(
-            200,
-            {
-                "bridge_token": self.new_id(),
-                "tracking_info": body.get("tracking_info"),
-                "client_name": body.get("client_name", "Sandbox Client"),
-                "product_type": product_type,
-                "allowed_products": body.get("allowed_products"),
-                "company_mapping_id": body.get("company_mapping_id"),
-                "access_token": access_token,
-            },
-        )
-
-
-def _spec(value: EmployerSpec | Mapping[str, Any], where: str) -> EmployerSpec:
-    return value if isinstance(value, EmployerSpec) else EmployerSpec.from_mapping(value, where)
-
-
-def _check_future(link: Link, changes: tuple[EmployerChange, ...]) -> None:
-    """A change must fall on a refresh still to come (the past of a link's data is fixed)."""
-    for change in changes:
-        if change.at_refresh <= link.refresh_attempts:
-            raise ValueError(
-                f"changes: at_refresh {change.at_refresh} is not after link {link.id}'s "
-                f"{link.refresh_attempts} refreshes so far"
-            )
-
-
-def _check_finalize_at_refresh(value: int | None) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(f"finalize_at_refresh: expected a whole number >= 1, got {value!r}")
-
-
-def _when(value: bool | datetime | str, name: str, now: datetime) -> datetime | None:
-    """`finalized` / `expired` seeding: False -> never, True -> now, else that timestamp."""
-    if value is False or value is None:
-        return None
-    if value is True:
-        return now
-    if isinstance(value, datetime | str):
-        return parse_time(value)
-    raise ValueError(f"{name}: expected true, false or an ISO-8601 timestamp, got {value!r}")
-
-
-def _check_products(products: Sequence[str]) -> None:
-    if isinstance(products, str) or not products or any(p not in PRODUCTS for p in products):
-        raise ValueError(f"products: expected a non-empty list from {', '.join(PRODUCTS)}, got {products!r}")
-
-
-def _route(path: str) -> tuple[dict[str, str], str] | None:
-    for pattern, methods in _ROUTES:
-        match = pattern.fullmatch(path)
-        if match:
-            return methods, match.group(1)
-    return None
-
-
-def _accepts_json(accept: str | None) -> bool:
-    if accept is None or not accept.strip():
-        return True
-    ranges = {part.split(";")[0].strip().lower() for part in accept.split(",")}
-    return bool(ranges & {"application/json", "application/*", "*/*"})
-
-
-def _parse_body(headers: dict[str, str], body: bytes) -> Any:
-    if not body.strip():
-        return {}
-    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        return wire.error(415, "unsupported_media_type", f'Unsupported media type "{content_type}" in request.')
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return wire.error(415, "unsupported_media_type", "The request body is not valid JSON.")
+def _check_settings(
+    webhook_duplicates: float, refresh_limit_status: int, finalize_at_refresh: int | None, suborder_completed_at: bool
+) -> None:
+    if not 0.0 <= webhook_duplicates <= 1.0:
+        raise ValueError(f"webhook_duplicates: expected a rate between 0 and 1, got {webhook_duplicates!r}")
+    if isinstance(refresh_limit_status, bool) or refresh_limit_status not in REFRESH_LIMIT_CODES:
+        allowed = ", ".join(map(str, REFRESH_LIMIT_CODES))
+        raise ValueError(f"refresh_limit_status: expected one of {allowed}, got {refresh_limit_status!r}")
+    check_finalize_at_refresh(finalize_at_refresh)
+    if not isinstance(suborder_completed_at, bool):
+        raise ValueError(f"suborder_completed_at: expected true or false, got {suborder_completed_at!r}")

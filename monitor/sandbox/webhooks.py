@@ -1,27 +1,17 @@
-"""Truv's webhooks from the sandbox: the events a refresh causes, and a pump that POSTs them.
+"""Truv's webhooks from the sandbox: the events a refresh (or a link's or an order's change) causes.
 
 `WebhookOutbox` builds the events (truv-api.md section 4) when a refresh order is created,
 a link reconnected or deleted, or an order finalized, each scheduled for the moment its change happens; `Sandbox` owns
 one and hands out the due ones from `Sandbox.due_webhooks()` under its lock, so nothing
-here runs on a timer. `WebhookPump` is the delivery side for `serve`: a daemon thread
-that polls `due_webhooks()` and POSTs each webhook with retries (at-least-once).
+here runs on a timer. webhook_delivery.py makes the bytes a receiver gets, webhook_pump.py POSTs them for `serve`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import heapq
-import hmac
-import json
 import random
-import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from itertools import pairwise
-from typing import TYPE_CHECKING, Any
-
-import httpx
 
 from monitor.sandbox.model import (
     Link,
@@ -32,13 +22,9 @@ from monitor.sandbox.model import (
     data_source_of,
     iso,
 )
+from monitor.sandbox.reports import DataEvents
+from monitor.sandbox.webhook_delivery import DeliveryFaults, Scheduled, Webhook
 
-if TYPE_CHECKING:
-    from monitor.sandbox.reports import DataEvents
-    from monitor.sandbox.state import Sandbox
-
-USER_AGENT = "Truv-Webhook-Service/2.0"
-SIGNATURE_HEADER = "X-WEBHOOK-SIGN"
 # Failures after which the borrower must reconnect (Bridge update mode): link-disconnected.
 DISCONNECTING = frozenset({"login_error", "mfa_error", "account_locked"})
 # bank-accounts-updated objects_count before a link's first refresh (employers use the report's
@@ -48,28 +34,6 @@ BASE_OBJECTS_COUNT = 26
 LINK_EVENTS = frozenset({"link-connected", "link-disconnected", "link-deleted"})
 # Task statuses that make a refresh order fail (`order-refresh-failed`); done and no_data do not.
 SUCCEEDED = frozenset({"done", "no_data"})
-
-
-def sign(body: bytes, secret: str) -> str:
-    """The `X-WEBHOOK-SIGN` value: `v1=` + lowercase hex HMAC-SHA256 of the raw body."""
-    return "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-@dataclass(frozen=True)
-class Webhook:
-    """One delivery: the exact bytes to POST, their headers, and the parsed payload."""
-
-    body: bytes
-    headers: dict[str, str]
-    event: dict[str, Any]
-
-    @property
-    def webhook_id(self) -> str:
-        return str(self.event["webhook_id"])
-
-    @property
-    def event_type(self) -> str:
-        return str(self.event["event_type"])
 
 
 def updated_at_text(moment: datetime) -> str:
@@ -87,14 +51,12 @@ class WebhookOutbox:
 
     def __init__(self, seed: int) -> None:
         self._ids = random.Random(f"sandbox-webhooks:{seed}")
-        self._faults = random.Random(f"sandbox-webhook-faults:{seed}")
+        self._delivery = DeliveryFaults(seed)
         # Events added with the link reports (statements-updated, employment-updated for an
         # employment a change superseded) draw ids and duplicate rolls from RNGs of their own,
         # so every other webhook keeps the id and duplication it had before.
         self._data_ids = random.Random(f"sandbox-webhooks-data:{seed}")
-        self._data_faults = random.Random(f"sandbox-webhook-data-faults:{seed}")
-        self._data_webhook_ids: set[str] = set()
-        self._pending: list[tuple[datetime, int, dict[str, Any]]] = []  # heap by (moment, seq)
+        self._pending: list[Scheduled] = []  # heap by (moment, seq)
         self._seq = 0
         self._employment_ids: dict[tuple[str, str], str] = {}
         self._objects: dict[str, int] = {}
@@ -104,12 +66,12 @@ class WebhookOutbox:
         return f"{self._ids.getrandbits(128):032x}"
 
     def _push(
-        self, moment: datetime, event_type: str, user_id: str, fields: dict[str, Any], *, data: bool = False
+        self, moment: datetime, event_type: str, user_id: str, fields: Mapping[str, object], *, data: bool = False
     ) -> None:
         webhook_id = f"{self._data_ids.getrandbits(128):032x}" if data else self._new_id()
         if data:
-            self._data_webhook_ids.add(webhook_id)
-        payload: dict[str, Any] = {
+            self._delivery.mark_data(webhook_id)
+        payload: dict[str, object] = {
             "webhook_id": webhook_id,
             "event_type": event_type,
             "event_created_at": iso(moment),
@@ -192,8 +154,8 @@ class WebhookOutbox:
                     self._employment_data(moment, order.user_id, task_id, link, suborder, common, events)
 
     def _data_updated(
-        self, user_id: str, task_id: str, link: Link, suborder: Suborder, common: dict[str, Any]
-    ) -> tuple[str, str, dict[str, Any]]:
+        self, user_id: str, task_id: str, link: Link, suborder: Suborder, common: dict[str, str]
+    ) -> tuple[str, str, dict[str, object]]:
         """`employment-updated` for an employer, `bank-accounts-updated` for an account."""
         key = (link.id, suborder.suborder_number)
         if key not in self._employment_ids:
@@ -201,7 +163,7 @@ class WebhookOutbox:
             self._employment_ids[key] = self._new_id()
         object_key = "employment_id" if suborder.kind == "employer" else "object_id"
         event_type = "employment-updated" if suborder.kind == "employer" else "bank-accounts-updated"
-        fields = {
+        fields: dict[str, object] = {
             "task_id": task_id,
             **common,
             "tracking_info": None,
@@ -217,7 +179,7 @@ class WebhookOutbox:
         task_id: str,
         link: Link,
         suborder: Suborder,
-        common: dict[str, Any],
+        common: dict[str, str],
         events: DataEvents,
     ) -> None:
         """`employment-updated` per employment the refresh shows changed (the current one always),
@@ -271,131 +233,12 @@ class WebhookOutbox:
 
     def due(self, now: datetime, *, secret: str | None, duplicates: float, reorder: bool) -> list[Webhook]:
         """Pop every event due at `now` in (moment, scheduling) order, then apply faults."""
-        taken: list[tuple[datetime, int, dict[str, Any]]] = []
+        taken: list[Scheduled] = []
         while self._pending and self._pending[0][0] <= now:
             taken.append(heapq.heappop(self._pending))
         if reorder and len(taken) > 1:
-            shuffled = taken[:]
-            self._faults.shuffle(shuffled)
-            # A reorder fault must reorder: when the shuffle changed nothing, or kept every
-            # change before the later ones, reverse instead (newest change first).
-            in_order = all(a[0] <= b[0] for a, b in pairwise(shuffled))
-            if shuffled == taken or (in_order and taken[0][0] != taken[-1][0]):
-                shuffled = taken[::-1]
-            taken = shuffled
-        payloads = [payload for _, _, payload in taken]
-        batch: list[Webhook] = []
-        for payload in payloads:
-            faults = self._data_faults if payload["webhook_id"] in self._data_webhook_ids else self._faults
-            self._data_webhook_ids.discard(payload["webhook_id"])
-            copies = 2 if duplicates > 0 and faults.random() < duplicates else 1
-            body = json.dumps(payload, separators=(",", ":")).encode()
-            batch.extend(_webhook(body, secret) for _ in range(copies))
-        return batch
+            taken = self._delivery.reordered(taken)
+        return [webhook for _, _, payload in taken for webhook in self._delivery.copies(payload, secret, duplicates)]
 
     def pending(self) -> int:
         return len(self._pending)
-
-
-def _webhook(body: bytes, secret: str | None) -> Webhook:
-    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
-    if secret is not None:
-        headers[SIGNATURE_HEADER] = sign(body, secret)
-    return Webhook(body=body, headers=headers, event=json.loads(body))
-
-
-class WebhookPump:
-    """POST the sandbox's due webhooks to `url` from a daemon thread, with retries.
-
-    Every `interval` seconds it takes `sandbox.due_webhooks()` and delivers them one by one;
-    a delivery that gets a non-2xx answer or a transport error is tried again after
-    `backoff`, 2x`backoff`, 4x`backoff`... up to `attempts` tries in all, then dropped
-    (`failed`). Each try is recorded in `sandbox.webhook_log()`. The sandbox lock is not
-    held while posting, so a receiver may call the sandbox's API while handling a webhook.
-    `stop()` interrupts a backoff wait at once; webhooks taken but not yet delivered when
-    it is called count as failed.
-    """
-
-    def __init__(
-        self,
-        sandbox: Sandbox,
-        url: str,
-        *,
-        interval: float = 0.25,
-        timeout: float = 5.0,
-        attempts: int = 5,
-        backoff: float = 0.1,
-    ) -> None:
-        if attempts < 1:
-            raise ValueError(f"attempts: expected >= 1, got {attempts!r}")
-        if interval <= 0 or timeout <= 0 or backoff < 0:
-            raise ValueError("interval and timeout must be > 0 and backoff >= 0")
-        self.sandbox = sandbox
-        self.url = url
-        self.interval = interval
-        self.timeout = timeout
-        self.attempts = attempts
-        self.backoff = backoff
-        self.delivered = 0  # webhooks a receiver accepted (2xx)
-        self.failed = 0  # webhooks given up on (all attempts failed, or stopped meanwhile)
-        self.retried = 0  # attempts after a webhook's first one
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> WebhookPump:
-        if self._thread is not None:
-            raise RuntimeError("a WebhookPump can be started only once")
-        self._thread = threading.Thread(target=self._run, name="sandbox-webhook-pump", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float | None = None) -> None:
-        """Ask the thread to finish and wait for it (an in-flight POST ends within `timeout`)."""
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=self.timeout) as client:
-            while not self._stop.is_set():
-                self.deliver(client, self.sandbox.due_webhooks())
-                self._stop.wait(self.interval)
-
-    def deliver(self, client: httpx.Client, webhooks: Iterable[Webhook]) -> None:
-        """Deliver `webhooks` in order (each with its retries); used by the thread."""
-        for webhook in webhooks:
-            if self._stop.is_set() or not self._deliver_one(client, webhook):
-                self.failed += 1
-
-    def _deliver_one(self, client: httpx.Client, webhook: Webhook) -> bool:
-        for attempt in range(1, self.attempts + 1):
-            if attempt > 1:
-                self.retried += 1
-            status: int | None = None
-            error: str | None = None
-            try:
-                status = client.post(self.url, content=webhook.body, headers=webhook.headers).status_code
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"
-            ok = status is not None and 200 <= status < 300
-            self.sandbox.log_webhook_attempt(
-                {
-                    "webhook_id": webhook.webhook_id,
-                    "event_type": webhook.event_type,
-                    "url": self.url,
-                    "attempt": attempt,
-                    "status": status,
-                    "error": error,
-                    "delivered": ok,
-                }
-            )
-            if ok:
-                self.delivered += 1
-                return True
-            if attempt < self.attempts and self._stop.wait(self.backoff * 2 ** (attempt - 1)):
-                return False
-        return False

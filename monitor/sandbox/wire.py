@@ -37,7 +37,7 @@ def json_response(status: int, payload: Any, headers: dict[str, str] | None = No
 
 def error(status: int, code: str, message: str, invalid: list[dict[str, str]] | None = None) -> Response:
     """Truv's standard error body; `extra.invalid-params` appears only on 400."""
-    body: dict[str, Any] = {"code": code, "message": message}
+    body: dict[str, object] = {"code": code, "message": message}
     if invalid is not None:
         body["extra"] = {"invalid-params": invalid}
     return json_response(status, {"error": body})

@@ -206,7 +206,7 @@ def test_truv_refusal_for_its_limit_blocks_the_token(db_url, clock, sandbox, tmp
     svc = setup(db_url, clock, sandbox, tmp_path, [{"loan_id": "T", "employers": [("ok", "busy-token")]}])
     # three refreshes made outside monitor (the lender's dashboard) spend Truv's limit
     order_id = sandbox.refreshes() or None
-    root = next(iter(sandbox._orders.values())).id
+    root = next(iter(sandbox.oldest_completed_at()))
     for _ in range(3):
         sandbox.handle(
             "POST",

@@ -15,7 +15,7 @@ import pytest
 
 from monitor.clock import FixedClock
 from monitor.sandbox import EmployerSpec, Sandbox, SandboxTransport
-from monitor.sandbox.employment import CHANGE_KINDS, INCOME_ONLY_KINDS, EmployerChange
+from monitor.sandbox.employer_changes import CHANGE_KINDS, INCOME_ONLY_KINDS, EmployerChange
 from monitor.sandbox.scenario import generate_portfolio, load_scenario_file
 from tests.sandbox.conftest import AUTH, T0, make_client
 

@@ -13,20 +13,10 @@ import httpx
 import pytest
 
 from monitor.sandbox import wire
-from monitor.sandbox.employment import CHANGE_KINDS, EmployerChange, parse_changes
+from monitor.sandbox.employer_changes import CHANGE_KINDS, EmployerChange, parse_changes
+from monitor.sandbox.employer_spec import EmployerSpec
 from monitor.sandbox.faults import Faults
-from monitor.sandbox.model import (
-    SCENARIOS,
-    EmployerSpec,
-    Link,
-    Order,
-    Suborder,
-    Task,
-    iso,
-    parse_time,
-    suborder_status,
-    task_outcome,
-)
+from monitor.sandbox.model import SCENARIOS, Link, Order, Suborder, Task, iso, parse_time, suborder_status, task_outcome
 from monitor.sandbox.ratelimit import RefreshBudget, RequestLimiter, wait_message
 from monitor.truv import wire as truv_wire
 from monitor.truv.client import retry_after_seconds
