@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -72,7 +73,7 @@ def _check_options(key: str | None, *, seal: bool, adopt_key: bool, force: bool)
 
 def _checked(
     services: Context, key: str | None, config_path: Path, *, seal: bool, adopt_key: bool
-) -> dict[str, Any] | None:
+) -> Mapping[str, Any] | None:
     """The chain walked and the seal file compared (and refreshed when the keyed chain is intact);
     None when `--seal` keyed a chain that had never been keyed."""
     from monitor.store.audit import verify
@@ -91,7 +92,7 @@ def _checked(
     problem = seal_file_problem(record, result, key=key, path=seal_path)
     if problem is not None:
         return {**result, "ok": False, "reason": "seal_file", "message": problem}
-    if result["ok"] and result["keyed"] and key is not None:
+    if result["ok"] and result["keyed_from"] is not None and key is not None:  # keyed: it has a first keyed entry
         from monitor.store.audit_seal import write_seal_file
 
         write_seal_file(
@@ -114,7 +115,7 @@ def _refuse_if_keyed_before(traces: list[str], *, adopt_key: bool) -> None:
         )
 
 
-def _raise_unless_ok(result: dict[str, Any]) -> None:
+def _raise_unless_ok(result: Mapping[str, Any]) -> None:
     """Exit 2 when the key is missing for a keyed chain; exit 1 naming the problem otherwise."""
     from monitor.errors import ConfigError
     from monitor.store.audit import KEY_ENV
@@ -126,7 +127,7 @@ def _raise_unless_ok(result: dict[str, Any]) -> None:
         raise MonitorError(f"audit chain {label}: {result['message']}")
 
 
-def _verified_line(result: dict[str, Any]) -> str:
+def _verified_line(result: Mapping[str, Any]) -> str:
     checkpoint = result["checkpoint"]
     where = f"checkpoint {checkpoint['through_seq']}" if checkpoint else "the start"
     if result["keyed"]:
@@ -141,7 +142,7 @@ def _verified_line(result: dict[str, Any]) -> str:
     )
 
 
-def _seal_chain(services: Context, key: str, result: dict[str, Any], seal_path: Path) -> None:
+def _seal_chain(services: Context, key: str, result: Mapping[str, Any], seal_path: Path) -> None:
     from monitor.store.audit import seal
     from monitor.store.audit_seal import write_seal_file
     from monitor.store.db import session

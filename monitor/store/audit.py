@@ -29,6 +29,7 @@ from monitor.core.readable import json_default
 from monitor.core.states import ReportState
 from monitor.errors import InputError, MonitorError
 from monitor.store.audit_details import AuditDetail, AuditSealed, MonitoringPurged, Purged
+from monitor.store.audit_results import CheckpointReport, Purge, Sealed, Verification
 from monitor.store.db import rows_affected, upsert_insert
 from monitor.store.tables import (
     AuditCheckpoint,
@@ -256,7 +257,7 @@ def _checkpoint_ok(checkpoint: AuditCheckpoint, key: str) -> bool:
     return same(expected, checkpoint.signature)
 
 
-def verify(session: Session, *, key: str | None) -> dict[str, Any]:
+def verify(session: Session, *, key: str | None) -> Verification:
     """Walk the chain from the newest checkpoint (or the start) to the head; report the first problem.
 
     `ok` is True only when everything that can be checked was checked and holds. `reason` names the
@@ -308,7 +309,7 @@ def _checkpoint_verdict(checkpoint: AuditCheckpoint | None, key: str | None) -> 
     return None
 
 
-def _checkpoint_report(checkpoint: AuditCheckpoint, signature_ok: bool) -> dict[str, object]:
+def _checkpoint_report(checkpoint: AuditCheckpoint, signature_ok: bool) -> CheckpointReport:
     return {
         "through_seq": checkpoint.through_seq,
         "removed_before": checkpoint.removed_before,
@@ -414,7 +415,7 @@ class _Facts:
         return None
 
 
-def seal(session: Session, *, key: str, now: datetime, verified_seq: int, verified_hash: str) -> dict[str, Any]:
+def seal(session: Session, *, key: str, now: datetime, verified_seq: int, verified_hash: str) -> Sealed:
     """Adopt the key for a chain verified (unkeyed) up to `verified_seq`: from the next entry on, every
     entry is keyed and the head sealed. Entries appended since that verification are checked first.
 
@@ -453,7 +454,7 @@ def check_key(session: Session, *, key: str) -> None:
         raise MonitorError(f"{KEY_ENV} does not match the last purge checkpoint (run `monitor audit verify`)")
 
 
-def purge(session: Session, *, before: datetime, key: str, now: datetime, forced: bool = False) -> dict[str, Any]:
+def purge(session: Session, *, before: datetime, key: str, now: datetime, forced: bool = False) -> Purge:
     """Remove audit entries and raw webhook bodies received before `before`, keeping the chain
     verifiable from a signed checkpoint. Only a prefix of the chain can go: entries from the first one
     at or after `before` stay. Webhook events not yet applied stay too (nothing received is lost)."""
