@@ -14,7 +14,7 @@ from monitor.config import JobsFile, Settings, parse_config
 from monitor.loans_file import read_rows
 from monitor.sandbox import EmployerSpec, Sandbox, SandboxTransport
 from monitor.store.db import make_engine, session, upgrade
-from monitor.store.loans import import_loans
+from monitor.store.loan_import import import_loans
 
 CONFIG = """\
 truv: {requests_per_minute: 6000, concurrency: CONCURRENCY}

@@ -71,7 +71,7 @@ def _check_options(key: str | None, *, seal: bool, adopt_key: bool, force: bool)
 
 def _checked(
     services: Context, key: str | None, config_path: Path, *, seal: bool, adopt_key: bool
-) -> dict[str, object] | None:
+) -> Mapping[str, object] | None:
     """The chain walked and the seal file compared (and refreshed when the keyed chain is intact);
     None when `--seal` keyed a chain that had never been keyed."""
     from monitor.store.audit import verify
@@ -90,7 +90,7 @@ def _checked(
     problem = seal_file_problem(record, result, key=key, path=seal_path)
     if problem is not None:
         return {**result, "ok": False, "reason": "seal_file", "message": problem}
-    if result["ok"] and result["keyed"] and key is not None:
+    if result["ok"] and result["keyed_from"] is not None and key is not None:  # keyed: it has a first keyed entry
         from monitor.store.audit_seal import write_seal_file
 
         write_seal_file(

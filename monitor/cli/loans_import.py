@@ -72,8 +72,9 @@ def loans_import(
     from monitor.loans_file import read_rows
     from monitor.progress import counted, for_terminal
     from monitor.store.db import session
+    from monitor.store.loan_import import import_loans
+    from monitor.store.loan_import_rows import FUTURE_ALLOWANCE, RepeatedLoanId
     from monitor.store.loan_repeats import Repeats, find_repeats
-    from monitor.store.loans import FUTURE_ALLOWANCE, RepeatedLoanId, import_loans
 
     c = root_options(ctx)
     services = c.context()
@@ -98,21 +99,24 @@ def loans_import(
                 force=force,
                 not_after=now + FUTURE_ALLOWANCE,
             )
+            from monitor.store.audit_details import LoansImported
             from monitor.store.ledger import add_event
 
             add_event(
                 s,
                 at=now,
                 kind="loans_imported",
-                file=str(file),
-                rows=result.rows,
-                inserted=result.inserted,
-                updated=result.updated,
-                closed=result.closed,
-                full_snapshot=full_snapshot,
-                forced=force and full_snapshot,
-                dedupe=dedupe,
-                dropped=repeats.rows,
+                detail=LoansImported(
+                    file=str(file),
+                    rows=result.rows,
+                    inserted=result.inserted,
+                    updated=result.updated,
+                    closed=result.closed,
+                    full_snapshot=full_snapshot,
+                    forced=force and full_snapshot,
+                    dedupe=dedupe,
+                    dropped=repeats.rows,
+                ),
             )
     except RepeatedLoanId:
         # Rolled back. Read the file once more to name every repeat, not one per run.

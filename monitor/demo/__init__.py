@@ -34,7 +34,8 @@ from monitor.reports.loan_view import loan_show
 from monitor.sandbox import Sandbox, SandboxTransport
 from monitor.services import Services
 from monitor.store.db import session
-from monitor.store.loans import import_loans
+from monitor.store.handoff_payloads import FindingDict
+from monitor.store.loan_import import import_loans
 from monitor.store.monitoring import findings
 
 
@@ -48,7 +49,7 @@ class DemoResult(TypedDict):
     webhooks: dict[str, int]
     loans: list[LoanLine]
     needs_reauth: list[ReauthLine]
-    changes: list[dict[str, object]]
+    changes: list[FindingDict]
     loan_show: LoanShow
 
 

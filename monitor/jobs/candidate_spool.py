@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from types import TracebackType
 
-from monitor.store.loans import Candidate
+from monitor.store.loan_selection import Candidate
 
 PAGE = 1000  # candidates written and read back at a time
 

@@ -14,9 +14,10 @@ from monitor.core.products import scope_of
 from monitor.core.refresh_choice import Choice, Fresh, LoanToRefresh, Skip, choose
 from monitor.core.selection import Selection
 from monitor.jobs.candidate_spool import CandidateSpool
-from monitor.store import loans
+from monitor.store import loan_selection
 from monitor.store.backlog import PolicyBacklog, policy_backlog
 from monitor.store.db import Engine, read_only, session
+from monitor.store.loan_claims import Claim
 
 BATCH = 64  # loans a pass claims at a time: small enough to share, large enough to keep the workers busy
 
@@ -47,28 +48,28 @@ class Criteria:
         if not loan_ids:
             return 0
         with session(read_only(engine)) as s:
-            return loans.count_selectable(s, self.selection, now=now, among=loan_ids)
+            return loan_selection.count_selectable(s, self.selection, now=now, among=loan_ids)
 
     def unclaimed(self, engine: Engine, *, now: datetime) -> int:
         """Loans a pass would still select that no live pass has claimed: what this one did not reach."""
         with session(read_only(engine)) as s:
-            return loans.count_selectable(s, self.selection, now=now, unclaimed=True)
+            return loan_selection.count_selectable(s, self.selection, now=now, unclaimed=True)
 
     def select(
-        self, engine: Engine, *, now: datetime, limit: int | None, claim: loans.Claim | None = None
-    ) -> list[loans.Candidate]:
+        self, engine: Engine, *, now: datetime, limit: int | None, claim: Claim | None = None
+    ) -> list[loan_selection.Candidate]:
         """Up to `limit` loans to work, in the order they should be worked; claimed when `claim` is given
         (then `engine` must be able to write)."""
         with session(engine) as s:
-            return loans.select_stale(s, self.selection, now=now, limit=limit, claim=claim)
+            return loan_selection.select_stale(s, self.selection, now=now, limit=limit, claim=claim)
 
     @contextmanager
-    def stream(self, engine: Engine, *, now: datetime) -> Iterator[Iterator[loans.Candidate]]:
+    def stream(self, engine: Engine, *, now: datetime) -> Iterator[Iterator[loan_selection.Candidate]]:
         """`select`'s loans without a limit or a claim (the plan's), read in one short transaction into
         a file, and from it a page at a time as they are consumed."""
         with CandidateSpool() as spool:
             with session(read_only(engine)) as s:
-                spool.extend(loans.stream_stale(s, self.selection, now=now))
+                spool.extend(loan_selection.stream_stale(s, self.selection, now=now))
             yield iter(spool)
 
 

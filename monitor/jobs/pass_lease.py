@@ -13,7 +13,7 @@ import structlog
 from monitor.config import JobConfig
 from monitor.errors import MonitorError
 from monitor.services import Context
-from monitor.store import loans, runs
+from monitor.store import loan_claims, runs
 from monitor.store.db import session
 from monitor.store.runs import HeldLease
 
@@ -54,7 +54,7 @@ def begin(ctx: Context, job: JobConfig, *, run_id: str, holder: str, now: dateti
         if not job.parallel:
             # Holding the lease, no other pass of this job is alive: claims left by a killed one
             # would otherwise hide its loans from this pass until they lapse.
-            loans.release_job_claims(s, job=job.name, keep_run_id=run_id)
+            loan_claims.release_job_claims(s, job=job.name, keep_run_id=run_id)
     return None
 
 
@@ -87,6 +87,6 @@ class Heartbeat:
                     now = self._ctx.clock.now()
                     if not self._job.parallel:
                         runs.renew_lease(s, job=self._job.name, run_id=self._run_id, now=now)
-                    loans.renew_claims(s, self._run_id, now + self._job.claim_ttl)
+                    loan_claims.renew_claims(s, self._run_id, now + self._job.claim_ttl)
             except MonitorError as exc:
                 self._log.warning("heartbeat_failed", error=str(exc))

@@ -11,8 +11,7 @@ from typing import NotRequired, TypedDict
 
 from monitor.core.backlog import nights_to_clear
 from monitor.core.states import SkipReason
-from monitor.store.backlog import PolicyBacklog
-from monitor.store.loans import StaleCounts
+from monitor.store.backlog import PolicyBacklog, StaleCounts
 
 # The fields the `pass_finished` log line carries; the run row keeps the whole summary.
 LOGGED_FIELDS = (

@@ -43,7 +43,7 @@ from monitor.store import ledger, loan_refresh
 from monitor.store.backlog import PolicyBacklog
 from monitor.store.db import read_only, session
 from monitor.store.ledger import Usage
-from monitor.store.loans import Candidate
+from monitor.store.loan_selection import Candidate
 from monitor.truv.wire import OrderInfo
 
 log = structlog.get_logger("monitor.pass")

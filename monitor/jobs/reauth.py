@@ -9,6 +9,7 @@ from monitor.core.products import bridge_product
 from monitor.errors import InputError
 from monitor.services import Services
 from monitor.store import ledger, reauth_rows
+from monitor.store.audit_details import ReauthTokenCreated
 from monitor.store.db import read_only, session
 from monitor.truv.secrets import short
 
@@ -51,9 +52,7 @@ def create_tokens(services: Services, *, loan_id: str, product: str | None = Non
                 at=now,
                 kind="reauth_token_created",
                 loan_id=loan_id,
-                token=short(row.token_hash),
-                reason=row.reason,
-                product=wanted,
+                detail=ReauthTokenCreated(token=short(row.token_hash), reason=row.reason, product=wanted),
             )
         out.append(
             {

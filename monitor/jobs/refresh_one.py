@@ -30,8 +30,9 @@ from monitor.jobs.order_reads import read_orders
 from monitor.jobs.pass_summary import RefreshBudget, Tally
 from monitor.services import Services
 from monitor.store import ledger, loan_refresh
+from monitor.store.audit_details import NotSubmitted, Skipped, Submitted
 from monitor.store.db import session
-from monitor.store.loans import Candidate
+from monitor.store.loan_selection import Candidate
 from monitor.store.webhook_events import reapply_unmatched
 from monitor.truv.wire import OrderInfo
 
@@ -109,9 +110,7 @@ class LoanRefresh:
                 run_id=self.run_id,
                 loan_id=loan_id,
                 purpose=policy.permissible_purpose if policy else None,
-                policy=policy.name if policy else None,
-                reason=reason,
-                **(detail or {}),
+                detail=Skipped(policy=policy.name if policy else None, reason=reason, **(detail or {})),
             )
 
     def take_passed_on(self) -> set[str]:
@@ -245,11 +244,13 @@ class LoanRefresh:
                 run_id=self.run_id,
                 loan_id=loan.loan_id,
                 reservation_id=reservation_id,
-                refresh_order_id=info.id,
-                original_order_id=loan.original_order_id,
-                product=policy.product,
                 purpose=policy.permissible_purpose,
-                filters={k: len(v) for k, v in filters.items()},
+                detail=Submitted(
+                    refresh_order_id=info.id,
+                    original_order_id=loan.original_order_id,
+                    product=policy.product,
+                    filters={k: len(v) for k, v in filters.items()},
+                ),
             )
         reapply_unmatched(self.s, info.id)  # webhooks about it that arrived before its answer was written
 
@@ -331,6 +332,5 @@ class LoanRefresh:
                 run_id=self.run_id,
                 loan_id=loan_id,
                 reservation_id=reservation_id,
-                outcome=outcome,
-                detail=detail[:300],
+                detail=NotSubmitted(outcome=outcome, detail=detail[:300]),
             )

@@ -23,9 +23,10 @@ from monitor.jobs.pass_summary import PassSummary, RefreshBudget, Tally
 from monitor.jobs.refresh_one import LoanRefresh
 from monitor.progress import LogProgress, Progress
 from monitor.services import Services
-from monitor.store import loans, runs
+from monitor.store import loan_claims, runs
 from monitor.store.backlog import PolicyBacklog
 from monitor.store.db import session
+from monitor.store.loan_selection import Candidate
 from monitor.truv.call_count import CallCount, counting
 
 __all__ = ["JobPass", "PassSummary", "holder_is_dead"]
@@ -136,7 +137,7 @@ class JobPass:
         with session(self.s.engine) as s:
             runs.finish_run(s, run_id=self.run_id, status=self.summary.status, summary=self.summary.as_dict(), now=end)
             runs.release_lease(s, job=self.job.name, run_id=self.run_id)
-            loans.release_claims(s, self.run_id)
+            loan_claims.release_claims(s, self.run_id)
         self.log.info("pass_finished", **self.summary.logged())
 
     def _sync_orders(self) -> None:
@@ -243,7 +244,7 @@ class JobPass:
         if passed_on:
             seen -= passed_on
             with session(self.s.engine) as s:
-                loans.release_loan_claims(s, self.run_id, passed_on)
+                loan_claims.release_loan_claims(s, self.run_id, passed_on)
 
     def _starved(self, policy: str, not_reached: int) -> None:
         """The budget ran out before this policy got a loan: said, with what the earlier ones took."""
@@ -251,10 +252,10 @@ class JobPass:
         self.tally.warn(starved(policy, earlier, self.job.max_refreshes, not_reached))
         self.log.warning("policy_starved", policy=policy, waiting=not_reached)
 
-    def _batches(self, criteria: Criteria, workers: int) -> Iterator[list[loans.Candidate]]:
+    def _batches(self, criteria: Criteria, workers: int) -> Iterator[list[Candidate]]:
         """A batch at a time, claimed: instances sharing a job (`parallel: true`) split the loans, and
         a dead instance's claims lapse to the others."""
-        claim = loans.Claim(run_id=self.run_id, holder=self.holder, ttl=self.job.claim_ttl)
+        claim = loan_claims.Claim(run_id=self.run_id, holder=self.holder, ttl=self.job.claim_ttl)
         while not self._halted():
             room = self.budget.left
             if room <= 0:
@@ -265,7 +266,7 @@ class JobPass:
                 return
             yield batch
 
-    def _one(self, cand: loans.Candidate, policy: PolicyConfig) -> None:
+    def _one(self, cand: Candidate, policy: PolicyConfig) -> None:
         if self._halted():
             return
         try:

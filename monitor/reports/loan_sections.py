@@ -11,8 +11,8 @@ from monitor.reports.evidence_shapes import LoanFields
 from monitor.reports.loan_shapes import ConnectionView, LoanFacts, OrderView, OutcomeView, TimelineEntry
 from monitor.store import usage
 from monitor.store.ledger_rows import ReservationRow
+from monitor.store.loan_connection_rows import ConnectionStateRow, LoanConnectionRow
 from monitor.store.loan_rows import EventRow, LoanRow, OrderRow
-from monitor.store.loans import ConnectionStateRow, LoanConnectionRow
 from monitor.truv.secrets import short
 
 _HIDDEN_FIELDS = ("gse", "status", "loan_id", "order_id")  # the loan's own columns, shown as such

@@ -25,8 +25,8 @@ from monitor.store import evidence_rows, ledger_rows, loan_rows
 from monitor.store.db import read_only, session
 from monitor.store.evidence_rows import LoanEvidence
 from monitor.store.ledger_rows import ReservationRow
+from monitor.store.loan_connection_rows import ConnectionStateRow, LoanConnectionRow, loan_connections
 from monitor.store.loan_rows import EventRow, LoanRow, OrderRow, PassReading
-from monitor.store.loans import ConnectionStateRow, LoanConnectionRow, loan_connections
 from monitor.store.monitoring import findings
 
 __all__ = ["loan_list", "loan_show"]  # `loans list` keeps its old import path: the CLI, demo and tests use it

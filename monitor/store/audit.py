@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypedDict
 
 import structlog
 from sqlalchemy import delete, func, or_, select
@@ -28,6 +28,8 @@ from monitor.core.audit import GENESIS, Walk, chain_hash, keyed_hash, same, seal
 from monitor.core.readable import json_default
 from monitor.core.states import ReportState
 from monitor.errors import InputError, MonitorError
+from monitor.store.audit_details import AuditDetail, AuditSealed, MonitoringPurged, Purged
+from monitor.store.audit_results import CheckpointReport, Purge, Sealed, Verification
 from monitor.store.db import rows_affected, upsert_insert
 from monitor.store.tables import (
     AuditCheckpoint,
@@ -82,11 +84,11 @@ def require_key(session: Session) -> None:
         raise AuditKeyRequired(sealed.seq)
 
 
-def _warn_once(event: str, **kw: Any) -> None:
+def _warn_once(event: str, *, hint: str) -> None:
     # Once per process: a daemon writing thousands of entries would otherwise repeat it thousands of times.
     if event not in _warned:
         _warned.add(event)
-        log.warning(event, **kw)
+        log.warning(event, hint=hint)
 
 
 def append(
@@ -98,7 +100,7 @@ def append(
     loan_id: str | None = None,
     reservation_id: str | None = None,
     purpose: str | None = None,
-    detail: dict[str, Any] | None = None,
+    detail: AuditDetail | None = None,
 ) -> None:
     """Chain one entry. The head row is locked until the caller commits, so entries chain in one order
     across threads and instances; it is always the last lock a transaction takes (no deadlocks)."""
@@ -115,19 +117,45 @@ def append(
     )
 
 
-def _append(session: Session, *, key: str | None, at: datetime, kind: str, **fields: Any) -> None:
+class _Entry(TypedDict):
+    """An audit entry's chained fields, as hashed and stored."""
+
+    seq: int
+    at: datetime
+    kind: str
+    run_id: str | None
+    loan_id: str | None
+    reservation_id: str | None
+    actor: str
+    purpose: str | None
+    version: str
+    detail: str  # the kind's AuditDetail as JSON, keys sorted
+
+
+def _append(
+    session: Session,
+    *,
+    key: str | None,
+    at: datetime,
+    kind: str,
+    run_id: str | None = None,
+    loan_id: str | None = None,
+    reservation_id: str | None = None,
+    purpose: str | None = None,
+    detail: AuditDetail | None = None,
+) -> None:
     head, seal = _lock_head(session)
-    entry: dict[str, Any] = {
+    entry: _Entry = {
         "seq": head.seq + 1,
         "at": at,
         "kind": kind,
-        "run_id": fields.get("run_id"),
-        "loan_id": fields.get("loan_id"),
-        "reservation_id": fields.get("reservation_id"),
+        "run_id": run_id,
+        "loan_id": loan_id,
+        "reservation_id": reservation_id,
         "actor": ACTOR.get(),
-        "purpose": fields.get("purpose"),
+        "purpose": purpose,
         "version": __version__,
-        "detail": json.dumps(fields.get("detail") or {}, default=json_default, sort_keys=True),
+        "detail": json.dumps(detail or {}, default=json_default, sort_keys=True),
     }
     if seal is not None and key is None:
         # A process that passed `require_key` before the chain was sealed: refuse (the caller's
@@ -229,7 +257,7 @@ def _checkpoint_ok(checkpoint: AuditCheckpoint, key: str) -> bool:
     return same(expected, checkpoint.signature)
 
 
-def verify(session: Session, *, key: str | None) -> dict[str, Any]:
+def verify(session: Session, *, key: str | None) -> Verification:
     """Walk the chain from the newest checkpoint (or the start) to the head; report the first problem.
 
     `ok` is True only when everything that can be checked was checked and holds. `reason` names the
@@ -241,12 +269,9 @@ def verify(session: Session, *, key: str | None) -> dict[str, Any]:
     head, seal = _chain_state(session)
     start_seq, start_hash = (checkpoint.through_seq, checkpoint.through_hash) if checkpoint else (0, GENESIS)
     head_seq, head_hash = (head.seq, head.hash) if head else (start_seq, start_hash)
+    keyed_from = seal.seq if seal else None
     walked = walk(
-        _rows(session, start_seq, head_seq),
-        start_seq=start_seq,
-        start_hash=start_hash,
-        keyed_from=seal.seq if seal else None,
-        key=key,
+        _rows(session, start_seq, head_seq), start_seq=start_seq, start_hash=start_hash, keyed_from=keyed_from, key=key
     )
     beyond = session.execute(select(func.max(event_table.c.seq))).scalar() or 0
     head_now, _ = _chain_state(session)  # read after `beyond`: an entry committed since moved the head too
@@ -257,30 +282,39 @@ def verify(session: Session, *, key: str | None) -> dict[str, Any]:
         head_hash=head_hash,
         head_now=head_now.seq if head_now else 0,
         beyond=beyond,
-        checkpoint_ok=(_checkpoint_ok(checkpoint, key) if key and checkpoint else None),
+        checkpoint_ok=_checkpoint_verdict(checkpoint, key),
         has_checkpoint=checkpoint is not None,
         seal=seal,
     )
-    problem = facts.first_problem()
+    reason, first_broken_seq, message = facts.first_problem() or (None, None, None)
     return {
-        "ok": problem is None,
-        "reason": problem[0] if problem else None,
-        "first_broken_seq": problem[1] if problem else None,
-        "message": problem[2] if problem else None,
+        "ok": reason is None,
+        "reason": reason,
+        "first_broken_seq": first_broken_seq,
+        "message": message,
         "keyed": seal is not None,
-        "keyed_from": seal.seq if seal else None,
+        "keyed_from": keyed_from,
         "key_given": key is not None,
         "entries_checked": walked.count,
         "head_seq": head_seq,
         "head_hash": head_hash,
-        "checkpoint": None
-        if checkpoint is None
-        else {
-            "through_seq": checkpoint.through_seq,
-            "removed_before": checkpoint.removed_before,
-            "removed_count": checkpoint.removed_count,
-            "signature_ok": facts.checkpoint_ok is True,
-        },
+        "checkpoint": None if checkpoint is None else _checkpoint_report(checkpoint, facts.checkpoint_ok is True),
+    }
+
+
+def _checkpoint_verdict(checkpoint: AuditCheckpoint | None, key: str | None) -> bool | None:
+    """Whether the purge checkpoint's signature holds; None with no checkpoint, or no key to check it with."""
+    if key and checkpoint:
+        return _checkpoint_ok(checkpoint, key)
+    return None
+
+
+def _checkpoint_report(checkpoint: AuditCheckpoint, signature_ok: bool) -> CheckpointReport:
+    return {
+        "through_seq": checkpoint.through_seq,
+        "removed_before": checkpoint.removed_before,
+        "removed_count": checkpoint.removed_count,
+        "signature_ok": signature_ok,
     }
 
 
@@ -315,14 +349,7 @@ class _Facts:
         # With the right key something keyed verifies even after tampering (the seal, the checkpoint or
         # an entry); with another key nothing does. Only the seal to go by (every keyed entry gone) is
         # not enough to tell: that is a changed head, reported as such below.
-        broken = self.walked.broken
-        entry_failed = (
-            self.seal is not None
-            and broken is not None
-            and broken.reason == "edited"
-            and (broken.seq or 0) >= self.seal.seq
-        )
-        tested = entry_failed or self.has_checkpoint
+        tested = self._keyed_entry_failed() or self.has_checkpoint
         if self.key is None or not tested or self.seal_ok() or self.checkpoint_ok or self.walked.keyed_verified:
             return None
         return (
@@ -331,6 +358,12 @@ class _Facts:
             f"nothing keyed in the trail verifies with this {KEY_ENV} (seal, checkpoint, entries): it is not "
             "the key the trail was written with, or all of them were forged",
         )
+
+    def _keyed_entry_failed(self) -> bool:
+        broken = self.walked.broken
+        if self.seal is None or broken is None:
+            return False
+        return broken.reason == "edited" and (broken.seq or 0) >= self.seal.seq
 
     def _break(self) -> tuple[str, int | None, str] | None:
         broken = self.walked.broken
@@ -382,7 +415,7 @@ class _Facts:
         return None
 
 
-def seal(session: Session, *, key: str, now: datetime, verified_seq: int, verified_hash: str) -> dict[str, Any]:
+def seal(session: Session, *, key: str, now: datetime, verified_seq: int, verified_hash: str) -> Sealed:
     """Adopt the key for a chain verified (unkeyed) up to `verified_seq`: from the next entry on, every
     entry is keyed and the head sealed. Entries appended since that verification are checked first.
 
@@ -405,7 +438,7 @@ def seal(session: Session, *, key: str, now: datetime, verified_seq: int, verifi
     )
     session.flush()
     unkeyed = head.seq
-    _append(session, key=key, at=now, kind="audit_sealed", detail={"keyed_from": keyed_from})
+    _append(session, key=key, at=now, kind="audit_sealed", detail=AuditSealed(keyed_from=keyed_from))
     return {"keyed_from": keyed_from, "unkeyed_entries": unkeyed, "head_seq": head.seq, "head_hash": head.hash}
 
 
@@ -421,7 +454,7 @@ def check_key(session: Session, *, key: str) -> None:
         raise MonitorError(f"{KEY_ENV} does not match the last purge checkpoint (run `monitor audit verify`)")
 
 
-def purge(session: Session, *, before: datetime, key: str, now: datetime, forced: bool = False) -> dict[str, Any]:
+def purge(session: Session, *, before: datetime, key: str, now: datetime, forced: bool = False) -> Purge:
     """Remove audit entries and raw webhook bodies received before `before`, keeping the chain
     verifiable from a signed checkpoint. Only a prefix of the chain can go: entries from the first one
     at or after `before` stay. Webhook events not yet applied stay too (nothing received is lost)."""
@@ -430,14 +463,14 @@ def purge(session: Session, *, before: datetime, key: str, now: datetime, forced
     webhooks, unapplied = _purge_webhook_events(session, before=before)
     monitoring = _purge_monitoring(session, before=before)
     if removed or webhooks or any(monitoring.values()):
-        detail = {
-            "removed_before": before.isoformat(),
-            "removed": removed,
-            "through_seq": through_seq,
-            "webhook_events_removed": webhooks,
+        detail = Purged(
+            removed_before=before.isoformat(),
+            removed=removed,
+            through_seq=through_seq,
+            webhook_events_removed=webhooks,
             **monitoring,
-            "forced": forced,
-        }
+            forced=forced,
+        )
         _append(session, key=key, at=now, kind="purge", detail=detail)
     return {
         "removed": removed,
@@ -476,7 +509,7 @@ def _purge_entries(session: Session, *, before: datetime, key: str, now: datetim
     return removed, last_removed
 
 
-def _purge_monitoring(session: Session, *, before: datetime) -> dict[str, int]:
+def _purge_monitoring(session: Session, *, before: datetime) -> MonitoringPurged:
     """Income monitoring's snapshots and findings are PII like the audit detail: they go with it.
 
     An active loan's newest snapshot per connection stays whatever its age: it is the baseline the
@@ -491,7 +524,7 @@ def _purge_monitoring(session: Session, *, before: datetime) -> dict[str, int]:
     reports = rows_affected(
         session.execute(delete(due).where(due.c.created_at < before, due.c.state != ReportState.DUE))
     )
-    return {"snapshots_removed": snapshots, "findings_removed": findings, "reports_due_removed": reports}
+    return MonitoringPurged(snapshots_removed=snapshots, findings_removed=findings, reports_due_removed=reports)
 
 
 def _purge_webhook_events(session: Session, *, before: datetime) -> tuple[int, int]:

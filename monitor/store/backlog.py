@@ -11,18 +11,23 @@ from sqlalchemy import and_, case, func, not_, or_, select
 from sqlmodel import Session
 
 from monitor.core.selection import Selection
-from monitor.store.loans import (
-    StaleCounts,
-    _in_flight,
-    _match_clause,
-    active,
-    selectable,
-    stale_of,
-    unknown_clause,
-)
+from monitor.store.loan_match import match_clause
+from monitor.store.loan_selection import active, in_flight, selectable
+from monitor.store.loan_staleness import stale_of, unknown_clause
 from monitor.store.tables import loan_table
 
 _L = loan_table.c
+
+
+@dataclass(frozen=True, slots=True)
+class StaleCounts:
+    """How many loans a policy finds stale, and how many of those the selection leaves out and why."""
+
+    stale: int = 0
+    in_flight: int = 0
+    backoff: int = 0
+    held: int = 0
+    unknown: int = 0  # data date nobody knows yet: their order is read before anything is decided
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +58,7 @@ def policy_backlog(session: Session, sel: Selection, *, now: datetime) -> Policy
     stale = stale_of(sel, now.date())
     is_active = active(session)
     waiting = selectable(session, sel, now=now)
-    in_flight = _in_flight()
+    flight = in_flight()
     backoff = and_(_L.next_attempt_at.is_not(None), _L.next_attempt_at > now)
     free = and_(stale, _L.hold.is_(None))
 
@@ -66,18 +71,18 @@ def policy_backlog(session: Session, sel: Selection, *, now: datetime) -> Policy
             n(unknown_clause()),
             n(waiting),
             n(and_(waiting, _L.gse.is_(True))),
-            n(and_(free, in_flight)),
-            n(and_(free, not_(in_flight), backoff)),
-            n(and_(stale, in_flight)),
+            n(and_(free, flight)),
+            n(and_(free, not_(flight), backoff)),
+            n(and_(stale, flight)),
         )
         # Every count is of stale or unread loans: the rest (most of a portfolio) are passed over by the
         # WHERE, tested once each, instead of by every CASE above.
-        .where(is_active, _match_clause(sel.match), or_(stale, unknown_clause()))
+        .where(is_active, match_clause(sel.match), or_(stale, unknown_clause()))
     ).one()
     reason = func.coalesce(_L.hold_reason, _L.hold)
     held = session.execute(
         select(reason, func.count())
-        .where(_L.hold.is_not(None), is_active, _match_clause(sel.match), stale)  # SQLite tests them in this order
+        .where(_L.hold.is_not(None), is_active, match_clause(sel.match), stale)  # SQLite tests them in this order
         .group_by(reason)
         .order_by(reason)
     ).all()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -20,7 +19,7 @@ class PassEvent:
     kind: str
     loan_id: str | None
     reservation_id: str | None
-    detail: dict[str, Any]
+    detail: dict[str, object]  # the entry's detail, as read back from its JSON
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,23 +64,41 @@ class _Reports:
 
 
 def _read(session: Session, ids: list[str], out: dict[str, LoanEvidence]) -> None:
+    orders = _orders(session, ids)
+    reports = _reports(session, ids)
+    product_of: dict[str, str] = {}  # per order: the product it verified, which says whose findings are whose
+    for loan_id, original in _original_verifications(session, ids, orders, reports):
+        product_of.setdefault(original.order_id, original.product)
+        out[loan_id].verifications.append(original)
+    for loan_id, attempt in _attempts(session, ids, orders, reports):
+        product_of[attempt.order_id] = attempt.product
+        out[loan_id].verifications.append(attempt)
+    for loan_id, finding in _findings(session, ids, product_of):
+        out[loan_id].findings.append(finding)
+
+
+def _orders(session: Session, ids: list[str]) -> dict[str, _Order]:
     o = truv_order_table.c
-    orders = {
+    return {
         row.id: _Order(tuple(p for p in (row.products or "").split(",") if p), row.voie_report_id, row.voa_report_id)
         for row in session.execute(
             select(o.id, o.products, o.voie_report_id, o.voa_report_id).where(o.loan_id.in_(ids))
         )
     }
-    reports = _reports(session, ids)
-    product_of: dict[str, str] = {}  # per order: the product it verified, which says whose findings are whose
+
+
+def _original_verifications(
+    session: Session, ids: list[str], orders: dict[str, _Order], reports: _Reports
+) -> Iterator[tuple[str, Verification]]:
+    """Each loan's original order, one verification per product it verified, dated by its data."""
     for loan_id, original, first_completion in _originals(session, ids):
         order = orders.get(original)
         data_at = reports.as_of.get(original) or first_completion
         if order is None or data_at is None:
             continue
         for product in order.products:
-            product_of.setdefault(original, product)
-            out[loan_id].verifications.append(
+            yield (
+                loan_id,
                 Verification(
                     order_id=original,
                     product=product,
@@ -89,13 +107,8 @@ def _read(session: Session, ids: list[str], out: dict[str, LoanEvidence]) -> Non
                     outcome="original order",
                     report_id=order.report_id(product),
                     employers=reports.names(original),
-                )
+                ),
             )
-    for loan_id, attempt in _attempts(session, ids, orders, reports):
-        product_of[attempt.order_id] = attempt.product
-        out[loan_id].verifications.append(attempt)
-    for loan_id, finding in _findings(session, ids, product_of):
-        out[loan_id].findings.append(finding)
 
 
 def _reports(session: Session, ids: list[str]) -> _Reports:

@@ -8,14 +8,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TypedDict, Unpack
 
 from sqlalchemy import select, text, update
 from sqlmodel import Session
 
 from monitor.core.budget import GSE_WINDOW, Decision, Limits, ReservationRequest, TokenUsage, counts_from, decide
 from monitor.core.states import ReservationState, SkipReason
-from monitor.store import usage
+from monitor.store import audit_details, usage
+from monitor.store.audit_details import AuditDetail
 from monitor.store.tables import Reservation, ReservationToken, reservation_table, reservation_token_table
 from monitor.store.usage import NOT_COUNTING
 
@@ -48,7 +49,7 @@ def add_event(
     loan_id: str | None = None,
     reservation_id: str | None = None,
     purpose: str | None = None,
-    **detail: Any,
+    detail: AuditDetail | None = None,
 ) -> None:
     """One audit entry (see monitor.store.audit): chained, never updated."""
     from monitor.store.audit import append
@@ -188,17 +189,31 @@ def reserve(session: Session, request: ReservationRequest, *, limits: Limits, no
         run_id=r.run_id,
         loan_id=r.loan_id,
         reservation_id=reservation_id,
-        policy=r.policy,
         purpose=r.purpose,
-        product=r.product,
-        tokens=sorted(t[:12] for t in allowed),
-        billable=decision.billable,
-        partial=bool(decision.exhausted_tokens),
+        detail=audit_details.Reserved(
+            policy=r.policy,
+            product=r.product,
+            tokens=sorted(t[:12] for t in allowed),
+            billable=decision.billable,
+            partial=bool(decision.exhausted_tokens),
+        ),
     )
     return Reserved(decision, reservation_id)
 
 
-def set_state(session: Session, reservation_id: str, *, state: str, now: datetime, **values: Any) -> None:
+class StateChange(TypedDict, total=False):
+    """The columns a state change sets besides the state; a column not named keeps its value."""
+
+    settled_at: datetime | None
+    outcome: str
+    detail: str
+    refresh_order_id: str
+    sent_at: datetime
+
+
+def set_state(
+    session: Session, reservation_id: str, *, state: str, now: datetime, **values: Unpack[StateChange]
+) -> None:
     session.execute(update(reservation_table).where(_r.id == reservation_id).values(state=state, **values))
     if state in NOT_COUNTING:
         session.execute(

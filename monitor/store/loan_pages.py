@@ -1,6 +1,6 @@
 """`loans list` one page at a time: which loans match, are stale, and how many, decided in SQL.
 
-The clauses are the pass's own (`store.loans.stale_clause`, `_match_clause`), so a loan listed as
+The clauses are the pass's own (`store.loan_staleness.stale_clause`, `store.loan_match.match_clause`), so a loan listed as
 stale here is one the pass would find stale; only the page's rows are read into Python.
 """
 
@@ -13,8 +13,9 @@ from datetime import date, datetime
 from sqlalchemy import and_, func, or_, select, true
 from sqlmodel import Session
 
+from monitor.store.loan_match import match_clause
 from monitor.store.loan_rows import _LOAN_COLUMNS, LoanRow
-from monitor.store.loans import _match_clause, stale_clause
+from monitor.store.loan_staleness import stale_clause
 from monitor.store.tables import loan_table
 
 _l = loan_table.c
@@ -43,7 +44,7 @@ def _where(policies: Sequence[PolicyTerms], *, matching: bool, stale: bool, toda
         return or_(
             *(
                 and_(
-                    _match_clause(dict(p.match)),
+                    match_clause(dict(p.match)),
                     stale_clause(
                         max_age_cutoff=p.max_age_cutoff, pre_closing_days=p.pre_closing_days, today=today, scope=p.scope
                     ),
@@ -52,7 +53,7 @@ def _where(policies: Sequence[PolicyTerms], *, matching: bool, stale: bool, toda
             )
         )
     if matching:
-        return or_(*(_match_clause(dict(p.match)) for p in policies))
+        return or_(*(match_clause(dict(p.match)) for p in policies))
     return true()
 
 

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from monitor.core.budget import Limits, counts_from
 from monitor.core.refresh_choice import LoanToRefresh, ScopedConnection
-from monitor.store import ledger, orders
+from monitor.store import audit_details, ledger, orders
 from monitor.store.outbox import enqueue_needs_new_order
 from monitor.store.tables import (
     Loan,
@@ -121,9 +121,11 @@ def record_details(
         kind="details_fetched",
         run_id=run_id,
         loan_id=loan_id,
-        original_order_id=original.id,
-        newest_order_id=newest.id if newest else None,
-        gse_window_start=loan.gse_window_start,
+        detail=audit_details.DetailsFetched(
+            original_order_id=original.id,
+            newest_order_id=newest.id if newest else None,
+            gse_window_start=loan.gse_window_start,
+        ),
     )
     return True
 
@@ -191,7 +193,8 @@ def hold_by_operator(session: Session, loan_id: str, *, why: str, now: datetime)
     orders.set_hold(row, hold="manual_review", reason="operator_hold", now=now)
     row.attention = why[:_ATTENTION_WIDTH]
     session.add(row)
-    ledger.add_event(session, at=now, kind="held", loan_id=loan_id, reason="operator_hold", note=why)
+    detail = audit_details.Held(reason="operator_hold", note=why)
+    ledger.add_event(session, at=now, kind="held", loan_id=loan_id, detail=detail)
     return True
 
 
@@ -208,5 +211,6 @@ def release(session: Session, loan_id: str, *, why: str, now: datetime) -> tuple
     row.details_fetched_at = None  # whatever set it aside may have changed at Truv: read the order again
     row.updated_at = now
     session.add(row)
-    ledger.add_event(session, at=now, kind="released", loan_id=loan_id, hold=before[0], reason=before[1], note=why)
+    detail = audit_details.Released(hold=before[0], reason=before[1], note=why)
+    ledger.add_event(session, at=now, kind="released", loan_id=loan_id, detail=detail)
     return before

@@ -6,7 +6,6 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlmodel import Session
@@ -15,6 +14,8 @@ from monitor.core.assets import AssetsSnapshot, assets_from_dict, assets_to_dict
 from monitor.core.changes import HANDOFF_SEVERITIES, Finding, Snapshot, snapshot_from_dict, snapshot_to_dict
 from monitor.core.readable import json_default
 from monitor.core.states import ReportState
+from monitor.store.audit_details import FindingDisposed, FindingRecorded
+from monitor.store.handoff_payloads import FindingDict, FindingPayload
 from monitor.store.outbox import enqueue
 from monitor.store.tables import Finding as FindingRow
 from monitor.store.tables import (
@@ -284,13 +285,15 @@ def record_finding(
         at=now,
         kind="finding",
         loan_id=loan_id,
-        rule=row.rule,
-        severity=row.severity,
-        confidence=row.confidence,
-        employment_id=row.employment_id,
-        field=row.field,
-        order_id=order_id,
-        previous_order_id=row.previous_order_id,
+        detail=FindingRecorded(
+            rule=row.rule,
+            severity=row.severity,
+            confidence=row.confidence,
+            employment_id=row.employment_id,
+            field=row.field,
+            order_id=order_id,
+            previous_order_id=row.previous_order_id,
+        ),
     )
     if finding.severity in HANDOFF_SEVERITIES:
         enqueue(session, kind="finding", key=f"finding:{row.id}", payload=_payload(row), now=now)
@@ -306,7 +309,7 @@ NEXT_STEPS = {
 }
 
 
-def _payload(row: FindingRow) -> dict[str, Any]:
+def _payload(row: FindingRow) -> FindingPayload:
     return {
         "type": "loan.finding",
         **finding_dict(row),
@@ -316,7 +319,7 @@ def _payload(row: FindingRow) -> dict[str, Any]:
     }
 
 
-def finding_dict(row: FindingRow) -> dict[str, Any]:
+def finding_dict(row: FindingRow) -> FindingDict:
     return {
         "id": row.id,
         "loan_id": row.loan_id,
@@ -347,7 +350,7 @@ def findings(
     loan_id: str | None = None,
     severities: frozenset[str] | None = None,
     limit: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[FindingDict]:
     q = select(FindingRow).order_by(FindingRow.detected_at, FindingRow.id)  # type: ignore[arg-type]
     if since is not None:
         q = q.where(FindingRow.detected_at >= since)  # type: ignore[arg-type]
@@ -368,7 +371,7 @@ class DispositionRefused(ValueError):
     """The finding is not there, or its disposition does not allow the action."""
 
 
-def dispose(session: Session, finding_id: int, *, action: str, note: str, by: str, now: datetime) -> dict[str, Any]:
+def dispose(session: Session, finding_id: int, *, action: str, note: str, by: str, now: datetime) -> FindingDict:
     """Acknowledge or resolve one finding with a note; audited with who and when. The row is locked, so two
     operators acting at once cannot both move it."""
     from monitor.store.ledger import add_event
@@ -390,11 +393,8 @@ def dispose(session: Session, finding_id: int, *, action: str, note: str, by: st
         at=now,
         kind=f"finding_{target}",
         loan_id=row.loan_id,
-        finding_id=row.id,
-        rule=row.rule,
-        severity=row.severity,
-        before=before,
-        note=note,
-        by=by,
+        detail=FindingDisposed(
+            finding_id=row.id, rule=row.rule, severity=row.severity, before=before, note=note, by=by
+        ),
     )
     return finding_dict(row)

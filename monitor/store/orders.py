@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from functools import partial
 
@@ -109,16 +110,18 @@ def refresh_data_date(session: Session, loan: Loan) -> None:
     rows = session.execute(
         select(lc.kind, func.min(lc.data_as_of)).where(lc.loan_id == loan.loan_id).group_by(lc.kind)
     ).all()
-    overall: list[datetime | None] = []
+    oldest: dict[str, datetime | None] = {kind: when for kind, when in rows if kind in SCOPE_COLUMNS}
     for kind, column in SCOPE_COLUMNS.items():
-        row = next((r for r in rows if r[0] == kind), None)
-        value = None if row is None else row[1]
-        setattr(loan, column, value)
-        if row is not None:
-            overall.append(value)
-    if overall:
-        loan.data_as_of = None if any(v is None for v in overall) else min(v for v in overall if v is not None)
+        setattr(loan, column, oldest.get(kind))
+    if oldest:
+        loan.data_as_of = _oldest(oldest.values())
     session.add(loan)
+
+
+def _oldest(dates: Collection[datetime | None]) -> datetime | None:
+    """The oldest date, or None when one is unknown (a product none of whose connections completed)."""
+    known = [d for d in dates if d is not None]
+    return min(known) if len(known) == len(dates) else None
 
 
 def mark_connection_data(session: Session, loan_id: str, token: str, at: datetime, *, kind: str | None = None) -> None:

@@ -16,11 +16,12 @@ from monitor.clock import Clock
 from monitor.core.readable import json_default
 from monitor.store import db
 from monitor.store.db import upsert_insert
+from monitor.store.handoff_payloads import HandOff, NeedsNewOrder, NeedsReauth, RefreshCompleted, ReportIds
 from monitor.store.tables import Loan, TruvOrder, loan_connection_table, loan_table, outbox_table
 from monitor.truv.secrets import short
 
 
-def enqueue(session: Session, *, kind: str, key: str, payload: dict[str, Any], now: datetime) -> None:
+def enqueue(session: Session, *, kind: str, key: str, payload: HandOff, now: datetime) -> None:
     insert = partial(upsert_insert, session)
     session.execute(
         insert(outbox_table)
@@ -46,7 +47,7 @@ def enqueue_reauth(session: Session, *, token: str, reason: str | None, since: d
     ).all()
     if not rows:
         return
-    payload = {
+    payload: NeedsReauth = {
         "type": "connection.needs_reauth",
         "connection": short(token),
         "reason": reason,
@@ -65,7 +66,7 @@ def enqueue_report_ids(
     """A refresh's connection completed while others still run: Truv made a new report id for it ("a new
     VOIE or VOA report ID is generated after every additional connection reaches completed status"), which
     the lender may resubmit now. Each new id is handed off once."""
-    payload = {
+    payload: ReportIds = {
         "type": "refresh.report_ids",
         "loan_id": loan_id,
         "refresh_order_id": order_id,
@@ -82,13 +83,11 @@ def enqueue_refresh_completed(session: Session, *, loan: Loan, order_id: str, pr
 
     The ids are the refresh order's as recorded (`save_order` keeps what Truv's reads carried).
     """
-    row = session.get(TruvOrder, order_id)
-    voie = row.voie_report_id if row else None
-    voa = row.voa_report_id if row else None
-    original = session.get(TruvOrder, loan.original_order_id or loan.order_id)
-    if not (voie or voa) and original is not None and (original.voie_report_id or original.voa_report_id):
+    ids = _new_report_ids(session, loan, order_id)
+    if ids is None:
         return  # a mortgage order's new report ids are not known yet: the next pass reads them, then hands off
-    payload = {
+    voie, voa = ids
+    payload: RefreshCompleted = {
         "type": "refresh.completed",
         "loan_id": loan.loan_id,
         "product": product,
@@ -102,12 +101,25 @@ def enqueue_refresh_completed(session: Session, *, loan: Loan, order_id: str, pr
     enqueue(session, kind="refresh_completed", key=f"refresh_completed:{order_id}", payload=payload, now=now)
 
 
+def _new_report_ids(session: Session, loan: Loan, order_id: str) -> tuple[str | None, str | None] | None:
+    """The refresh order's (VOIE, VOA) report ids; None when it has none yet but the loan's original
+    order has some (a mortgage order, whose refresh makes new ones)."""
+    row = session.get(TruvOrder, order_id)
+    ids = (row.voie_report_id, row.voa_report_id) if row else (None, None)
+    if any(ids):
+        return ids
+    original = session.get(TruvOrder, loan.original_order_id or loan.order_id)
+    if original is not None and (original.voie_report_id or original.voa_report_id):
+        return None
+    return ids
+
+
 def enqueue_needs_new_order(
     session: Session, *, loan_ids: list[str], reason: str, since: datetime, now: datetime
 ) -> None:
     """Refreshing has ended for these loans (order finalized or expired, connection deleted)."""
     for loan_id in loan_ids:
-        payload = {
+        payload: NeedsNewOrder = {
             "type": "loan.needs_new_order",
             "loan_id": loan_id,
             "reason": reason,

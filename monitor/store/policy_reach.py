@@ -11,12 +11,11 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from monitor.core.matching import normalise
-from monitor.store.loans import match_clause
+from monitor.store.loan_match import COLUMNS, match_clause
 from monitor.store.tables import loan_attribute_table, loan_table
 
 _L = loan_table.c
 _A = loan_attribute_table.c
-_COLUMNS = {"gse": _L.gse, "status": _L.status, "loan_id": _L.loan_id, "order_id": _L.order_id}
 _VALUES_READ = 500  # the most common values of a key considered for "closest"
 _SHOWN = 3
 
@@ -47,27 +46,32 @@ def _key_problem(session: Session, key: str, wanted: Any) -> str | None:
     if _any(session, {key: wanted}):
         return None
     found = _values(session, key)
+    wanted_text = wanted if isinstance(wanted, list) else repr(wanted)
+    if not found:
+        return f"match.{key} {wanted_text}: no active loan has {key!r} at all"
     options = [normalise(o) for o in (wanted if isinstance(wanted, list) else [wanted])]
+    close = _closest(found, options)
+    label = "closest values in the loans" if close else "values found in the loans"
+    listed = ", ".join(f"{value!r} ({count} loans)" for value, count in close or found[:_SHOWN])
+    return f"match.{key} {wanted_text} matches none ({label}: {listed})"
+
+
+def _closest(found: list[tuple[str, int]], options: list[str]) -> list[tuple[str, int]]:
+    """The found values (as stored, with their counts) closest to any of the options, at most _SHOWN."""
     by_text: dict[str, tuple[str, int]] = {}
     for value, count in found:
         by_text.setdefault(normalise(value), (value, count))
     close: list[str] = []
     for option in options:
         close += [c for c in difflib.get_close_matches(option, list(by_text), n=_SHOWN, cutoff=0.6) if c not in close]
-    shown = [by_text[c] for c in close[:_SHOWN]] or found[:_SHOWN]
-    listed = ", ".join(f"{value!r} ({count} loans)" for value, count in shown)
-    label = "closest values in the loans" if close else "values found in the loans"
-    wanted_text = wanted if isinstance(wanted, list) else repr(wanted)
-    if not found:
-        return f"match.{key} {wanted_text}: no active loan has {key!r} at all"
-    return f"match.{key} {wanted_text} matches none ({label}: {listed})"
+    return [by_text[c] for c in close[:_SHOWN]]
 
 
 def _values(session: Session, key: str) -> list[tuple[str, int]]:
     """The key's most common values among active loans, as stored, with how many loans have each."""
     count = func.count().label("n")
-    if key in _COLUMNS:
-        column = _COLUMNS[key]
+    if key in COLUMNS:
+        column = COLUMNS[key]
         query = select(column, count).where(_L.status == "active").group_by(column)
     else:
         query = (

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlmodel import Session
@@ -31,7 +30,7 @@ def start_run(session: Session, *, run_id: str, job: str, holder: str, now: date
     session.add(Run(run_id=run_id, job=job, holder=holder, started_at=now, status="running"))
 
 
-def finish_run(session: Session, *, run_id: str, status: str, summary: dict[str, Any], now: datetime) -> None:
+def finish_run(session: Session, *, run_id: str, status: str, summary: Mapping[str, object], now: datetime) -> None:
     t = run_table.c
     session.execute(
         update(run_table)

@@ -30,7 +30,7 @@ from monitor.core.settlement import (
     settle,
 )
 from monitor.core.states import ConnectionState, ReservationState
-from monitor.store import ledger, monitoring, orders
+from monitor.store import audit_details, ledger, monitoring, orders
 from monitor.store.db import session
 from monitor.store.outbox import enqueue_reauth, enqueue_refresh_completed, enqueue_report_ids
 from monitor.store.tables import (
@@ -111,9 +111,9 @@ def record_progress(engine: Engine, reservation_id: str, order: OrderInfo, *, no
             run_id=res.run_id,
             loan_id=res.loan_id,
             reservation_id=res.id,
-            refresh_order_id=order.id,
-            voie_report_id=order.voie_report_id,
-            voa_report_id=order.voa_report_id,
+            detail=audit_details.ReportIds(
+                refresh_order_id=order.id, voie_report_id=order.voie_report_id, voa_report_id=order.voa_report_id
+            ),
         )
     return True
 
@@ -200,14 +200,16 @@ def _record(
         run_id=res.run_id,
         loan_id=res.loan_id,
         reservation_id=res.id,
-        refresh_order_id=order_id,
-        outcome=settlement.outcome,
-        voie_report_id=report_ids[0],
-        voa_report_id=report_ids[1],
-        suborders=[
-            {"status": step.result.verdict.status, "token": (step.result.token_hash or "")[:12]}
-            for step in settlement.steps
-        ],
+        detail=audit_details.Outcome(
+            refresh_order_id=order_id,
+            outcome=settlement.outcome,
+            voie_report_id=report_ids[0],
+            voa_report_id=report_ids[1],
+            suborders=[
+                {"status": step.result.verdict.status, "token": (step.result.token_hash or "")[:12]}
+                for step in settlement.steps
+            ],
+        ),
     )
     return settlement
 
@@ -299,8 +301,7 @@ def settle_missing(engine: Engine, reservation_id: str, order_id: str, *, now: d
             at=now,
             kind="outcome",
             reservation_id=reservation_id,
-            refresh_order_id=order_id,
-            outcome="order_not_found",
+            detail=audit_details.Outcome(refresh_order_id=order_id, outcome="order_not_found"),
         )
 
 
@@ -365,8 +366,7 @@ def adopt_refresh(
             run_id=run_id,
             loan_id=res.loan_id,
             reservation_id=res.id,
-            refresh_order_id=refresh_order_id,
-            found=True,
+            detail=audit_details.Reconciled(refresh_order_id=refresh_order_id, found=True),
         )
     return True
 
@@ -379,7 +379,13 @@ def mark_lost(engine: Engine, res: Unsettled, *, run_id: str, now: datetime) -> 
             return False
         ledger.set_state(s, res.id, state="lost", now=now, settled_at=now, outcome="not_created")
         ledger.add_event(
-            s, at=now, kind="reconciled", run_id=run_id, loan_id=res.loan_id, reservation_id=res.id, found=False
+            s,
+            at=now,
+            kind="reconciled",
+            run_id=run_id,
+            loan_id=res.loan_id,
+            reservation_id=res.id,
+            detail=audit_details.Reconciled(found=False),
         )
     return True
 

@@ -27,3 +27,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def sqlite_time(value: datetime) -> str:
+    """A datetime as UTCDateTime stores it in SQLite (UTC, naive, always with microseconds), for a
+    statement sent to the driver without SQLAlchemy's per-value processing (a loans import)."""
+    if value.tzinfo is UTC:  # every data date a loans file gives (loans_file reads them into UTC)
+        return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
+    if value.tzinfo is None:
+        raise ValueError("refusing to store a naive datetime")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")

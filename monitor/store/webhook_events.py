@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Protocol
+from typing import Protocol, TypedDict
 
 import structlog
 from sqlalchemy import case, func, or_, select, update
@@ -35,6 +35,7 @@ from monitor.core.states import ConnectionState, LoanHold, ReservationState, Web
 from monitor.core.webhook_events import Action, Instruction, InvalidEvent, event_type_label, interpret, validate
 from monitor.errors import StorageError
 from monitor.store import ledger, settle
+from monitor.store.audit_details import DataChanged, NeedsNewOrder
 from monitor.store.db import read_only, session, upsert_insert
 from monitor.store.orders import set_hold
 from monitor.store.outbox import enqueue_needs_new_order, enqueue_reauth
@@ -52,6 +53,26 @@ from monitor.store.tables import (
 
 log = structlog.get_logger("monitor.webhooks")
 _E = webhook_event_table.c
+# An event as the receiver parsed it from the wire: `envelope_problem` has checked its envelope (a
+# string webhook_id and event_type), every other value is narrowed where it is read.
+WireEvent = dict[str, object]
+# What one stored event is answered: (row id, state, reason); id None for a duplicate.
+_Stored = tuple[int | None, str, str | None]
+
+
+class _EventRow(TypedDict):
+    """A webhook_event row as inserted."""
+
+    webhook_id: str
+    event_type: str
+    target: str | None
+    updated_at: datetime | None
+    received_at: datetime
+    deliveries: int
+    state: str
+    reason: str | None
+    applied_at: datetime | None
+    body: str
 
 
 class WebhookServices(Protocol):
@@ -75,7 +96,7 @@ class _SettleLater:
     at: datetime
 
 
-def store(services: WebhookServices, body: str, event: dict[str, Any]) -> tuple[int | None, bool]:
+def store(services: WebhookServices, body: str, event: WireEvent) -> tuple[int | None, bool]:
     """Insert the raw event only; returns (row id, is_new)."""
     with session(services.engine) as s:
         event_id, _state, _reason = _insert(s, body, event, services.clock.now(), _skew(services))
@@ -86,7 +107,7 @@ def _skew(services: WebhookServices) -> timedelta:
     return services.limits.clock_skew_margin
 
 
-def _row(body: str, event: dict[str, Any], now: datetime, skew: timedelta) -> dict[str, Any]:
+def _row(body: str, event: WireEvent, now: datetime, skew: timedelta) -> _EventRow:
     """The stored row of a received event: checked first, so an invalid one is kept as `invalid`, settled."""
     state, reason, target, updated_at = WebhookState.RECEIVED, None, None, None
     try:
@@ -95,8 +116,8 @@ def _row(body: str, event: dict[str, Any], now: datetime, skew: timedelta) -> di
     except InvalidEvent as exc:
         state, reason = WebhookState.INVALID, str(exc)
     return {
-        "webhook_id": event["webhook_id"],
-        "event_type": event_type_label(event["event_type"]),
+        "webhook_id": _webhook_id(event),
+        "event_type": event_type_label(str(event["event_type"])),
         "target": target,
         "updated_at": updated_at,
         "received_at": now,
@@ -108,9 +129,11 @@ def _row(body: str, event: dict[str, Any], now: datetime, skew: timedelta) -> di
     }
 
 
-def _insert(
-    s: Session, body: str, event: dict[str, Any], now: datetime, skew: timedelta
-) -> tuple[int | None, str, str | None]:
+def _webhook_id(event: WireEvent) -> str:
+    return str(event["webhook_id"])  # a string: `envelope_problem` let no other through
+
+
+def _insert(s: Session, body: str, event: WireEvent, now: datetime, skew: timedelta) -> _Stored:
     """The raw event as received, checked first: (row id, state, reason); a repeated webhook_id only
     counts one more delivery (id None, "duplicate").
 
@@ -129,18 +152,16 @@ def _insert(
     return None, WebhookAnswer.DUPLICATE, None
 
 
-def _insert_many(
-    s: Session, events: Sequence[tuple[str, dict[str, Any]]], now: datetime, skew: timedelta
-) -> list[tuple[int | None, str, str | None]]:
+def _insert_many(s: Session, events: Sequence[tuple[str, WireEvent]], now: datetime, skew: timedelta) -> list[_Stored]:
     """`_insert` for a batch in one statement (a statement costs more than the row it writes): each
     event's (row id, state, reason), in order. A webhook_id seen earlier in the batch or already stored
     is a duplicate and counts one more delivery, as when the events come one by one."""
     if len(events) == 1:
         return [_insert(s, events[0][0], events[0][1], now, skew)]
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[str, _EventRow] = {}
     repeats: Counter[str] = Counter()
     for body, event in events:
-        webhook_id = event["webhook_id"]
+        webhook_id = _webhook_id(event)
         if webhook_id in rows:
             repeats[webhook_id] += 1
             continue
@@ -152,15 +173,20 @@ def _insert_many(
         .returning(_E.webhook_id, _E.id)
     )
     inserted = {str(r[0]): int(r[1]) for r in s.execute(stmt, list(rows.values())).all()}
-    for webhook_id in rows:
-        if webhook_id not in inserted:
-            repeats[webhook_id] += 1
+    repeats.update(webhook_id for webhook_id in rows if webhook_id not in inserted)
     for webhook_id, n in repeats.items():
         s.execute(update(webhook_event_table).where(_E.webhook_id == webhook_id).values(deliveries=_E.deliveries + n))
-    answers: list[tuple[int | None, str, str | None]] = []
+    return _answers(events, rows, inserted)
+
+
+def _answers(
+    events: Sequence[tuple[str, WireEvent]], rows: dict[str, _EventRow], inserted: dict[str, int]
+) -> list[_Stored]:
+    """Each event's answer, in order: the first with a newly inserted webhook_id is stored, the rest duplicates."""
+    answers: list[_Stored] = []
     first: set[str] = set()
     for _body, event in events:
-        webhook_id = event["webhook_id"]
+        webhook_id = _webhook_id(event)
         row = rows[webhook_id]
         if webhook_id in inserted and webhook_id not in first:
             first.add(webhook_id)
@@ -202,7 +228,7 @@ def _apply_each(services: WebhookServices, ids: list[int]) -> dict[str, int]:
     return counts
 
 
-def receive(services: WebhookServices, body: str, event: dict[str, Any]) -> tuple[str, str | None]:
+def receive(services: WebhookServices, body: str, event: WireEvent) -> tuple[str, str | None]:
     """Store and apply in one transaction; the store survives a failed apply (a savepoint).
 
     Returns the event's state and, for `invalid`, why; "duplicate" for a webhook_id already stored.
@@ -211,7 +237,7 @@ def receive(services: WebhookServices, body: str, event: dict[str, Any]) -> tupl
 
 
 def receive_batch(
-    services: WebhookServices, events: Sequence[tuple[str, dict[str, Any]]]
+    services: WebhookServices, events: Sequence[tuple[str, WireEvent]]
 ) -> list[tuple[str, str | None] | Exception]:
     """`receive` for several events with one commit (the receiver's batches): each event's answer, in
     order, or the exception that kept it from being stored. Nothing is answered before the commit.
@@ -239,9 +265,7 @@ class _RedoIsolated(Exception):
     """An event's apply raised in a batch applied without savepoints: the batch is redone with them."""
 
 
-def _receive_many(
-    services: WebhookServices, events: Sequence[tuple[str, dict[str, Any]]]
-) -> list[tuple[str, str | None]]:
+def _receive_many(services: WebhookServices, events: Sequence[tuple[str, WireEvent]]) -> list[tuple[str, str | None]]:
     # A savepoint per event costs about as much as applying it, and almost no event ever needs one: the
     # batch goes without, and only if an apply raises is the whole transaction undone and redone with
     # them (the answers are the same either way; the first attempt is rolled back, nothing of it stays).
@@ -252,47 +276,51 @@ def _receive_many(
 
 
 def _receive_once(
-    services: WebhookServices, events: Sequence[tuple[str, dict[str, Any]]], *, isolated: bool
+    services: WebhookServices, events: Sequence[tuple[str, WireEvent]], *, isolated: bool
 ) -> list[tuple[str, str | None]]:
     now, skew = services.clock.now(), _skew(services)
     answers: list[tuple[str, str | None]] = []
     settle_later: list[_SettleLater] = []
-    invalid: list[tuple[int, Any, str | None]] = []
+    invalid: list[tuple[int, object, str | None]] = []
     deferred = False
     with session(services.engine) as s:
         for (_body, event), (event_id, state, reason) in zip(events, _insert_many(s, events, now, skew), strict=True):
             if event_id is None:
                 answers.append((state, None))
-                continue
-            if state == WebhookState.INVALID:
+            elif state == WebhookState.INVALID:
                 invalid.append((event_id, event["event_type"], reason))
                 answers.append((state, reason))
-                continue
-            if deferred:  # the database failed applying an earlier one: store, apply later
+            elif deferred:  # the database failed applying an earlier one: store, apply later
                 answers.append((WebhookState.RECEIVED, None))
-                continue
-            if not isolated:
-                try:
-                    state, later = _apply(s, event_id, event, now, skew)
-                except Exception as exc:
-                    raise _RedoIsolated from exc
-                answers.append((state, None))
             else:
-                try:
-                    state, reason, later = _apply_isolated(s, event_id, event, now, skew)
-                except Exception as exc:  # the database: stored, applied later (apply_pending)
-                    log.warning("webhook_apply_deferred", row=event_id, error=_reason(exc))
-                    deferred = True
-                    answers.append((WebhookState.RECEIVED, None))
-                    continue
-                answers.append((state, reason))
-            if later is not None:
-                settle_later.append(later)
+                answer, later, deferred = _apply_stored(s, event_id, event, now, skew, isolated=isolated)
+                answers.append(answer)
+                if later is not None:
+                    settle_later.append(later)
     for row in invalid:  # once, after the commit: a first attempt redone would have logged them twice
         _log_invalid(*row)
     for later in settle_later:
         _settle(services, later)
     return answers
+
+
+def _apply_stored(
+    s: Session, event_id: int, event: WireEvent, now: datetime, skew: timedelta, *, isolated: bool
+) -> tuple[tuple[str, str | None], _SettleLater | None, bool]:
+    """Apply an event just stored: its answer, the refresh it may have ended, and whether the database
+    failed (then it stays stored, applied later by `apply_pending`, and so do the batch's next ones)."""
+    if not isolated:
+        try:
+            state, later = _apply(s, event_id, event, now, skew)
+        except Exception as exc:
+            raise _RedoIsolated from exc
+        return (state, None), later, False
+    try:
+        state, reason, later = _apply_isolated(s, event_id, event, now, skew)
+    except Exception as exc:  # the database: stored, applied later (apply_pending)
+        log.warning("webhook_apply_deferred", row=event_id, error=_reason(exc))
+        return (WebhookState.RECEIVED, None), None, True
+    return (state, reason), later, False
 
 
 def apply_event(services: WebhookServices, event_id: int) -> str:
@@ -313,7 +341,7 @@ def apply_event(services: WebhookServices, event_id: int) -> str:
 
 
 def _apply_isolated(
-    s: Session, event_id: int, event: dict[str, Any], now: datetime, skew: timedelta
+    s: Session, event_id: int, event: WireEvent, now: datetime, skew: timedelta
 ) -> tuple[str, str | None, _SettleLater | None]:
     """`_apply` in a savepoint: whatever it raises about this event leaves it `invalid`, not pending.
 
@@ -347,7 +375,7 @@ def _reason(exc: BaseException) -> str:
     return type(exc).__name__ + (f" ({type(orig).__name__})" if orig is not None else "")
 
 
-def _mark_invalid(s: Session, event_id: int, event_type: Any, reason: str, now: datetime) -> str:
+def _mark_invalid(s: Session, event_id: int, event_type: object, reason: str, now: datetime) -> str:
     s.execute(
         update(webhook_event_table)
         .where(_E.id == event_id)
@@ -357,7 +385,7 @@ def _mark_invalid(s: Session, event_id: int, event_type: Any, reason: str, now: 
     return WebhookState.INVALID
 
 
-def _log_invalid(event_id: int, event_type: Any, reason: str | None) -> None:
+def _log_invalid(event_id: int, event_type: object, reason: str | None) -> None:
     label = event_type_label(event_type) if isinstance(event_type, str) and event_type else "(invalid)"
     log.warning("webhook_invalid", row=event_id, event_type=label, reason=reason)
 
@@ -374,7 +402,7 @@ def _settle(services: WebhookServices, later: _SettleLater | None) -> None:
 
 
 def _apply(
-    s: Session, event_id: int, event: dict[str, Any], now: datetime, skew: timedelta
+    s: Session, event_id: int, event: WireEvent, now: datetime, skew: timedelta
 ) -> tuple[str, _SettleLater | None]:
     """Apply one stored event (Core statements: this is the receiver's hot path).
 
@@ -399,7 +427,7 @@ def _apply(
     return state, later
 
 
-def _act(s: Session, instruction: Instruction, event: dict[str, Any], now: datetime) -> str:
+def _act(s: Session, instruction: Instruction, event: WireEvent, now: datetime) -> str:
     """Events about links, orders and data; the state the event is left in."""
     if instruction.action in (Action.LINK_DISCONNECTED, Action.LINK_CONNECTED, Action.TASK_STATUS):
         return _link_event(s, instruction, now)
@@ -501,7 +529,7 @@ def _order_finalized(s: Session, ins: Instruction, now: datetime) -> str:
     reason = "order_finalized"
     changed = [loan.loan_id for loan in rows if set_hold(loan, hold=LoanHold.NEEDS_NEW_ORDER, reason=reason, now=now)]
     for loan_id in changed:
-        ledger.add_event(s, at=now, kind="needs_new_order", loan_id=loan_id, reason=reason)
+        ledger.add_event(s, at=now, kind="needs_new_order", loan_id=loan_id, detail=NeedsNewOrder(reason=reason))
     enqueue_needs_new_order(s, loan_ids=changed, reason=reason, since=now, now=now)
     return WebhookState.APPLIED
 
@@ -545,12 +573,13 @@ def _link_deleted(s: Session, ins: Instruction, now: datetime) -> str:
     lc = loan_connection_table.c
     loan_ids = sorted(set(s.execute(select(lc.loan_id).where(lc.token_hash.in_(tokens))).scalars()))
     for loan_id in loan_ids:
-        ledger.add_event(s, at=now, kind="needs_new_order", loan_id=loan_id, reason="link_deleted")
+        detail = NeedsNewOrder(reason="link_deleted")
+        ledger.add_event(s, at=now, kind="needs_new_order", loan_id=loan_id, detail=detail)
     enqueue_needs_new_order(s, loan_ids=loan_ids, reason="link_deleted", since=now, now=now)
     return WebhookState.APPLIED
 
 
-def _data_changed(s: Session, ins: Instruction, event: dict[str, Any], now: datetime) -> str:
+def _data_changed(s: Session, ins: Instruction, event: WireEvent, now: datetime) -> str:
     """A `*-updated` hint: kept in each loan's audit trail; the next report read does the comparing."""
     lc = loan_connection_table.c
     loans = list(s.execute(select(lc.loan_id).where(lc.link_id == ins.link_id)).scalars())
@@ -560,8 +589,7 @@ def _data_changed(s: Session, ins: Instruction, event: dict[str, Any], now: date
             at=now,
             kind="data_changed",
             loan_id=loan_id,
-            webhook=event.get("webhook_id"),
-            event_type=event.get("event_type"),
+            detail=DataChanged(webhook=event.get("webhook_id"), event_type=event.get("event_type")),
         )
     return WebhookState.RECORDED
 

@@ -317,7 +317,7 @@ def test_the_audit_page_filters_by_loan_kind_and_dates(portfolio, clock):
     assert _entries(c.get(f"/audit?from={today + timedelta(days=1)}").text) == []
     clock.sleep(2 * 86400)
     with session(svc.engine) as s:
-        ledger.add_event(s, at=svc.clock.now(), kind="released", loan_id="L-OK", reason="later")
+        ledger.add_event(s, at=svc.clock.now(), kind="released", loan_id="L-OK", detail={"reason": "later"})
     c = signed_in(svc, "alice", "viewer")  # the first session ended with its 8 hours
     later = _entries(c.get(f"/audit?from={today + timedelta(days=1)}").text)
     assert [(k, loan) for _, k, loan in later] == [("released", "L-OK")]
@@ -343,7 +343,7 @@ def test_the_audit_page_escapes_what_entries_hold_and_shows_no_access_token(port
     svc, _ = portfolio
     script = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
     with session(svc.engine) as s:
-        ledger.add_event(s, at=svc.clock.now(), kind="skipped", loan_id=script, reason=script + "\u202e")
+        ledger.add_event(s, at=svc.clock.now(), kind="skipped", loan_id=script, detail={"reason": script + "\u202e"})
     c = signed_in(svc, "alice", "operator")
     for path in ("/audit", "/audit?kind=skipped", "/audit?last=1", "/audit?loan=L-SH0"):
         html = c.get(path).text

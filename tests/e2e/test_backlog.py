@@ -20,7 +20,7 @@ from monitor.reports.status import status
 from monitor.sandbox import Sandbox
 from monitor.store.backlog import policy_backlog
 from monitor.store.db import session
-from monitor.store.loans import count_selectable
+from monitor.store.loan_selection import count_selectable
 from monitor.store.tables import Loan
 from tests.conftest import T0
 from tests.e2e.test_cli import GOOD, monitor, seed

@@ -322,7 +322,7 @@ def loans_csv(sandbox: Sandbox) -> str:
 def seal(db_url: str, csv: Path) -> None:
     """What a lender has done before: loans imported, the trail keyed (`audit verify --seal`)."""
     from monitor.loans_file import read_rows
-    from monitor.store.loans import import_loans
+    from monitor.store.loan_import import import_loans
 
     engine = make_engine(db_url)
     try:

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from monitor.clock import SystemClock
 from monitor.loans_file import read_rows
 from monitor.store.db import make_engine, session, upgrade
-from monitor.store.loans import import_loans
+from monitor.store.loan_import import import_loans
 from monitor.store.tables import Loan, LoanAttribute
 
 GOOD = """\

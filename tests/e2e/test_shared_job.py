@@ -18,7 +18,7 @@ from monitor.config import parse_config
 from monitor.core.selection import Selection
 from monitor.jobs.refresh_pass import JobPass
 from monitor.sandbox import EmployerSpec, Sandbox
-from monitor.store import loans
+from monitor.store import loan_claims, loan_selection
 from monitor.store.db import make_engine, session
 from monitor.store.tables import Reservation
 from tests.e2e.test_concurrency import max_in_window
@@ -96,12 +96,12 @@ def test_a_dead_instances_claims_lapse_to_the_others(db_url, clock, tmp_path):
     )
     # an instance claims four loans and is killed before working them
     with session(svc.engine) as s:
-        dead = loans.select_stale(
+        dead = loan_selection.select_stale(
             s,
             Selection(match={}, max_age_cutoff=clock.now() - timedelta(days=30), pre_closing_days=None),
             now=clock.now(),
             limit=4,
-            claim=loans.Claim("deadrun", "other-host:1", timedelta(minutes=10)),
+            claim=loan_claims.Claim("deadrun", "other-host:1", timedelta(minutes=10)),
         )
     assert len(dead) == 4
     alive = JobPass(svc, cfg.job("shared")).run()

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from monitor.config import parse_config
 from monitor.core.matching import matches
 from monitor.store.db import session
+from monitor.store.loan_match import match_clause
 from monitor.store.loan_rows import attributes
-from monitor.store.loans import match_clause
 from monitor.store.tables import loan_table
 from tests.helpers import import_csv, services, write_csv
 

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from monitor.errors import ImportFileError
 from monitor.loans_file import parse_row, read_rows
 from monitor.store.db import session
-from monitor.store.loans import FUTURE_ALLOWANCE, import_loans
+from monitor.store.loan_import import import_loans
+from monitor.store.loan_import_rows import FUTURE_ALLOWANCE
 from monitor.store.tables import Loan, LoanAttribute
 from tests.helpers import import_csv, services
 
@@ -298,7 +299,7 @@ def test_hostile_jsonl_is_refused_and_changes_nothing(db_url, clock, tmp_path, c
 
 def test_a_bad_row_after_batches_were_written_rolls_them_back(db_url, clock, tmp_path, monkeypatch):
     """On Postgres the first batches have gone through COPY and the upsert: the transaction still undoes them."""
-    import monitor.store.loans as loans
+    import monitor.store.loan_import as loans
 
     monkeypatch.setattr(loans, "BATCH", 2)
     monkeypatch.setattr(loans, "BATCH_POSTGRES", 2)
@@ -357,7 +358,7 @@ def test_a_snapshot_within_max_close_closes_the_absent(db_url, clock, tmp_path):
 def test_a_repeat_in_a_later_batch_is_found_in_the_database(db_url, clock, tmp_path, monkeypatch):
     """Only one batch's loan_ids are held in memory (issue 16): a repeat of an earlier batch's loan is
     found in the database, named by both rows, and nothing is imported; the next import is unaffected."""
-    import monitor.store.loans as loans_module
+    import monitor.store.loan_import as loans_module
 
     monkeypatch.setattr(loans_module, "BATCH", 2)
     monkeypatch.setattr(loans_module, "BATCH_POSTGRES", 2)
@@ -377,7 +378,7 @@ def test_a_repeat_in_a_later_batch_is_found_in_the_database(db_url, clock, tmp_p
 def test_an_earlier_batchs_repeat_wins_over_a_bad_row_read_after_it(db_url, clock, tmp_path, monkeypatch):
     """On Postgres a batch is loaded while the next is read: the repeat found in batch 2 is still the
     error, as when each batch was loaded before the next row was read, not the bad row in batch 3."""
-    import monitor.store.loans as loans_module
+    import monitor.store.loan_import as loans_module
 
     monkeypatch.setattr(loans_module, "BATCH", 2)
     monkeypatch.setattr(loans_module, "BATCH_POSTGRES", 2)
@@ -392,7 +393,7 @@ def test_an_earlier_batchs_repeat_wins_over_a_bad_row_read_after_it(db_url, cloc
 
 def test_tabs_backslashes_and_offsets_are_stored_as_read(db_url, clock, tmp_path, monkeypatch):
     """Postgres loads through COPY's text format, where a tab or a backslash means something."""
-    import monitor.store.loans as loans_module
+    import monitor.store.loan_import as loans_module
 
     monkeypatch.setattr(loans_module, "BATCH", 2)
     monkeypatch.setattr(loans_module, "BATCH_POSTGRES", 2)

@@ -12,8 +12,9 @@ from sqlalchemy import func, inspect, select
 
 from monitor.clock import FixedClock
 from monitor.errors import ImportFileError
-from monitor.store import loans
+from monitor.store import loan_import, loan_import_pages
 from monitor.store.db import make_engine, session
+from monitor.store.loan_import_sqlite import SqliteLoader
 from monitor.store.tables import loan_attribute_table, loan_table
 from tests.helpers import import_csv, services, write_csv
 
@@ -22,7 +23,9 @@ def indexes(url: str) -> dict[str, list[Any]]:
     engine = make_engine(url)
     try:
         found = inspect(engine)
-        return {t: sorted((i["name"], i["column_names"]) for i in found.get_indexes(t)) for t in loans._INDEXED}
+        return {
+            t: sorted((i["name"], i["column_names"]) for i in found.get_indexes(t)) for t in loan_import_pages.INDEXED
+        }
     finally:
         engine.dispose()
 
@@ -49,7 +52,7 @@ def count(url: str, table: Any) -> int:
 def test_a_first_import_leaves_the_loan_tables_indexed_as_before(
     db_url: str, clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(loans, "BATCH", 100)  # several batches
+    monkeypatch.setattr(loan_import, "BATCH", 100)  # several batches
     svc = services(db_url, clock, None)
     before = indexes(db_url)
     assert before["loan"] and before["loan_attribute"]
@@ -64,7 +67,7 @@ def test_a_first_import_leaves_the_loan_tables_indexed_as_before(
 def test_a_first_import_that_fails_after_some_batches_leaves_no_loan_and_every_index(
     db_url: str, clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(loans, "BATCH", 100)
+    monkeypatch.setattr(loan_import, "BATCH", 100)
     svc = services(db_url, clock, None)
     before = indexes(db_url)
     with pytest.raises(ImportFileError, match=r"row 352, column 'gse'"):
@@ -77,14 +80,14 @@ def test_sqlite_builds_the_indexes_after_the_loans_on_a_first_import_only(
 ) -> None:
     """What makes a first import faster: no index while the loans go in (then one sorted build each)."""
     seen: list[int] = []
-    real = loans._Loader._sqlite
+    real = SqliteLoader.__call__
 
     def watched(self: Any, batch: Any) -> None:
         names = "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'loan' AND sql IS NOT NULL"
         seen.append(int(self.conn.exec_driver_sql(names).scalar_one()))
         real(self, batch)
 
-    monkeypatch.setattr(loans._Loader, "_sqlite", watched)
+    monkeypatch.setattr(SqliteLoader, "__call__", watched)
     svc = services(sqlite_url, clock, None)
     import_csv(svc, book(tmp_path / "first.csv", clock, 30))
     import_csv(svc, book(tmp_path / "again.csv", clock, 30))

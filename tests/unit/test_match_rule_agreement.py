@@ -20,7 +20,7 @@ from monitor.core.matching import matches
 from monitor.core.selection import Selection
 from monitor.errors import ConfigError
 from monitor.store.db import make_engine, session, upgrade
-from monitor.store.loans import count_selectable, select_stale
+from monitor.store.loan_selection import count_selectable, select_stale
 from monitor.store.tables import loan_attribute_table, loan_table
 
 NOW = datetime(2026, 6, 5, 12, 0, tzinfo=UTC)

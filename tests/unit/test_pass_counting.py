@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from monitor.jobs.pass_lease import holder_is_dead, this_holder
 from monitor.jobs.pass_summary import PassSummary, RefreshBudget, Tally
-from monitor.store.loans import StaleCounts
+from monitor.store.backlog import StaleCounts
 from monitor.truv.call_count import CallCount, counting, note_request, note_throttled
 
 T0 = datetime(2026, 6, 5, 12, 0, tzinfo=UTC)

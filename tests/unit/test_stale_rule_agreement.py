@@ -1,4 +1,4 @@
-"""The staleness rule is written twice: as SQL (`monitor.store.loans.stale_clause`, which selects the
+"""The staleness rule is written twice: as SQL (`monitor.store.loan_staleness.stale_clause`, which selects the
 loans a pass works) and in Python (`monitor.core.staleness.assess`, which judges each connection and
 `loans show`). On random loans, run on a real database, both must say the same.
 
@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from monitor.core.calendar import subtract_business_days
 from monitor.core.staleness import assess, start_of_day_utc
 from monitor.store.db import make_engine, session, upgrade
-from monitor.store.loans import stale_clause, unknown_clause
+from monitor.store.loan_staleness import stale_clause, unknown_clause
 from monitor.store.tables import loan_table
 
 SCOPE_COLUMNS = {
