@@ -17,8 +17,11 @@ from radon.complexity import cc_visit
 from radon.raw import analyze
 
 ROOT = Path(__file__).resolve().parents[1]
-# Ceilings: today's figures. Lower them as functions are split; never raise them.
-CEILINGS = {"above_15": 14, "above_10": 71, "dict_str_any": 269, "kwargs_any": 16, "module_median": 73}
+# Ceilings: today's figures (issue 23's targets reached on 2026-12-07). Lower them; never raise them.
+# above_10 at 0 is issue 23's "at most 1 per 1,000 lines" kept strictly: a new branchy function is split when
+# written. The median's ceiling is the issue's bound (60), not today's figure, so adding small and large
+# modules in any order stays possible while the house stays a house of small rooms.
+CEILINGS = {"above_15": 0, "above_10": 0, "dict_str_any": 12, "kwargs_any": 0, "module_median": 60}
 
 
 def measure(package: Path) -> dict[str, object]:

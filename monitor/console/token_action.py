@@ -53,7 +53,7 @@ def _token_form(
     return console.page(request, "token_confirm.html", me, shown, status=status)
 
 
-def _refusal(form: Mapping[str, str]) -> tuple[str, str] | None:
+def _form_problem(form: Mapping[str, str]) -> tuple[str, str] | None:
     """Why the posted form cannot be acted on (a title and a message), or None."""
     if form.get("confirm") != "yes":
         return "Not confirmed", "Tick the box to confirm."
@@ -78,7 +78,7 @@ def create_token(console: Console) -> Endpoint:
         if isinstance(signed, Response):
             return signed
         me, form = signed
-        refused = _refusal(form)
+        refused = _form_problem(form)
         if refused is not None:
             return console.error(request, me, status=400, title=refused[0], message=refused[1])
         loan_id = request.path_params["loan_id"]

@@ -60,9 +60,9 @@ def _in_the_way(
     if in_flight:
         return _said(policy, when, "skip", SkipReason.IN_FLIGHT, None)
     if loan.hold is not None:
-        held = _said(policy, when, "skip", SkipReason.ON_HOLD, None)
-        held["hold"], held["hold_reason"] = loan.hold, loan.hold_reason
-        return held
+        on_hold = _said(policy, when, "skip", SkipReason.ON_HOLD, None)
+        on_hold["hold"], on_hold["hold_reason"] = loan.hold, loan.hold_reason
+        return on_hold
     if loan.next_attempt_at is not None and loan.next_attempt_at > now:
         return _said(policy, when, "skip", SkipReason.RETRY_BACKOFF, loan.next_attempt_at)
     return None

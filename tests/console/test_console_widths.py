@@ -75,7 +75,13 @@ def console(tmp_path_factory) -> Iterator[str]:
         s.flush()
         s.add(LoanAttribute(loan_id=LONG_ID, key="branch_" + "b" * 60, value="Austin" * 80))
     with session(svc.engine) as s:
-        ledger.add_event(s, at=now, kind="skipped", loan_id=LONG_ID, reason="y" * 300, note="a long note " * 30)
+        ledger.add_event(
+            s,
+            at=now,
+            kind="skipped",
+            loan_id=LONG_ID,
+            detail={"policy": None, "reason": "y" * 300, "error": "a long note " * 30},
+        )
     add_user(svc, "olga", "operator")
     sock = bind_port("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(create_app(svc, services=svc), log_level="warning"))
