@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.test_operator_errors import JOBS, SECRET, _serve_until, closed_port
+from tests.e2e.test_operator_errors import JOBS, SECRET, _serve_until, _stop, closed_port
 from tests.live import cli_env
 
 PASSWORD = "correct horse battery staple"
@@ -86,8 +86,7 @@ def test_console_says_where_it_listens_and_serves_the_login_page(tmp_path):
         assert page.headers["x-frame-options"] == "DENY"
         assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 303
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        _stop(proc)
 
 
 def test_console_on_a_taken_port_is_exit_1(tmp_path):
@@ -124,5 +123,4 @@ def test_the_daemon_hosts_the_console_on_its_own_port(tmp_path):
         # the daemon's own port does not serve the console
         assert httpx.get(f"http://127.0.0.1:{port}/login", timeout=5).status_code == 404
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        _stop(proc)
