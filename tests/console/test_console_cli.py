@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 
 import httpx
 import pytest
@@ -36,7 +37,7 @@ def test_users_are_added_listed_updated_and_disabled_from_the_command_line(tmp_p
     assert console("add-user", "pat", "--no-password", cwd=tmp_path).returncode == 0
     listed = console("users", cwd=tmp_path).stdout.splitlines()
     assert listed == ["alice\toperator\tpassword\tenabled", "pat\tviewer\tproxy header only\tenabled"]
-    with sqlite3.connect(tmp_path / "monitor.db") as db:
+    with closing(sqlite3.connect(tmp_path / "monitor.db")) as db:
         [(stored,)] = db.execute("select password_hash from console_user where name = 'alice'").fetchall()
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and PASSWORD not in stored
     again = console("add-user", "alice", "--role", "viewer", "--password-stdin", cwd=tmp_path, stdin=PASSWORD + "!\n")

@@ -198,11 +198,12 @@ def test_a_dripping_lender_gets_one_deadline_and_no_lock_is_held(sqlite_url, clo
             time.sleep(0.05)
         # Another connection takes SQLite's write lock while the lender is still answering.
         # timeout=1.0: were the lock held across the POST, BEGIN IMMEDIATE would raise "database is locked"
-        other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), timeout=1.0, isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
-        other.execute("UPDATE outbox SET last_error = 'touched' WHERE id = -1")
-        other.execute("COMMIT")
-        other.close()
+        with contextlib.closing(
+            sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), timeout=1.0, isolation_level=None)
+        ) as other:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE outbox SET last_error = 'touched' WHERE id = -1")
+            other.execute("COMMIT")
         delivery.join(timeout=10)
     finally:
         lender.close()

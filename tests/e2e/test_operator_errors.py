@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -157,7 +158,7 @@ def test_run_against_a_closed_port_stops_fast_as_truv_unreachable(tmp_path):
     assert SECRET not in result.stderr + result.stdout
     status = json.loads(monitor("status", "--json", cwd=tmp_path, env=env).stdout)
     assert "truv_unreachable" in json.dumps(status)
-    with sqlite3.connect(tmp_path / "monitor.db") as db:
+    with closing(sqlite3.connect(tmp_path / "monitor.db")) as db:
         assert db.execute("select status, finished_at is not null from run").fetchall() == [("truv_unreachable", 1)]
         assert db.execute("select count(*) from lease").fetchone()[0] == 0
         assert db.execute("select count(*) from reservation where state in ('reserved', 'sent')").fetchone()[0] == 0
