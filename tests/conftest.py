@@ -29,7 +29,9 @@ def _pg_schema_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     except Exception as exc:
+        admin.dispose()
         pytest.fail(f"Postgres at {PG_URL} is required for this test leg: {exc}")
+    admin.dispose()  # no idle admin connection held while the test runs; the drop below opens a new one
     sep = "&" if "?" in PG_URL else "?"
     try:
         yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
