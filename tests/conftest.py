@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 
 from monitor.clock import FixedClock
 
@@ -29,7 +29,9 @@ def _pg_schema_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     except Exception as exc:
+        admin.dispose()
         pytest.fail(f"Postgres at {PG_URL} is required for this test leg: {exc}")
+    admin.dispose()  # no idle admin connection held while the test runs; the drop below opens a new one
     sep = "&" if "?" in PG_URL else "?"
     try:
         yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
@@ -56,6 +58,29 @@ def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     yield from _pg_schema_url()
+
+
+@pytest.fixture(autouse=True)
+def _engines_are_disposed() -> Iterator[None]:
+    """Every engine that connected during a test is disposed when the test ends (after its own fixtures).
+
+    Tests build engines in many places (`tests.helpers.services`, `make_engine` in a test, the CLI run in
+    process, a receiver app); a pool left open keeps its database connections until the garbage collector
+    finds them, which psycopg reports as a ResourceWarning (an error here) in whatever test runs then.
+    An engine that outlives the test (a module fixture's) simply reconnects when used again.
+    """
+    engines: dict[int, Engine] = {}
+
+    def connected(conn: Connection) -> None:
+        engines.setdefault(id(conn.engine), conn.engine)
+
+    event.listen(Engine, "engine_connect", connected)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "engine_connect", connected)
+        for engine in engines.values():
+            engine.dispose()
 
 
 @pytest.fixture(autouse=True)

@@ -7,11 +7,12 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 
 import httpx
 import pytest
 
-from tests.e2e.test_operator_errors import JOBS, SECRET, _serve_until, closed_port
+from tests.e2e.test_operator_errors import JOBS, SECRET, _serve_until, _stop, closed_port
 from tests.live import cli_env
 
 PASSWORD = "correct horse battery staple"
@@ -36,7 +37,7 @@ def test_users_are_added_listed_updated_and_disabled_from_the_command_line(tmp_p
     assert console("add-user", "pat", "--no-password", cwd=tmp_path).returncode == 0
     listed = console("users", cwd=tmp_path).stdout.splitlines()
     assert listed == ["alice\toperator\tpassword\tenabled", "pat\tviewer\tproxy header only\tenabled"]
-    with sqlite3.connect(tmp_path / "monitor.db") as db:
+    with closing(sqlite3.connect(tmp_path / "monitor.db")) as db:
         [(stored,)] = db.execute("select password_hash from console_user where name = 'alice'").fetchall()
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and PASSWORD not in stored
     again = console("add-user", "alice", "--role", "viewer", "--password-stdin", cwd=tmp_path, stdin=PASSWORD + "!\n")
@@ -86,8 +87,7 @@ def test_console_says_where_it_listens_and_serves_the_login_page(tmp_path):
         assert page.headers["x-frame-options"] == "DENY"
         assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 303
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        _stop(proc)
 
 
 def test_console_on_a_taken_port_is_exit_1(tmp_path):
@@ -124,5 +124,4 @@ def test_the_daemon_hosts_the_console_on_its_own_port(tmp_path):
         # the daemon's own port does not serve the console
         assert httpx.get(f"http://127.0.0.1:{port}/login", timeout=5).status_code == 404
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        _stop(proc)

@@ -10,6 +10,7 @@ import json
 import re
 import sqlite3
 import zipfile
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -270,7 +271,7 @@ def test_an_operator_creates_an_update_mode_token_shown_once_never_stored_and_au
     assert len(token) >= 16
     # never stored: not in any table of the database file, not in the next page
     db_path = sqlite_url.removeprefix("sqlite:///")
-    with sqlite3.connect(db_path) as raw:
+    with closing(sqlite3.connect(db_path)) as raw:
         tables = [r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         for table in tables:
             assert token not in json.dumps(raw.execute(f'SELECT * FROM "{table}"').fetchall(), default=str), table

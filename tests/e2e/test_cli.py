@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def test_bad_import_exits_2_and_changes_nothing(tmp_path):
     assert listed.returncode == 0
     import sqlite3
 
-    with sqlite3.connect(tmp_path / "monitor.db") as db:
+    with closing(sqlite3.connect(tmp_path / "monitor.db")) as db:
         assert [r[0] for r in db.execute("select loan_id from loan order by 1")] == ["L1"]
 
 

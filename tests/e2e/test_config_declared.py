@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -36,14 +37,14 @@ def error_line(result) -> str:
 def loans_in(db: Path) -> list[tuple[str, ...]]:
     if not db.exists():
         return []
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         if not conn.execute("select 1 from sqlite_master where name = 'loan'").fetchone():
             return []
         return [tuple(r) for r in conn.execute("select loan_id, order_id from loan order by 1")]
 
 
 def attributes_in(db: Path) -> list[tuple[str, ...]]:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         return [tuple(r) for r in conn.execute("select loan_id, key, value from loan_attribute order by 1, 2")]
 
 

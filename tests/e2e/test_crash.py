@@ -73,7 +73,8 @@ def crash_and_recover(db_url: str, tmp_path: Path) -> None:
         env.update(TRUV_BASE_URL=url, TRUV_CLIENT_ID="crash", TRUV_SECRET="sandbox-crash", MONITOR_DATABASE_URL=db_url)
         for args in (["db", "upgrade"], ["loans", "import", "loans.csv"]):
             proc = run_monitor(args, tmp_path, env)
-            assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+            _, err = proc.communicate(timeout=60)  # reads and closes both pipes
+            assert proc.returncode == 0, err
         killed = 0
         for _ in range(TRIALS):
             proc = run_monitor(["run", "--json"], tmp_path, env)

@@ -76,12 +76,15 @@ def console(tmp_path_factory) -> Iterator[Console]:
     args = ["--database", "sqlite:///monitor.db", "console", "--port", "0", "--trusted-proxy", "127.0.0.1"]
     proc, line = _serve_until(args, cwd, {}, "listening on")
     # Its log (a line per refusal) is read away, or a full pipe would stop the server mid-flood.
-    threading.Thread(target=proc.stderr.read, daemon=True).start()
+    reader = threading.Thread(target=proc.stderr.read, daemon=True)
+    reader.start()
     try:
         yield Console(proc, line.removeprefix("listening on ").strip())
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        reader.join(timeout=10)  # the read ends at EOF once the server is gone; then the pipe is closed
+        proc.stderr.close()
 
 
 async def _guesses(console: Console, count: int, *, name: str, address: str) -> list[int]:

@@ -70,6 +70,7 @@ def test_reauth_handoff_is_signed_retried_and_idempotent(sqlite_url, clock, tmp_
         assert JobPass(svc, svc.config.job("nightly")).run().handoffs_delivered == 0  # delivered once
     finally:
         server.shutdown()
+        server.server_close()  # shutdown stops the loop; this closes the listening socket
     # Two hand-offs: the connection needing the borrower, and the refresh that did not verify (income
     # monitoring); the first one posted met the 500 and was retried with the same key and body.
     by_key: dict[str, list[tuple[dict, bytes, int]]] = {}
@@ -197,11 +198,12 @@ def test_a_dripping_lender_gets_one_deadline_and_no_lock_is_held(sqlite_url, clo
             time.sleep(0.05)
         # Another connection takes SQLite's write lock while the lender is still answering.
         # timeout=1.0: were the lock held across the POST, BEGIN IMMEDIATE would raise "database is locked"
-        other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), timeout=1.0, isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
-        other.execute("UPDATE outbox SET last_error = 'touched' WHERE id = -1")
-        other.execute("COMMIT")
-        other.close()
+        with contextlib.closing(
+            sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), timeout=1.0, isolation_level=None)
+        ) as other:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE outbox SET last_error = 'touched' WHERE id = -1")
+            other.execute("COMMIT")
         delivery.join(timeout=10)
     finally:
         lender.close()
@@ -229,7 +231,8 @@ def test_a_dripping_body_after_a_2xx_is_delivered_within_the_deadline(sqlite_url
         assert deliver(svc) == Delivered(delivered=1, failed=0)  # the status decides; the body is dropped
     finally:
         lender.close()
-    assert time.monotonic() - started < 3.5
+    # the 2 s deadline cut the 99 s drip short; generous above for a busy machine
+    assert time.monotonic() - started < 20
     assert outbox(svc)[0].delivered_at == clock.now()
 
 
@@ -239,15 +242,14 @@ def test_a_300_mb_answer_is_read_no_further_than_64_kib(sqlite_url, clock, monke
     svc = notify_services(sqlite_url, clock, lender.url, timeout=5)
     queue(svc, 1)
     tracemalloc.start()
-    started = time.monotonic()
     try:
         result = deliver(svc)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
         lender.close()
+    # delivered, so within its 5 s deadline: the client stopped reading, it did not wait for 300 MB
     assert result == Delivered(delivered=1, failed=0)
-    assert time.monotonic() - started < 3
     assert peak < 8 * 1024 * 1024, peak  # megabytes at most, never the answer's 300 MB
     assert lender.sent < 64 * 1024 * 1024  # the client hung up long before the end
 
@@ -283,6 +285,7 @@ def test_two_passes_delivering_at_once_post_each_hand_off_once(db_url, clock, mo
             p.join(timeout=30)
     finally:
         server.shutdown()
+        server.server_close()  # shutdown stops the loop; this closes the listening socket
     assert sorted(SlowLender.keys) == sorted(f"k{i}" for i in range(8))  # each once, none twice
     assert sum(r.delivered for r in results) == 8 and all(r.delivered for r in results)  # both worked
     assert all(row.delivered_at is not None and row.attempts == 1 for row in outbox(svc))

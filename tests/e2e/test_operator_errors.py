@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -157,7 +158,7 @@ def test_run_against_a_closed_port_stops_fast_as_truv_unreachable(tmp_path):
     assert SECRET not in result.stderr + result.stdout
     status = json.loads(monitor("status", "--json", cwd=tmp_path, env=env).stdout)
     assert "truv_unreachable" in json.dumps(status)
-    with sqlite3.connect(tmp_path / "monitor.db") as db:
+    with closing(sqlite3.connect(tmp_path / "monitor.db")) as db:
         assert db.execute("select status, finished_at is not null from run").fetchall() == [("truv_unreachable", 1)]
         assert db.execute("select count(*) from lease").fetchone()[0] == 0
         assert db.execute("select count(*) from reservation where state in ('reserved', 'sent')").fetchone()[0] == 0
@@ -208,7 +209,14 @@ def _serve_until(args: list[str], cwd: Path, env: dict[str, str], wanted: str) -
         if not line and proc.poll() is not None:
             break
     proc.kill()
+    proc.communicate()  # reaps it and closes its stderr pipe
     raise AssertionError(seen)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop a server `_serve_until` started: terminated, reaped, its stderr pipe read to the end and closed."""
+    proc.terminate()
+    proc.communicate(timeout=30)
 
 
 def test_schedule_says_where_it_listens_and_healthz_reports_the_jobs(tmp_path):
@@ -234,8 +242,7 @@ def test_schedule_says_where_it_listens_and_healthz_reports_the_jobs(tmp_path):
         # The start-up catch-up pass finds no loan; its status decides 200 or 503.
         assert (answer.status_code == 200) == body["ok"]
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        _stop(proc)
 
 
 def test_webhooks_serve_says_where_it_listens(tmp_path):
@@ -247,8 +254,7 @@ def test_webhooks_serve_says_where_it_listens(tmp_path):
         assert line == f"listening on http://127.0.0.1:{port}"
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        _stop(proc)
 
 
 # -- 8: report format --------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def test_serve_prints_the_export_lines_and_monitor_runs_with_them(tmp_path: Path
         assert '"submitted": 0' not in ran.stdout  # it reached the sandbox and refreshed
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.communicate(timeout=10)  # reaps it and closes its stdout pipe
 
 
 def test_serve_help_names_every_variable_run_needs(tmp_path: Path) -> None:

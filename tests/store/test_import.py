@@ -167,9 +167,14 @@ def test_db_upgrade_from_several_instances_at_once(pg_url, tmp_path):
         )
         for _ in range(4)
     ]
-    results = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in procs]
-    assert [code for code, _ in results] == [0, 0, 0, 0], results
-    assert current_revision(make_engine(pg_url)) == head_revision()
+    # communicate, not wait: it reads both pipes to the end (no child blocks on a full one) and closes them
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+    engine = make_engine(pg_url)
+    try:
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
 
 
 # -- hostile files (issue 11, point 9): exit-2 errors naming row and column, nothing changed ---------

@@ -287,19 +287,20 @@ def test_named_sets_of_states_hold_only_members(name, enum):
 def test_reservations_that_stop_counting_are_the_released_and_the_declined():
     # DESIGN.md rules 3 and 15: a request that provably never left, or one Truv refused outright (no
     # order made), stops counting; everything else may have made a refresh and counts.
-    assert named_sets()["NOT_COUNTING"] == {ReservationState.RELEASED, ReservationState.DECLINED}
+    sets = named_sets()
+    assert "NOT_COUNTING" in sets, "NOT_COUNTING is no longer defined where named_sets() looks: update this test"
+    assert sets["NOT_COUNTING"] == {ReservationState.RELEASED, ReservationState.DECLINED}
 
 
 def test_in_flight_is_every_state_whose_outcome_is_not_settled():
     sets = named_sets()
-    assert "IN_FLIGHT" in sets
-    if "IN_FLIGHT" in sets:
-        assert sets["IN_FLIGHT"] == {
-            ReservationState.RESERVED,
-            ReservationState.SENT,
-            ReservationState.UNKNOWN,
-            ReservationState.ACCEPTED,
-        }
+    assert "IN_FLIGHT" in sets, "IN_FLIGHT is no longer defined where named_sets() looks: update this test"
+    assert sets["IN_FLIGHT"] == {
+        ReservationState.RESERVED,
+        ReservationState.SENT,
+        ReservationState.UNKNOWN,
+        ReservationState.ACCEPTED,
+    }
 
 
 # -- the enums themselves -------------------------------------------------------------------------------
