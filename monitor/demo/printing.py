@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -18,6 +17,8 @@ from monitor.jobs.pass_summary import PassSummary
 from monitor.render.ledger import print_ledger
 from monitor.render.loan import print_loan
 from monitor.render.summary import backlog_line, print_summary
+from monitor.reports.ledger_shapes import LedgerView
+from monitor.reports.loan_shapes import LoanShow
 
 
 def print_demo(
@@ -26,9 +27,9 @@ def print_demo(
     result: PassSummary,
     lines: list[LoanLine],
     reauth: list[ReauthLine],
-    view: Mapping[str, Any],
+    view: LedgerView,
     webhooks: dict[str, int],
-    loan_view: Mapping[str, Any],
+    loan_view: LoanShow,
 ) -> None:
     c = Console(soft_wrap=False, width=max(100, Console().width))
     c.print(f"monitor demo: SQLite at {directory / 'demo.db'}, the built-in Truv sandbox, simulated time.\n")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING
 
 from monitor.render.safe import Table, cell, console
 
+if TYPE_CHECKING:
+    from monitor.store.handoff_payloads import FindingDict
 
-def print_changes(rows: Sequence[Mapping[str, Any]]) -> None:
+
+def print_changes(rows: Sequence[FindingDict]) -> None:
     c = console()
     t = Table(title="changes since the last verification (times UTC)")
     cols = ("id", "detected", "loan", "rule", "severity", "employment", "field", "before", "after", "refresh order")
@@ -35,7 +38,7 @@ def print_changes(rows: Sequence[Mapping[str, Any]]) -> None:
         c.print("none")
 
 
-def disposition_text(finding: Mapping[str, Any], tz: tzinfo = UTC) -> str:
+def disposition_text(finding: Mapping[str, object], tz: tzinfo = UTC) -> str:
     """`open`, or `resolved by operator:ann@host 2026-06-05 12:00: note`."""
     by = finding.get("disposition_by", finding.get("by"))
     if by is None:

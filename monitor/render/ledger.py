@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING
 
 from monitor.render.safe import Table, cell, console, zone_title
 
+if TYPE_CHECKING:
+    from monitor.reports.ledger_shapes import GseLoanRow, LedgerView, TokenRow
 
-def print_ledger(view: Mapping[str, Any], tz: tzinfo = UTC) -> None:
+
+def print_ledger(view: LedgerView, tz: tzinfo = UTC) -> None:
     c = console()
     c.print(_reservations(view, tz))
     c.print(_token_use(view["tokens"], tz))
     c.print(_gse_use(view["gse_loans"], tz))
 
 
-def _reservations(view: Mapping[str, Any], tz: tzinfo) -> Table:
+def _reservations(view: LedgerView, tz: tzinfo) -> Table:
     res = Table(title=f"reservations, newest first ({zone_title(tz)}, now {cell(view['now'], tz)})")
     for col in ("loan", "product", "tokens", "state", "outcome", "reserved", "refresh order", "report ids", "billable"):
         res.add_column(col)
@@ -35,7 +38,7 @@ def _reservations(view: Mapping[str, Any], tz: tzinfo) -> Table:
     return res
 
 
-def _token_use(tokens: Sequence[Mapping[str, Any]], tz: tzinfo) -> Table:
+def _token_use(tokens: Sequence[TokenRow], tz: tzinfo) -> Table:
     tok = Table(title=f"use per access token (rolling 24 h; hashes, never tokens; {zone_title(tz)})")
     for col in ("token", "used", "limit", "exhausted", "next slot frees", "Truv blocked until"):
         tok.add_column(col)
@@ -51,7 +54,7 @@ def _token_use(tokens: Sequence[Mapping[str, Any]], tz: tzinfo) -> Table:
     return tok
 
 
-def _gse_use(loans: Sequence[Mapping[str, Any]], tz: tzinfo) -> Table:
+def _gse_use(loans: Sequence[GseLoanRow], tz: tzinfo) -> Table:
     gse = Table(title=f"GSE free re-verifications per loan (90 days from the original order; {zone_title(tz)})")
     for col in ("loan", "window ends", "used", "limit", "free left", "exhausted"):
         gse.add_column(col)
@@ -67,10 +70,16 @@ def _gse_use(loans: Sequence[Mapping[str, Any]], tz: tzinfo) -> Table:
     return gse
 
 
-def print_ledger_totals(view: Mapping[str, Any]) -> None:
+def print_ledger_totals(view: LedgerView) -> None:
     """One line saying what `--limit` and the filters left out of the ledger tables."""
-    parts = []
-    for key, label in (("reservations", "reservations"), ("tokens", "tokens"), ("gse_loans", "GSE loans")):
-        shown, total = len(view[key]), view["totals"][key]
-        parts.append(f"{label} {shown} of {total}" + (" (truncated: raise --limit)" if view["truncated"][key] else ""))
+    totals, cut = view["totals"], view["truncated"]
+    tables = (
+        ("reservations", len(view["reservations"]), totals["reservations"], cut["reservations"]),
+        ("tokens", len(view["tokens"]), totals["tokens"], cut["tokens"]),
+        ("GSE loans", len(view["gse_loans"]), totals["gse_loans"], cut["gse_loans"]),
+    )
+    parts = [
+        f"{label} {shown} of {total}" + (" (truncated: raise --limit)" if truncated else "")
+        for label, shown, total, truncated in tables
+    ]
     console().print("shown: " + "; ".join(parts), highlight=False)

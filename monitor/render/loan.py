@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING
 
 from monitor.render.loan_history import findings_table, orders_table, outcomes_table, pre_closing_table, timeline_table
 from monitor.render.safe import Table, cell, console, zone_title
 
+if TYPE_CHECKING:
+    from monitor.reports.loan_shapes import ConnectionView, Decision, LoanShow
 
-def print_loan(view: Mapping[str, Any], tz: tzinfo = UTC) -> None:
+
+def print_loan(view: LoanShow, tz: tzinfo = UTC) -> None:
     c = console()
     c.print(f"loan {view['loan']['loan_id']} ({zone_title(tz)}, now {cell(view['now'], tz)})", highlight=False)
     c.print(_loan_facts(view, tz))
@@ -25,7 +28,7 @@ def print_loan(view: Mapping[str, Any], tz: tzinfo = UTC) -> None:
     c.print(timeline_table(view["timeline"], tz))
 
 
-def _loan_facts(view: Mapping[str, Any], tz: tzinfo) -> Table:
+def _loan_facts(view: LoanShow, tz: tzinfo) -> Table:
     loan = view["loan"]
     facts = Table(show_header=False, title=zone_title(tz))
     facts.add_column("field")
@@ -53,7 +56,7 @@ def _loan_facts(view: Mapping[str, Any], tz: tzinfo) -> Table:
     return facts
 
 
-def _decisions(decisions: Sequence[Mapping[str, Any]], tz: tzinfo) -> Table:
+def _decisions(decisions: Sequence[Decision], tz: tzinfo) -> Table:
     dec = Table(title=f"what the next pass would do (max_refreshes not applied; {zone_title(tz)})")
     for col in ("policy", "product", "data date", "decision", "reason", "next eligible"):
         dec.add_column(col)
@@ -69,7 +72,7 @@ def _decisions(decisions: Sequence[Mapping[str, Any]], tz: tzinfo) -> Table:
     return dec
 
 
-def _loan_connections(connections: Sequence[Mapping[str, Any]], tz: tzinfo) -> Table:
+def _loan_connections(connections: Sequence[ConnectionView], tz: tzinfo) -> Table:
     con = Table(title=f"connections (token hashes; use in the rolling 24 h; {zone_title(tz)})")
     for col in ("kind", "suborder", "token", "data date", "state", "uses", "next slot frees"):
         con.add_column(col)

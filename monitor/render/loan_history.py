@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import tzinfo
-from typing import Any
+from typing import TYPE_CHECKING
 
 from monitor.render.changes import disposition_text
 from monitor.render.safe import Table, cell, zone_title
 
+if TYPE_CHECKING:
+    from monitor.reports.evidence_shapes import PreClosingRow
+    from monitor.reports.loan_shapes import OrderView, OutcomeView, TimelineEntry
 
-def pre_closing_table(rows: Sequence[Mapping[str, Any]], tz: tzinfo) -> Table:
+
+def pre_closing_table(rows: Sequence[PreClosingRow], tz: tzinfo) -> Table:
     t = Table(title=f"pre-closing evidence ({zone_title(tz)})")
     for col in ("evidence", "rule", "status", "exception", "order", "product", "report id", "data as of", "findings"):
         t.add_column(col, no_wrap=col in ("status", "exception"), min_width=22 if col == "status" else None)
@@ -30,7 +34,7 @@ def pre_closing_table(rows: Sequence[Mapping[str, Any]], tz: tzinfo) -> Table:
     return t
 
 
-def orders_table(orders: Sequence[Mapping[str, Any]], tz: tzinfo) -> Table:
+def orders_table(orders: Sequence[OrderView], tz: tzinfo) -> Table:
     table = Table(title=f"orders ({zone_title(tz)})")
     for col in ("order", "refresh of", "products", "created", "VOIE report", "VOA report"):
         table.add_column(col)
@@ -46,7 +50,7 @@ def orders_table(orders: Sequence[Mapping[str, Any]], tz: tzinfo) -> Table:
     return table
 
 
-def outcomes_table(outcomes: Sequence[Mapping[str, Any]], tz: tzinfo) -> Table:
+def outcomes_table(outcomes: Sequence[OutcomeView], tz: tzinfo) -> Table:
     out = Table(title=f"refreshes, newest first ({zone_title(tz)})")
     for col in ("policy", "state", "outcome", "reserved", "refresh order"):
         out.add_column(col)
@@ -57,7 +61,7 @@ def outcomes_table(outcomes: Sequence[Mapping[str, Any]], tz: tzinfo) -> Table:
     return out
 
 
-def findings_table(findings: Sequence[Mapping[str, Any]], tz: tzinfo) -> Table:
+def findings_table(findings: Sequence[Mapping[str, object]], tz: tzinfo) -> Table:
     fnd = Table(title=f"findings ({zone_title(tz)})")
     for col in ("id", "detected", "rule", "severity", "field", "before", "after", "disposition"):
         fnd.add_column(col)
@@ -67,7 +71,7 @@ def findings_table(findings: Sequence[Mapping[str, Any]], tz: tzinfo) -> Table:
     return fnd
 
 
-def timeline_table(timeline: Sequence[Mapping[str, Any]], tz: tzinfo) -> Table:
+def timeline_table(timeline: Sequence[TimelineEntry], tz: tzinfo) -> Table:
     tl = Table(title=f"audit timeline, newest first ({zone_title(tz)})")
     for col in ("at", "kind", "detail"):
         tl.add_column(col)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING
 
 from monitor.render.safe import Table, cell, console, zone_title
 
+if TYPE_CHECKING:
+    from monitor.reports.loan_shapes import LoanList
 
-def print_loans(view: Mapping[str, Any], tz: tzinfo = UTC) -> None:
+
+def print_loans(view: LoanList, tz: tzinfo = UTC) -> None:
     t = Table(title=f"loans ({zone_title(tz)}, now {cell(view['now'], tz)})")
     for col in ("loan", "status", "gse", "closing", "data date", "hold", "stale for", "last outcome", "last skip"):
         t.add_column(col)

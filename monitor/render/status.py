@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.core.readable import count_lines
 from monitor.render.safe import Table, cell, console, zone_title
 
+if TYPE_CHECKING:
+    from monitor.reports.status_shapes import JobBacklog, RunLine, StatusView
 
-def print_status(data: Mapping[str, Any], tz: tzinfo = UTC) -> None:
+
+def print_status(data: StatusView, tz: tzinfo = UTC) -> None:
     c = console()
     c.print(f"now {cell(data['now'], tz)} ({zone_title(tz)})", highlight=False)
     for job in data["jobs"]:
@@ -36,7 +39,7 @@ def print_status(data: Mapping[str, Any], tz: tzinfo = UTC) -> None:
     )
 
 
-def _passes(passes: Sequence[Mapping[str, Any]], tz: tzinfo) -> Table:
+def _passes(passes: Sequence[RunLine], tz: tzinfo) -> Table:
     """The last passes: failed and skipped as `reason count` lines, biggest first."""
     t = Table(show_header=True, title=f"last passes ({zone_title(tz)})")
     for col in ("run", "status", "started", "finished", "submitted", "completed", "failed", "skipped"):
@@ -60,7 +63,7 @@ def _counts_cell(value: Any) -> str:
     return count_lines(value) if isinstance(value, dict) else cell(value)
 
 
-def _backlog(backlog: Mapping[str, Any]) -> Table:
+def _backlog(backlog: JobBacklog) -> Table:
     """Per policy: what is stale, what a pass would take, what holds the rest, what the last pass left."""
     t = Table(title=f"backlog per policy (a pass can take about {cell(backlog.get('capacity_per_night'))} a night)")
     for col in ("policy", "stale", "waiting", "in flight", "backoff", "held", "last pass", "nights to clear"):

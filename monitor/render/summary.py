@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.render.safe import Table, console
+
+if TYPE_CHECKING:
+    from monitor.jobs.pass_summary import BacklogLine
 
 
 def print_summary(summary: Any) -> None:
@@ -42,7 +44,7 @@ def print_summary(summary: Any) -> None:
         c.print(f"error: {d['error']}")
 
 
-def backlog_line(policy: str, line: Mapping[str, Any]) -> str:
+def backlog_line(policy: str, line: BacklogLine) -> str:
     """One policy's backlog after a pass, in a sentence: what is left, what blocks the rest (`run`, the demo)."""
     blocked = ", ".join(f"{n} {reason}" for reason, n in line["blocked"].items())
     nights = line.get("nights_to_clear")

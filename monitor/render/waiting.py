@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.render.safe import Table, cell, console
+
+if TYPE_CHECKING:
+    from monitor.reports.reauth_shapes import SetAsideLoan, WaitingConnection
 
 
 def _waiting_table(title: str, what: tuple[str, str], rows: Sequence[Mapping[str, Any]]) -> Table:
@@ -25,14 +28,14 @@ def _waiting_table(title: str, what: tuple[str, str], rows: Sequence[Mapping[str
     return t
 
 
-def print_reauth(rows: Sequence[Mapping[str, Any]]) -> None:
+def print_reauth(rows: Sequence[WaitingConnection]) -> None:
     c = console()
     c.print(_waiting_table("connections needing the borrower (Bridge update mode)", ("token (hash)", "token"), rows))
     if not rows:
         c.print("none")
 
 
-def print_set_aside(rows: Sequence[Mapping[str, Any]]) -> None:
+def print_set_aside(rows: Sequence[SetAsideLoan]) -> None:
     if rows:
         title = "loans set aside: a new Truv order (needs_new_order) or a person (manual_review)"
         console().print(_waiting_table(title, ("needs", "needs"), rows))

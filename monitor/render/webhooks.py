@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from monitor.render.safe import Table, console
 
 
-def print_webhooks(counts: Mapping[str, Any]) -> None:
+def print_webhooks(counts: Mapping[str, Mapping[str, int]]) -> None:
     """`monitor webhooks status`: one table per view of the stored events."""
     c = console()
     for key, title, what in (
